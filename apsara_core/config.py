@@ -1,0 +1,175 @@
+"""Settings read from the environment and `.env` (pydantic-settings).
+
+Every variable the README documents is a field here; secrets are `SecretStr` so they never
+print. `Settings.load()` is the one entry point front ends use.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from apsara_core.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MIN_SECRET_BYTES = 32
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `7d`, `12h`, `30m`, `45s` or plain seconds into a timedelta.
+
+    Raises:
+        ConfigError: when the text is not such a duration or is zero.
+    """
+    match = _DURATION.match(text or "")
+    if not match or int(match.group(1)) <= 0:
+        raise ConfigError(
+            f"JWT_EXPIRES_IN must be a positive duration like 7d, 12h, 30m or 3600; got {text!r}",
+            field="JWT_EXPIRES_IN",
+        )
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+class Settings(BaseSettings):
+    """Apsara's configuration; each field is one environment variable."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    port: int = Field(5000, validation_alias="PORT", ge=1, le=65535)
+    """TCP port of `apsara serve`."""
+    env: Literal["development", "production", "test"] = Field(
+        "development", validation_alias=AliasChoices("APSARA_ENV", "NODE_ENV")
+    )
+    """Deployment environment (APSARA_ENV, or NODE_ENV as in the original)."""
+    mongodb_uri: SecretStr | None = Field(None, validation_alias="MONGODB_URI")
+    """MongoDB connection string; unset means the embedded server in the data dir."""
+    jwt_secret: SecretStr | None = Field(None, validation_alias="JWT_SECRET")
+    """HS256 key, at least 32 bytes; unset means a random one kept in the data dir."""
+    jwt_expires_in: str = Field("7d", validation_alias="JWT_EXPIRES_IN")
+    """Session lifetime: 7d, 12h, 30m or seconds."""
+    google_ai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("GOOGLE_AI_API_KEY", "GEMINI_API_KEY")
+    )
+    """Gemini API key (GOOGLE_AI_API_KEY, or GEMINI_API_KEY)."""
+    google_gemini_base_url: str | None = Field(None, validation_alias="GOOGLE_GEMINI_BASE_URL")
+    """Another Gemini endpoint (a proxy, or the test fake)."""
+    email_from: str = Field("noreply@apsara.local", validation_alias="EMAIL_FROM")
+    """Sender address of one-time-code mails."""
+    email_smtp_url: SecretStr | None = Field(None, validation_alias="EMAIL_SMTP_URL")
+    """smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...; unset: database outbox."""
+    email_service_api_key: SecretStr | None = Field(None, validation_alias="EMAIL_SERVICE_API_KEY")
+    """Kept for compatibility with the original; SMTP credentials go in EMAIL_SMTP_URL."""
+    google_client_id: str | None = Field(None, validation_alias="GOOGLE_CLIENT_ID")
+    """OAuth client id: the audience every Google ID token must carry."""
+    google_client_secret: SecretStr | None = Field(None, validation_alias="GOOGLE_CLIENT_SECRET")
+    """OAuth client secret (not needed to verify ID tokens)."""
+    google_jwks_url: str = Field(
+        "https://www.googleapis.com/oauth2/v3/certs", validation_alias="GOOGLE_JWKS_URL"
+    )
+    """Where Google's signing keys are published."""
+    rate_limit_window_ms: int = Field(900_000, validation_alias="RATE_LIMIT_WINDOW_MS", gt=0)
+    """HTTP request-limiter window in milliseconds."""
+    rate_limit_max_requests: int = Field(100, validation_alias="RATE_LIMIT_MAX_REQUESTS", gt=0)
+    """HTTP requests allowed per caller per window."""
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("apsara")),
+        validation_alias="APSARA_DATA_DIR",
+    )
+    """Embedded database, generated secrets and session files live here."""
+    upload_dir: Path = Field(Path("uploads"), validation_alias="APSARA_UPLOAD_DIR")
+    """Root of local file storage."""
+    s3_endpoint_url: str | None = Field(None, validation_alias="S3_ENDPOINT_URL")
+    """S3-compatible endpoint (unset: AWS)."""
+    s3_bucket: str | None = Field(None, validation_alias="S3_BUCKET")
+    """Bucket for the s3 storage method."""
+
+    @field_validator("jwt_expires_in")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        """JWT_EXPIRES_IN as a timedelta."""
+        return parse_duration(self.jwt_expires_in)
+
+    @classmethod
+    def load(cls, **overrides: object) -> "Settings":
+        """Read settings, turning validation failures into one clear ConfigError."""
+        from pydantic import ValidationError
+
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = err["loc"][0] if err["loc"] else "settings"
+            raise ConfigError(f"Invalid setting {name}: {err['msg']}", field=str(name)) from None
+
+    def jwt_key(self) -> bytes:
+        """The HS256 key: the configured one, or one generated once into the data dir.
+
+        Raises:
+            ConfigError: a configured secret shorter than 32 bytes, or an unwritable data dir.
+        """
+        if self.jwt_secret is not None:
+            key = self.jwt_secret.get_secret_value().encode()
+            if len(key) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"JWT_SECRET is {len(key)} bytes; it must be at least {MIN_SECRET_BYTES} bytes. "
+                    "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+                    field="JWT_SECRET",
+                )
+            return key
+        return _generated_secret(ensure_data_dir(self.data_dir) / "jwt_secret")
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data dir (mode 0700) and check it is writable.
+
+    Raises:
+        ConfigError: naming the directory when it cannot be created or written.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"Data directory {path} is not writable ({exc.strerror}); "
+            "set APSARA_DATA_DIR to a writable directory",
+            field="APSARA_DATA_DIR",
+        ) from None
+    return path
+
+
+def _generated_secret(path: Path) -> bytes:
+    """Read the secret at `path`, creating 32 random bytes there (mode 0600) the first time.
+
+    The file is written aside and hard-linked into place so a second process never reads
+    a half-written secret.
+    """
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(MIN_SECRET_BYTES))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_bytes()

@@ -1,0 +1,1 @@
+"""Database access: client, embedded server, schema."""

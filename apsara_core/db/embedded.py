@@ -1,0 +1,236 @@
+"""The embedded MongoDB-wire server: SecantusDB's `secantusd-py`, run as its own process.
+
+One server serves one data dir. Its address and pid are recorded in
+`<data dir>/embedded-db.json`; every Apsara process on the same data dir reuses it (a file
+lock makes the start race-free), and it outlives the process that started it, so killing one
+Apsara process leaves the others working. A killed server is started again on next use.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from apsara_core.config import ensure_data_dir
+from apsara_core.errors import DatabaseUnavailableError
+
+EXECUTABLE = "secantusd-py"
+START_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """Where a running embedded server listens."""
+
+    host: str
+    port: int
+    pid: int
+    storage_path: str
+
+    @property
+    def uri(self) -> str:
+        """The MongoDB URI of this server (database `apsara`)."""
+        return f"mongodb://{self.host}:{self.port}/apsara"
+
+
+def find_executable() -> str:
+    """Locate `secantusd-py` next to this interpreter or on PATH.
+
+    Raises:
+        DatabaseUnavailableError: when it is not installed.
+    """
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(EXECUTABLE, path=search)
+    if not found:
+        raise DatabaseUnavailableError(
+            f"The embedded database server '{EXECUTABLE}' is not installed",
+            suggestions=[
+                "Install Apsara with `make run` (or `pip install SecantusDB`)",
+                "Or set MONGODB_URI to a MongoDB server",
+            ],
+        )
+    return found
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections at host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def spawn(storage_path: str, port: int, log_path: Path, *, detach: bool) -> subprocess.Popen[bytes]:
+    """Start `secantusd-py` on 127.0.0.1:port; the caller waits for it with `wait_ready`."""
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+    try:
+        return subprocess.Popen(
+            [find_executable(), "--host", "127.0.0.1", "--port", str(port),
+             "--storage-path", storage_path, "--log-level", "WARNING"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=log_path.parent, start_new_session=detach,
+        )
+    finally:
+        log.close()
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    """Wait until the server accepts connections.
+
+    Raises:
+        DatabaseUnavailableError: with the server's last log line when it exits or hangs.
+    """
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DatabaseUnavailableError(
+                f"The embedded database server exited at start: {_last_line(log_path)}",
+                suggestions=[f"See {log_path}", "Or set MONGODB_URI to a MongoDB server"],
+            )
+        if port_open("127.0.0.1", port, timeout=0.2):
+            return
+        time.sleep(0.05)
+    proc.kill()
+    raise DatabaseUnavailableError(
+        f"The embedded database server did not answer within {START_TIMEOUT_S:.0f} s",
+        suggestions=[f"See {log_path}"],
+    )
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][:300] if lines else "no output"
+
+
+def _pid_is_server(pid: int) -> bool:
+    """True when pid is a live (not zombie) secantusd process."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.parent.exists():
+        try:
+            return b"secantusd" in cmdline.read_bytes()
+        except OSError:
+            return False
+    return True
+
+
+class EmbeddedServer:
+    """Manages the embedded server that belongs to one data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.storage = data_dir / "db"
+        self.state_path = data_dir / "embedded-db.json"
+        self.log_path = data_dir / "embedded-db.log"
+        self._lock_path = data_dir / "embedded-db.lock"
+
+    def status(self) -> ServerState | None:
+        """The running server's state, or None when none is running."""
+        try:
+            state = ServerState(**json.loads(self.state_path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+        if _pid_is_server(state.pid) and port_open(state.host, state.port):
+            return state
+        return None
+
+    def ensure_running(self) -> ServerState:
+        """Reuse the running server or start one; safe when several processes race.
+
+        Raises:
+            DatabaseUnavailableError: the server cannot be started.
+            ConfigError: the data dir is not writable.
+        """
+        state = self.status()
+        if state:
+            return state
+        ensure_data_dir(self.data_dir)
+        with self._locked():
+            state = self.status()
+            if state:
+                return state
+            return self._start()
+
+    def _start(self) -> ServerState:
+        self.storage.mkdir(parents=True, exist_ok=True)
+        last_error: DatabaseUnavailableError | None = None
+        for _ in range(3):  # a port taken between free_port() and bind: try another
+            port = free_port()
+            proc = spawn(str(self.storage), port, self.log_path, detach=True)
+            try:
+                wait_ready(proc, port, self.log_path)
+            except DatabaseUnavailableError as exc:
+                last_error = exc
+                if "in use" in exc.message.lower():
+                    continue
+                raise
+            state = ServerState("127.0.0.1", port, proc.pid, str(self.storage))
+            tmp = self.state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(asdict(state)))
+            tmp.replace(self.state_path)
+            return state
+        assert last_error is not None
+        raise last_error
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the running server (SIGTERM, then SIGKILL after `timeout`); False when none ran.
+
+        Writes are journaled, so even the forced stop loses nothing acknowledged.
+        """
+        with self._locked():
+            state = self.status()
+            self.state_path.unlink(missing_ok=True)
+            if not state:
+                return False
+            os.kill(state.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _pid_is_server(state.pid) and time.monotonic() < deadline:
+                _reap(state.pid)
+                time.sleep(0.05)
+            if _pid_is_server(state.pid):
+                os.kill(state.pid, signal.SIGKILL)
+            _reap(state.pid)
+            return True
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        ensure_data_dir(self.data_dir)
+        with open(self._lock_path, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the server is our own child (avoids a zombie)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

@@ -1,0 +1,154 @@
+"""Collections, their indexes and the schema version, created idempotently at start.
+
+Every query path of the repos has an index here: the embedded server scans without one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Index:
+    """One index: its keys and options (unique, ttl, partial filter)."""
+
+    keys: list[tuple[str, int]]
+    unique: bool = False
+    ttl_seconds: int | None = None
+    partial: dict[str, Any] | None = None
+    name: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for `create_index`."""
+        opts: dict[str, Any] = {"name": self.name or "_".join(f"{k}_{d}" for k, d in self.keys)}
+        if self.unique:
+            opts["unique"] = True
+        if self.ttl_seconds is not None:
+            opts["expireAfterSeconds"] = self.ttl_seconds
+        if self.partial is not None:
+            opts["partialFilterExpression"] = self.partial
+        return opts
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A collection and the indexes it needs."""
+
+    name: str
+    purpose: str
+    indexes: list[Index] = field(default_factory=list)
+
+
+A, D = ASCENDING, DESCENDING
+
+COLLECTIONS: list[Collection] = [
+    Collection("users", "accounts: local, Google and guest", [
+        Index([("email", A)], unique=True),
+        Index([("googleId", A)], unique=True, partial={"googleId": {"$type": "string"}}),
+        Index([("role", A), ("createdAt", D)]),
+        Index([("subscriptionPlan", A), ("createdAt", D)]),
+        Index([("createdAt", D)]),
+        Index([("guestClientKey", A), ("createdAt", D)]),
+    ]),
+    Collection("user_usage", "per-user usage totals and history", [
+        Index([("userId", A)], unique=True),
+    ]),
+    Collection("usage_daily", "per-user, per-model, per-UTC-day counters", [
+        Index([("userId", A), ("date", A), ("model", A)], unique=True),
+        Index([("date", A), ("model", A)]),
+    ]),
+    Collection("plans", "subscription plans and their model limits", [
+        Index([("name", A)], unique=True),
+    ]),
+    Collection("request_limits", "HTTP request-limiter windows", [
+        Index([("key", A), ("window", A)], unique=True),
+        Index([("expiresAt", A)], ttl_seconds=0),
+    ]),
+    Collection("conversations", "conversations and their stats", [
+        Index([("conversationId", A)], unique=True),
+        Index([("userId", A), ("updatedAt", D)]),
+        Index([("updatedAt", D)]),
+    ]),
+    Collection("messages", "messages, ordered by messageSequence", [
+        Index([("messageId", A)], unique=True),
+        Index([("conversationId", A), ("messageSequence", A)], unique=True),
+        Index([("userId", A), ("createdAt", D)]),
+    ]),
+    Collection("message_archive", "earlier versions kept by edit and regenerate", [
+        Index([("conversationId", A), ("branchId", A), ("messageSequence", A)]),
+        Index([("messageId", A), ("archivedAt", D)]),
+    ]),
+    Collection("files", "uploaded files and where they are stored", [
+        Index([("fileId", A)], unique=True),
+        Index([("userId", A), ("createdAt", D)]),
+    ]),
+    Collection("otps", "hashed one-time codes (expire after 10 minutes)", [
+        Index([("email", A), ("purpose", A)]),
+        Index([("expiresAt", A)], ttl_seconds=0),
+    ]),
+    Collection("revoked_tokens", "revoked session token ids until they expire", [
+        Index([("jti", A)], unique=True),
+        Index([("expiresAt", A)], ttl_seconds=0),
+    ]),
+    Collection("mail_outbox", "mails kept when no SMTP server is set", [
+        Index([("to", A), ("createdAt", D)]),
+        Index([("createdAt", D)]),
+    ]),
+    Collection("jobs", "background plugin jobs", [
+        Index([("jobId", A)], unique=True),
+        Index([("status", A), ("createdAt", A)]),
+        Index([("userId", A), ("createdAt", D)]),
+    ]),
+    Collection("audit", "who changed what, when, before and after", [
+        Index([("at", D)]),
+        Index([("targetId", A), ("at", D)]),
+        Index([("action", A), ("at", D)]),
+    ]),
+    Collection("meta", "schema version", []),
+]
+
+
+def fingerprint() -> str:
+    """A hash of the declared collections and indexes: unchanged means nothing to create."""
+    return hashlib.sha256(repr((SCHEMA_VERSION, COLLECTIONS)).encode()).hexdigest()[:16]
+
+
+async def ensure_schema(db: AsyncDatabase, *, force: bool = False) -> int:
+    """Create missing collections and indexes and record the schema version.
+
+    Safe to run from several processes at once: creating an existing index is a no-op.
+    When the recorded fingerprint matches the declared schema, nothing is sent but one read.
+
+    Returns:
+        The schema version now recorded.
+    """
+    wanted = fingerprint()
+    doc = await db.meta.find_one({"_id": "schema"})
+    if doc and doc.get("fingerprint") == wanted and not force:
+        return int(doc["version"])
+    existing = set(await db.list_collection_names())
+    for coll in COLLECTIONS:
+        if coll.name not in existing:
+            try:
+                await db.create_collection(coll.name)
+            except Exception as exc:  # another process created it first
+                if "already exists" not in str(exc).lower():
+                    raise
+        for index in coll.indexes:
+            await db[coll.name].create_index(index.keys, **index.options())
+    await db.meta.update_one(
+        {"_id": "schema"},
+        {"$max": {"version": SCHEMA_VERSION},
+         "$set": {"fingerprint": wanted, "checkedAt": datetime.now(timezone.utc)}},
+        upsert=True,
+    )
+    doc = await db.meta.find_one({"_id": "schema"})
+    return int(doc["version"]) if doc else SCHEMA_VERSION

@@ -1,0 +1,171 @@
+"""The one error tree: every failure a user can see is an `ApsaraError`.
+
+Each class carries an HTTP status and an UPPER_SNAKE code; front ends render `message`,
+`details` and `suggestions` and never a stack trace.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+class ApsaraError(Exception):
+    """Base of all user-facing errors.
+
+    Args:
+        message: one line saying what went wrong.
+        details: more context (which value, which limit).
+        suggestions: what the user can do about it.
+        code: overrides the class's UPPER_SNAKE code.
+        field: the input field at fault, when there is one.
+    """
+
+    http_status: int = 500
+    code: str = "INTERNAL_ERROR"
+    title: str = "Internal error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: str | None = None,
+        suggestions: list[str] | None = None,
+        code: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or message
+        self.suggestions = suggestions or []
+        self.field = field
+        if code:
+            self.code = code
+
+    def to_dict(self) -> dict[str, Any]:
+        """The HTTP/JSON error envelope."""
+        body: dict[str, Any] = {
+            "success": False,
+            "error": self.title,
+            "details": self.details,
+            "code": self.code,
+            "suggestions": self.suggestions,
+        }
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class ConfigError(ApsaraError):
+    """A setting is missing or invalid; the message names the variable."""
+
+    http_status, code, title = 500, "CONFIG_ERROR", "Configuration error"
+
+
+class ValidationError(ApsaraError):
+    """Input was malformed; `field` names the input at fault."""
+
+    http_status, code, title = 400, "VALIDATION_ERROR", "Invalid input"
+
+
+class NotFoundError(ApsaraError):
+    """The thing does not exist, or belongs to someone else (never told apart)."""
+
+    http_status, code, title = 404, "NOT_FOUND", "Not found"
+
+
+class ConflictError(ApsaraError):
+    """The change clashes with what is stored (duplicate, wrong state)."""
+
+    http_status, code, title = 409, "CONFLICT", "Conflict"
+
+
+class AuthenticationError(ApsaraError):
+    """Credentials or token missing, wrong, expired or revoked."""
+
+    http_status, code, title = 401, "AUTHENTICATION_FAILED", "Authentication failed"
+
+
+class PermissionDeniedError(ApsaraError):
+    """Authenticated, but the role or plan does not allow this."""
+
+    http_status, code, title = 403, "FORBIDDEN", "Forbidden"
+
+
+class AccountLockedError(AuthenticationError):
+    """Too many failed logins; locked until `locked_until`."""
+
+    http_status, code, title = 423, "ACCOUNT_LOCKED", "Account locked"
+
+
+class RateLimitError(ApsaraError):
+    """A quota or request limit was reached; carries usage and the reset time."""
+
+    http_status, code, title = 429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reset_time: datetime | None = None,
+        usage_info: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.reset_time = reset_time
+        self.usage_info = usage_info or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["usageInfo"] = self.usage_info
+        if self.reset_time is not None:
+            body["resetTime"] = self.reset_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return body
+
+
+class PayloadTooLargeError(ApsaraError):
+    """An upload or text is over its size limit."""
+
+    http_status, code, title = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
+
+
+class DatabaseUnavailableError(ApsaraError):
+    """The database cannot be reached or started."""
+
+    http_status, code, title = 503, "DATABASE_UNAVAILABLE", "Database unavailable"
+
+
+class ProviderError(ApsaraError):
+    """The AI provider failed; subclasses say how."""
+
+    http_status, code, title = 502, "PROVIDER_ERROR", "AI provider error"
+
+
+class ProviderUnavailableError(ProviderError):
+    """The provider answered 5xx or could not be reached, after retries."""
+
+    http_status, code, title = 503, "PROVIDER_UNAVAILABLE", "AI provider unavailable"
+
+
+class ProviderRateLimitedError(ProviderError):
+    """The provider itself refused with 429, after retries."""
+
+    http_status, code, title = 429, "PROVIDER_RATE_LIMITED", "AI provider rate limited"
+
+
+class ProviderBlockedError(ProviderError):
+    """The provider blocked the prompt or reply (safety)."""
+
+    http_status, code, title = 422, "PROVIDER_BLOCKED", "Blocked by the AI provider"
+
+
+class ProviderBadRequestError(ProviderError):
+    """The provider rejected the request (400/403/404); not retried."""
+
+    http_status, code, title = 400, "PROVIDER_BAD_REQUEST", "AI provider rejected the request"
+
+
+class NoApiKeyError(ProviderError):
+    """No API key is configured for the provider."""
+
+    http_status, code, title = 503, "NO_API_KEY", "No AI API key configured"

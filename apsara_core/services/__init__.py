@@ -1,0 +1,1 @@
+"""Services: the rules, one module per domain."""

@@ -1,0 +1,49 @@
+"""Management action 11: the database, its collections, counts, indexes and schema version."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from apsara_core.db.schema import COLLECTIONS
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+
+class DatabaseInfoService:
+    """Reads what the database holds; never writes."""
+
+    def __init__(self, core: "Core") -> None:
+        self._core = core
+
+    async def info(self) -> dict[str, Any]:
+        """Server, schema version and every collection with its count and indexes."""
+        db = self._core.db
+        purposes = {c.name: c.purpose for c in COLLECTIONS}
+        names = sorted(set(await db.list_collection_names()) | set(purposes))
+        collections = []
+        for name in names:
+            indexes = await db[name].index_information()
+            collections.append({
+                "name": name,
+                "purpose": purposes.get(name, ""),
+                "documents": await db[name].estimated_document_count(),
+                "indexes": [_describe(idx_name, spec) for idx_name, spec in indexes.items()],
+            })
+        target = self._core.target
+        return {
+            "server": {"address": target.label, "embedded": target.embedded,
+                       "database": target.database},
+            "schemaVersion": self._core.schema_version,
+            "collections": collections,
+        }
+
+
+def _describe(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "keys": {k: d for k, d in spec["key"]},
+                           "unique": bool(spec.get("unique", False))}
+    if "expireAfterSeconds" in spec:
+        out["ttlSeconds"] = spec["expireAfterSeconds"]
+    if "partialFilterExpression" in spec:
+        out["partial"] = dict(spec["partialFilterExpression"])
+    return out

@@ -1,0 +1,1 @@
+"""One Typer group per module."""

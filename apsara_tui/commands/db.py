@@ -1,0 +1,82 @@
+"""`apsara db info|status|start|stop`: the database and the embedded server."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from apsara_core.db.embedded import EmbeddedServer
+from apsara_core.errors import ApsaraError
+from apsara_tui.commands.runtime import console, emit_json, fail, load_settings, run
+
+app = typer.Typer(help="The database: schema info and the embedded server.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@app.command()
+def info(json_out: JsonOpt = False) -> None:
+    """Show the server, schema version, and each collection with its count and indexes."""
+    data = run(lambda core: core.dbinfo.info())
+    if json_out:
+        emit_json(data)
+        return
+    server = data["server"]
+    console.print(f"[bold]Database[/] {server['database']} on {server['address']}"
+                  f"  ·  schema version {data['schemaVersion']}")
+    console.print(info_table(data))
+
+
+def info_table(data: dict[str, Any]) -> Table:
+    """The collections of `dbinfo.info()` as a Rich table."""
+    table = Table("collection", "documents", "indexes", show_lines=False)
+    for coll in data["collections"]:
+        names = []
+        for idx in coll["indexes"]:
+            flags = "".join([" unique" if idx["unique"] else "",
+                             " ttl" if "ttlSeconds" in idx else ""])
+            names.append(", ".join(f"{k}:{d}" for k, d in idx["keys"].items()) + flags)
+        table.add_row(coll["name"], str(coll["documents"]), "\n".join(names))
+    return table
+
+
+def _server() -> EmbeddedServer:
+    settings = load_settings()
+    if settings.mongodb_uri is not None:
+        console.print("[yellow]MONGODB_URI is set: the embedded server is not used.[/]")
+    return EmbeddedServer(settings.data_dir)
+
+
+@app.command()
+def status(json_out: JsonOpt = False) -> None:
+    """Is the embedded server running, and where."""
+    server = _server()
+    state = server.status()
+    data = {"running": state is not None, "dataDir": str(server.data_dir),
+            **({"host": state.host, "port": state.port, "pid": state.pid} if state else {})}
+    if json_out:
+        emit_json(data)
+    elif state:
+        console.print(f"running on {state.host}:{state.port} (pid {state.pid}), data in {state.storage_path}")
+    else:
+        console.print(f"not running (data dir {server.data_dir})")
+
+
+@app.command()
+def start(json_out: JsonOpt = False) -> None:
+    """Start the embedded server (or report the running one)."""
+    try:
+        state = _server().ensure_running()
+    except ApsaraError as exc:
+        fail(exc)
+    if json_out:
+        emit_json({"running": True, "host": state.host, "port": state.port, "pid": state.pid})
+    else:
+        console.print(f"running on {state.host}:{state.port} (pid {state.pid})")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded server; Apsara starts it again when next needed."""
+    console.print("stopped" if _server().stop() else "was not running")

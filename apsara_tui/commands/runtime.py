@@ -1,0 +1,66 @@
+"""What every command shares: settings, a Core for one call, output and error handling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from apsara_core.config import Settings
+from apsara_core.core import Core, open_core
+from apsara_core.errors import ApsaraError
+
+T = TypeVar("T")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(error: ApsaraError) -> NoReturn:
+    """Print an error (one line, plus suggestions) to stderr and exit 1."""
+    err_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
+    if error.details and error.details != error.message:
+        err_console.print(f"  {error.details}", highlight=False)
+    for hint in error.suggestions:
+        err_console.print(f"  [dim]→ {hint}[/]", highlight=False)
+    raise typer.Exit(1)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a clean exit naming the bad variable."""
+    try:
+        return Settings.load()
+    except ApsaraError as exc:
+        fail(exc)
+
+
+def run(job: Callable[[Core], Awaitable[T]]) -> T:
+    """Open a Core, run `job` on it in a fresh event loop, close it; errors exit cleanly."""
+
+    async def main() -> T:
+        core = await open_core(load_settings())
+        try:
+            return await job(core)
+        finally:
+            await core.close()
+
+    try:
+        return asyncio.run(main())
+    except ApsaraError as exc:
+        fail(exc)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def emit_json(data: Any) -> None:
+    """Print one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")

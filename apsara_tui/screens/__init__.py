@@ -1,0 +1,1 @@
+"""One screen per management action (or a small family of them)."""

@@ -1,0 +1,71 @@
+"""Home: the 21 management actions as a menu, on number keys, and in the palette."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.events import Key
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from apsara_tui.actions import ACTIONS, BY_NUMBER
+
+NUMBER_DELAY_S = 0.6
+
+
+def _prompt(number: int) -> Text:
+    action = BY_NUMBER[number]
+    text = Text(f"{number:>2}  {action.title}", style="" if action.enabled else "dim")
+    if not action.enabled:
+        text.append(f"  ({action.unavailable})", style="dim italic")
+    return text
+
+
+class HomeScreen(Screen[None]):
+    """The menu. Type an action's number (e.g. 1 then 1 for 11), or pick it and press Enter."""
+
+    BINDINGS = [
+        Binding("ctrl+p", "app.command_palette", "Palette"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._typed = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield OptionList(*[Option(_prompt(a.number), id=f"action-{a.number}", disabled=not a.enabled)
+                           for a in ACTIONS], id="menu")
+        yield Static("Type a number, or ↑↓ and Enter. ctrl+p searches.", id="detail")
+        yield Footer()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        action = BY_NUMBER[int(str(event.option.id).split("-")[1])]
+        self.query_one("#detail", Static).update(f"{action.number}. {action.help}")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self._open(int(str(event.option.id).split("-")[1]))
+
+    def on_key(self, event: Key) -> None:
+        if event.character and event.character.isdigit():
+            event.stop()
+            self._typed += event.character
+            if len(self._typed) >= 2 or int(self._typed) > 2:
+                self._flush()
+            else:  # "1" or "2" may be the start of 10–21
+                self.set_timer(NUMBER_DELAY_S, self._flush)
+
+    def _flush(self) -> None:
+        typed, self._typed = self._typed, ""
+        if typed:
+            self._open(int(typed))
+
+    def _open(self, number: int) -> None:
+        from apsara_tui.app import ApsaraApp
+
+        cast(ApsaraApp, self.app).open_action(number)

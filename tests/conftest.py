@@ -1,0 +1,96 @@
+"""Shared fixtures: one embedded server per run, a fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from apsara_core.config import Settings
+from apsara_core.core import Core, open_core
+from apsara_core.db.embedded import free_port, spawn, wait_ready
+
+# The machine's own configuration must not leak into tests.
+for _name in ("MONGODB_URI", "JWT_SECRET", "JWT_EXPIRES_IN", "GOOGLE_AI_API_KEY", "GEMINI_API_KEY",
+              "GOOGLE_GEMINI_BASE_URL", "EMAIL_SMTP_URL", "EMAIL_FROM", "GOOGLE_CLIENT_ID",
+              "GOOGLE_CLIENT_SECRET", "GOOGLE_JWKS_URL", "APSARA_DATA_DIR", "APSARA_UPLOAD_DIR",
+              "APSARA_ENV", "NODE_ENV", "PORT", "S3_ENDPOINT_URL", "S3_BUCKET",
+              "RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_MAX_REQUESTS"):
+    os.environ.pop(_name, None)
+
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def mongo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """One in-memory embedded server for the whole run."""
+    log = tmp_path_factory.mktemp("mongo") / "server.log"
+    port = free_port()
+    proc = spawn(":memory:", port, log, detach=False)
+    wait_ready(proc, port, log)
+    yield port
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def mongo_uri(mongo_port: int) -> str:
+    """A URI with a database of its own for this test."""
+    return f"mongodb://127.0.0.1:{mongo_port}/t_{uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mongo_uri: str) -> Settings:
+    """Settings pointing at this test's database and temp dirs; no .env read."""
+    return Settings(
+        _env_file=None, mongodb_uri=mongo_uri, data_dir=tmp_path / "data",
+        upload_dir=tmp_path / "uploads", jwt_secret=TEST_SECRET, env="test",
+    )
+
+
+@pytest.fixture
+async def core(settings: Settings) -> AsyncIterator[Core]:
+    """An open Core on a fresh database, dropped afterwards."""
+    opened = await open_core(settings)
+    try:
+        yield opened
+    finally:
+        await opened.client.drop_database(opened.db.name)
+        await opened.close()
+
+
+def cli_env(**overrides: str) -> dict[str, str]:
+    """The environment for an `apsara` subprocess: this one, plus overrides."""
+    env = {k: v for k, v in os.environ.items()}
+    env.update(overrides)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60,
+            input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `apsara ARGS` as a user would, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "apsara_tui", *args], env=env, cwd=cwd, text=True,
+        capture_output=True, timeout=timeout, input=input_text,
+    )
+
+
+@pytest.fixture
+def cli(tmp_path: Path, mongo_uri: str):
+    """Call `apsara` against this test's database: cli("db", "info", "--json")."""
+    env = cli_env(MONGODB_URI=mongo_uri, APSARA_DATA_DIR=str(tmp_path / "data"),
+                  JWT_SECRET=TEST_SECRET, APSARA_UPLOAD_DIR=str(tmp_path / "uploads"))
+
+    def call(*args: str, input_text: str | None = None, **extra_env: str):
+        return run_cli(*args, env={**env, **extra_env}, cwd=tmp_path, input_text=input_text)
+
+    call.env = env  # type: ignore[attr-defined]
+    return call

@@ -1,0 +1,135 @@
+"""The embedded server: started on demand, shared between processes, restarted after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from apsara_core.config import Settings
+from apsara_core.core import open_core
+from apsara_core.db.embedded import EmbeddedServer, spawn, wait_ready
+from apsara_core.errors import DatabaseUnavailableError
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    srv = EmbeddedServer(tmp_path / "data")
+    yield srv
+    srv.stop()
+
+
+def _wait_dead(pid: int) -> None:
+    for _ in range(100):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        if not Path(f"/proc/{pid}/cmdline").exists() or not Path(f"/proc/{pid}/cmdline").read_bytes():
+            return
+        time.sleep(0.05)
+
+
+def test_start_status_reuse_and_stop(server: EmbeddedServer) -> None:
+    assert server.status() is None
+    state = server.ensure_running()
+    recorded = json.loads(server.state_path.read_text())
+    assert recorded["pid"] == state.pid and recorded["port"] == state.port
+    assert server.ensure_running() == state  # reused, not started twice
+    assert server.status() == state
+    assert server.stop() is True
+    assert server.status() is None and not server.state_path.exists()
+    assert server.stop() is False
+
+
+async def test_data_survives_a_kill_and_the_server_comes_back(server: EmbeddedServer, tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=server.data_dir, jwt_secret="k" * 40)
+    core = await open_core(settings)
+    assert core.target.embedded
+    await core.db.users.insert_one({"email": "kept@example.com"})
+    first = server.status()
+    await core.close()
+    assert first is not None
+    os.kill(first.pid, signal.SIGKILL)
+    _wait_dead(first.pid)
+    assert server.status() is None
+    core = await open_core(settings)  # starts a new server on the same data
+    try:
+        second = server.status()
+        assert second is not None and second.pid != first.pid
+        assert await core.db.users.find_one({"email": "kept@example.com"}) is not None
+    finally:
+        await core.close()
+
+
+def test_a_crashing_server_gives_its_reason(server: EmbeddedServer, tmp_path: Path) -> None:
+    # A second server on a data dir whose storage is already locked exits at once.
+    server.storage.mkdir(parents=True)
+    holder = spawn(str(server.storage), 0 or _port(), tmp_path / "holder.log", detach=False)
+    try:
+        wait_ready(holder, holder_port := int(holder.args[4]), tmp_path / "holder.log")
+        assert holder_port
+        with pytest.raises(DatabaseUnavailableError, match="exited at start"):
+            server.ensure_running()
+    finally:
+        holder.terminate()
+        holder.wait(10)
+
+
+def _port() -> int:
+    from apsara_core.db.embedded import free_port
+
+    return free_port()
+
+
+CHILD = textwrap.dedent("""
+    import asyncio, sys
+    from apsara_core.config import Settings
+    from apsara_core.core import open_core
+
+    async def main():
+        core = await open_core(Settings(_env_file=None, data_dir=sys.argv[1], jwt_secret="k" * 40))
+        print(core.target.label, flush=True)
+        sys.stdin.readline()
+        await core.db.audit.insert_one({"action": "still-alive"})
+        print(await core.db.audit.count_documents({"action": "still-alive"}), flush=True)
+        await core.close()
+
+    asyncio.run(main())
+""")
+
+
+def test_two_processes_share_one_server_and_survive_each_other(server: EmbeddedServer) -> None:
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", CHILD, str(server.data_dir)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    first, second = start(), start()
+    try:
+        label_a = first.stdout.readline().strip()  # type: ignore[union-attr]
+        label_b = second.stdout.readline().strip()  # type: ignore[union-attr]
+        assert label_a == label_b and label_a.startswith("embedded 127.0.0.1:")
+        first.kill()
+        first.wait(10)
+        out, _ = second.communicate("go\n", timeout=30)
+        assert out.strip() == "1"
+        assert second.returncode == 0
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_missing_server_program_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DatabaseUnavailableError, match="'secantusd-py' is not installed") as info:
+        EmbeddedServer(tmp_path / "data").ensure_running()
+    assert any("MONGODB_URI" in s for s in info.value.suggestions)

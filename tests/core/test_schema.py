@@ -1,0 +1,54 @@
+"""Collections and indexes are created at start, idempotently, and reported by db info."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pymongo.errors import DuplicateKeyError
+import pytest
+
+from apsara_core.core import Core
+from apsara_core.db.schema import COLLECTIONS, SCHEMA_VERSION, ensure_schema
+
+
+async def _index_sets(core: Core) -> dict[str, set[str]]:
+    return {c.name: set(await core.db[c.name].index_information()) for c in COLLECTIONS}
+
+
+async def test_schema_created_once_and_idempotent(core: Core) -> None:
+    before = await _index_sets(core)
+    assert "email_1" in before["users"]
+    assert "conversationId_1_messageSequence_1" in before["messages"]
+    assert await ensure_schema(core.db, force=True) == SCHEMA_VERSION
+    await asyncio.gather(*(ensure_schema(core.db, force=True) for _ in range(3)))
+    assert await _index_sets(core) == before
+
+
+async def test_unique_indexes_hold(core: Core) -> None:
+    await core.db.users.insert_one({"email": "a@example.com"})
+    with pytest.raises(DuplicateKeyError):
+        await core.db.users.insert_one({"email": "a@example.com"})
+    # googleId is unique only where present
+    await core.db.users.insert_one({"email": "b@example.com"})
+    await core.db.users.insert_one({"email": "c@example.com", "googleId": "g1"})
+    with pytest.raises(DuplicateKeyError):
+        await core.db.users.insert_one({"email": "d@example.com", "googleId": "g1"})
+    await core.db.messages.insert_one({"messageId": "m1", "conversationId": "c", "messageSequence": 1})
+    with pytest.raises(DuplicateKeyError):
+        await core.db.messages.insert_one({"messageId": "m2", "conversationId": "c", "messageSequence": 1})
+
+
+async def test_db_info_lists_collections_counts_and_indexes(core: Core) -> None:
+    await core.db.users.insert_many([{"email": f"u{i}@example.com"} for i in range(3)])
+    info = await core.dbinfo.info()
+    assert info["schemaVersion"] == SCHEMA_VERSION
+    assert info["server"]["embedded"] is False
+    by_name = {c["name"]: c for c in info["collections"]}
+    for wanted in ("users", "user_usage", "conversations", "messages", "files", "otps",
+                   "revoked_tokens", "jobs", "audit"):
+        assert wanted in by_name
+    assert by_name["users"]["documents"] == 3
+    email = next(i for i in by_name["users"]["indexes"] if i["keys"] == {"email": 1})
+    assert email["unique"] is True
+    otp_ttl = [i for i in by_name["otps"]["indexes"] if "ttlSeconds" in i]
+    assert otp_ttl and otp_ttl[0]["keys"] == {"expiresAt": 1}

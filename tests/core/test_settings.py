@@ -1,0 +1,66 @@
+"""Settings: names of the spec, validation with clear messages, the generated JWT secret."""
+
+from __future__ import annotations
+
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from apsara_core.config import Settings
+from apsara_core.errors import ConfigError
+
+
+def test_spec_names_and_aliases(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NODE_ENV", "production")
+    monkeypatch.setenv("GEMINI_API_KEY", "gk")
+    monkeypatch.setenv("PORT", "8080")
+    monkeypatch.setenv("RATE_LIMIT_MAX_REQUESTS", "7")
+    s = Settings.load(_env_file=None, data_dir=tmp_path)
+    assert s.env == "production"
+    assert s.google_ai_api_key is not None and s.google_ai_api_key.get_secret_value() == "gk"
+    assert s.port == 8080 and s.rate_limit_max_requests == 7
+    assert "gk" not in repr(s)
+
+
+def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("GOOGLE_AI_API_KEY=from-file\nJWT_EXPIRES_IN=12h\n")
+    monkeypatch.chdir(tmp_path)
+    s = Settings.load()
+    assert s.google_ai_api_key.get_secret_value() == "from-file"  # type: ignore[union-attr]
+    assert s.token_lifetime == timedelta(hours=12)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("PORT", "0"), ("PORT", "http"), ("JWT_EXPIRES_IN", "forever"), ("JWT_EXPIRES_IN", "0d"),
+    ("RATE_LIMIT_WINDOW_MS", "-5"), ("APSARA_ENV", "staging"),
+])
+def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        Settings.load(_env_file=None)
+    assert name.lower() in info.value.message.lower() or name in info.value.message
+
+
+def test_short_jwt_secret_stops_startup(tmp_path: Path) -> None:
+    s = Settings.load(_env_file=None, data_dir=tmp_path, jwt_secret="short")
+    with pytest.raises(ConfigError, match="JWT_SECRET is 5 bytes; it must be at least 32"):
+        s.jwt_key()
+
+
+def test_generated_secret_is_kept_private_and_stable(tmp_path: Path) -> None:
+    s = Settings.load(_env_file=None, data_dir=tmp_path / "d")
+    first = s.jwt_key()
+    assert len(first) == 32
+    path = tmp_path / "d" / "jwt_secret"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert Settings.load(_env_file=None, data_dir=tmp_path / "d").jwt_key() == first
+
+
+def test_unwritable_data_dir_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    s = Settings.load(_env_file=None, data_dir=blocker / "sub")
+    with pytest.raises(ConfigError, match="not writable"):
+        s.jwt_key()

@@ -1,0 +1,66 @@
+"""The full-screen shell: home menu, number keys, palette, database info, exit."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, OptionList
+
+from apsara_tui.actions import ACTIONS
+from apsara_tui.app import ApsaraApp
+from apsara_tui.screens.dbinfo import DatabaseInfoScreen
+from apsara_tui.screens.home import HomeScreen
+
+
+async def test_home_lists_21_actions_with_unavailable_ones_disabled(app: ApsaraApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        menu = app.screen.query_one(OptionList)
+        assert menu.option_count == 21
+        for action in ACTIONS:
+            option = menu.get_option(f"action-{action.number}")
+            assert option.disabled is (not action.enabled)
+            assert action.title in str(option.prompt)
+        assert "db " in app.sub_title and "127.0.0.1" in app.sub_title
+
+
+async def test_number_keys_open_database_info_with_real_counts(app: ApsaraApp) -> None:
+    await app.core.db.users.insert_many([{"email": "a@x.io"}, {"email": "b@x.io"}])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("1", "1")
+        await pilot.pause()
+        assert isinstance(app.screen, DatabaseInfoScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert table.row_count >= 9
+        assert table.get_row("users")[1] == "2"
+        await pilot.press("escape")
+        assert isinstance(app.screen, HomeScreen)
+
+
+async def test_unavailable_action_says_why(app: ApsaraApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        messages = [n.message for n in app._notifications]
+        assert any("issue 3" in m for m in messages)
+
+
+async def test_palette_finds_database_info(app: ApsaraApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"schema")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DatabaseInfoScreen)
+
+
+async def test_enter_on_menu_and_exit_action(app: ApsaraApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2", "1")
+        await pilot.pause()
+    assert app.return_code == 0 or app.return_code is None
+    assert not app.is_running
