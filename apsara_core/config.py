@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     """Embedded database, generated secrets and session files live here."""
     upload_dir: Path = Field(Path("uploads"), validation_alias="APSARA_UPLOAD_DIR")
     """Root of local file storage."""
+    bcrypt_rounds: int = Field(12, validation_alias="APSARA_BCRYPT_ROUNDS", ge=4, le=16)
+    """bcrypt cost; 12 in production (tests lower it to stay fast)."""
     s3_endpoint_url: str | None = Field(None, validation_alias="S3_ENDPOINT_URL")
     """S3-compatible endpoint (unset: AWS)."""
     s3_bucket: str | None = Field(None, validation_alias="S3_BUCKET")

@@ -5,6 +5,7 @@ Services are created on first use so a front end pays only for what it touches.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,18 @@ from apsara_core.db.client import Target, connect, resolve_target
 from apsara_core.db.schema import ensure_schema
 
 if TYPE_CHECKING:
+    from apsara_core.providers.manager import ProviderManager
+    from apsara_core.services.audit import AuditService
+    from apsara_core.services.auth import AuthService
+    from apsara_core.services.chat import ChatService
+    from apsara_core.services.conversations import ConversationService
     from apsara_core.services.dbinfo import DatabaseInfoService
+    from apsara_core.services.limits import LimitsService
+    from apsara_core.services.mail import MailService
+    from apsara_core.services.plans import PlanService
+    from apsara_core.services.request_limiter import RequestLimiter
+    from apsara_core.services.stats import StatsService
+    from apsara_core.services.users import UserService
 
 
 @dataclass(eq=False)
@@ -38,6 +50,86 @@ class Core:
 
         return DatabaseInfoService(self)
 
+    # Accounts (issue 3)
+    @cached_property
+    def users(self) -> "UserService":
+        """Users: create, list, show, delete, plan, role, unlock (admin actions audited)."""
+        from apsara_core.services.users import UserService
+
+        return UserService(self)
+
+    @cached_property
+    def auth(self) -> "AuthService":
+        """Registration, login, tokens, guests, Google sign-in, password reset."""
+        from apsara_core.services.auth import AuthService
+
+        return AuthService(self)
+
+    @cached_property
+    def mail(self) -> "MailService":
+        """Outgoing mail: database outbox or SMTP."""
+        from apsara_core.services.mail import MailService
+
+        return MailService(self)
+
+    @cached_property
+    def audit(self) -> "AuditService":
+        """The audit trail of admin actions."""
+        from apsara_core.services.audit import AuditService
+
+        return AuditService(self)
+
+    # Plans, quotas, statistics (issue 4)
+    @cached_property
+    def plans(self) -> "PlanService":
+        """Subscription plans as data."""
+        from apsara_core.services.plans import PlanService
+
+        return PlanService(self)
+
+    @cached_property
+    def limits(self) -> "LimitsService":
+        """Quota reservations: reserve, refund, commit."""
+        from apsara_core.services.limits import LimitsService
+
+        return LimitsService(self)
+
+    @cached_property
+    def request_limiter(self) -> "RequestLimiter":
+        """Per-caller HTTP request limiter stored in the database."""
+        from apsara_core.services.request_limiter import RequestLimiter
+
+        return RequestLimiter(self)
+
+    @cached_property
+    def stats(self) -> "StatsService":
+        """Database and user statistics."""
+        from apsara_core.services.stats import StatsService
+
+        return StatsService(self)
+
+    # Conversations and AI (issue 5)
+    @cached_property
+    def conversations(self) -> "ConversationService":
+        """Conversations and their messages."""
+        from apsara_core.services.conversations import ConversationService
+
+        return ConversationService(self)
+
+    @cached_property
+    def chat(self) -> "ChatService":
+        """Generate, stream, edit, regenerate, embed."""
+        from apsara_core.services.chat import ChatService
+
+        return ChatService(self)
+
+    @cached_property
+    def providers(self) -> "ProviderManager":
+        """AI providers, picked by model name."""
+        from apsara_core.providers.manager import ProviderManager
+
+        return ProviderManager(self)
+
     async def close(self) -> None:
         """Close the database client."""
         await self.client.close()
@@ -52,7 +144,7 @@ async def open_core(settings: Settings | None = None) -> Core:
     """
     settings = settings or Settings.load()
     settings.jwt_key()  # fail at start, not at first login, on a short secret
-    target = resolve_target(settings)
+    target = await asyncio.to_thread(resolve_target, settings)  # may start the server
     client, db = await connect(target)
     try:
         version = await ensure_schema(db)

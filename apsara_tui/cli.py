@@ -1,30 +1,62 @@
-"""The `apsara` command: no sub-command opens the full-screen app; groups do the same work for scripts."""
-
-from __future__ import annotations
-
-import typer
-
-from apsara_tui.commands import db
-
-app = typer.Typer(
-    name="apsara",
-    help="Apsara: AI conversations, users and plans, run from the terminal.",
-    invoke_without_command=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(db.app, name="db")
+"""The `apsara` command. Without a sub-command it opens the full-screen app; the Typer groups
+do the same work for scripts. Typer and the groups load only when a sub-command is given,
+so the app starts fast.
+"""
 
 
-@app.callback()
-def root(ctx: typer.Context) -> None:
-    """Without a sub-command, open the full-screen app."""
-    if ctx.invoked_subcommand is None:
-        from apsara_tui.launch import launch_tui  # Textual only when needed
+import sys
+from typing import Any
 
-        launch_tui()
+GROUPS: dict[str, str] = {
+    "db": "apsara_tui.commands.db",
+    "user": "apsara_tui.commands.user",
+    "auth": "apsara_tui.commands.auth",
+    "mail": "apsara_tui.commands.mail",
+    "conv": "apsara_tui.commands.conv",
+    "ai": "apsara_tui.commands.ai",
+    "stats": "apsara_tui.commands.stats",
+    "plan": "apsara_tui.commands.plan",
+}
+
+
+def build_app() -> Any:
+    """The Typer root with every group added."""
+    import importlib
+
+    import typer
+
+    root = typer.Typer(
+        name="apsara",
+        help="Apsara: AI conversations, users and plans, run from the terminal. "
+             "Without a command: the full-screen app.",
+        invoke_without_command=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @root.callback()
+    def _root(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            from apsara_tui.launch import launch_tui
+
+            launch_tui()
+
+    for name, module in GROUPS.items():
+        root.add_typer(importlib.import_module(module).app, name=name)
+    return root
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    if len(sys.argv) == 1:
+        from apsara_tui.launch import launch_tui
+
+        launch_tui()
+        return
+    build_app()()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)

@@ -20,7 +20,7 @@ for _name in ("MONGODB_URI", "JWT_SECRET", "JWT_EXPIRES_IN", "GOOGLE_AI_API_KEY"
               "GOOGLE_GEMINI_BASE_URL", "EMAIL_SMTP_URL", "EMAIL_FROM", "GOOGLE_CLIENT_ID",
               "GOOGLE_CLIENT_SECRET", "GOOGLE_JWKS_URL", "APSARA_DATA_DIR", "APSARA_UPLOAD_DIR",
               "APSARA_ENV", "NODE_ENV", "PORT", "S3_ENDPOINT_URL", "S3_BUCKET",
-              "RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_MAX_REQUESTS"):
+              "RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_MAX_REQUESTS", "APSARA_BCRYPT_ROUNDS"):
     os.environ.pop(_name, None)
 
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -53,6 +53,7 @@ def settings(tmp_path: Path, mongo_uri: str) -> Settings:
     return Settings(
         _env_file=None, mongodb_uri=mongo_uri, data_dir=tmp_path / "data",
         upload_dir=tmp_path / "uploads", jwt_secret=TEST_SECRET, env="test",
+        bcrypt_rounds=4,
     )
 
 
@@ -87,7 +88,8 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60,
 def cli(tmp_path: Path, mongo_uri: str):
     """Call `apsara` against this test's database: cli("db", "info", "--json")."""
     env = cli_env(MONGODB_URI=mongo_uri, APSARA_DATA_DIR=str(tmp_path / "data"),
-                  JWT_SECRET=TEST_SECRET, APSARA_UPLOAD_DIR=str(tmp_path / "uploads"))
+                  JWT_SECRET=TEST_SECRET, APSARA_UPLOAD_DIR=str(tmp_path / "uploads"),
+                  APSARA_BCRYPT_ROUNDS="4")
 
     def call(*args: str, input_text: str | None = None, **extra_env: str):
         return run_cli(*args, env={**env, **extra_env}, cwd=tmp_path, input_text=input_text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["user", "admin", "guest"]
 Plan = Literal["guest", "free", "premium"]
@@ -33,3 +33,9 @@ class Principal:
     def operator(cls) -> "Principal":
         """The terminal operator: direct database access, acts as admin."""
         return cls(user_id="operator", role="admin", plan="premium", email=None)
+
+    @classmethod
+    def of_user(cls, user: dict[str, Any], jti: str | None = None) -> "Principal":
+        """The principal of a stored user document."""
+        return cls(user_id=str(user["_id"]), role=user.get("role", "user"),
+                   plan=user.get("subscriptionPlan", "free"), email=user.get("email"), jti=jti)

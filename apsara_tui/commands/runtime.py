@@ -14,7 +14,10 @@ from rich.console import Console
 
 from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
-from apsara_core.errors import ApsaraError
+from apsara_core.errors import ApsaraError, NotFoundError, ValidationError
+from apsara_core.models import Principal
+from apsara_core.repos.users import find_by_email_or_id
+from apsara_core.session_file import read_session
 
 T = TypeVar("T")
 console = Console()
@@ -64,3 +67,24 @@ def _default(value: Any) -> Any:
 def emit_json(data: Any) -> None:
     """Print one JSON document on stdout."""
     sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
+
+
+async def acting_user(core: Core, user: str | None) -> Principal:
+    """The user a command acts on: `--user EMAIL_OR_ID`, else the logged-in session's user.
+
+    Raises:
+        NotFoundError: no such user.
+        ValidationError: no --user and nobody logged in.
+        AuthenticationError: the stored session is expired or revoked.
+    """
+    if user:
+        doc = await find_by_email_or_id(core.db, user)
+        if doc is None:
+            raise NotFoundError(f"No user {user!r}", field="--user",
+                                suggestions=["List users with `apsara user list`"])
+        return Principal.of_user(doc)
+    session = read_session(core.settings.data_dir)
+    if session is None:
+        raise ValidationError("No user chosen: pass --user EMAIL_OR_ID or log in with `apsara auth login`",
+                              field="--user")
+    return await core.auth.verify_token(session.token)

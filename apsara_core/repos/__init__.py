@@ -1,0 +1,1 @@
+"""Repositories: the only modules that speak MongoDB queries."""
