@@ -1,19 +1,28 @@
-"""ApsaraApp: wiring only. It holds the Core and the operator's context (user, conversation)."""
+"""ApsaraApp: wiring only. It holds the Core and the operator's context (user, conversation).
+
+`ApsaraApp(core=core)` runs over an open Core (tests, embedding). `ApsaraApp()` paints its
+first frame at once and opens the Core in a worker: settings, the embedded server and the
+database connection load behind the home screen. If that fails, the app exits with code 1 and
+the error's one line.
+"""
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from apsara_core.core import Core
 from apsara_tui.actions import BY_NUMBER, Action
 from apsara_tui.palette import ActionsProvider
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
 
 
 class ApsaraApp(App[None]):
@@ -26,16 +35,74 @@ class ApsaraApp(App[None]):
 
     current_user: reactive[dict[str, Any] | None] = reactive(None)
     current_conversation: reactive[dict[str, Any] | None] = reactive(None)
+    core_ready: reactive[bool] = reactive(False)
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: "Core | None" = None) -> None:
         super().__init__()
-        self.core = core
+        self._core = core
+        self.owns_core = core is None
 
-    def on_mount(self) -> None:
+    @property
+    def core(self) -> "Core":
+        """The open Core (screens are only opened once it is ready)."""
+        if self._core is None:
+            raise RuntimeError("the Core is not open yet")
+        return self._core
+
+    def get_default_screen(self) -> Screen[Any]:
         from apsara_tui.screens.home import HomeScreen
 
+        return HomeScreen()
+
+    def on_mount(self) -> None:
         self._update_subtitle()
-        self.push_screen(HomeScreen())
+        if self._core is None:
+            self.call_after_refresh(self._open_core)  # paint first, then load
+        else:
+            self._core_opened()
+
+    @work(exclusive=True, group="core")
+    async def _open_core(self) -> None:
+        import asyncio
+
+        from apsara_core.errors import ApsaraError
+
+        try:
+            settings, open_core = await asyncio.to_thread(_load_settings)
+            self._core = await open_core(settings)
+        except ApsaraError as exc:
+            hints = "".join(f"\n  → {h}" for h in exc.suggestions)
+            self.exit(return_code=1, message=f"error: {exc.message}{hints}")
+            return
+        self._core_opened()
+
+    def _core_opened(self) -> None:
+        self.core_ready = True
+        self._update_subtitle()
+        self.restore_session()
+
+    @work(exclusive=True, group="session")
+    async def restore_session(self) -> None:
+        """Show the logged-in user of the session file, when its token is still valid."""
+        from apsara_core.errors import ApsaraError
+        from apsara_core.repos.users import find_by_id
+        from apsara_core.session_file import read_session
+
+        stored = read_session(self.core.settings.data_dir)
+        if stored is None or self.current_user is not None:
+            return
+        try:
+            principal = await self.core.auth.verify_token(stored.token)
+        except (ApsaraError, ImportError):
+            return
+        user = await find_by_id(self.core.db, principal.user_id)
+        if user is not None:
+            user.pop("password", None)
+            self.current_user = user
+
+    async def on_unmount(self) -> None:
+        if self.owns_core and self._core is not None:
+            await self._core.close()
 
     def watch_current_user(self) -> None:
         self._update_subtitle()
@@ -44,9 +111,10 @@ class ApsaraApp(App[None]):
         self._update_subtitle()
 
     def _update_subtitle(self) -> None:
+        db = self._core.target.label if self._core else "connecting…"
         user = (self.current_user or {}).get("email") or "no user"
         conv = (self.current_conversation or {}).get("title") or "no conversation"
-        self.sub_title = f"db {self.core.target.label} · {user} · {conv}"
+        self.sub_title = f"db {db} · {user} · {conv}"
 
     def open_action(self, number: int) -> None:
         """Open management action `number`, or say why it is unavailable."""
@@ -54,12 +122,15 @@ class ApsaraApp(App[None]):
         if action is None:
             self.notify(f"There is no action {number}; choose 1–21.", severity="warning")
             return
+        if action.screen == "exit":
+            self.exit()
+            return
         if not action.enabled:
             self.notify(f"{action.number}. {action.title}: {action.unavailable}",
                         title="Unavailable", severity="warning")
             return
-        if action.screen == "exit":
-            self.exit()
+        if not self.core_ready:
+            self.notify("Still connecting to the database…", severity="warning")
             return
         self.push_screen(self._build_screen(action))
 
@@ -68,3 +139,11 @@ class ApsaraApp(App[None]):
         module_name, class_name = (action.screen or "").split(":")
         module = importlib.import_module(f"apsara_tui.screens.{module_name}")
         return getattr(module, class_name)()
+
+
+def _load_settings() -> tuple[Any, Any]:
+    """Import the heavy modules and read settings, off the UI loop."""
+    from apsara_core.config import Settings
+    from apsara_core.core import open_core
+
+    return Settings.load(), open_core

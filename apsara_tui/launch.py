@@ -1,28 +1,18 @@
-"""Start the full-screen app: open the Core, run the app, close the Core."""
+"""Start the full-screen app. The app paints first and opens the Core behind its home screen."""
 
 from __future__ import annotations
 
-import asyncio
-
-from apsara_core.core import open_core
-from apsara_core.errors import ApsaraError
-from apsara_tui.commands.runtime import fail, load_settings
+import sys
+from typing import Any
 
 
-def launch_tui() -> None:
-    """Open the Core in the app's event loop and run `ApsaraApp` until it exits."""
-    settings = load_settings()
-
-    async def main() -> None:
+def launch_tui(app_class: type | None = None, **run_options: Any) -> None:
+    """Run the app until it exits; exit with its return code (1 after a start-up error)."""
+    if app_class is None:
         from apsara_tui.app import ApsaraApp
 
-        core = await open_core(settings)
-        try:
-            await ApsaraApp(core=core).run_async()
-        finally:
-            await core.close()
-
-    try:
-        asyncio.run(main())
-    except ApsaraError as exc:
-        fail(exc)
+        app_class = ApsaraApp
+    app = app_class()
+    app.run(**run_options)
+    if app.return_code:
+        sys.exit(app.return_code)

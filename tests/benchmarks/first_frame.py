@@ -37,26 +37,16 @@ def bare() -> None:
 
 
 def apsara() -> None:
-    """What `apsara` does: settings, open the Core (embedded server), the app."""
-    import asyncio
-
-    from apsara_core.config import Settings
-    from apsara_core.core import open_core
+    """What `apsara` does: the app paints, then opens settings and the Core behind it."""
     from apsara_tui.app import ApsaraApp
+    from apsara_tui.launch import launch_tui
 
     class Timed(ApsaraApp):
         def on_mount(self) -> None:
             super().on_mount()
             _stamp_after_first_frame(self)
 
-    async def main() -> None:
-        core = await open_core(Settings.load())
-        try:
-            await Timed(core=core).run_async(headless=True, size=(80, 24))
-        finally:
-            await core.close()
-
-    asyncio.run(main())
+    launch_tui(Timed, headless=True, size=(80, 24))
 
 
 if __name__ == "__main__":
