@@ -43,6 +43,9 @@ def build_app() -> Any:
 
     for name, module in GROUPS.items():
         root.add_typer(importlib.import_module(module).app, name=name)
+    from apsara_tui.commands.serve import serve
+
+    root.command()(serve)
     return root
 
 

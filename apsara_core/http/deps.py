@@ -1,0 +1,93 @@
+"""Request helpers: the Core, the authenticated actor, validated JSON bodies, envelopes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from apsara_core.core import Core
+from apsara_core.errors import AuthenticationError, PayloadTooLargeError, ValidationError
+from apsara_core.models import Principal
+
+M = TypeVar("M", bound=BaseModel)
+MAX_JSON_BYTES = 1 << 20
+
+
+def core_of(request: Request) -> Core:
+    """The Core the app was built with."""
+    return request.app.state.core
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of `Authorization: Bearer <jwt>`, or None."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def require_actor(request: Request) -> Principal:
+    """The verified principal of the request.
+
+    Raises:
+        AuthenticationError: no, malformed, expired or revoked token.
+    """
+    token = bearer_token(request)
+    if token is None:
+        raise AuthenticationError("Missing bearer token",
+                                  suggestions=["Send Authorization: Bearer <token> from /api/users/login"])
+    return await core_of(request).auth.verify_token(token)
+
+
+async def read_json(request: Request, model: type[M]) -> M:
+    """Parse and validate the JSON body; errors name the field and what was expected.
+
+    Raises:
+        PayloadTooLargeError: body over 1 MiB.
+        ValidationError: not JSON, not an object, or a field is wrong.
+    """
+    body = await request.body()
+    if len(body) > MAX_JSON_BYTES:
+        raise PayloadTooLargeError(f"JSON body over {MAX_JSON_BYTES} bytes")
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        raise ValidationError("Body is not valid JSON", field="body") from None
+    if not isinstance(data, dict):
+        raise ValidationError("Body must be a JSON object", field="body")
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: PydanticValidationError) -> ValidationError:
+    """The first pydantic error as our ValidationError naming the field."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "body"
+    return ValidationError(f"{field}: {err['msg']}", field=field,
+                           details=f"Invalid value for {field}: {err['msg']}")
+
+
+def ok(status_code: int = 200, **fields: Any) -> JSONResponse:
+    """The success envelope."""
+    return JSONResponse(jsonable({"success": True, **fields}), status_code=status_code)
+
+
+def jsonable(value: Any) -> Any:
+    """Datetimes as ISO 8601 UTC, ObjectIds as strings, recursively."""
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

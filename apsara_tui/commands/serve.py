@@ -1,0 +1,29 @@
+"""`apsara serve`: the HTTP API over the same core."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from apsara_core.db.embedded import port_open
+from apsara_core.errors import ConfigError
+from apsara_tui.commands.runtime import err_console, fail, load_settings
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT, 5000).")] = None,
+) -> None:
+    """Serve the HTTP API (the original endpoints under /api) until interrupted."""
+    import uvicorn
+
+    from apsara_core.http.app import create_app
+
+    settings = load_settings()
+    port = port or settings.port
+    if port_open(host if host != "0.0.0.0" else "127.0.0.1", port, timeout=0.3):
+        fail(ConfigError(f"Port {port} on {host} is in use", field="--port",
+                         suggestions=["Pass --port N or set PORT to a free port"]))
+    err_console.print(f"Apsara API on http://{host}:{port}/api (docs: /api/openapi.json)")
+    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning")
