@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -16,9 +17,10 @@ from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
 from apsara_core.http.deps import core_of, ok
 from apsara_core.http.errors import HANDLERS
+from apsara_core.http.limiter import RequestLimitMiddleware
 
 # Route modules under apsara_core/http/routes, each exposing ROUTES: list[Route].
-ROUTE_MODULES: list[str] = []
+ROUTE_MODULES: list[str] = ["users", "conversations", "ai"]
 
 
 async def health(request: Request) -> JSONResponse:
@@ -75,4 +77,5 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
             await app.state.core.close()
 
     return Starlette(routes=[Mount("/api", routes=api_routes())], lifespan=lifespan,
+                     middleware=[Middleware(RequestLimitMiddleware)],
                      exception_handlers=HANDLERS)  # type: ignore[arg-type]

@@ -91,3 +91,26 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+async def acting_for(request: Request, user_id: str | None) -> Principal:
+    """The actor, or, for an admin naming `userId`, that user (others' userId is ignored).
+
+    Raises:
+        NotFoundError: an admin named an unknown user.
+    """
+    from apsara_core.errors import NotFoundError
+    from apsara_core.repos.users import find_by_id
+
+    actor = await require_actor(request)
+    if not user_id or user_id == actor.user_id or not actor.is_admin:
+        return actor
+    user = await find_by_id(core_of(request).db, user_id)
+    if user is None:
+        raise NotFoundError(f"No user {user_id!r}", field="userId")
+    return Principal.of_user(user)
+
+
+def client_key(request: Request) -> str:
+    """Who is calling, for guest allowances and request limits: the client address."""
+    return f"ip:{request.client.host}" if request.client else "ip:unknown"

@@ -25,3 +25,15 @@ async def test_unknown_route_and_method_use_the_envelope(http: httpx.AsyncClient
                            "code": "NOT_FOUND", "suggestions": ["See /api/openapi.json for the endpoints"]}
     resp = await http.post("/api/health")
     assert resp.status_code == 405 and resp.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_request_limit_per_caller(http: httpx.AsyncClient, core) -> None:
+    core.request_limiter.max_requests = 3
+    statuses = [(await http.get("/api/conversations")).status_code for _ in range(4)]
+    assert statuses[:3] == [401, 401, 401]  # counted, then refused for lack of a token
+    refused = await http.get("/api/conversations")
+    assert refused.status_code == 429
+    body = refused.json()
+    assert body["code"] == "TOO_MANY_REQUESTS" and body["resetTime"].endswith("Z")
+    assert (await http.get("/api/health")).status_code == 200  # exempt
+    assert statuses[3] == 429

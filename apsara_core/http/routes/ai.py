@@ -1,0 +1,105 @@
+"""AI endpoints: /api/ai/... (generate, edit-message, regenerate, embeddings), each also
+as server-sent events under .../stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+from apsara_core.errors import ApsaraError
+from apsara_core.http.deps import acting_for, core_of, jsonable, ok, read_json
+from apsara_core.http.schemas import EditBody, EmbeddingsBody, GenerateBody, RegenerateBody
+
+
+async def _generate_args(request: Request) -> dict[str, Any]:
+    body = await read_json(request, GenerateBody)
+    return {"actor": await acting_for(request, body.userId), "conversation_id": body.conversationId,
+            "text": body.contents, "model": body.model, "config": body.config, "files": body.files}
+
+
+async def _edit_args(request: Request) -> dict[str, Any]:
+    body = await read_json(request, EditBody)
+    return {"actor": await acting_for(request, body.userId), "conversation_id": body.conversationId,
+            "message_id": body.messageId, "new_text": body.newContent, "model": body.model,
+            "config": body.config, "files": body.files}
+
+
+async def _regenerate_args(request: Request) -> dict[str, Any]:
+    body = await read_json(request, RegenerateBody)
+    return {"actor": await acting_for(request, body.userId), "conversation_id": body.conversationId,
+            "message_id": body.messageId, "model": body.model, "config": body.config}
+
+
+async def generate(request: Request) -> JSONResponse:
+    """Generate a reply (history and files included automatically)."""
+    return ok(**await core_of(request).chat.generate(**await _generate_args(request)))
+
+
+async def edit_message(request: Request) -> JSONResponse:
+    """Edit a user message and regenerate the reply (later messages archived, not lost)."""
+    return ok(**await core_of(request).chat.edit(**await _edit_args(request)))
+
+
+async def regenerate(request: Request) -> JSONResponse:
+    """Regenerate the last or a given reply (the earlier version is kept)."""
+    return ok(**await core_of(request).chat.regenerate(**await _regenerate_args(request)))
+
+
+async def embeddings(request: Request) -> JSONResponse:
+    """Embed one text or a batch."""
+    body = await read_json(request, EmbeddingsBody)
+    texts = [body.contents] if isinstance(body.contents, str) else body.contents
+    result = await core_of(request).chat.embed(
+        actor=await acting_for(request, body.userId), texts=texts, model=body.model,
+        task_type=body.taskType, output_dimensionality=body.outputDimensionality)
+    return ok(**result)
+
+
+def _sse(events: AsyncIterator[Any]) -> StreamingResponse:
+    """Chat events as server-sent events: `data: {"type", "text", "data"}` per event.
+
+    A failure arrives as an "error" event (the chat stream yields it before raising), and the
+    stream ends. A client that disconnects cancels the generator, and so the upstream call.
+    """
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for event in events:
+                payload = {"type": event.kind, "text": event.text, "data": jsonable(event.data)}
+                yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+        except ApsaraError:
+            return  # already sent as the error event
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def generate_stream(request: Request) -> StreamingResponse:
+    """Generate, streamed as server-sent events (thought, text, usage, done | error)."""
+    return _sse(core_of(request).chat.stream(**await _generate_args(request)))
+
+
+async def edit_message_stream(request: Request) -> StreamingResponse:
+    """Edit a message, the new reply streamed as server-sent events."""
+    return _sse(core_of(request).chat.stream_edit(**await _edit_args(request)))
+
+
+async def regenerate_stream(request: Request) -> StreamingResponse:
+    """Regenerate, streamed as server-sent events."""
+    return _sse(core_of(request).chat.stream_regenerate(**await _regenerate_args(request)))
+
+
+ROUTES = [
+    Route("/ai/generate", generate, methods=["POST"]),
+    Route("/ai/generate/stream", generate_stream, methods=["POST"]),
+    Route("/ai/edit-message", edit_message, methods=["POST"]),
+    Route("/ai/edit-message/stream", edit_message_stream, methods=["POST"]),
+    Route("/ai/regenerate", regenerate, methods=["POST"]),
+    Route("/ai/regenerate/stream", regenerate_stream, methods=["POST"]),
+    Route("/ai/embeddings", embeddings, methods=["POST"]),
+]

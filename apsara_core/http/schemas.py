@@ -1,0 +1,102 @@
+"""Request bodies of the HTTP API: strict types, unknown fields refused, names as in the spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+
+class Body(BaseModel):
+    """Base: unknown fields are an error; strings must be strings (no operator objects)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RegisterBody(Body):
+    fullName: StrictStr = Field(min_length=1, max_length=200)
+    email: StrictStr = Field(max_length=320)
+    password: StrictStr
+    acceptTerms: StrictBool
+
+
+class EmailOtpBody(Body):
+    email: StrictStr = Field(max_length=320)
+    otp: StrictStr = Field(max_length=32)
+
+
+class EmailBody(Body):
+    email: StrictStr = Field(max_length=320)
+
+
+class ResendBody(Body):
+    email: StrictStr = Field(max_length=320)
+    purpose: StrictStr = "verify_email"
+
+
+class LoginBody(Body):
+    email: StrictStr = Field(max_length=320)
+    password: StrictStr = Field(max_length=1024)
+
+
+class GoogleBody(Body):
+    idToken: StrictStr = Field(min_length=1, max_length=8192)
+    # The original accepted these; they are ignored (identity comes from the verified token).
+    email: StrictStr | None = None
+    name: StrictStr | None = None
+
+
+class GuestBody(Body):
+    clientKey: StrictStr | None = Field(None, max_length=200)
+
+
+class ResetPasswordBody(Body):
+    resetToken: StrictStr = Field(max_length=4096)
+    newPassword: StrictStr
+
+
+class ConversationCreateBody(Body):
+    userId: StrictStr | None = None
+    title: StrictStr = Field(min_length=1, max_length=200)
+    systemInstruction: StrictStr | None = Field(None, max_length=20_000)
+
+
+class ConversationUpdateBody(Body):
+    userId: StrictStr | None = None
+    title: StrictStr | None = Field(None, min_length=1, max_length=200)
+    systemInstruction: StrictStr | None = Field(None, max_length=20_000)
+
+
+class GenerateBody(Body):
+    userId: StrictStr | None = None
+    conversationId: StrictStr
+    contents: StrictStr
+    files: list[StrictStr] | None = None
+    model: StrictStr = "gemini-2.5-flash"
+    config: dict[str, Any] | None = None
+
+
+class EditBody(Body):
+    userId: StrictStr | None = None
+    conversationId: StrictStr
+    messageId: StrictStr
+    newContent: StrictStr
+    files: list[StrictStr] | None = None
+    model: StrictStr = "gemini-2.5-flash"
+    config: dict[str, Any] | None = None
+
+
+class RegenerateBody(Body):
+    userId: StrictStr | None = None
+    conversationId: StrictStr
+    messageId: StrictStr | None = None
+    model: StrictStr = "gemini-2.5-flash"
+    config: dict[str, Any] | None = None
+
+
+class EmbeddingsBody(Body):
+    userId: StrictStr | None = None
+    contents: StrictStr | list[StrictStr]
+    model: StrictStr = "gemini-embedding-001"
+    taskType: StrictStr | None = None
+    outputDimensionality: StrictInt | None = Field(None, ge=1, le=3072)
