@@ -91,10 +91,27 @@ class Settings(BaseSettings):
     """Root of local file storage."""
     bcrypt_rounds: int = Field(12, validation_alias="APSARA_BCRYPT_ROUNDS", ge=4, le=16)
     """bcrypt cost; 12 in production (tests lower it to stay fast)."""
-    s3_endpoint_url: str | None = Field(None, validation_alias="S3_ENDPOINT_URL")
-    """S3-compatible endpoint (unset: AWS)."""
-    s3_bucket: str | None = Field(None, validation_alias="S3_BUCKET")
-    """Bucket for the s3 storage method."""
+    max_message_chars: int = Field(100_000, validation_alias="APSARA_MAX_MESSAGE_CHARS", gt=0)
+    """Longest message text accepted for the model, in characters."""
+    gemini_timeout_s: float = Field(120.0, validation_alias="APSARA_GEMINI_TIMEOUT_S", gt=0)
+    """HTTP timeout of one Gemini request, in seconds."""
+    gemini_idle_timeout_s: float = Field(60.0, validation_alias="APSARA_GEMINI_IDLE_TIMEOUT_S", gt=0)
+    """A stream that sends nothing for this many seconds is given up as interrupted."""
+    gemini_retries: int = Field(3, validation_alias="APSARA_GEMINI_RETRIES", ge=1, le=10)
+    """Attempts per model call on 429/5xx before the first chunk (exponential backoff)."""
+    gemini_retry_base_s: float = Field(0.2, validation_alias="APSARA_GEMINI_RETRY_BASE_S", ge=0)
+    """First backoff delay in seconds; doubled after each failed attempt."""
+    history_max_messages: int = Field(200, validation_alias="APSARA_HISTORY_MAX_MESSAGES", gt=0)
+    """Most recent messages read as the conversation history of a model call."""
+    history_token_budget: int | None = Field(None, validation_alias="APSARA_HISTORY_TOKEN_BUDGET", gt=0)
+    """Token budget of the history (~4 chars per token); unset: the model's own budget."""
+
+    @field_validator("mongodb_uri", "jwt_secret", "google_ai_api_key", "email_smtp_url",
+                     mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`MONGODB_URI=` (an empty line in .env) means unset, not an empty URI."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("jwt_expires_in")
     @classmethod

@@ -84,21 +84,9 @@ class ApsaraApp(App[None]):
     @work(exclusive=True, group="session")
     async def restore_session(self) -> None:
         """Show the logged-in user of the session file, when its token is still valid."""
-        from apsara_core.errors import ApsaraError
-        from apsara_core.repos.users import find_by_id
-        from apsara_core.session_file import read_session
+        from apsara_tui.screens.sessions import restore_session
 
-        stored = read_session(self.core.settings.data_dir)
-        if stored is None or self.current_user is not None:
-            return
-        try:
-            principal = await self.core.auth.verify_token(stored.token)
-        except (ApsaraError, ImportError):
-            return
-        user = await find_by_id(self.core.db, principal.user_id)
-        if user is not None:
-            user.pop("password", None)
-            self.current_user = user
+        await restore_session(self)
 
     async def on_unmount(self) -> None:
         if self.owns_core and self._core is not None:

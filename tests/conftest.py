@@ -22,6 +22,8 @@ for _name in ("MONGODB_URI", "JWT_SECRET", "JWT_EXPIRES_IN", "GOOGLE_AI_API_KEY"
               "APSARA_ENV", "NODE_ENV", "PORT", "S3_ENDPOINT_URL", "S3_BUCKET",
               "RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_MAX_REQUESTS", "APSARA_BCRYPT_ROUNDS"):
     os.environ.pop(_name, None)
+for _name in [n for n in os.environ if n.startswith("APSARA_")]:
+    os.environ.pop(_name, None)
 
 TEST_SECRET = "test-secret-" + "x" * 40
 

@@ -25,3 +25,38 @@ def principal_of(user: dict[str, Any]) -> Principal:
     """The Principal a verified token of this user would give."""
     return Principal(user_id=user["_id"], role=user["role"], plan=user["subscriptionPlan"],
                      email=user.get("email"))
+
+
+# --- accounts (issue 3) ---------------------------------------------------------------
+
+STRONG_PASSWORD = "correct horse battery staple"
+
+
+async def latest_code(core: Core, email: str) -> str:
+    """The 6-digit code in the newest outbox mail to `email`."""
+    import re
+
+    mails = await core.mail.outbox(to=email, limit=1)
+    assert mails, f"no mail to {email}"
+    match = re.search(r"\b(\d{6})\b", mails[0]["body"])
+    assert match, mails[0]["body"]
+    return match.group(1)
+
+
+async def let_codes_be_resent(core: Core) -> None:
+    """Move every code-send counter back past its 60 s gap (as if a minute went by)."""
+    from datetime import timedelta
+
+    async for doc in core.db.otps.find({"_id": {"$regex": "^sends:"}}):
+        await core.db.otps.update_one(
+            {"_id": doc["_id"]}, {"$set": {"lastSentAt": doc["lastSentAt"] - timedelta(seconds=61)}})
+
+
+async def registered_user(core: Core, email: str = "reg@example.com",
+                          password: str = STRONG_PASSWORD, name: str = "Reg User") -> dict[str, Any]:
+    """Register and verify through the auth service; returns the stored user."""
+    await core.auth.register(full_name=name, email=email, password=password, accept_terms=True)
+    await core.auth.verify_email(email=email, otp=await latest_code(core, email))
+    doc = await core.db.users.find_one({"email": normalize_email(email)})
+    assert doc is not None
+    return doc

@@ -41,7 +41,7 @@ def resolve_target(settings: Settings) -> Target:
     try:
         parsed = parse_uri(uri)
     except (InvalidURI, ConfigurationError, ValueError) as exc:
-        reason = str(exc).replace(uri, "<uri>")
+        reason = str(exc).replace(uri, "<uri>") if uri else str(exc)
         raise ConfigError(f"MONGODB_URI is malformed: {reason}", field="MONGODB_URI",
                           suggestions=["Use mongodb://host:27017/apsara or mongodb+srv://..."]) from None
     hosts = ",".join(f"{h}:{p}" for h, p in parsed["nodelist"]) or uri.split("@")[-1].split("/")[0]

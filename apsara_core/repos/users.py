@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
 from typing import Any
 
 from bson import ObjectId
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 
@@ -34,3 +37,131 @@ async def find_by_email_or_id(db: AsyncDatabase, key: str) -> dict[str, Any] | N
     if "@" in key:
         return await find_by_email(db, key)
     return await find_by_id(db, key)
+
+
+async def find_by_google_id(db: AsyncDatabase, google_id: str) -> dict[str, Any] | None:
+    """The user linked to this Google `sub`, or None."""
+    return await db.users.find_one({"googleId": google_id})
+
+
+async def find_guest_by_key(db: AsyncDatabase, client_key: str) -> dict[str, Any] | None:
+    """The (not upgraded) guest tied to this client key, or None."""
+    return await db.users.find_one({"guestClientKey": client_key})
+
+
+async def insert(db: AsyncDatabase, doc: dict[str, Any], session: Any = None) -> None:
+    """Store a new user document (DuplicateKeyError on a taken email / googleId / key)."""
+    await db.users.insert_one(doc, session=session)
+
+
+async def update(db: AsyncDatabase, user_id: str, set_: dict[str, Any],
+                 unset: tuple[str, ...] = (), session: Any = None) -> dict[str, Any] | None:
+    """Set (and unset) fields, stamping updatedAt; returns the document after, or None."""
+    change: dict[str, Any] = {"$set": {**set_, "updatedAt": _now()}}
+    if unset:
+        change["$unset"] = {name: "" for name in unset}
+    return await db.users.find_one_and_update({"_id": user_id}, change,
+                                              return_document=ReturnDocument.AFTER, session=session)
+
+
+async def count_failure(db: AsyncDatabase, user_id: str) -> dict[str, Any] | None:
+    """Atomically add one failed login; returns the document after the increment."""
+    return await db.users.find_one_and_update(
+        {"_id": user_id}, {"$inc": {"failedLoginAttempts": 1}},
+        return_document=ReturnDocument.AFTER)
+
+
+async def lock_if_unlocked(db: AsyncDatabase, user_id: str, until: datetime) -> None:
+    """Set lockedUntil unless the account is already locked (so a lock is not extended)."""
+    await db.users.update_one(
+        {"_id": user_id, "$or": [{"lockedUntil": None}, {"lockedUntil": {"$lte": _now()}}]},
+        {"$set": {"lockedUntil": until}})
+
+
+async def clear_expired_lock(db: AsyncDatabase, user_id: str, locked_until: datetime) -> None:
+    """After a lock ran out, start counting failures afresh (only if still that lock)."""
+    await db.users.update_one({"_id": user_id, "lockedUntil": locked_until},
+                              {"$set": {"failedLoginAttempts": 0, "lockedUntil": None}})
+
+
+async def record_login(db: AsyncDatabase, user_id: str) -> dict[str, Any] | None:
+    """A successful sign-in: reset the failure counter, stamp lastLoginAt."""
+    now = _now()
+    return await db.users.find_one_and_update(
+        {"_id": user_id}, {"$set": {"failedLoginAttempts": 0, "lockedUntil": None,
+                                    "lastLoginAt": now, "updatedAt": now}},
+        return_document=ReturnDocument.AFTER)
+
+
+async def take_guest_session(db: AsyncDatabase, user_id: str, window: datetime, limit: int) -> bool:
+    """Count one new guest session in the hour starting at `window`; False over `limit`.
+
+    One conditional update per case (same window and under the limit; or a new window),
+    so parallel callers never exceed the limit.
+    """
+    for _ in range(2):  # a parallel caller may open the new window between our two tries
+        same = await db.users.update_one(
+            {"_id": user_id, "guestSessionWindow": window, "guestSessionCount": {"$lt": limit}},
+            {"$inc": {"guestSessionCount": 1}})
+        if same.modified_count:
+            return True
+        fresh = await db.users.update_one(
+            {"_id": user_id, "guestSessionWindow": {"$ne": window}},
+            {"$set": {"guestSessionWindow": window, "guestSessionCount": 1}})
+        if fresh.modified_count:
+            return True
+    return False
+
+
+def list_filter(*, role: str | None = None, plan: str | None = None,
+                provider: str | None = None, text: str | None = None) -> dict[str, Any]:
+    """The query of `user list`: exact role/plan/provider, text in email or name."""
+    query: dict[str, Any] = {}
+    if role:
+        query["role"] = role
+    if plan:
+        query["subscriptionPlan"] = plan
+    if provider:
+        query["authProvider"] = provider
+    if text:
+        pattern = {"$regex": re.escape(text.strip()), "$options": "i"}
+        query["$or"] = [{"email": pattern}, {"fullName": pattern}]
+    return query
+
+
+async def list_page(db: AsyncDatabase, query: dict[str, Any], *, skip: int,
+                    limit: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of users, newest first, and the total matching."""
+    total = await db.users.count_documents(query)
+    cursor = db.users.find(query).sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+    items = await cursor.skip(skip).limit(limit).to_list()
+    return items, total
+
+
+async def delete_with_data(db: AsyncDatabase, user_id: str, session: Any) -> dict[str, int]:
+    """Delete a user and everything they own, inside the caller's transaction.
+
+    Returns:
+        Deleted counts: conversations, messages (incl. archived versions), files, usage.
+    """
+    by_user = {"userId": user_id}
+    conv_ids = [c["conversationId"] async for c in db.conversations.find(
+        by_user, {"conversationId": 1}, session=session)]
+    counts = {}
+    archived = await db.message_archive.delete_many(
+        {"conversationId": {"$in": conv_ids}}, session=session)
+    counts["message_archive"] = archived.deleted_count
+    for name in ("conversations", "messages", "files", "user_usage", "usage_daily"):
+        result = await db[name].delete_many(by_user, session=session)
+        counts[name] = result.deleted_count
+    # quota counters are keyed "<userId>|<date>|<model>": an _id prefix, served by the _id index
+    await db.quota_counters.delete_many({"_id": {"$regex": f"^{re.escape(user_id)}\\|"}},
+                                        session=session)
+    await db.users.delete_one({"_id": user_id}, session=session)
+    return {"conversations": counts["conversations"],
+            "messages": counts["messages"] + counts["message_archive"],
+            "files": counts["files"], "usage": counts["user_usage"] + counts["usage_daily"]}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

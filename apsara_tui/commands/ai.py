@@ -1,7 +1,187 @@
-"""`apsara ai ...`: Talk to the model: send, edit, regenerate, embed."""
+"""`apsara ai ...`: Talk to the model: send, edit, regenerate, embed.
+
+Replies stream to the terminal as they arrive (thoughts dimmed) unless `--json`, which prints
+the whole response document once. Without `--user` a command acts as the conversation's owner
+(the operator chooses the conversation); the quota charged is that user's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
 import typer
 
+from apsara_core.errors import NotFoundError
+from apsara_core.models import Principal
+from apsara_core.repos.users import find_by_id
+from apsara_core.services.chat import ChatEvent
+from apsara_tui.commands.runtime import acting_user, console, emit_json, run
+
 app = typer.Typer(help="Talk to the model: send, edit, regenerate, embed.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (no streaming).")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="Act as this user (email or id).")]
+ConvOpt = Annotated[str, typer.Option("--conversation", "-c", help="The conversation's id.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model id, e.g. gemini-2.5-pro.")]
+TempOpt = Annotated[float | None, typer.Option("--temperature", help="0 to 2.")]
+MaxOpt = Annotated[int | None, typer.Option("--max-tokens", help="maxOutputTokens (> 0).")]
+BudgetOpt = Annotated[int | None, typer.Option("--thinking-budget", help="Thinking tokens (2.5+ models).")]
+ThoughtsOpt = Annotated[bool, typer.Option("--thoughts/--no-thoughts", help="Show the model's thoughts.")]
+DEFAULT_MODEL = "gemini-2.5-flash"
+
+
+def build_config(temperature: float | None, max_tokens: int | None, budget: int | None,
+                 thoughts: bool) -> dict[str, Any]:
+    """The camelCase generation config from the command's options."""
+    config: dict[str, Any] = {}
+    if temperature is not None:
+        config["temperature"] = temperature
+    if max_tokens is not None:
+        config["maxOutputTokens"] = max_tokens
+    thinking: dict[str, Any] = {"includeThoughts": True} if thoughts else {}
+    if budget is not None:
+        thinking["thinkingBudget"] = budget
+    if thinking:
+        config["thinkingConfig"] = thinking
+    return config
+
+
+async def speaker(core: Any, user: str | None, conversation_id: str) -> Principal:
+    """`--user`, else the owner of the conversation."""
+    if user:
+        return await acting_user(core, user)
+    conv = await core.conversations.get(actor=Principal.operator(), conversation_id=conversation_id)
+    owner = await find_by_id(core.db, conv["userId"])
+    if owner is None:
+        raise NotFoundError(f"The owner of {conversation_id} no longer exists", field="--user")
+    return Principal.of_user(owner)
+
+
+async def render(events: AsyncIterator[ChatEvent], json_out: bool) -> dict[str, Any]:
+    """Print events live (thoughts dimmed) or collect them; the "done" response."""
+    response: dict[str, Any] = {}
+    state = {"last": ""}
+    try:
+        async for event in events:
+            if event.kind == "done":
+                response = event.data
+            elif not json_out and event.kind in ("thought", "text"):
+                if state["last"] == "thought" and event.kind == "text":
+                    console.print()
+                console.print(event.text, end="", style="dim" if event.kind == "thought" else None,
+                              markup=False, highlight=False)
+                state["last"] = event.kind
+    finally:
+        if not json_out and state["last"]:
+            console.print()
+    return response
+
+
+def finish(response: dict[str, Any], json_out: bool) -> None:
+    """Print the response (--json) or a one-line usage and timing summary."""
+    if json_out:
+        emit_json(response)
+        return
+    usage, meta = response["usageMetadata"], response["modelMetadata"]
+    timing = meta["timing"]
+    console.print(f"[dim]{meta['model']} · {usage['promptTokenCount']} in / "
+                  f"{usage['candidatesTokenCount']} out / {usage['thoughtsTokenCount']} thinking tokens · "
+                  f"first chunk {timing['firstChunkMs']} ms · total {timing['totalMs']} ms[/]",
+                  highlight=False)
+
+
+@app.command()
+def send(
+    text: Annotated[str, typer.Argument(help="The message.")],
+    conversation: ConvOpt,
+    user: UserOpt = None,
+    model: ModelOpt = DEFAULT_MODEL,
+    file: Annotated[list[str] | None, typer.Option("--file", help="gs:// or https:// URI (repeatable).")] = None,
+    temperature: TempOpt = None,
+    max_tokens: MaxOpt = None,
+    thinking_budget: BudgetOpt = None,
+    thoughts: ThoughtsOpt = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Send a message (with the conversation's history) and stream the reply."""
+    config = build_config(temperature, max_tokens, thinking_budget, thoughts)
+
+    async def job(core: Any) -> dict[str, Any]:
+        actor = await speaker(core, user, conversation)
+        return await render(core.chat.stream(actor=actor, conversation_id=conversation, text=text,
+                                             model=model, config=config, files=file or None), json_out)
+
+    finish(run(job), json_out)
+
+
+@app.command()
+def edit(
+    text: Annotated[str, typer.Argument(help="The new text of the message.")],
+    conversation: ConvOpt,
+    message: Annotated[str, typer.Option("--message", help="The user message's id.")],
+    user: UserOpt = None,
+    model: ModelOpt = DEFAULT_MODEL,
+    temperature: TempOpt = None,
+    max_tokens: MaxOpt = None,
+    thinking_budget: BudgetOpt = None,
+    thoughts: ThoughtsOpt = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Edit a user message; later messages are archived as a branch and a new reply streams."""
+    config = build_config(temperature, max_tokens, thinking_budget, thoughts)
+
+    async def job(core: Any) -> dict[str, Any]:
+        actor = await speaker(core, user, conversation)
+        return await render(core.chat.stream_edit(actor=actor, conversation_id=conversation,
+                                                  message_id=message, new_text=text, model=model,
+                                                  config=config), json_out)
+
+    finish(run(job), json_out)
+
+
+@app.command()
+def regenerate(
+    conversation: ConvOpt,
+    message: Annotated[str | None, typer.Option("--message", help="A model reply's id (default: the last).")] = None,
+    user: UserOpt = None,
+    model: ModelOpt = DEFAULT_MODEL,
+    temperature: TempOpt = None,
+    max_tokens: MaxOpt = None,
+    thinking_budget: BudgetOpt = None,
+    thoughts: ThoughtsOpt = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Regenerate the last (or a given) reply; the previous one is kept as an archived version."""
+    config = build_config(temperature, max_tokens, thinking_budget, thoughts)
+
+    async def job(core: Any) -> dict[str, Any]:
+        actor = await speaker(core, user, conversation)
+        return await render(core.chat.stream_regenerate(actor=actor, conversation_id=conversation,
+                                                        message_id=message, model=model, config=config),
+                            json_out)
+
+    finish(run(job), json_out)
+
+
+@app.command()
+def embed(
+    texts: Annotated[list[str], typer.Argument(help="One or more texts.")],
+    user: UserOpt = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Embedding model.")] = "gemini-embedding-001",
+    dimensions: Annotated[int | None, typer.Option("--dimensions", help="outputDimensionality.")] = None,
+    task_type: Annotated[str | None, typer.Option("--task-type", help="e.g. RETRIEVAL_QUERY.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Embed texts in one batch (--json: {"embeddings": [[...]], "model"})."""
+    async def job(core: Any) -> dict[str, Any]:
+        actor = await acting_user(core, user)
+        return await core.chat.embed(actor=actor, texts=list(texts), model=model, task_type=task_type,
+                                     output_dimensionality=dimensions)
+
+    out = run(job)
+    if json_out:
+        emit_json(out)
+        return
+    for text, vector in zip(texts, out["embeddings"]):
+        head = ", ".join(f"{v:.4f}" for v in vector[:4])
+        console.print(f"{text[:40]!r}: {len(vector)} dims [{head}, ...]", highlight=False)

@@ -1,7 +1,68 @@
-"""`apsara plan ...`: Subscription plans and their model limits."""
+"""`apsara plan list|set`: subscription plans and their model limits."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from apsara_core.core import Core
+from apsara_tui.commands.runtime import console, emit_json, run
+from apsara_tui.commands.stats import cli_actor
 
 app = typer.Typer(help="Subscription plans and their model limits.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def plans_table(plans: list[dict[str, Any]]) -> Table:
+    """One row per plan and model: its limit ("20/day", "5 total"), then the plan's features."""
+    table = Table("plan", "model", "limit", "features", show_lines=False)
+    for plan in plans:
+        for i, (model, entry) in enumerate(sorted(plan["models"].items())):
+            table.add_row(plan["name"] if i == 0 else "", model, limit_text(entry),
+                          ", ".join(plan["features"]) if i == 0 else "",
+                          end_section=i == len(plan["models"]) - 1)
+    return table
+
+
+def limit_text(entry: dict[str, Any] | None) -> str:
+    """"20/day", "5 total" or "-" for a plan's model entry."""
+    entry = entry or {}
+    if entry.get("total") is not None:
+        return f"{entry['total']} total"
+    if entry.get("daily") is not None:
+        return f"{entry['daily']}/day"
+    return "-"
+
+
+@app.command("list")
+def list_plans(json_out: JsonOpt = False) -> None:
+    """Every plan with its per-model limits (daily, or total for guests)."""
+    plans = run(lambda core: core.plans.list())
+    if json_out:
+        emit_json(plans)
+        return
+    console.print(plans_table(plans))
+
+
+@app.command("set")
+def set_limit(
+    plan: Annotated[str, typer.Argument(help="Plan name: guest, free, premium.")],
+    model: Annotated[str, typer.Option("--model", help="Model name, e.g. gemini-2.5-pro.")],
+    daily: Annotated[str | None, typer.Option("--daily", help="Messages per UTC day.")] = None,
+    total: Annotated[str | None, typer.Option("--total", help="Messages in total.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set a plan's daily or total limit for a model (admins; audited)."""
+
+    async def job(core: Core) -> dict[str, Any]:
+        return await core.plans.set_limit(actor=await cli_actor(core), plan=plan, model=model,
+                                          daily=daily, total=total)
+
+    result = run(job)
+    if json_out:
+        emit_json(result)
+        return
+    console.print(f"{plan}: {model} now {limit_text(result['models'][model])}")
+    console.print(plans_table([result]))

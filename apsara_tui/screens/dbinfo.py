@@ -41,9 +41,9 @@ class DatabaseInfoScreen(CoreScreen):
     def show(self, data: dict[str, Any]) -> None:
         """Fill the summary and the table."""
         server = data["server"]
-        kind = "embedded server" if server["embedded"] else "MongoDB"
+        kind = "" if server["embedded"] else "MongoDB "
         self.query_one("#summary", Static).update(
-            f"[b]{server['database']}[/] on {kind} {server['address']} · "
+            f"[b]{server['database']}[/] on {kind}{server['address']} · "
             f"schema version {data['schemaVersion']} · {len(data['collections'])} collections")
         table = self.query_one(DataTable)
         table.clear()

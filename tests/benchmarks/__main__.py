@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["startup"]
+BENCHMARKS = ["startup", "tui", "limits", "chat", "auth"]
 
 
 def main(names: list[str]) -> int:

@@ -64,3 +64,10 @@ def test_unwritable_data_dir_is_named(tmp_path: Path) -> None:
     s = Settings.load(_env_file=None, data_dir=blocker / "sub")
     with pytest.raises(ConfigError, match="not writable"):
         s.jwt_key()
+
+
+def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MONGODB_URI", "")
+    monkeypatch.setenv("JWT_SECRET", "  ")
+    s = Settings.load(_env_file=None, data_dir=tmp_path)
+    assert s.mongodb_uri is None and s.jwt_secret is None

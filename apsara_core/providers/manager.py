@@ -1,0 +1,86 @@
+"""ProviderManager: picks the provider of a model name.
+
+Providers arrive through one hook, as in simonw/llm: a plugin is any module or object with
+``register_providers(register, core)`` that calls ``register(provider)``. The built-in Google
+provider is such a plugin (listed in BUILTIN_PLUGINS); third parties publish theirs under the
+``apsara.providers`` entry-point group or call `ProviderManager.add_plugin` at runtime.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from apsara_core.errors import ConfigError, ValidationError
+from apsara_core.providers.base import Provider
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+BUILTIN_PLUGINS = ["apsara_core.providers.google"]
+ENTRY_POINT_GROUP = "apsara.providers"
+log = logging.getLogger(__name__)
+
+
+class ProviderManager:
+    """The registered providers and the model ids each serves."""
+
+    def __init__(self, core: "Core") -> None:
+        self.core = core
+        self._providers: dict[str, Provider] = {}
+        for name in BUILTIN_PLUGINS:
+            self.add_plugin(importlib.import_module(name))
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                self.add_plugin(ep.load())
+            except Exception:  # a broken third-party plugin must not take the core down
+                log.exception("provider plugin %s failed to load", ep.name)
+
+    def add_plugin(self, plugin: Any) -> None:
+        """Call the plugin's `register_providers(register, core)` hook."""
+        hook = getattr(plugin, "register_providers", None)
+        if hook is None:
+            raise ConfigError(f"Provider plugin {plugin!r} has no register_providers hook")
+        hook(self.register, self.core)
+
+    def register(self, provider: Provider) -> None:
+        """Add (or replace) a provider under its name."""
+        self._providers[provider.name] = provider
+
+    def providers(self) -> list[Provider]:
+        """Every registered provider."""
+        return list(self._providers.values())
+
+    def known_models(self) -> list[str]:
+        """Every generation model id, in registration order."""
+        return [m for p in self._providers.values() for m in p.models()]
+
+    def known_embedding_models(self) -> list[str]:
+        """Every embedding model id."""
+        return [m for p in self._providers.values() for m in p.embedding_models()]
+
+    def for_model(self, model: Any) -> Provider:
+        """The provider serving a generation model.
+
+        Raises:
+            ValidationError: unknown model (the message lists the known ones).
+        """
+        for provider in self._providers.values():
+            if isinstance(model, str) and model in provider.models():
+                return provider
+        raise ValidationError(f"Unknown model {model!r}; known models: "
+                              f"{', '.join(self.known_models())}", field="model")
+
+    def for_embedding_model(self, model: Any) -> Provider:
+        """The provider serving an embedding model.
+
+        Raises:
+            ValidationError: unknown embedding model.
+        """
+        for provider in self._providers.values():
+            if isinstance(model, str) and model in provider.embedding_models():
+                return provider
+        raise ValidationError(f"Unknown embedding model {model!r}; known models: "
+                              f"{', '.join(self.known_embedding_models())}", field="model")

@@ -1,0 +1,83 @@
+"""Queries on `conversations` (one document per conversation, with its stats)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+Session = AsyncClientSession | None
+
+
+def new_conversation_id() -> str:
+    """A fresh public conversation id."""
+    return "conv_" + secrets.token_hex(12)
+
+
+async def insert(db: AsyncDatabase, doc: dict[str, Any]) -> None:
+    """Store a new conversation document."""
+    await db.conversations.insert_one(doc)
+
+
+async def find(db: AsyncDatabase, conversation_id: str, *, session: Session = None) -> dict[str, Any] | None:
+    """The conversation with this public id, or None."""
+    return await db.conversations.find_one({"conversationId": conversation_id},
+                                           {"_id": 0}, session=session)
+
+
+async def list_for(db: AsyncDatabase, user_id: str | None, *, limit: int, skip: int) -> list[dict[str, Any]]:
+    """Conversations newest-updated first: one user's, or everyone's when user_id is None."""
+    query = {} if user_id is None else {"userId": user_id}
+    cursor = db.conversations.find(query, {"_id": 0}).sort("updatedAt", DESCENDING)
+    return await cursor.skip(skip).limit(limit).to_list()
+
+
+async def ids_of_user(db: AsyncDatabase, user_id: str | None, *, session: Session = None) -> list[str]:
+    """Conversation ids of one user (every conversation when user_id is None)."""
+    query = {} if user_id is None else {"userId": user_id}
+    cursor = db.conversations.find(query, {"conversationId": 1, "_id": 0}, session=session)
+    return [d["conversationId"] async for d in cursor]
+
+
+async def set_fields(db: AsyncDatabase, conversation_id: str, fields: dict[str, Any],
+                     *, guard: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """$set fields (when `guard` also matches); the updated document or None."""
+    return await db.conversations.find_one_and_update(
+        {"conversationId": conversation_id, **(guard or {})}, {"$set": fields},
+        projection={"_id": 0}, return_document=ReturnDocument.AFTER)
+
+
+async def allocate_sequence(db: AsyncDatabase, conversation_id: str, now: datetime,
+                            *, session: Session, tokens: int = 0) -> int:
+    """Take the next messageSequence (atomic $inc), count the message and its tokens.
+
+    Run inside the transaction that inserts the message, so a failed insert gives the number back.
+    """
+    doc = await db.conversations.find_one_and_update(
+        {"conversationId": conversation_id},
+        {"$inc": {"stats.messageSequence": 1, "stats.totalMessages": 1, "stats.totalTokens": tokens},
+         "$set": {"stats.lastActivity": now, "updatedAt": now}},
+        projection={"stats.messageSequence": 1}, return_document=ReturnDocument.AFTER,
+        session=session)
+    if doc is None:
+        raise LookupError(conversation_id)
+    return int(doc["stats"]["messageSequence"])
+
+
+async def add_stats(db: AsyncDatabase, conversation_id: str, *, messages: int = 0, tokens: int = 0,
+                    session: Session = None) -> None:
+    """Adjust totalMessages / totalTokens."""
+    await db.conversations.update_one(
+        {"conversationId": conversation_id},
+        {"$inc": {"stats.totalMessages": messages, "stats.totalTokens": tokens}}, session=session)
+
+
+async def delete(db: AsyncDatabase, conversation_ids: list[str], *, session: Session) -> int:
+    """Delete conversations; how many went."""
+    result = await db.conversations.delete_many({"conversationId": {"$in": conversation_ids}},
+                                                session=session)
+    return result.deleted_count

@@ -1,0 +1,123 @@
+"""Queries on the usage collections.
+
+- `quota_counters`: admission. `_id = "<userId>|<date>|<model>"`, `date` "YYYY-MM-DD" (UTC)
+  or "total" for lifetime (guest) allowances; `count` (admitted minus refunded) and `open`
+  (reservations not yet committed or refunded). Reached only by `_id`, so it has no secondary
+  index and a reservation is one cheap update.
+- `usage_daily`: per-day history for statistics, same `_id` form with a real date:
+  `committed`, `refused`, `refunded`, `promptTokens`, `outputTokens`, `thoughtsTokens`,
+  `totalTokens`; indexed by (userId, date, model) and (date, model).
+- `user_usage`: one document per user with `totalUsage` counters and `lastActivity`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from apsara_core.repos import counters
+
+TOTAL = "total"
+Session = AsyncClientSession | None
+
+
+def day_id(user_id: str, date: str, model: str) -> str:
+    """The `_id` of the (user, date, model) counter or history document."""
+    return f"{user_id}|{date}|{model}"
+
+
+def _fields(user_id: str, date: str, model: str) -> dict[str, str]:
+    return {"userId": user_id, "date": date, "model": model}
+
+
+async def admit(db: AsyncDatabase, *, user_id: str, date: str, model: str, limit: int,
+                reservation_id: str) -> bool:
+    """Take one unit of (user, date, model) if fewer than `limit` are taken (one atomic update).
+
+    Returns:
+        True when admitted; the reservation id is then recorded in `open`.
+    """
+    return await counters.take(
+        db.quota_counters, doc_id=day_id(user_id, date, model), limit=limit,
+        on_insert=_fields(user_id, date, model), extra={"$push": {"open": reservation_id}})
+
+
+async def release(db: AsyncDatabase, *, doc_id: str, reservation_id: str, give_back: bool,
+                  session: Session = None) -> bool:
+    """Close an open reservation, at most once; `give_back` also returns its unit (refund).
+
+    Returns:
+        True when the reservation was open; False when already closed (a no-op).
+    """
+    update: dict[str, Any] = {"$pull": {"open": reservation_id}}
+    if give_back:
+        update["$inc"] = {"count": -1}
+    result = await db.quota_counters.update_one(
+        {"_id": doc_id, "open": reservation_id}, update, session=session)
+    return result.modified_count == 1
+
+
+async def counts(db: AsyncDatabase, *, doc_ids: list[str]) -> dict[str, int]:
+    """`count` of each existing counter among `doc_ids`."""
+    docs = await db.quota_counters.find({"_id": {"$in": doc_ids}}, {"count": 1}).to_list(None)
+    return {d["_id"]: int(d.get("count", 0)) for d in docs}
+
+
+async def bump(db: AsyncDatabase, *, user_id: str, date: str, model: str, inc: dict[str, int],
+               session: Session = None) -> None:
+    """Add `inc` to the history of (user, date, model), creating it when missing.
+
+    Raises:
+        DuplicateKeyError: inside a transaction, when a racing first write created the
+            document; the caller retries the transaction.
+    """
+    key = {"_id": day_id(user_id, date, model)}
+    try:
+        await db.usage_daily.update_one(
+            key, {"$inc": inc, "$setOnInsert": _fields(user_id, date, model)},
+            upsert=True, session=session)
+    except DuplicateKeyError:
+        if session is not None:
+            raise
+        await db.usage_daily.update_one(key, {"$inc": inc})
+
+
+async def add_totals(db: AsyncDatabase, *, user_id: str, inc: dict[str, int], now: datetime,
+                     session: Session = None) -> None:
+    """Add to a user's `totalUsage` counters and set `lastActivity`.
+
+    Raises:
+        DuplicateKeyError: inside a transaction, on a racing first write (caller retries).
+    """
+    update = {"$inc": {f"totalUsage.{k}": v for k, v in inc.items()},
+              "$set": {"lastActivity": now}, "$setOnInsert": {"userId": user_id}}
+    try:
+        await db.user_usage.update_one({"userId": user_id}, update, upsert=True, session=session)
+    except DuplicateKeyError:
+        if session is not None:
+            raise
+        update.pop("$setOnInsert")
+        await db.user_usage.update_one({"userId": user_id}, update)
+
+
+async def totals(db: AsyncDatabase, *, user_id: str) -> dict[str, Any]:
+    """A user's `user_usage` document, or an empty one."""
+    return await db.user_usage.find_one({"userId": user_id}, {"_id": 0}) or {"userId": user_id}
+
+
+async def delete_counters(db: AsyncDatabase, *, user_id: str, session: Session = None) -> int:
+    """Delete a user's admission counters (by `_id` prefix, so the `_id` index serves it).
+
+    For user deletion: `usage_daily` and `user_usage` are deleted by `userId`.
+
+    Returns:
+        How many counters were deleted.
+    """
+    prefix = f"{user_id}|"
+    result = await db.quota_counters.delete_many(
+        {"_id": {"$gte": prefix, "$lt": prefix + "\uffff"}}, session=session)
+    return result.deleted_count

@@ -1,0 +1,372 @@
+"""Sign-up and sign-in: registration with an emailed code, password login with lockout,
+JWT sessions, guests, Google sign-in, password reset, logout.
+
+Answers never tell whether an email has an account: register, forgot-password and resend
+say the same thing either way, and a wrong password looks exactly like an unknown email.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from pymongo.errors import DuplicateKeyError
+
+from apsara_core.errors import (AccountLockedError, ApsaraError, AuthenticationError,
+                                ConflictError, RateLimitError)
+from apsara_core.models import Principal
+from apsara_core.repos import tokens as token_repo
+from apsara_core.repos import users as repo
+from apsara_core.services import auth_mails as mails
+from apsara_core.services.auth_google import GoogleVerifier
+from apsara_core.services.auth_otp import OtpManager, wrong_code
+from apsara_core.services.auth_tokens import Session, TokenSigner, invalid_token
+from apsara_core.services.inputs import (EmailInput, GoogleInput, GuestInput, LoginInput,
+                                         OtpInput, RegisterInput, ResendInput, ResetInput, parse)
+from apsara_core.services.passwords import check_policy
+from apsara_core.services.users import hasher_for, new_user_doc, now_ms, public_user
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+MAX_FAILURES = 5
+LOCK_TIME = timedelta(minutes=15)
+GUEST_LIFETIME = timedelta(hours=24)
+GUEST_SESSIONS_PER_HOUR = 10
+GUEST_MESSAGES = 5
+GUEST_DOMAIN = "guest.apsara.invalid"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def bad_credentials() -> AuthenticationError:
+    """The one answer for an unknown email and a wrong password."""
+    return AuthenticationError("Invalid email or password", code="INVALID_CREDENTIALS",
+                               suggestions=["Check the email and password, or use forgot-password"])
+
+
+def _locked(user: dict[str, Any]) -> bool:
+    until = user.get("lockedUntil")
+    return until is not None and until > _now()
+
+
+def _check_not_locked(user: dict[str, Any]) -> None:
+    if _locked(user):
+        until = user["lockedUntil"].strftime("%H:%M UTC")
+        raise AccountLockedError(
+            f"This account is locked until {until} after too many failed sign-ins",
+            suggestions=["Wait 15 minutes, or ask an admin: apsara user unlock EMAIL"])
+
+
+class AuthService:
+    """Registration, login, tokens, guests, Google sign-in, password reset."""
+
+    def __init__(self, core: "Core") -> None:
+        self._core = core
+        key = core.settings.jwt_key()
+        self._hasher = hasher_for(core)
+        self._signer = TokenSigner(key)
+        self._otp = OtpManager(core.db, hmac.new(key, b"apsara-otp-pepper", hashlib.sha256).digest())
+        self._google = GoogleVerifier(core.settings)
+
+    # -- registration and codes -------------------------------------------------------
+
+    async def register(self, *, full_name: str, email: str, password: str, accept_terms: bool,
+                       actor: Principal | None = None) -> dict[str, Any]:
+        """Create an unverified account and mail a code (a guest `actor` is upgraded in place).
+
+        The answer is the same when the email already has an account; that mail then says so.
+
+        Raises:
+            ValidationError: naming the field (email, password, fullName, acceptTerms).
+        """
+        data = parse(RegisterInput, {"fullName": full_name, "email": email,
+                                     "password": password, "acceptTerms": accept_terms})
+        hashed = await self._hasher.hash(check_policy(data.password))  # both paths pay it
+        created = await self._create_account(data.email, data.full_name, hashed, actor)
+        kind = "verify_email" if created else "account_exists"
+        if await self._otp.may_send(data.email, kind):  # throttled: no mail, same answer
+            if created:
+                code = await self._otp.new_code(data.email, "verify_email")
+                await self._core.mail.send(to=data.email, **mails.verification(data.full_name, code))
+            else:
+                await self._core.mail.send(to=data.email, **mails.already_registered())
+        return {"success": True, "message": mails.REGISTERED}
+
+    async def _create_account(self, email: str, name: str, hashed: str,
+                              actor: Principal | None) -> bool:
+        """Store the account (or upgrade the guest); False when the email is taken."""
+        if await repo.find_by_email(self._core.db, email) is not None:
+            return False
+        fields = {"email": email, "fullName": name, "password": hashed, "role": "user",
+                  "subscriptionPlan": "free", "authProvider": "local", "isGuest": False,
+                  "isEmailVerified": False}
+        try:
+            if actor is not None and actor.is_guest:
+                return await self._upgrade_guest(actor, fields)
+            await repo.insert(self._core.db, new_user_doc(
+                email=email, full_name=name, password_hash=hashed))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def _upgrade_guest(self, actor: Principal, fields: dict[str, Any]) -> bool:
+        guest = await repo.find_by_id(self._core.db, actor.user_id)
+        if guest is None or not guest.get("isGuest"):
+            raise invalid_token("The guest session is no longer valid")
+        fields.update(formerGuestClientKey=guest.get("guestClientKey"), tokensValidAfter=now_ms())
+        await repo.update(self._core.db, actor.user_id, fields,
+                          unset=("guestClientKey", "guestSessionId"))
+        return True
+
+    async def verify_email(self, *, email: str, otp: str) -> dict[str, Any]:
+        """Mark the email verified with the code from the registration mail.
+
+        Raises:
+            ValidationError: field "otp" (wrong, expired, used, other purpose) or "email".
+        """
+        data = parse(OtpInput, {"email": email, "otp": otp})
+        await self._otp.check(data.email, "verify_email", data.otp)
+        user = await repo.find_by_email(self._core.db, data.email)
+        if user is None:
+            raise wrong_code()
+        await repo.update(self._core.db, str(user["_id"]), {"isEmailVerified": True})
+        return {"success": True, "message": "Email verified: you can sign in now"}
+
+    async def resend_otp(self, *, email: str, purpose: str = "verify_email") -> dict[str, Any]:
+        """Send a new code (voiding the previous one); same answer for unknown emails.
+
+        Raises:
+            RateLimitError: within 60 s of the last code, or 5 in the hour (for any email).
+        """
+        data = parse(ResendInput, {"email": email, "purpose": purpose})
+        if not await self._otp.may_send(data.email, data.purpose):
+            raise await self._otp.throttled(data.email, data.purpose)
+        user = await repo.find_by_email(self._core.db, data.email)
+        if user is not None and self._wants_code(user, data.purpose):
+            await self._mail_code(user, data.purpose)
+        return {"success": True, "message": mails.SENT_IF_ACCOUNT}
+
+    @staticmethod
+    def _wants_code(user: dict[str, Any], purpose: str) -> bool:
+        if user.get("isGuest"):
+            return False
+        return purpose == "reset_password" or not user.get("isEmailVerified")
+
+    async def _mail_code(self, user: dict[str, Any], purpose: str) -> None:
+        code = await self._otp.new_code(user["email"], purpose)
+        body = (mails.verification(user["fullName"], code) if purpose == "verify_email"
+                else mails.reset(user["fullName"], code))
+        await self._core.mail.send(to=user["email"], **body)
+
+    # -- password reset -----------------------------------------------------------------
+
+    async def forgot_password(self, *, email: str) -> dict[str, Any]:
+        """Mail a reset code when the email has an account; the same answer otherwise."""
+        data = parse(EmailInput, {"email": email})
+        if not await self._otp.may_send(data.email, "reset_password"):
+            raise await self._otp.throttled(data.email, "reset_password")
+        user = await repo.find_by_email(self._core.db, data.email)
+        if user is not None and self._wants_code(user, "reset_password"):
+            await self._mail_code(user, "reset_password")
+        return {"success": True, "message": mails.SENT_IF_ACCOUNT}
+
+    async def verify_reset_otp(self, *, email: str, otp: str) -> dict[str, Any]:
+        """Trade the reset code for a short-lived (15 min) single-use reset token."""
+        data = parse(OtpInput, {"email": email, "otp": otp})
+        await self._otp.check(data.email, "reset_password", data.otp)
+        user = await repo.find_by_email(self._core.db, data.email)
+        if user is None:
+            raise wrong_code()
+        _check_not_locked(user)
+        token = await self._otp.new_reset_token(str(user["_id"]), data.email)
+        return {"success": True, "resetToken": token,
+                "message": "Code accepted: set the new password within 15 minutes"}
+
+    async def reset_password(self, *, reset_token: str, new_password: str) -> dict[str, Any]:
+        """Set a new password with a reset token; every session of the user ends."""
+        data = parse(ResetInput, {"resetToken": reset_token, "password": new_password})
+        hashed = await self._hasher.hash(check_policy(data.password))
+        user_id = await self._otp.take_reset_token(data.reset_token)
+        await repo.update(self._core.db, user_id, {
+            "password": hashed, "tokensValidAfter": now_ms(), "isEmailVerified": True})
+        return {"success": True,
+                "message": "Password changed; every session was signed out. Sign in again."}
+
+    # -- sign-in ------------------------------------------------------------------------
+
+    async def login(self, *, email: str, password: str) -> Session:
+        """Email + password. Wrong password and unknown email give the same error (after
+        the same bcrypt work); each failure is counted atomically; 5 lock the account.
+
+        Raises:
+            AuthenticationError: INVALID_CREDENTIALS or EMAIL_NOT_VERIFIED.
+            AccountLockedError: the password is right but the account is locked.
+        """
+        data = parse(LoginInput, {"email": email, "password": password})
+        user = await repo.find_by_email(self._core.db, data.email)
+        ok = await self._hasher.check(data.password, user.get("password") if user else None)
+        if user is None:
+            raise bad_credentials()
+        if not ok:
+            await self._count_failure(user)
+            raise bad_credentials()
+        _check_not_locked(user)
+        if not user.get("isEmailVerified"):
+            raise AuthenticationError(
+                "Email not verified: enter the code we mailed you first",
+                code="EMAIL_NOT_VERIFIED", field="email",
+                suggestions=[f"apsara auth verify-email --email {data.email} --otp CODE",
+                             f"Get a new code: apsara auth resend-otp --email {data.email}"])
+        return await self._sign_in(user)
+
+    async def _count_failure(self, user: dict[str, Any]) -> None:
+        until = user.get("lockedUntil")
+        if until is not None and until <= _now():
+            await repo.clear_expired_lock(self._core.db, str(user["_id"]), until)
+        after = await repo.count_failure(self._core.db, str(user["_id"]))
+        if after is not None and after.get("failedLoginAttempts", 0) >= MAX_FAILURES:
+            await repo.lock_if_unlocked(self._core.db, str(user["_id"]), _now() + LOCK_TIME)
+
+    async def _sign_in(self, user: dict[str, Any], lifetime: timedelta | None = None) -> Session:
+        """Reset the failure counter and issue a session token."""
+        user = await repo.record_login(self._core.db, str(user["_id"])) or user
+        token, _, expires = self._signer.issue(
+            user=user, lifetime=lifetime or self._core.settings.token_lifetime)
+        public = public_user(user)
+        if user.get("isGuest"):
+            public["messagesLeft"] = await self.messages_left(user)
+        return Session(token=token, user=public, expires_at=expires)
+
+    async def google(self, *, id_token: str) -> Session:
+        """Sign in with a Google ID token: create or link the account by Google `sub`.
+
+        Raises:
+            ConfigError: GOOGLE_CLIENT_ID unset. AuthenticationError: the token is refused.
+            ConflictError: the email has a password account and Google did not verify it.
+        """
+        data = parse(GoogleInput, {"idToken": id_token})
+        claims = await self._google.verify(data.id_token)
+        user = await repo.find_by_google_id(self._core.db, str(claims["sub"]))
+        if user is None:
+            user = await self._google_account(claims)
+        _check_not_locked(user)
+        return await self._sign_in(user)
+
+    async def _google_account(self, claims: dict[str, Any]) -> dict[str, Any]:
+        email, verified = claims.get("email"), claims.get("email_verified") in (True, "true")
+        if not isinstance(email, str) or "@" not in email:
+            raise AuthenticationError("Google did not share an email address for this account",
+                                      code="INVALID_GOOGLE_TOKEN", field="idToken")
+        email = repo.normalize_email(email)
+        existing = await repo.find_by_email(self._core.db, email)
+        picture = claims.get("picture") if isinstance(claims.get("picture"), str) else None
+        if existing is not None:
+            if not verified:
+                raise ConflictError(
+                    "An account with this email exists and Google has not verified the "
+                    "address, so it cannot be linked", field="idToken",
+                    suggestions=["Sign in with your password instead"])
+            fields = {"googleId": str(claims["sub"]), "isEmailVerified": True}
+            if picture and not existing.get("picture"):
+                fields["picture"] = picture
+            # An unverified password was set by someone who never proved the address: drop it.
+            drop = () if existing.get("isEmailVerified") else ("password",)
+            if drop:
+                fields["tokensValidAfter"] = now_ms()
+            return await repo.update(self._core.db, str(existing["_id"]), fields,
+                                     unset=drop) or existing
+        name = claims.get("name") if isinstance(claims.get("name"), str) else email.split("@")[0]
+        doc = new_user_doc(email=email, full_name=name[:100] or email, password_hash=None,
+                           provider="google", verified=verified, googleId=str(claims["sub"]),
+                           picture=picture)
+        try:
+            await repo.insert(self._core.db, doc)
+        except DuplicateKeyError:  # a parallel first sign-in won
+            return await repo.find_by_google_id(self._core.db, str(claims["sub"])) or doc
+        return doc
+
+    async def guest(self, *, client_key: str) -> Session:
+        """A 24 h guest session; one guest user per client key, so its 5-message allowance
+        never resets; at most 10 new sessions per key per hour.
+
+        Raises:
+            ValidationError: clientKey missing or over 200 characters.
+            RateLimitError: too many guest sessions for this key this hour.
+        """
+        data = parse(GuestInput, {"clientKey": client_key})
+        user = await repo.find_guest_by_key(self._core.db, data.client_key)
+        if user is None:
+            user = await self._new_guest(data.client_key)
+        _check_not_locked(user)
+        now = _now()
+        window = now.replace(minute=0, second=0, microsecond=0)
+        if not await repo.take_guest_session(self._core.db, str(user["_id"]), window,
+                                             GUEST_SESSIONS_PER_HOUR):
+            raise RateLimitError("Too many guest sessions from this client: at most "
+                                 f"{GUEST_SESSIONS_PER_HOUR} per hour", field="clientKey",
+                                 reset_time=window + timedelta(hours=1))
+        return await self._sign_in(user, GUEST_LIFETIME)
+
+    async def _new_guest(self, client_key: str) -> dict[str, Any]:
+        user_id = repo.new_id()
+        doc = new_user_doc(email=f"guest-{user_id}@{GUEST_DOMAIN}", full_name="Guest",
+                           password_hash=None, role="guest", plan="guest", provider="guest",
+                           guestClientKey=client_key)
+        doc["_id"] = user_id
+        try:
+            await repo.insert(self._core.db, doc)
+        except DuplicateKeyError:
+            return await repo.find_guest_by_key(self._core.db, client_key) or doc
+        return doc
+
+    async def messages_left(self, user: dict[str, Any]) -> int:
+        """A guest's remaining lifetime messages (from the limits service)."""
+        try:
+            info = await self._core.limits.quota(actor=Principal.of_user(user))
+        except (ImportError, ApsaraError):
+            info = {}
+        limits = info.get("guestLimits") or {}
+        used = limits.get("totalMessagesUsed")
+        if used is None:
+            doc = await self._core.db.user_usage.find_one({"userId": str(user["_id"])})
+            used = ((doc or {}).get("guestLimits") or {}).get("totalMessagesUsed", 0)
+        return max(0, int(limits.get("totalMessagesLimit", GUEST_MESSAGES)) - int(used))
+
+    # -- tokens -------------------------------------------------------------------------
+
+    async def verify_token(self, token: str) -> Principal:
+        """The principal of a session token, with the user's CURRENT role and plan.
+
+        Raises:
+            AuthenticationError: forged, expired, revoked, ended or malformed token.
+            AccountLockedError: the account is locked.
+        """
+        claims = self._signer.decode(token)
+        revoked, user = await asyncio.gather(
+            token_repo.is_revoked(self._core.db, claims["jti"]),
+            repo.find_by_id(self._core.db, claims["sub"]))
+        if revoked:
+            raise invalid_token("This session was signed out")
+        if user is None:
+            raise invalid_token("The account of this session no longer exists")
+        valid_after = user.get("tokensValidAfter")
+        if valid_after is not None and float(claims["iat"]) < valid_after.timestamp():
+            raise invalid_token("This session was ended (signed out everywhere or password reset)")
+        _check_not_locked(user)
+        return Principal.of_user(user, jti=claims["jti"])
+
+    async def logout(self, *, token: str) -> None:
+        """Revoke this token at once (kept until it would have expired)."""
+        claims = self._signer.decode(token)
+        await token_repo.revoke(self._core.db, claims["jti"], claims["sub"],
+                                datetime.fromtimestamp(claims["exp"], timezone.utc), _now())
+
+    async def logout_all(self, *, actor: Principal) -> None:
+        """End every session of the actor (tokens issued before now stop working)."""
+        await repo.update(self._core.db, actor.user_id, {"tokensValidAfter": now_ms()})

@@ -1,0 +1,195 @@
+"""ChatService: send, edit, regenerate (streamed or whole) and embeddings.
+
+Every call validates everything first (nothing is written on bad input), reserves quota, stores
+the user's side, then streams the model's reply through `chat_stream.run_reply`. The streaming
+methods yield `ChatEvent`s; on failure they yield an "error" event and then raise the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
+
+from apsara_core.errors import ApsaraError, PayloadTooLargeError, ValidationError
+from apsara_core.models import Principal
+from apsara_core.models.documents import utcnow
+from apsara_core.providers.base import GenerationOptions, Provider
+from apsara_core.repos import messages as msg_repo
+from apsara_core.services import chat_edit, chat_store
+from apsara_core.services.chat_embed import embed_texts
+from apsara_core.services.chat_history import parse_files
+from apsara_core.services.chat_stream import ChatEvent, ReplyJob, error_event, read_window, run_reply
+from apsara_core.services.conversations import load_owned
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+DEFAULT_MODEL = "gemini-2.5-flash"
+DEFAULT_EMBEDDING_MODEL = "gemini-embedding-001"
+
+__all__ = ["ChatEvent", "ChatService", "DEFAULT_MODEL", "DEFAULT_EMBEDDING_MODEL"]
+
+
+def check_text(value: Any, limit: int, field: str = "text") -> str:
+    """Message text: a non-blank string of at most `limit` characters.
+
+    Raises:
+        ValidationError: not a string, or blank.
+        PayloadTooLargeError: longer than the limit (APSARA_MAX_MESSAGE_CHARS).
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string; got {type(value).__name__}", field=field)
+    if not value.strip():
+        raise ValidationError(f"{field} must not be empty", field=field)
+    if len(value) > limit:
+        raise PayloadTooLargeError(f"{field} is {len(value)} characters; the limit is {limit}",
+                                   field=field, suggestions=["Shorten the message or split it"])
+    return value
+
+
+async def collect(events: AsyncIterator[ChatEvent]) -> dict[str, Any]:
+    """The "done" response of a stream (errors raise)."""
+    response: dict[str, Any] = {}
+    async for event in events:
+        if event.kind == "done":
+            response = event.data
+    return response
+
+
+async def _guarded(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
+    """Pass events through; turn an ApsaraError into an "error" event, then raise it."""
+    async with aclosing(events) as inner:
+        try:
+            async for event in inner:
+                yield event
+        except ApsaraError as exc:
+            yield error_event(exc)
+            raise
+
+
+class ChatService:
+    """Generate, stream, edit, regenerate, embed (see contracts.md)."""
+
+    def __init__(self, core: "Core") -> None:
+        self.core = core
+
+    def _model(self, model: Any, config: Any) -> tuple[Provider, GenerationOptions]:
+        provider = self.core.providers.for_model(model)
+        options = GenerationOptions.from_config(config, thinking=provider.thinks(model))
+        provider.check_ready()
+        return provider, options
+
+    async def _reserve(self, actor: Principal, model: str) -> Any:
+        return await self.core.limits.reserve(actor=actor, model=model)
+
+    def stream(self, *, actor: Principal, conversation_id: Any, text: Any, model: Any = DEFAULT_MODEL,
+               config: Any = None, files: Any = None) -> AsyncIterator[ChatEvent]:
+        """Send a message and stream the reply (thought, text, usage, done | error)."""
+        return _guarded(self._send(actor, conversation_id, text, model, config, files))
+
+    async def generate(self, **kwargs: Any) -> dict[str, Any]:
+        """`stream` collected: the spec's response dict plus the stored message ids."""
+        return await collect(self.stream(**kwargs))
+
+    async def _send(self, actor: Principal, conversation_id: Any, text: Any, model: Any,
+                    config: Any, files: Any) -> AsyncIterator[ChatEvent]:
+        started, request_at = time.perf_counter(), utcnow()
+        text = check_text(text, self.core.settings.max_message_chars)
+        provider, options = self._model(model, config)
+        file_parts = parse_files(files)
+        conv = await load_owned(self.core, actor, conversation_id)
+        reservation = await self._reserve(actor, model)
+        user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
+        try:  # the earlier history is read while the user message is stored
+            prompt, window = await asyncio.gather(
+                chat_store.append(self.core, user_doc),
+                read_window(self.core, conv["conversationId"], conv["stats"]["messageSequence"] + 1))
+        except BaseException:
+            await self.core.limits.refund(reservation)
+            raise
+        job = ReplyJob(actor, conv, model, provider, options, reservation, prompt=prompt,
+                       request_at=request_at, started=started, window=[*window, prompt])
+        async with aclosing(run_reply(self.core, job)) as events:
+            async for event in events:
+                yield event
+
+    def _user_doc(self, conv: dict[str, Any], text: str, files: list[dict[str, str]], model: str,
+                  options: GenerationOptions, request_at: Any) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "messageId": msg_repo.new_message_id(), "conversationId": conv["conversationId"],
+            "userId": conv["userId"], "role": "user", "content": {"text": text},
+            "config": {"model": model, **options.to_config()},
+            "metadata": {"status": "complete", "timing": {"requestAt": request_at}},
+            "isEdited": False, "editHistory": [], "createdAt": request_at}
+        if files:
+            doc["files"] = files
+        return doc
+
+    def stream_edit(self, *, actor: Principal, conversation_id: Any, message_id: Any, new_text: Any,
+                    model: Any = DEFAULT_MODEL, config: Any = None,
+                    files: Any = None) -> AsyncIterator[ChatEvent]:
+        """Edit a user message (later messages archived as a branch) and stream a new reply."""
+        return _guarded(self._edit(actor, conversation_id, message_id, new_text, model, config, files))
+
+    async def edit(self, **kwargs: Any) -> dict[str, Any]:
+        """`stream_edit` collected; the response carries branchId and editedMessageId."""
+        return await collect(self.stream_edit(**kwargs))
+
+    async def _edit(self, actor: Principal, conversation_id: Any, message_id: Any, new_text: Any,
+                    model: Any, config: Any, files: Any) -> AsyncIterator[ChatEvent]:
+        started, request_at = time.perf_counter(), utcnow()
+        text = check_text(new_text, self.core.settings.max_message_chars, field="newText")
+        provider, options = self._model(model, config)
+        file_parts = parse_files(files) if files is not None else None
+        conv = await load_owned(self.core, actor, conversation_id)
+        message = await chat_edit.editable(self.core, conv, message_id)
+        reservation = await self._reserve(actor, model)
+        try:
+            prompt, branch = await chat_edit.apply_edit(self.core, conv, message, text, file_parts)
+        except BaseException:
+            await self.core.limits.refund(reservation)
+            raise
+        job = ReplyJob(actor, conv, model, provider, options, reservation, prompt=prompt,
+                       request_at=request_at, started=started,
+                       extra={"branchId": branch, "editedMessageId": prompt["messageId"]})
+        async with aclosing(run_reply(self.core, job)) as events:
+            async for event in events:
+                yield event
+
+    def stream_regenerate(self, *, actor: Principal, conversation_id: Any, message_id: Any = None,
+                          model: Any = DEFAULT_MODEL, config: Any = None) -> AsyncIterator[ChatEvent]:
+        """Archive a model reply (the last, or message_id) and stream a new one."""
+        return _guarded(self._regenerate(actor, conversation_id, message_id, model, config))
+
+    async def regenerate(self, **kwargs: Any) -> dict[str, Any]:
+        """`stream_regenerate` collected; carries branchId and regeneratedMessageId."""
+        return await collect(self.stream_regenerate(**kwargs))
+
+    async def _regenerate(self, actor: Principal, conversation_id: Any, message_id: Any, model: Any,
+                          config: Any) -> AsyncIterator[ChatEvent]:
+        started, request_at = time.perf_counter(), utcnow()
+        provider, options = self._model(model, config)
+        conv = await load_owned(self.core, actor, conversation_id)
+        target, prompt = await chat_edit.regenerate_target(self.core, conv, message_id)
+        reservation = await self._reserve(actor, model)
+        try:
+            branch = await chat_edit.archive_reply(self.core, conv, target) if target else None
+        except BaseException:
+            await self.core.limits.refund(reservation)
+            raise
+        extra = {"branchId": branch, "regeneratedMessageId": target["messageId"] if target else None}
+        job = ReplyJob(actor, conv, model, provider, options, reservation, prompt=prompt,
+                       request_at=request_at, started=started, extra=extra)
+        async with aclosing(run_reply(self.core, job)) as events:
+            async for event in events:
+                yield event
+
+    async def embed(self, *, actor: Principal, texts: Any, model: Any = DEFAULT_EMBEDDING_MODEL,
+                    task_type: Any = None, output_dimensionality: Any = None) -> dict[str, Any]:
+        """Embed a batch of texts: {"embeddings": [[float]], "model"} (metered like generation)."""
+        return await embed_texts(self.core, actor=actor, texts=texts, model=model,
+                                 task_type=task_type, output_dimensionality=output_dimensionality)
+

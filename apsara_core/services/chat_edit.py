@@ -1,0 +1,122 @@
+"""The database part of edit and regenerate: checks first, then one transaction.
+
+The model call happens afterwards in `chat_stream.run_reply`, never inside the transaction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from apsara_core.errors import NotFoundError, ValidationError
+from apsara_core.models.documents import utcnow
+from apsara_core.repos import messages as msg_repo
+from apsara_core.services import chat_store
+from apsara_core.services.conversations import check_id
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+PROMPT_ROLES = ("user", "tool")
+
+
+async def find_message(core: "Core", conv: dict[str, Any], message_id: Any) -> dict[str, Any]:
+    """A message of this conversation.
+
+    Raises:
+        ValidationError: the id is not a string.
+        NotFoundError: no such message in the conversation.
+    """
+    mid = check_id(message_id, "messageId")
+    msg = await msg_repo.find(core.db, conv["conversationId"], mid)
+    if msg is None:
+        raise NotFoundError(f"No message {mid!r} in this conversation", field="messageId")
+    return msg
+
+
+async def editable(core: "Core", conv: dict[str, Any], message_id: Any) -> dict[str, Any]:
+    """The user message to edit.
+
+    Raises:
+        ValidationError: the message is a model or tool message.
+    """
+    msg = await find_message(core, conv, message_id)
+    if msg["role"] != "user":
+        raise ValidationError(f"Only user messages can be edited; {msg['messageId']} is a "
+                              f"{msg['role']} message (regenerate a model reply instead)",
+                              field="messageId")
+    return msg
+
+
+async def apply_edit(core: "Core", conv: dict[str, Any], message: dict[str, Any], text: str,
+                     files: list[dict[str, str]] | None) -> tuple[dict[str, Any], str | None]:
+    """Archive what follows the message as a branch and store the new text, in one transaction.
+
+    Returns:
+        (the edited message, branchId of the archived messages or None).
+    """
+    cid = conv["conversationId"]
+
+    async def work(session: AsyncClientSession) -> tuple[dict[str, Any], str | None]:
+        current = await msg_repo.find(core.db, cid, message["messageId"], session=session)
+        if current is None:
+            raise NotFoundError(f"No message {message['messageId']!r} in this conversation",
+                                field="messageId")
+        branch, _ = await chat_store.archive_from(core, cid, current["messageSequence"], reason="edit",
+                                                  anchor=current, session=session)
+        old = {"text": current["content"].get("text", ""), "files": current.get("files") or [],
+               "editedAt": utcnow()}
+        edited = {**current, "content": {**current["content"], "text": text}, "isEdited": True,
+                  "editHistory": [*current.get("editHistory", []), old]}
+        if files is not None:
+            edited["files"] = files
+        await msg_repo.replace(core.db, edited, session=session)
+        return edited, branch
+
+    return await chat_store.transaction(core, work)
+
+
+async def _before(core: "Core", conv: dict[str, Any], sequence: int) -> dict[str, Any]:
+    """The message a reply at `sequence` answers (a user or tool message)."""
+    previous = await msg_repo.window(core.db, conv["conversationId"], sequence, 1)
+    if not previous or previous[-1]["role"] not in PROMPT_ROLES:
+        raise ValidationError("This reply does not follow a user or tool message; nothing to "
+                              "regenerate from", field="messageId")
+    return previous[-1]
+
+
+async def regenerate_target(core: "Core", conv: dict[str, Any],
+                            message_id: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(the model reply to replace or None, the prompt message to answer).
+
+    Without message_id: the last reply; when the conversation ends with a user or tool message
+    (a failed or never-made call), that message is answered and nothing is archived.
+
+    Raises:
+        ValidationError: empty conversation, or message_id is not a model reply.
+        NotFoundError: unknown message id.
+    """
+    if message_id is not None:
+        target = await find_message(core, conv, message_id)
+        if target["role"] != "model":
+            raise ValidationError(f"Only model replies can be regenerated; {target['messageId']} is "
+                                  f"a {target['role']} message", field="messageId")
+        return target, await _before(core, conv, target["messageSequence"])
+    last = await msg_repo.window(core.db, conv["conversationId"], conv["stats"]["messageSequence"] + 1, 1)
+    if not last:
+        raise ValidationError("The conversation has no messages: nothing to regenerate",
+                              field="conversationId", suggestions=["Send a message first"])
+    if last[-1]["role"] in PROMPT_ROLES:
+        return None, last[-1]
+    return last[-1], await _before(core, conv, last[-1]["messageSequence"])
+
+
+async def archive_reply(core: "Core", conv: dict[str, Any], target: dict[str, Any]) -> str | None:
+    """Archive the reply and everything after it as an earlier version; the branchId."""
+    async def work(session: AsyncClientSession) -> str | None:
+        branch, _ = await chat_store.archive_from(core, conv["conversationId"], target["messageSequence"],
+                                                  reason="regenerate", session=session)
+        return branch
+
+    return await chat_store.transaction(core, work)

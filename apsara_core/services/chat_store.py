@@ -1,0 +1,114 @@
+"""Multi-document writes of conversations: appending a message, archiving and restoring branches.
+
+Each runs in one transaction (retried on transient conflicts by pymongo's `with_transaction`),
+never with a model call inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from apsara_core.errors import NotFoundError
+from apsara_core.models.documents import utcnow
+from apsara_core.repos import conversations as conv_repo
+from apsara_core.repos import messages as msg_repo
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+T = TypeVar("T")
+ARCHIVE_FIELDS = ("branchId", "archivedAt", "reason", "anchorSequence", "branchOf")
+
+
+async def transaction(core: "Core", work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+    """Run `work(session)` in one transaction, retried on transient errors."""
+    async with core.client.start_session() as session:
+        return await session.with_transaction(work)
+
+
+async def append(core: "Core", doc: dict[str, Any], *, tokens: int = 0) -> dict[str, Any]:
+    """Give `doc` the next messageSequence and store it, atomically (adding `tokens` to the stats).
+
+    Raises:
+        NotFoundError: the conversation was deleted meanwhile.
+    """
+    now = doc.get("createdAt") or utcnow()
+
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        try:
+            seq = await conv_repo.allocate_sequence(core.db, doc["conversationId"], now,
+                                                    session=session, tokens=tokens)
+        except LookupError:
+            raise NotFoundError(f"Conversation {doc['conversationId']} no longer exists",
+                                field="conversationId") from None
+        stored = {**doc, "messageSequence": seq, "createdAt": now}
+        await msg_repo.insert(core.db, stored, session=session)
+        return stored
+
+    return await transaction(core, work)
+
+
+async def archive_from(core: "Core", conversation_id: str, sequence: int, *, reason: str,
+                       session: AsyncClientSession, anchor: dict[str, Any] | None = None) -> tuple[str | None, int]:
+    """Move messages with messageSequence >= sequence to the archive as one branch.
+
+    `anchor` (the pre-edit user message) is archived with them but stays live.
+
+    Returns:
+        (branchId, number of live messages moved); branchId is None when nothing moved.
+    """
+    moving = await msg_repo.from_sequence(core.db, conversation_id, sequence, session=session)
+    if anchor is not None:
+        moving = [anchor] + [m for m in moving if m["messageId"] != anchor["messageId"]]
+    if not moving:
+        return None, 0
+    branch = msg_repo.new_branch_id()
+    now: datetime = utcnow()
+    docs = [{**m, "branchId": branch, "archivedAt": now, "reason": reason,
+             "anchorSequence": sequence} for m in moving]
+    await msg_repo.archive(core.db, docs, session=session)
+    removed = await msg_repo.delete_from(core.db, conversation_id, sequence + (anchor is not None),
+                                         session=session)
+    await conv_repo.add_stats(core.db, conversation_id, messages=-removed, session=session)
+    return branch, removed
+
+
+async def restore(core: "Core", conversation_id: str, branch_id: str) -> dict[str, Any]:
+    """Bring an archived branch back; what it replaces becomes a branch of its own.
+
+    Raises:
+        NotFoundError: no such branch in this conversation.
+    """
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        docs = await msg_repo.archived(core.db, conversation_id, branch_id, session=session)
+        if not docs:
+            raise NotFoundError(f"No archived branch {branch_id!r} in this conversation",
+                                field="branchId", suggestions=["List branches first"])
+        start = min(d["anchorSequence"] for d in docs)
+        replaced, _ = await archive_from(core, conversation_id, start, reason="restore", session=session)
+        await msg_repo.drop_branch(core.db, conversation_id, branch_id, session=session)
+        restored = [{k: v for k, v in d.items() if k not in ARCHIVE_FIELDS} for d in docs]
+        for doc in restored:
+            await msg_repo.insert(core.db, doc, session=session)
+        await conv_repo.add_stats(core.db, conversation_id, messages=len(restored), session=session)
+        return {"restored": len(restored), "branchId": branch_id, "replacedBy": replaced,
+                "conversationId": conversation_id}
+
+    return await transaction(core, work)
+
+
+def group_branches(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Archived docs grouped per branch: {branchId, reason, archivedAt, anchorSequence, messages}."""
+    branches: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        entry = branches.setdefault(doc["branchId"], {
+            "branchId": doc["branchId"], "reason": doc.get("reason"), "archivedAt": doc["archivedAt"],
+            "anchorSequence": doc.get("anchorSequence"), "messages": []})
+        entry["messages"].append({k: v for k, v in doc.items() if k not in ARCHIVE_FIELDS})
+    for entry in branches.values():
+        entry["messages"].sort(key=lambda m: m["messageSequence"])
+    return list(branches.values())

@@ -1,0 +1,197 @@
+"""One model reply, streamed: history in, events out, the reply stored and metered.
+
+Quota rule (documented in the README): the unit reserved before the call is refunded when the
+call fails before any reply text arrived (errors, blocks, cancellation, idle timeout); when a
+partial reply was delivered it is kept (committed with the tokens reported so far) and the
+partial reply is stored with metadata.status "interrupted" and the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from apsara_core.errors import ApsaraError
+from apsara_core.models import Principal
+from apsara_core.models.documents import utcnow
+from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest, ProviderResult
+from apsara_core.repos import messages as msg_repo
+from apsara_core.services import chat_store
+from apsara_core.services.chat_history import History, build_history
+from apsara_core.services.conversations import system_instruction_of
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+EventKind = Literal["thought", "text", "usage", "done", "error"]
+
+
+@dataclass
+class ChatEvent:
+    """One streamed event: thought/text deltas, usage, done (the response) or error."""
+
+    kind: EventKind
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReplyJob:
+    """Everything one reply needs; `extra` is merged into the response (e.g. branchId)."""
+
+    actor: Principal
+    conv: dict[str, Any]
+    model: str
+    provider: Provider
+    options: GenerationOptions
+    reservation: Any
+    prompt: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    history: History | None = None
+    window: list[dict[str, Any]] | None = None
+    request_at: datetime = field(default_factory=utcnow)
+    started: float = field(default_factory=time.perf_counter)
+    first_chunk_ms: float | None = None
+
+
+def error_event(exc: BaseException) -> ChatEvent:
+    """The "error" event of a failure."""
+    if isinstance(exc, ApsaraError):
+        return ChatEvent("error", exc.message, {"code": exc.code, "message": exc.message})
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        return ChatEvent("error", "cancelled", {"code": "CANCELLED", "message": "The request was cancelled"})
+    return ChatEvent("error", str(exc), {"code": "INTERNAL_ERROR", "message": str(exc)})
+
+
+async def read_window(core: "Core", conversation_id: str, upper: int) -> list[dict[str, Any]]:
+    """The newest history_max_messages messages below sequence `upper` (a sequence range)."""
+    return await msg_repo.window(core.db, conversation_id, upper, core.settings.history_max_messages)
+
+
+async def load_history(core: "Core", job: ReplyJob) -> History:
+    """The window ending at the prompt (pre-read or read now), trimmed to the token budget."""
+    assert job.prompt is not None
+    window = job.window
+    if window is None:
+        window = await read_window(core, job.conv["conversationId"], job.prompt["messageSequence"] + 1)
+    count = core.settings.history_max_messages
+    unread = 0
+    if len(window) >= count:  # older messages exist beyond the window
+        unread = max(job.conv["stats"].get("totalMessages", 0) - len(window), 0)
+    return build_history(window[-count:], system_instruction=system_instruction_of(job.conv),
+                         budget=job.provider.token_budget(job.model), unread=unread)
+
+
+async def run_reply(core: "Core", job: ReplyJob) -> AsyncIterator[ChatEvent]:
+    """Call the model with the conversation's history, yielding events as they arrive.
+
+    Raises:
+        ApsaraError: provider failures (after storing a partial reply when there is one).
+        asyncio.CancelledError: the caller went away (the upstream call is closed first).
+    """
+    result = ProviderResult()
+    try:
+        job.history = await load_history(core, job)
+        request = ProviderRequest(model=job.model, turns=job.history.turns, options=job.options,
+                                  system_instruction=system_instruction_of(job.conv))
+        async with aclosing(job.provider.stream(request)) as chunks:
+            async for chunk in chunks:
+                result.add(chunk)
+                if chunk.kind in ("thought", "text") and chunk.text:
+                    if job.first_chunk_ms is None:
+                        job.first_chunk_ms = _ms_since(job.started)
+                    yield ChatEvent(chunk.kind, chunk.text)
+    except BaseException as exc:
+        await asyncio.shield(_settle_failure(core, job, result, exc))
+        raise
+    try:
+        response = await _finish(core, job, result)
+    except BaseException:
+        await asyncio.shield(core.limits.refund(job.reservation))
+        raise
+    yield ChatEvent("usage", data=response["usageMetadata"])
+    yield ChatEvent("done", data=response)
+
+
+async def _finish(core: "Core", job: ReplyJob, result: ProviderResult) -> dict[str, Any]:
+    """Store the complete reply (with its tokens) and commit the quota, concurrently."""
+    stored, _ = await asyncio.gather(
+        chat_store.append(core, _model_doc(job, result, status="complete"), tokens=result.usage.total),
+        _commit(core, job, result))
+    return _response(job, result, stored)
+
+
+async def _commit(core: "Core", job: ReplyJob, result: ProviderResult) -> None:
+    await core.limits.commit(job.reservation, prompt_tokens=result.usage.prompt,
+                             output_tokens=result.usage.output, thoughts_tokens=result.usage.thoughts)
+
+
+async def _settle_failure(core: "Core", job: ReplyJob, result: ProviderResult,
+                          exc: BaseException) -> None:
+    """Keep a partial reply (interrupted, quota kept) or refund when nothing was delivered."""
+    if not result.text:
+        await core.limits.refund(job.reservation)
+        return
+    error = error_event(exc).data
+    try:
+        await chat_store.append(core, _model_doc(job, result, status="interrupted", error=error),
+                                tokens=result.usage.total)
+        await _commit(core, job, result)
+    except Exception:
+        await core.limits.refund(job.reservation)
+        raise
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _timing(job: ReplyJob) -> dict[str, Any]:
+    return {"requestAt": job.request_at, "firstChunkMs": job.first_chunk_ms,
+            "totalMs": _ms_since(job.started)}
+
+
+def _model_doc(job: ReplyJob, result: ProviderResult, *, status: str,
+               error: dict[str, Any] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"text": result.text}
+    if result.thoughts:
+        content["thoughts"] = result.thoughts
+    if result.function_calls:
+        content["functionCalls"] = result.function_calls
+    history = job.history or History([], 0, 0)
+    metadata: dict[str, Any] = {
+        "status": status, "timing": _timing(job), "tokens": result.usage.to_stored(),
+        "provider": {"name": job.provider.name, "model": job.model},
+        "finishReason": result.finish_reason, "historyMessages": history.history_messages,
+        "trimmedMessages": history.trimmed_messages}
+    if result.thought_signatures:
+        metadata["thoughtSignatures"] = result.thought_signatures
+    if error is not None:
+        metadata["error"] = error
+    return {"messageId": msg_repo.new_message_id(), "conversationId": job.conv["conversationId"],
+            "userId": job.conv["userId"], "role": "model", "content": content,
+            "config": {"model": job.model, **job.options.to_config()}, "metadata": metadata,
+            "isEdited": False, "editHistory": [], "createdAt": utcnow()}
+
+
+def _response(job: ReplyJob, result: ProviderResult, stored: dict[str, Any]) -> dict[str, Any]:
+    meta = stored["metadata"]
+    return {
+        "success": True, "text": result.text, "thoughts": result.thoughts,
+        "usageMetadata": result.usage.to_metadata(),
+        "modelMetadata": {
+            "model": job.model, "provider": job.provider.name, "finishReason": result.finish_reason,
+            "historyMessages": meta["historyMessages"], "trimmedMessages": meta["trimmedMessages"],
+            "filesProcessed": len((job.prompt or {}).get("files") or []),
+            "functionCalls": result.function_calls, "timing": meta["timing"]},
+        "userMessageId": (job.prompt or {}).get("messageId"),
+        "modelMessageId": stored["messageId"],
+        "conversationId": job.conv["conversationId"],
+        "messageSequence": stored["messageSequence"],
+        **job.extra,
+    }

@@ -1,0 +1,234 @@
+"""ConversationService: create, list, show, update, delete, messages, export, branches.
+
+Conversations belong to `actor.user_id`; admins may see and delete anyone's. Another user's
+conversation answers NotFoundError exactly like an unknown id.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from apsara_core.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from apsara_core.models import Principal
+from apsara_core.models.documents import Conversation, utcnow
+from apsara_core.repos import conversations as conv_repo
+from apsara_core.repos import messages as msg_repo
+from apsara_core.services import chat_store
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+MAX_TITLE = 200
+MAX_PAGE = 1000
+EXPORT_FORMATS = ("json", "markdown")
+
+
+def check_id(value: Any, field: str) -> str:
+    """A public id given as a non-empty string (operator objects are refused).
+
+    Raises:
+        ValidationError: naming the field.
+    """
+    if not isinstance(value, str) or not value.strip() or len(value) > 100:
+        raise ValidationError(f"{field} must be an id string; got {type(value).__name__}", field=field)
+    return value.strip()
+
+
+def _title(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("title must be a non-empty string", field="title")
+    if len(value.strip()) > MAX_TITLE:
+        raise ValidationError(f"title must be at most {MAX_TITLE} characters", field="title")
+    return value.strip()
+
+
+def _system_instruction(core: "Core", value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("systemInstruction must be a string", field="systemInstruction")
+    if len(value) > core.settings.max_message_chars:
+        raise ValidationError(f"systemInstruction must be at most {core.settings.max_message_chars} "
+                              "characters", field="systemInstruction")
+    return value.strip() or None
+
+
+def _paging(limit: Any, skip: Any) -> tuple[int, int]:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise ValidationError("skip must be a whole number of at least 0", field="skip")
+    return limit, skip
+
+
+async def load_owned(core: "Core", actor: Principal, conversation_id: Any) -> dict[str, Any]:
+    """The conversation when the actor may see it.
+
+    Raises:
+        ValidationError: the id is not a string.
+        NotFoundError: unknown, or another user's (for non-admins).
+    """
+    cid = check_id(conversation_id, "conversationId")
+    conv = await conv_repo.find(core.db, cid)
+    if conv is None or (conv["userId"] != actor.user_id and not actor.is_admin):
+        raise NotFoundError(f"No conversation {cid!r}", field="conversationId",
+                            suggestions=["List conversations with `apsara conv list`"])
+    return conv
+
+
+def _scope(actor: Principal, user_id: Any) -> str | None:
+    """Whose conversations a list/delete-all covers (None: everyone's, admins only)."""
+    if user_id is not None:
+        user_id = check_id(user_id, "userId")
+    if actor.is_admin:
+        return user_id
+    if user_id not in (None, actor.user_id):
+        raise PermissionDeniedError("Only admins may act on another user's conversations",
+                                    field="userId")
+    return actor.user_id
+
+
+def system_instruction_of(conv: dict[str, Any]) -> str | None:
+    """The conversation's system instruction, if any."""
+    return ((conv.get("config") or {}).get("rest") or {}).get("systemInstruction")
+
+
+class ConversationService:
+    """Conversations and their messages (see contracts.md)."""
+
+    def __init__(self, core: "Core") -> None:
+        self.core = core
+
+    async def create(self, *, actor: Principal, title: Any,
+                     system_instruction: Any = None) -> dict[str, Any]:
+        """Create a conversation owned by the actor.
+
+        Raises:
+            ValidationError: empty or over-long title, or a non-string system instruction.
+        """
+        rest: dict[str, Any] = {}
+        if (instruction := _system_instruction(self.core, system_instruction)) is not None:
+            rest["systemInstruction"] = instruction
+        doc = Conversation(conversationId=conv_repo.new_conversation_id(), userId=actor.user_id,
+                           title=_title(title), config={"rest": rest}).to_mongo()
+        doc["stats"]["lastActivity"] = doc["createdAt"]
+        await conv_repo.insert(self.core.db, doc)
+        await self.core.limits.record_conversation(user_id=actor.user_id)
+        return await conv_repo.find(self.core.db, doc["conversationId"]) or doc
+
+    async def list(self, *, actor: Principal, user_id: Any = None, limit: Any = 50,
+                   skip: Any = 0) -> list[dict[str, Any]]:
+        """Own conversations, newest first; admins: everyone's, or user_id's."""
+        limit, skip = _paging(limit, skip)
+        return await conv_repo.list_for(self.core.db, _scope(actor, user_id), limit=limit, skip=skip)
+
+    async def get(self, *, actor: Principal, conversation_id: Any) -> dict[str, Any]:
+        """One conversation (NotFoundError for unknown or another user's)."""
+        return await load_owned(self.core, actor, conversation_id)
+
+    async def update(self, *, actor: Principal, conversation_id: Any, title: Any = None,
+                     system_instruction: Any = None) -> dict[str, Any]:
+        """Rename and/or set the system instruction (only before the first message).
+
+        Raises:
+            ConflictError: changing the system instruction after the first message.
+        """
+        conv = await load_owned(self.core, actor, conversation_id)
+        fields: dict[str, Any] = {"updatedAt": utcnow()}
+        guard: dict[str, Any] = {}
+        if title is not None:
+            fields["title"] = _title(title)
+        if system_instruction is not None:
+            fields["config.rest.systemInstruction"] = _system_instruction(self.core, system_instruction)
+            guard = {"stats.messageSequence": 0}
+        updated = await conv_repo.set_fields(self.core.db, conv["conversationId"], fields, guard=guard)
+        if updated is None:
+            raise ConflictError("The system instruction is fixed once the conversation has messages",
+                                field="systemInstruction",
+                                suggestions=["Create a new conversation with another system instruction"])
+        return updated
+
+    async def delete(self, *, actor: Principal, conversation_id: Any) -> dict[str, Any]:
+        """Delete a conversation with its messages and archive."""
+        conv = await load_owned(self.core, actor, conversation_id)
+        return await self._delete_ids([conv["conversationId"]])
+
+    async def delete_all(self, *, actor: Principal, user_id: Any = None) -> dict[str, Any]:
+        """Delete every conversation of a user (admins without user_id: of everyone)."""
+        scope = _scope(actor, user_id)
+        ids = await conv_repo.ids_of_user(self.core.db, scope)
+        return await self._delete_ids(ids)
+
+    async def _delete_ids(self, ids: list[str]) -> dict[str, Any]:
+        if not ids:
+            return {"conversations": 0, "messages": 0}
+
+        async def work(session: Any) -> dict[str, Any]:
+            messages = await msg_repo.delete_conversations(self.core.db, ids, session=session)
+            count = await conv_repo.delete(self.core.db, ids, session=session)
+            return {"conversations": count, "messages": messages}
+
+        return await chat_store.transaction(self.core, work)
+
+    async def messages(self, *, actor: Principal, conversation_id: Any, before_sequence: Any = None,
+                       limit: Any = 50) -> list[dict[str, Any]]:
+        """Messages ascending: the newest `limit`, or the `limit` before before_sequence."""
+        conv = await load_owned(self.core, actor, conversation_id)
+        limit, _ = _paging(limit, 0)
+        upper = conv["stats"]["messageSequence"] + 1
+        if before_sequence is not None:
+            if not isinstance(before_sequence, int) or isinstance(before_sequence, bool):
+                raise ValidationError("before_sequence must be a whole number", field="beforeSequence")
+            upper = min(upper, before_sequence)
+        return await msg_repo.window(self.core.db, conv["conversationId"], upper, limit)
+
+    async def export(self, *, actor: Principal, conversation_id: Any, fmt: Any = "json") -> str:
+        """The whole conversation as JSON or Markdown text."""
+        if fmt not in EXPORT_FORMATS:
+            raise ValidationError(f"format must be one of {', '.join(EXPORT_FORMATS)}", field="format")
+        conv = await load_owned(self.core, actor, conversation_id)
+        upper = conv["stats"]["messageSequence"] + 1
+        msgs = await msg_repo.window(self.core.db, conv["conversationId"], upper, upper)
+        if fmt == "json":
+            return json.dumps({"conversation": conv, "messages": msgs}, default=_json_default,
+                              indent=2, ensure_ascii=False)
+        return _markdown(conv, msgs)
+
+    async def branches(self, *, actor: Principal, conversation_id: Any) -> list[dict[str, Any]]:
+        """Archived branches (earlier versions from edit and regenerate), oldest first."""
+        conv = await load_owned(self.core, actor, conversation_id)
+        docs = await msg_repo.archived(self.core.db, conv["conversationId"])
+        return chat_store.group_branches(docs)
+
+    async def restore_branch(self, *, actor: Principal, conversation_id: Any,
+                             branch_id: Any) -> dict[str, Any]:
+        """Bring an archived branch back; the messages it replaces are archived in turn."""
+        conv = await load_owned(self.core, actor, conversation_id)
+        return await chat_store.restore(self.core, conv["conversationId"], check_id(branch_id, "branchId"))
+
+
+def _json_default(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _markdown(conv: dict[str, Any], msgs: list[dict[str, Any]]) -> str:
+    lines = [f"# {conv['title']}", "", f"- Conversation: `{conv['conversationId']}`",
+             f"- Created: {conv['createdAt'].isoformat()}"]
+    if (instruction := system_instruction_of(conv)):
+        lines += ["", "> System instruction: " + instruction.replace("\n", "\n> ")]
+    for m in msgs:
+        who = {"user": "User", "model": "Model", "tool": "Tool"}.get(m["role"], m["role"])
+        lines += ["", f"## {who} (#{m['messageSequence']})", ""]
+        thoughts = (m.get("content") or {}).get("thoughts")
+        if thoughts:
+            lines += ["<details><summary>Thoughts</summary>", "", thoughts, "", "</details>", ""]
+        lines.append((m.get("content") or {}).get("text", ""))
+        if (m.get("metadata") or {}).get("status") == "interrupted":
+            lines += ["", "_(interrupted)_"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,200 @@
+"""Quota reservations: reserve before a model call, refund on failure, commit the tokens after.
+
+Admission is one atomic conditional update per (user, model, UTC day) — or per (user, model)
+in total when the plan gives a lifetime allowance (guests). Nothing is counted in memory, so
+any number of processes share the same exact totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from pymongo.errors import DuplicateKeyError
+
+from apsara_core.errors import RateLimitError, ValidationError
+from apsara_core.models import Principal
+from apsara_core.repos import usage
+from apsara_core.services.plans import ModelLimit
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+TOKEN_FIELDS = ("promptTokens", "outputTokens", "thoughtsTokens")
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One admitted unit of quota, to be committed or refunded exactly once.
+
+    `guest` is True when the unit counts against a lifetime allowance (date "total").
+    """
+
+    user_id: str
+    model: str
+    day: date
+    guest: bool
+    id: str
+
+    @property
+    def counter_date(self) -> str:
+        """The `date` of the counter this unit was taken from."""
+        return usage.TOTAL if self.guest else self.day.isoformat()
+
+
+def utc_now() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def next_midnight(day: date) -> datetime:
+    """00:00 UTC of the day after `day`: when daily counters reset."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc)
+
+
+def _tokens(prompt: Any, output: Any, thoughts: Any) -> dict[str, int]:
+    values = {}
+    for name, value in zip(TOKEN_FIELDS, (prompt, output, thoughts)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError(f"{name} must be a non-negative integer, got {value!r}",
+                                  field=name)
+        values[name] = value
+    return {**values, "totalTokens": sum(values.values())}
+
+
+class LimitsService:
+    """reserve / refund / commit / record_conversation / quota.
+
+    `now` is the clock (aware UTC); tests replace it to cross midnight without sleeping.
+    """
+
+    def __init__(self, core: "Core") -> None:
+        self.core = core
+        self.now: Callable[[], datetime] = utc_now
+
+    def _today(self) -> date:
+        return self.now().astimezone(timezone.utc).date()
+
+    async def reserve(self, *, actor: Principal, model: str) -> Reservation:
+        """Take one message of `model` from the actor's plan allowance.
+
+        Raises:
+            RateLimitError: the allowance is used up (with reset_time and usage_info).
+            PermissionDeniedError: the actor's plan does not include the model.
+            ValidationError: unknown model or plan.
+        """
+        limit = await self.core.plans.limit_for(plan=actor.plan, model=model)
+        day, guest = self._today(), limit.kind == "total"
+        counter = usage.TOTAL if guest else day.isoformat()
+        rid = uuid4().hex
+        if await usage.admit(
+                self.core.db, user_id=actor.user_id, date=counter, model=model,
+                limit=limit.limit, reservation_id=rid):
+            return Reservation(actor.user_id, model, day, guest, rid)
+        await usage.bump(self.core.db, user_id=actor.user_id, date=day.isoformat(),
+                         model=model, inc={"refused": 1})
+        raise await self._refusal(actor, limit, day)
+
+    async def _refusal(self, actor: Principal, limit: ModelLimit, day: date) -> RateLimitError:
+        info = await self._usage_info(actor, day, None)
+        used = info["dailyUsage"].get(limit.model, {}).get("count", limit.limit)
+        if limit.kind == "total":
+            return RateLimitError(
+                f"Guest limit reached for {limit.model}: used {used}/{limit.limit} messages",
+                details=(f"Total limit exceeded for {limit.model}. Used {used}/{limit.limit} "
+                         "messages. A lifetime allowance does not reset (resetTime: none)."),
+                suggestions=["Register a free account for a daily allowance"],
+                reset_time=None, usage_info=info)
+        reset = next_midnight(day)
+        return RateLimitError(
+            f"Daily limit exceeded for {limit.model}. Used {used}/{limit.limit} messages today.",
+            suggestions=[f"Try again after {reset:%Y-%m-%d %H:%M} UTC",
+                         "Or upgrade your plan for a higher limit"],
+            reset_time=reset, usage_info=info)
+
+    async def refund(self, reservation: Reservation) -> None:
+        """Give the unit back (the model call failed). A second refund, or a refund after
+        commit, is a no-op."""
+        await self._transaction(lambda s: self._close(s, reservation, None))
+
+    async def commit(self, reservation: Reservation, *, prompt_tokens: int, output_tokens: int,
+                     thoughts_tokens: int = 0) -> None:
+        """Record the tokens of a successful call on the day's history and the user's totals.
+
+        One transaction; a second commit (or a commit after refund) is a no-op.
+
+        Raises:
+            ValidationError: a token count is negative or not an integer.
+        """
+        tokens = _tokens(prompt_tokens, output_tokens, thoughts_tokens)
+        await self._transaction(lambda s: self._close(s, reservation, tokens))
+
+    async def _transaction(self, work: Callable[[Any], Awaitable[None]]) -> None:
+        for attempt in range(3):
+            try:
+                async with self.core.client.start_session() as session:
+                    await session.with_transaction(work)
+                return
+            except DuplicateKeyError:  # two first-of-day upserts raced: the doc exists now
+                if attempt == 2:
+                    raise
+
+    async def _close(self, session: Any, r: Reservation, tokens: dict[str, int] | None) -> None:
+        """Close `r`: refund when `tokens` is None, else commit them."""
+        db = self.core.db
+        if not await usage.release(db, doc_id=usage.day_id(r.user_id, r.counter_date, r.model),
+                                   reservation_id=r.id, give_back=tokens is None,
+                                   session=session):
+            return
+        history = {"refunded": 1} if tokens is None else {"committed": 1, **tokens}
+        await usage.bump(db, user_id=r.user_id, date=r.day.isoformat(), model=r.model,
+                         inc=history, session=session)
+        if tokens is not None:
+            await usage.add_totals(db, user_id=r.user_id, now=self.now(), session=session,
+                                   inc={"totalMessages": 1, **tokens})
+
+    async def record_conversation(self, *, user_id: str) -> None:
+        """Count a new conversation in the user's totals."""
+        await usage.add_totals(self.core.db, user_id=user_id, now=self.now(),
+                               inc={"totalConversations": 1})
+
+    async def quota(self, *, actor: Principal, model: str | None = None) -> dict[str, Any]:
+        """The spec's usageInfo for the actor today: plan, per-model counts and limits, totals.
+
+        Raises:
+            PermissionDeniedError / ValidationError: `model` is not in the plan / unknown.
+        """
+        if model is not None:
+            await self.core.plans.limit_for(plan=actor.plan, model=model)
+        return await self._usage_info(actor, self._today(), model)
+
+    async def _usage_info(self, actor: Principal, day: date, model: str | None) -> dict[str, Any]:
+        plan = await self.core.plans.get(name=actor.plan)
+        keys = [day.isoformat(), usage.TOTAL]
+        found = await usage.counts(self.core.db, doc_ids=[
+            usage.day_id(actor.user_id, k, m) for m in plan["models"] for k in keys])
+        counts = {(k, m): found.get(usage.day_id(actor.user_id, k, m), 0)
+                  for m in plan["models"] for k in keys}
+        daily: dict[str, Any] = {"date": day.isoformat()}
+        guest = {"totalMessagesLimit": 0, "totalMessagesUsed": 0}
+        for name, entry in plan["models"].items():
+            if model is not None and name != model:
+                continue
+            kind = "total" if entry.get("total") is not None else "daily"
+            if entry.get(kind) is None:
+                continue
+            used = counts.get((usage.TOTAL if kind == "total" else day.isoformat(), name), 0)
+            daily[name] = {"count": used, "limit": entry[kind]}
+            if kind == "total":
+                guest["totalMessagesLimit"] += entry[kind]
+                guest["totalMessagesUsed"] += used
+        totals = (await usage.totals(self.core.db, user_id=actor.user_id)).get("totalUsage", {})
+        info = {"subscriptionPlan": actor.plan, "dailyUsage": daily, "totalUsage": {
+            "totalMessages": totals.get("totalMessages", 0),
+            "totalTokens": totals.get("totalTokens", 0)}}
+        if guest["totalMessagesLimit"]:
+            info["guestLimits"] = guest
+        return info

@@ -1,0 +1,87 @@
+"""Per-caller HTTP request limiter: a fixed window per key, stored in the database.
+
+Settings: RATE_LIMIT_WINDOW_MS (default 900000 = 15 minutes) and RATE_LIMIT_MAX_REQUESTS
+(default 100). Every process reaches the same counter, so several `apsara serve` workers
+share one limit. Windows are aligned to multiples of the window length since the epoch;
+old windows expire through the TTL index on `expiresAt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from apsara_core.errors import RateLimitError, ValidationError
+from apsara_core.repos import request_limits as repo
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The limiter's answer for one request."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: datetime
+
+    def headers(self) -> dict[str, str]:
+        """The usual `X-RateLimit-*` response headers (reset as epoch seconds)."""
+        return {"X-RateLimit-Limit": str(self.limit),
+                "X-RateLimit-Remaining": str(self.remaining),
+                "X-RateLimit-Reset": str(int(self.reset_at.timestamp()))}
+
+
+class RequestLimiter:
+    """`hit(key=...)` counts a request and says whether it may proceed.
+
+    `window_ms`, `max_requests` come from the settings; `now` is the clock (tests replace it).
+    """
+
+    def __init__(self, core: "Core") -> None:
+        self.core = core
+        self.window_ms: int = core.settings.rate_limit_window_ms
+        self.max_requests: int = core.settings.rate_limit_max_requests
+        self.now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+    def _window(self) -> tuple[int, datetime]:
+        now_ms = int(self.now().timestamp() * 1000)
+        start = now_ms - now_ms % self.window_ms
+        return start, datetime.fromtimestamp((start + self.window_ms) / 1000, timezone.utc)
+
+    async def hit(self, *, key: str) -> Decision:
+        """Count one request of caller `key` (e.g. "ip:1.2.3.4" or "user:<id>").
+
+        Raises:
+            ValidationError: an empty, non-string or over-long key.
+        """
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+            raise ValidationError(f"The caller key must be 1-{MAX_KEY_LENGTH} characters",
+                                  field="key")
+        window, reset = self._window()
+        allowed = await repo.take(self.core.db, key=key, window=window,
+                                  limit=self.max_requests,
+                                  expires_at=reset + timedelta(seconds=60))
+        used = await repo.count(self.core.db, key=key, window=window)
+        return Decision(allowed, self.max_requests, max(0, self.max_requests - used), reset)
+
+    async def check(self, *, key: str) -> Decision:
+        """Like `hit`, but raise when the request is refused.
+
+        Raises:
+            RateLimitError: too many requests in this window (reset_time = window end).
+        """
+        decision = await self.hit(key=key)
+        if not decision.allowed:
+            raise RateLimitError(
+                f"Too many requests: at most {self.max_requests} per "
+                f"{self.window_ms // 1000} s", code="TOO_MANY_REQUESTS",
+                suggestions=[f"Try again after {decision.reset_at:%H:%M:%S} UTC"],
+                reset_time=decision.reset_at)
+        return decision

@@ -1,0 +1,227 @@
+"""Users: create, list, show, delete, plan, role, unlock. Admin actions are audited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from pymongo.errors import DuplicateKeyError
+
+from apsara_core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from apsara_core.models import Principal, User
+from apsara_core.repos import users as repo
+from apsara_core.services.inputs import check_email
+from apsara_core.services.passwords import PasswordHasher, check_policy
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+
+PUBLIC_FIELDS = ("_id", "fullName", "email", "role", "subscriptionPlan", "authProvider", "isGuest",
+                 "isEmailVerified", "picture", "lockedUntil", "failedLoginAttempts", "createdAt",
+                 "updatedAt", "lastLoginAt")
+ROLES = ("user", "admin")
+PLANS = ("free", "premium")
+PROVIDERS = ("local", "google", "guest")
+MAX_PAGE_SIZE = 100
+
+
+def public_user(doc: dict[str, Any]) -> dict[str, Any]:
+    """The user as callers see it: no password hash, no internal fields."""
+    out = {name: doc.get(name) for name in PUBLIC_FIELDS}
+    out["_id"] = str(doc["_id"])
+    out["failedLoginAttempts"] = int(doc.get("failedLoginAttempts") or 0)
+    out["isGuest"] = bool(doc.get("isGuest"))
+    out["isEmailVerified"] = bool(doc.get("isEmailVerified"))
+    return out
+
+
+def new_user_doc(*, email: str, full_name: str, password_hash: str | None, role: str = "user",
+                 plan: str = "free", provider: str = "local", verified: bool = False,
+                 **extra: Any) -> dict[str, Any]:
+    """A user document as stored (camelCase, string `_id`)."""
+    return User(_id=repo.new_id(), fullName=full_name, email=email, password=password_hash,
+                role=role, subscriptionPlan=plan, authProvider=provider,
+                isGuest=role == "guest", isEmailVerified=verified, **extra).to_mongo()
+
+
+def hasher_for(core: "Core") -> PasswordHasher:
+    """The password hasher of these settings (cost and pepper)."""
+    return PasswordHasher(core.settings.jwt_key(), core.settings.bcrypt_rounds)
+
+
+def check_choice(value: object, allowed: tuple[str, ...], field: str) -> str:
+    """`value` must be one of `allowed`.
+
+    Raises:
+        ValidationError: naming the field and the accepted values.
+    """
+    if not isinstance(value, str) or value not in allowed:
+        raise ValidationError(f"{field} must be one of: {', '.join(allowed)}", field=field)
+    return value
+
+
+def check_text(value: object, field: str, max_len: int, *, min_len: int = 1) -> str:
+    """A trimmed string of min_len..max_len characters.
+
+    Raises:
+        ValidationError: naming the field.
+    """
+    if not isinstance(value, str) or not min_len <= len(value.strip()) <= max_len:
+        raise ValidationError(f"{field} must be text of {min_len} to {max_len} characters",
+                              field=field)
+    return value.strip()
+
+
+def _require_admin(actor: Principal) -> None:
+    if not isinstance(actor, Principal) or not actor.is_admin:
+        raise PermissionDeniedError("Only admins can manage users")
+
+
+class UserService:
+    """User administration (admins) and self-lookup (anyone, for themselves)."""
+
+    def __init__(self, core: "Core") -> None:
+        self._core = core
+        self._hasher = hasher_for(core)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Any]:
+        async with self._core.client.start_session() as session:
+            async with await session.start_transaction():
+                yield session
+
+    async def _find(self, actor: Principal, key: object) -> dict[str, Any]:
+        """The user `key` (email or id) the actor may see; 404 otherwise."""
+        text = check_text(key, "user", 254)
+        doc = await repo.find_by_email_or_id(self._core.db, text)
+        if doc is None or (not actor.is_admin and str(doc["_id"]) != actor.user_id):
+            raise NotFoundError(f"No user {text!r}", field="user",
+                                suggestions=["List users with `apsara user list`"])
+        return doc
+
+    async def create(self, *, actor: Principal, email: str, full_name: str,
+                     password: str | None = None, role: str = "user", plan: str = "free",
+                     verified: bool = False) -> dict[str, Any]:
+        """Create an account (admins). Without a password the user sets one via reset.
+
+        Raises:
+            PermissionDeniedError, ValidationError (naming the field), ConflictError (email taken).
+        """
+        _require_admin(actor)
+        address = check_email(email)
+        name = check_text(full_name, "fullName", 100)
+        check_choice(role, ROLES, "role")
+        check_choice(plan, PLANS, "plan")
+        if not isinstance(verified, bool):
+            raise ValidationError("verified must be true or false", field="verified")
+        hashed = await self._hasher.hash(check_policy(password)) if password is not None else None
+        doc = new_user_doc(email=address, full_name=name, password_hash=hashed, role=role,
+                           plan=plan, verified=verified)
+        try:
+            async with self._transaction() as s:
+                await repo.insert(self._core.db, doc, session=s)
+                await self._core.audit.record(actor=actor, action="user.create",
+                                              target_id=doc["_id"], before=None,
+                                              after=public_user(doc), session=s)
+        except DuplicateKeyError:
+            raise ConflictError(f"A user with email {address} already exists",
+                                field="email") from None
+        return public_user(doc)
+
+    async def list(self, *, actor: Principal, role: str | None = None, plan: str | None = None,
+                   provider: str | None = None, text: str | None = None, page: int = 1,
+                   page_size: int = 20) -> dict[str, Any]:
+        """One page of users, newest first, filtered (admins).
+
+        Raises:
+            PermissionDeniedError, ValidationError (naming the filter).
+        """
+        _require_admin(actor)
+        for value, allowed, field in ((role, ROLES + ("guest",), "role"),
+                                      (plan, PLANS + ("guest",), "plan"),
+                                      (provider, PROVIDERS, "provider")):
+            if value is not None:
+                check_choice(value, allowed, field)
+        search = check_text(text, "search", 100) if text not in (None, "") else None
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ValidationError("page must be a whole number from 1", field="page")
+        if isinstance(page_size, bool) or not isinstance(page_size, int) \
+                or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValidationError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}",
+                                  field="pageSize")
+        query = repo.list_filter(role=role, plan=plan, provider=provider, text=search)
+        items, total = await repo.list_page(self._core.db, query, skip=(page - 1) * page_size,
+                                            limit=page_size)
+        return {"items": [public_user(d) for d in items], "total": total, "page": page,
+                "pageSize": page_size}
+
+    async def get(self, *, actor: Principal, user: str) -> dict[str, Any]:
+        """One user by email or id (admins: anyone; others: themselves).
+
+        Raises:
+            NotFoundError: unknown, or someone else's account.
+        """
+        return public_user(await self._find(actor, user))
+
+    async def delete(self, *, actor: Principal, user: str) -> dict[str, Any]:
+        """Delete a user with their conversations, messages, files and usage, in one
+        transaction, audited (admins).
+
+        Returns:
+            {"user": email, "conversations": n, "messages": n, "files": n, "usage": n}
+        """
+        _require_admin(actor)
+        doc = await self._find(actor, user)
+        async with self._transaction() as s:
+            counts = await repo.delete_with_data(self._core.db, str(doc["_id"]), session=s)
+            await self._core.audit.record(actor=actor, action="user.delete",
+                                          target_id=str(doc["_id"]), before=public_user(doc),
+                                          after={"deleted": counts}, session=s)
+        return {"user": doc["email"], **counts}
+
+    async def set_plan(self, *, actor: Principal, user: str, plan: str) -> dict[str, Any]:
+        """Change a user's plan (admins); applies at the user's next call."""
+        check_choice(plan, PLANS, "plan")
+        return await self._change(actor, user, "user.set_plan", {"subscriptionPlan": plan})
+
+    async def set_role(self, *, actor: Principal, user: str, role: str) -> dict[str, Any]:
+        """Change a user's role (admins); applies at the user's next call."""
+        check_choice(role, ROLES, "role")
+        return await self._change(actor, user, "user.set_role", {"role": role})
+
+    async def unlock(self, *, actor: Principal, user: str) -> dict[str, Any]:
+        """Clear a login lockout and the failure counter (admins)."""
+        return await self._change(actor, user, "user.unlock",
+                                  {"lockedUntil": None, "failedLoginAttempts": 0})
+
+    async def _change(self, actor: Principal, key: str, action: str,
+                      fields: dict[str, Any]) -> dict[str, Any]:
+        _require_admin(actor)
+        doc = await self._find(actor, key)
+        if doc.get("isGuest") and action != "user.unlock":
+            raise ValidationError("Guest accounts keep the guest role and plan until they "
+                                  "register", field="user")
+        async with self._transaction() as s:
+            after = await repo.update(self._core.db, str(doc["_id"]), fields, session=s)
+            if after is None:
+                raise NotFoundError(f"No user {key!r}", field="user")
+            await self._core.audit.record(
+                actor=actor, action=action, target_id=str(doc["_id"]),
+                before={k: doc.get(k) for k in fields}, after={k: after.get(k) for k in fields},
+                session=s)
+        return public_user(after)
+
+    async def verify_password(self, *, user_id: str, password: str) -> bool:
+        """Whether `password` is this user's password (no lockout side effects)."""
+        if not isinstance(user_id, str) or not isinstance(password, str) or len(password) > 4096:
+            return False
+        doc = await repo.find_by_id(self._core.db, user_id)
+        return await self._hasher.check(password, doc.get("password") if doc else None)
+
+
+def now_ms() -> datetime:
+    """The current UTC time truncated to milliseconds (what the database keeps)."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -1,0 +1,143 @@
+"""Chat (action 4) and the conversation's messages (action 5)."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, Static
+
+from apsara_tui.screens.chat_base import ChatBaseScreen
+from apsara_tui.widgets.chat_input import ChatInput
+from apsara_tui.widgets.chat_log import ChatLog
+from apsara_tui.widgets.model_panel import ModelPanel
+
+
+class ChatScreen(ChatBaseScreen):
+    """The chat: history, the reply streaming in live, the model panel and the quota left."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("f2", "toggle_panel", "Panel"),
+        Binding("f3", "focus_log", "History"),
+        Binding("f4", "focus_input", "Message"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        if self.missing():
+            yield self.placeholder()
+        else:
+            with Horizontal(id="chat-main"):
+                yield ChatLog(id="chat-log")
+                yield ModelPanel(id="model-panel")
+            yield ChatInput(id="chat-input")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if not self.missing():
+            self.query_one(ChatInput).focus()
+            self._open()
+
+    @work(exclusive=True, group="open")
+    async def _open(self) -> None:
+        await self.load_window(self.query_one(ChatLog))
+        await self.refresh_quota(self.query_one(ModelPanel))
+
+    @on(ChatLog.OlderWanted)
+    def _older(self, event: ChatLog.OlderWanted) -> None:
+        self.run_worker(self.load_older(event), group="older", exclusive=True)
+
+    @on(ChatInput.Submitted)
+    def _send(self, event: ChatInput.Submitted) -> None:
+        panel = self.query_one(ModelPanel)
+        if problems := panel.problems():
+            self.notify("\n".join(problems), title="Check the side panel", severity="warning")
+            return
+        event.chat_input.clear()
+        self.send(event.text, panel.model, panel.config())
+
+    @work(exclusive=True, group="send")
+    async def send(self, text: str, model: str, config: dict) -> None:
+        """Store and show the user's message, then stream the reply into the log."""
+        chat_input, log = self.query_one(ChatInput), self.query_one(ChatLog)
+        chat_input.set_locked()
+        try:
+            mine = await log.add({"role": "user", "content": {"text": text}}, follow=True)
+            events = self.core.chat.stream(actor=self.actor, conversation_id=self.conversation_id,
+                                           text=text, model=model, config=config)
+            if (done := await self.stream_reply(log, events)) and done.get("messageSequence"):
+                mine.set_sequence(done["messageSequence"] - 1)
+        finally:
+            chat_input.set_locked(False)
+            chat_input.focus()
+        await self.refresh_quota(self.query_one(ModelPanel))
+
+    def action_toggle_panel(self) -> None:
+        """Show or hide the model panel (more room for the history at 80 columns)."""
+        if not self.missing():
+            panel = self.query_one(ModelPanel)
+            panel.display = not panel.display
+
+    def action_focus_log(self) -> None:
+        """Focus the history (arrows and page keys scroll it)."""
+        if not self.missing():
+            self.query_one(ChatLog).focus()
+
+    def action_focus_input(self) -> None:
+        """Focus the message box."""
+        if not self.missing():
+            self.query_one(ChatInput).focus()
+
+
+class MessagesScreen(ChatBaseScreen):
+    """The chosen conversation's messages, newest window first; older pages load at the top."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("home", "older", "Older", priority=True),
+        Binding("end", "newest", "Newest", priority=True),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        if self.missing():
+            yield self.placeholder()
+        else:
+            with Vertical():
+                yield Static("", id="messages-title", markup=False)
+                yield ChatLog(id="messages-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if not self.missing():
+            self.query_one(ChatLog).focus()
+            self._open()
+
+    @work(exclusive=True, group="open")
+    async def _open(self) -> None:
+        conv = await self.call(self.core.conversations.get(
+            actor=self.actor, conversation_id=self.conversation_id))
+        if conv:
+            stats = conv.get("stats") or {}
+            self.query_one("#messages-title", Static).update(
+                f"{conv.get('title')} · {stats.get('totalMessages', 0)} messages · "
+                f"{stats.get('totalTokens', 0)} tokens  (Home: older)")
+        await self.load_window(self.query_one(ChatLog))
+
+    @on(ChatLog.OlderWanted)
+    def _older(self, event: ChatLog.OlderWanted) -> None:
+        self.run_worker(self.load_older(event), group="older", exclusive=True)
+
+    def action_older(self) -> None:
+        """Scroll to the top; the page before it loads."""
+        if not self.missing():
+            log = self.query_one(ChatLog)
+            log.scroll_home(animate=False)
+            log.want_older()
+
+    def action_newest(self) -> None:
+        """Scroll to the newest message."""
+        if not self.missing():
+            self.query_one(ChatLog).scroll_end(animate=False)

@@ -1,0 +1,249 @@
+"""Actions 17 and 18: database statistics and user statistics (password protected).
+
+Both show tables and small charts (sparklines of messages and tokens per day, bars of model
+popularity and of today's quota). `p` on either opens the plans screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Sparkline, Static
+
+from apsara_core.errors import AuthenticationError
+from apsara_core.models import Principal
+from apsara_tui.screens.base import CoreScreen
+
+BAR_WIDTH = 16
+
+
+def bar(value: int, top: int, width: int = BAR_WIDTH) -> str:
+    """A text bar of `value` relative to `top`."""
+    if top <= 0 or value <= 0:
+        return ""
+    return "█" * max(1, round(width * min(value, top) / top))
+
+
+def fill(table: DataTable[str], rows: list[list[Any]]) -> None:
+    """Replace a table's rows."""
+    table.clear()
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+
+
+class StatsBase(CoreScreen):
+    """Shared layout: a summary line, then a scrolling column of charts and tables."""
+
+    DEFAULT_CSS = """
+    StatsBase #summary { padding: 0 1; height: auto; }
+    StatsBase VerticalScroll { height: 1fr; }
+    StatsBase .caption { padding: 0 1; color: $text-muted; height: 1; }
+    StatsBase Sparkline { height: 2; margin: 0 1; }
+    StatsBase DataTable { height: auto; max-height: 12; margin: 0 1 1 1; }
+    """
+    BINDINGS = [*CoreScreen.BINDINGS, Binding("r", "refresh", "Refresh"),
+                Binding("p", "plans", "Plans")]
+
+    def table(self, table_id: str, *columns: str) -> DataTable[str]:
+        """A read-only table with these columns."""
+        table: DataTable[str] = DataTable(id=table_id, cursor_type="row", zebra_stripes=True)
+        table.add_columns(*columns)
+        return table
+
+    def action_plans(self) -> None:
+        """Open the plans screen."""
+        from apsara_tui.screens.plans import PlansScreen
+
+        self.app.push_screen(PlansScreen())
+
+    def spark(self, spark_id: str, values: list[int], caption: str) -> None:
+        """Update a sparkline and its caption."""
+        self.query_one(f"#{spark_id}", Sparkline).data = values or [0]
+        self.query_one(f"#{spark_id}-caption", Static).update(caption)
+
+
+class DatabaseStatsScreen(StatsBase):
+    """Action 17: users, registrations, messages, tokens, models, refusals, active users."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Loading…", id="summary")
+        with VerticalScroll():
+            yield Static("", id="messages-caption", classes="caption")
+            yield Sparkline([0], id="messages")
+            yield Static("", id="tokens-caption", classes="caption")
+            yield Sparkline([0], id="tokens")
+            yield self.table("models", "model", "messages", "tokens", "refused", "failed", "")
+            yield self.table("users", "users by", "value", "count")
+            yield self.table("top", "most active", "messages", "tokens", "refused")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        """Reload from the database."""
+        self._load()
+
+    @work(exclusive=True)
+    async def _load(self) -> None:
+        data = await self.call(self.core.stats.database(actor=Principal.operator()))
+        if data is not None:
+            self.show(data)
+
+    def show(self, data: dict[str, Any]) -> None:
+        """Fill the summary, charts and tables."""
+        users, totals, days = data["users"], data["totals"], data["usagePerDay"]
+        regs = sum(r["count"] for r in data["registrationsPerDay"])
+        self.query_one("#summary", Static).update(
+            f"[b]{users['total']}[/] users ({regs} new) · [b]{totals['messages']}[/] messages · "
+            f"{totals['tokens']} tokens · {data['rateLimitRefusals']} refusals · "
+            f"{data['errors']['failedCalls']} failed · last {data['period']['days']} days")
+        self.spark("messages", [d["messages"] for d in days],
+                   f"messages per day {data['period']['from']} → {data['period']['to']}")
+        self.spark("tokens", [d["tokens"] for d in days], "tokens per day")
+        top = max((m["messages"] for m in data["models"]), default=0)
+        fill(self.query_one("#models", DataTable), [
+            [m["model"], m["messages"], m["tokens"], m["refused"], m["failed"],
+             bar(m["messages"], top)] for m in data["models"]])
+        fill(self.query_one("#users", DataTable), [
+            [kind[2:].lower(), value, n] for kind in ("byPlan", "byRole", "byProvider")
+            for value, n in sorted(users[kind].items())])
+        fill(self.query_one("#top", DataTable), [
+            [u["email"] or u["userId"], u["messages"], u["tokens"], u["refused"]]
+            for u in data["mostActiveUsers"]])
+
+
+class PasswordModal(ModalScreen[str | None]):
+    """Ask for the user's password; dismisses the text, or None on cancel."""
+
+    DEFAULT_CSS = """
+    PasswordModal { align: center middle; }
+    PasswordModal > Vertical { width: 60; max-width: 100%; height: auto;
+        border: thick $primary 60%; background: $surface; padding: 1 2; }
+    PasswordModal Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, email: str) -> None:
+        super().__init__()
+        self._email = email
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Statistics are password protected.\nPassword of {self._email}:")
+            yield Input(password=True, id="password")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button("Show", id="ok", variant="primary")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def submit(self) -> None:
+        """Return the typed password."""
+        self.dismiss(self.query_one("#password", Input).value)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Give up."""
+        self.dismiss(None)
+
+
+class UserStatsScreen(StatsBase):
+    """Action 18: one user's statistics. A logged-in non-admin sees their own, after their
+    password; otherwise (operator) any user, picked by email or id."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="pick"):
+            yield Input(placeholder="email or id, Enter to show", id="who")
+        yield Static("", id="summary")
+        with VerticalScroll():
+            yield Static("", id="messages-caption", classes="caption")
+            yield Sparkline([0], id="messages")
+            yield self.table("quota", "quota today", "used", "limit", "")
+            yield self.table("models", "model", "messages", "tokens")
+            yield self.table("convs", "most active conversation", "messages", "tokens")
+        yield Footer()
+
+    DEFAULT_CSS = """
+    UserStatsScreen #pick { height: auto; padding: 0 1; }
+    UserStatsScreen #who { width: 1fr; }
+    """
+
+    def _protected_user(self) -> dict[str, Any] | None:
+        user = self.apsara.current_user
+        return user if user and user.get("role") != "admin" else None
+
+    def on_mount(self) -> None:
+        user = self._protected_user() or self.apsara.current_user
+        who = self.query_one("#who", Input)
+        if user:
+            who.value = user.get("email") or str(user.get("_id"))
+        if self._protected_user():
+            who.disabled = True
+            self.ask_password()
+        elif user:
+            self.action_refresh()
+        else:
+            self.query_one("#summary", Static).update("Type a user's email or id, then Enter.")
+            who.focus()
+
+    @on(Input.Submitted, "#who")
+    def action_refresh(self) -> None:
+        """Show the chosen user (asks for the password again when protected)."""
+        if self._protected_user():
+            self.ask_password()
+        elif self.query_one("#who", Input).value.strip():
+            self._load(Principal.operator(), self.query_one("#who", Input).value.strip(), None)
+
+    def ask_password(self) -> None:
+        """Open the password modal for the logged-in non-admin."""
+        user = self._protected_user() or {}
+        self.app.push_screen(PasswordModal(str(user.get("email"))), self._with_password)
+
+    def _with_password(self, password: str | None) -> None:
+        user = self._protected_user()
+        if password is None or user is None:
+            self.query_one("#summary", Static).update("Password needed: press r to try again.")
+            return
+        self._load(Principal.of_user(user), str(user["_id"]), password)
+
+    @work(exclusive=True)
+    async def _load(self, actor: Principal, who: str, password: str | None) -> None:
+        data = await self.call(self._fetch(actor, who, password))
+        if data is not None:
+            self.show(data)
+
+    async def _fetch(self, actor: Principal, who: str, password: str | None) -> dict[str, Any]:
+        try:
+            return await self.core.stats.user(actor=actor, user=who, password=password)
+        except AuthenticationError as exc:
+            self.query_one("#summary", Static).update(f"{exc.message}: press r to try again.")
+            raise
+
+    def show(self, data: dict[str, Any]) -> None:
+        """Fill the summary, chart and tables."""
+        u, msgs, tokens = data["user"], data["messages"], data["tokens"]
+        roles = ", ".join(f"{k} {v}" for k, v in sorted(msgs["byRole"].items())) or "none"
+        self.query_one("#summary", Static).update(
+            f"[b]{u['email']}[/] ({u['subscriptionPlan']}) · {data['conversations']['total']} "
+            f"conversations · {msgs['total']} messages ({roles}) · {tokens['total']} tokens "
+            f"(prompt {tokens['prompt']}, output {tokens['output']}, thoughts {tokens['thoughts']})")
+        per_day = data["messagesPerDay"]
+        self.spark("messages", [d["count"] for d in per_day],
+                   f"messages per day {per_day[0]['date']} → {per_day[-1]['date']}")
+        quota = data["quota"]["dailyUsage"]
+        fill(self.query_one("#quota", DataTable), [
+            [m, q["count"], q["limit"], bar(q["count"], q["limit"])]
+            for m, q in quota.items() if m != "date"])
+        fill(self.query_one("#models", DataTable), [
+            [m["model"], m["messages"], m["tokens"]] for m in data["models"]])
+        fill(self.query_one("#convs", DataTable), [[c["title"], c["messages"], c["tokens"]]
+                                                   for c in data["conversations"]["mostActive"]])
+

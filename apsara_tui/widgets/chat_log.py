@@ -1,0 +1,251 @@
+"""The chat log: a window of `MessageView`s; older messages load when scrolled to the top.
+
+Only a window (the newest `WINDOW` messages) is mounted when a conversation opens, so a
+10,000-message conversation opens as fast as a short one. Scrolling to the top posts
+`ChatLog.OlderWanted`; the screen fetches the page before it and calls `prepend`.
+The log is anchored: it follows a growing reply only while the reader is at the bottom.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markdown import Markdown
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Collapsible, Static
+
+WINDOW = 50
+"""Messages mounted when a conversation opens, and fetched per older page."""
+FIRST_PAINT = 10
+"""Messages mounted before the first paint (more than a 40-row log shows); the rest follow at once."""
+FLUSH_S = 0.04
+"""A streaming reply repaints at most this often (chunks are batched in between)."""
+
+
+def _num(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def usage_line(metadata: dict[str, Any] | None) -> str:
+    """`tokens 12 in · 30 out · 8 thinking · first chunk 120 ms · total 900 ms` from metadata."""
+    meta = metadata or {}
+    tokens, timing = meta.get("tokens") or {}, meta.get("timing") or {}
+    parts = []
+    for key, label in (("prompt", "in"), ("output", "out"), ("thoughts", "thinking")):
+        if (n := _num(tokens.get(key))) is not None and (n or key != "thoughts"):
+            parts.append(f"{n} {label}")
+    line = ("tokens " + " · ".join(parts)) if parts else ""
+    for key, label in (("firstChunkMs", "first chunk"), ("totalMs", "total")):
+        if isinstance(timing.get(key), (int, float)):
+            line += f"{' · ' if line else ''}{label} {timing[key]:.0f} ms"
+    model = ((meta.get("provider") or {}).get("model")) or ""
+    status = meta.get("status")
+    if status and status != "complete":
+        line = f"{status}{' · ' if line else ''}{line}"
+    return f"{model} · {line}" if model and line else line or model
+
+
+def usage_metadata(done: dict[str, Any], first_ms: float | None, total_ms: float) -> dict[str, Any]:
+    """Stored-metadata shape from a `done` response; the core's timing wins over ours."""
+    usage, model_meta = done.get("usageMetadata") or {}, done.get("modelMetadata") or {}
+    timing = model_meta.get("timing") or {"firstChunkMs": first_ms, "totalMs": total_ms}
+    return {
+        "tokens": {"prompt": usage.get("promptTokenCount"), "output": usage.get("candidatesTokenCount"),
+                   "thoughts": usage.get("thoughtsTokenCount", 0)},
+        "timing": timing,
+        "provider": {"model": model_meta.get("model")} if model_meta.get("model") else {},
+    }
+
+
+class MessageView(Vertical):
+    """One message: role line, thoughts (collapsible, dimmed), text, and a usage line."""
+
+    def __init__(self, message: dict[str, Any], *, streaming: bool = False) -> None:
+        super().__init__(classes=f"-{message.get('role', 'user')}")
+        self.message = message
+        content = message.get("content") or {}
+        self.text: str = content.get("text") or ""
+        self.thoughts: str = content.get("thoughts") or ""
+        self.streaming = streaming
+        self._pending = False
+
+    @property
+    def sequence(self) -> int | None:
+        """The stored messageSequence (None for a reply still streaming)."""
+        return _num(self.message.get("messageSequence"))
+
+    def set_sequence(self, sequence: int) -> None:
+        """Show the sequence the core stored this message under."""
+        self.message["messageSequence"] = sequence
+        self.query_one(".role", Static).update(self._label())
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._label(), classes="role")
+        if self.thoughts or self.streaming:
+            with Collapsible(title="Thoughts", collapsed=not self.streaming, classes="thoughts") as box:
+                box.display = bool(self.thoughts)
+                yield Static(self.thoughts, classes="thoughts-text", markup=False)
+        yield Static(self._body(), classes="body")
+        line = usage_line(self.message.get("metadata"))
+        usage = Static(line, classes="usage", markup=False)
+        usage.display = bool(line)
+        yield usage
+
+    def _label(self) -> Text:
+        role = self.message.get("role", "user")
+        who = {"user": "you", "model": "model", "tool": "tool"}.get(role, role)
+        seq = f" #{self.sequence}" if self.sequence is not None else ""
+        label = Text(f"{who}{seq}", style="bold")
+        if self.message.get("isEdited"):
+            label.append(" (edited)", style="dim")
+        if self.streaming:
+            label.append(" · streaming…", style="dim italic")
+        return label
+
+    def _body(self) -> Any:
+        if self.message.get("role") == "model" and self.text:
+            return Markdown(self.text)
+        return Text(self.text)
+
+    # Streaming: chunks are batched and repainted every FLUSH_S seconds.
+    def append_thought(self, chunk: str) -> None:
+        """Add a thought-summary chunk to the dimmed block."""
+        self.thoughts += chunk
+        self._schedule()
+
+    def append_text(self, chunk: str) -> None:
+        """Add a text chunk; the first one folds the thoughts away."""
+        if not self.text and self.thoughts:
+            self.query_one(Collapsible).collapsed = True
+        self.text += chunk
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._pending:
+            self._pending = True
+            self.set_timer(FLUSH_S, self.flush)
+
+    def flush(self) -> None:
+        """Repaint the thoughts and the text as they stand."""
+        self._pending = False
+        if self.thoughts:
+            box = self.query_one(Collapsible)
+            box.display = True
+            box.query_one(".thoughts-text", Static).update(self.thoughts)
+        self.query_one(".body", Static).update(self._body())
+
+    def finish(self, metadata: dict[str, Any], *, error: str | None = None,
+               sequence: int | None = None) -> None:
+        """End of the stream: final text, the usage line (or the error inline), the stored sequence."""
+        self.streaming = False
+        self.message["metadata"] = metadata
+        self.flush()
+        if _num(sequence) is not None:
+            self.set_sequence(sequence)
+        else:
+            self.query_one(".role", Static).update(self._label())
+        usage = self.query_one(".usage", Static)
+        usage.display = True
+        if error:
+            usage.update(Text(f"⚠ {error}", style="bold red"))
+            usage.add_class("-error")
+        else:
+            usage.update(usage_line(metadata))
+
+
+class ChatLog(VerticalScroll):
+    """A scrolling window of messages; posts `OlderWanted` at the top."""
+
+    class OlderWanted(Message):
+        """The reader reached the top and older messages exist."""
+
+        def __init__(self, log: "ChatLog", before_sequence: int) -> None:
+            super().__init__()
+            self.log = log
+            self.before_sequence = before_sequence
+
+    class WindowShown(Message):
+        """The first window of messages is mounted and painted."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, can_focus=True)
+        self.has_older = False
+        self.loading_older = False
+        self.filling = False
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    @property
+    def views(self) -> list[MessageView]:
+        """The mounted message views, oldest first."""
+        return list(self.query_children(MessageView))
+
+    async def show_window(self, messages: list[dict[str, Any]], *, page: int = WINDOW) -> None:
+        """Replace the log with `messages` (the newest window, ascending).
+
+        The newest FIRST_PAINT messages are mounted and painted first (a screenful or two);
+        the rest of the window is mounted above them right after, so opening costs the
+        same whatever the window size.
+        """
+        self.app.workers.cancel_group(self, "fill")
+        await self.remove_children()
+        self.has_older = bool(messages) and len(messages) >= page and (messages[0].get("messageSequence") or 0) > 1
+        rest, newest = messages[:-FIRST_PAINT], messages[-FIRST_PAINT:]
+        self.filling = bool(rest)
+        if newest:
+            await self.mount_all(MessageView(m) for m in newest)
+        else:
+            await self.mount(Static("No messages yet.", classes="empty"))
+        self.anchor()
+        self.call_after_refresh(self._painted, rest)
+
+    def _painted(self, rest: list[dict[str, Any]]) -> None:
+        self.post_message(self.WindowShown())
+        if rest:
+            self.run_worker(self._fill(rest), group="fill", exclusive=True)
+
+    async def _fill(self, rest: list[dict[str, Any]]) -> None:
+        views = self.views
+        await self.mount_all((MessageView(m) for m in rest), before=views[0] if views else None)
+        self.filling = False
+
+    async def prepend(self, messages: list[dict[str, Any]], *, page: int = WINDOW) -> None:
+        """Mount an older page above the window, keeping the reader's place."""
+        self.loading_older = False
+        self.has_older = len(messages) >= page and (messages[0].get("messageSequence") or 0) > 1 if messages else False
+        if not messages:
+            return
+        before = self.virtual_size.height
+        first = self.views[0] if self.views else None
+        await self.mount_all((MessageView(m) for m in messages), before=first)
+        self.call_after_refresh(self._keep_place, before)
+
+    def _keep_place(self, before: int) -> None:
+        self.scroll_to(y=self.virtual_size.height - before, animate=False, immediate=True)
+
+    async def add(self, message: dict[str, Any], *, streaming: bool = False,
+                  follow: bool = False) -> MessageView:
+        """Append a message (or a reply about to stream); `follow` jumps to the bottom."""
+        await self.query_children(".empty").remove()
+        view = MessageView(message, streaming=streaming)
+        await self.mount(view)
+        if follow:
+            self.anchor()
+        return view
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= 0 < old_value:
+            self.want_older()
+
+    def want_older(self) -> None:
+        """Ask for the page before the oldest mounted message, once at a time."""
+        views = self.views
+        if not self.has_older or self.loading_older or self.filling or not views or views[0].sequence is None:
+            return
+        self.loading_older = True
+        self.post_message(self.OlderWanted(self, views[0].sequence))

@@ -1,0 +1,211 @@
+"""Chat benchmarks on the embedded server and the fake Gemini server, measured in one run.
+
+(a) added latency of `core.chat.generate` over a direct streaming SDK call (p50, goal <= 10 ms);
+(b) the last-50 window of a 10,000-message conversation vs a 50-message one (goal <= 1.5x), with
+    explain() showing an index scan whose keys examined stay near 50;
+(c) appending a message to the 10,000-message conversation vs a 10-message one (goal <= 1.2x).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from apsara_core.config import Settings
+from apsara_core.core import Core, open_core
+from apsara_core.db.embedded import free_port, spawn, wait_ready
+from apsara_core.models import Principal
+from apsara_core.repos import messages as msg_repo
+from apsara_core.services import chat_store
+from tests.benchmarks.report import Result
+from tests.factories import create_user, principal_of
+from tests.fakes.gemini_server import FakeGemini
+
+GEN_RUNS = 60
+WINDOW_RUNS = 60
+APPEND_RUNS = 60
+BIG, SMALL_WINDOW, SMALL_APPEND, WINDOW = 10_000, 50, 10, 50
+
+
+async def _timed(call: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        await call()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+async def _alternate(a: Callable[[], Awaitable[Any]], b: Callable[[], Awaitable[Any]],
+                     runs: int) -> tuple[float, float]:
+    """Medians of a and b measured alternately (so drift hits both alike)."""
+    ta, tb = [], []
+    for _ in range(runs):
+        ta += await _timed(a, 1)
+        tb += await _timed(b, 1)
+    return statistics.median(ta), statistics.median(tb)
+
+
+async def _conversation(core: Core, actor: Principal, n: int) -> str:
+    """A conversation with n messages inserted in bulk (stats set to match)."""
+    conv = await core.conversations.create(actor=actor, title=f"{n} messages")
+    cid = conv["conversationId"]
+    now = datetime.now(timezone.utc)
+    docs = [{"messageId": msg_repo.new_message_id(), "conversationId": cid, "userId": actor.user_id,
+             "messageSequence": i, "role": "user" if i % 2 else "model",
+             "content": {"text": f"message {i} " + "lorem ipsum " * 8}, "config": {},
+             "metadata": {"status": "complete"}, "isEdited": False, "editHistory": [], "createdAt": now}
+            for i in range(1, n + 1)]
+    for start in range(0, len(docs), 1000):
+        await core.db.messages.insert_many(docs[start:start + 1000])
+    await core.db.conversations.update_one({"conversationId": cid}, {"$set": {
+        "stats.messageSequence": n, "stats.totalMessages": n}})
+    return cid
+
+
+async def _direct_sdk(core: Core, text: str) -> None:
+    client = core.providers.for_model("gemini-2.5-flash").client()
+    stream = await client.aio.models.generate_content_stream(
+        model="gemini-2.5-flash", contents=[{"role": "user", "parts": [{"text": text}]}])
+    async for _ in stream:
+        pass
+
+
+async def bench_generate(core: Core, actor: Principal) -> list[Result]:
+    """(a): core generate vs the bare SDK stream, same fake, alternating.
+
+    Each core call opens a fresh conversation so both sides send the same one-turn request.
+    """
+    convs = [(await core.conversations.create(actor=actor, title="bench"))["conversationId"]
+             for _ in range(GEN_RUNS + 1)]
+
+    async def core_call() -> None:
+        await core.chat.generate(actor=actor, conversation_id=convs.pop(), text="hello bench")
+
+    await _direct_sdk(core, "warm up")
+    await core_call()
+    sdk, full = [], []
+    for _ in range(GEN_RUNS):
+        sdk += await _timed(lambda: _direct_sdk(core, "hello bench"), 1)
+        full += await _timed(core_call, 1)
+    added = [f - s for f, s in zip(sorted(full), sorted(sdk))]
+    p50 = statistics.median(full) - statistics.median(sdk)
+    return await _components(core, actor) + [
+        Result("chat (a): direct SDK streaming call, p50", statistics.median(sdk), "ms"),
+        Result("chat (a): core generate (history, store, quota), p50", statistics.median(full), "ms"),
+        Result("chat (a): added latency p50 (goal <= 10 ms)", p50, "ms", ratio=p50 / 10, goal=1.0),
+        Result("chat (a): added latency p90", sorted(added)[int(len(added) * 0.9)], "ms"),
+    ]
+
+
+async def _components(core: Core, actor: Principal) -> list[Result]:
+    """Medians of the database steps on a generate's critical path, for the breakdown."""
+    cid = (await core.conversations.create(actor=actor, title="parts"))["conversationId"]
+    reserve, commit, append = [], [], []
+    for _ in range(GEN_RUNS // 2):
+        t0 = time.perf_counter()
+        r = await core.limits.reserve(actor=actor, model="gemini-2.5-flash")
+        t1 = time.perf_counter()
+        await core.limits.commit(r, prompt_tokens=1, output_tokens=1)
+        t2 = time.perf_counter()
+        await chat_store.append(core, {"messageId": msg_repo.new_message_id(), "conversationId": cid,
+                                       "userId": actor.user_id, "role": "user", "content": {"text": "x"}})
+        t3 = time.perf_counter()
+        reserve.append(t1 - t0)
+        commit.append(t2 - t1)
+        append.append(t3 - t2)
+    return [Result(f"chat (a) part: {name}, p50", statistics.median(v) * 1000, "ms")
+            for name, v in (("limits.reserve", reserve), ("limits.commit", commit),
+                            ("append a message (sequence + insert, 1 transaction)", append))]
+
+
+async def bench_window(core: Core, actor: Principal, big: str) -> list[Result]:
+    """(b): newest 50 of 10,000 vs of 50, plus explain() of the window query."""
+    small = await _conversation(core, actor, SMALL_WINDOW)
+
+    def load(cid: str) -> Callable[[], Awaitable[Any]]:
+        return lambda: core.conversations.messages(actor=actor, conversation_id=cid, limit=WINDOW)
+
+    assert len(await load(big)()) == WINDOW
+    t_small, t_big = await _alternate(load(small), load(big), WINDOW_RUNS)
+    plan = await core.db.command("explain", {"find": "messages", "filter": msg_repo.window_query(
+        big, BIG, WINDOW)}, verbosity="executionStats")
+    stats = plan.get("executionStats", {})
+    keys, docs = stats.get("totalKeysExamined", -1), stats.get("totalDocsExamined", -1)
+    stage = _stages(plan.get("queryPlanner", {}).get("winningPlan", {}))
+    return [
+        Result(f"chat (b): last {WINDOW} of a {SMALL_WINDOW}-message conversation", t_small, "ms"),
+        Result(f"chat (b): last {WINDOW} of a {BIG}-message conversation", t_big, "ms",
+               ratio=t_big / t_small, goal=1.5),
+        Result(f"chat (b): explain: {stage}, keys examined (docs {docs})", keys, "keys"),
+    ]
+
+
+def _stages(plan: dict[str, Any]) -> str:
+    names = []
+    while plan:
+        names.append(str(plan.get("stage")) + (f"[{plan['indexName']}]" if plan.get("indexName") else ""))
+        plan = plan.get("inputStage") or {}
+    return " <- ".join(names)
+
+
+async def bench_append(core: Core, actor: Principal, big: str) -> list[Result]:
+    """(c): chat_store.append (sequence + insert, one transaction) on 10,000 vs 10 messages."""
+    small = await _conversation(core, actor, SMALL_APPEND)
+
+    def append(cid: str) -> Callable[[], Awaitable[Any]]:
+        return lambda: chat_store.append(core, {
+            "messageId": msg_repo.new_message_id(), "conversationId": cid, "userId": actor.user_id,
+            "role": "user", "content": {"text": "appended"}, "config": {},
+            "metadata": {"status": "complete"}, "isEdited": False, "editHistory": []})
+
+    t_small, t_big = await _alternate(append(small), append(big), APPEND_RUNS)
+    return [
+        Result(f"chat (c): append to a {SMALL_APPEND}-message conversation", t_small, "ms"),
+        Result(f"chat (c): append to a {BIG}-message conversation", t_big, "ms",
+               ratio=t_big / t_small, goal=1.2),
+    ]
+
+
+async def _main(mongo_uri: str, fake: FakeGemini, data_dir: Path) -> list[Result]:
+    settings = Settings(_env_file=None, mongodb_uri=mongo_uri, data_dir=data_dir, jwt_secret="b" * 40,
+                        google_ai_api_key=SecretStr("bench"), google_gemini_base_url=fake.base_url,
+                        env="test", bcrypt_rounds=4)
+    core = await open_core(settings)
+    try:
+        actor = principal_of(await create_user(core, "bench@example.com", plan="premium"))
+        await core.db.plans.update_many({}, {"$set": {"models.gemini-2.5-flash.daily": 100_000}})
+        await core.plans.list()
+        await core.db.plans.update_many({}, {"$set": {"models.gemini-2.5-flash.daily": 100_000}})
+        core.plans.invalidate()
+        results = await bench_generate(core, actor)
+        big = await _conversation(core, actor, BIG)
+        results += await bench_window(core, actor, big)
+        results += await bench_append(core, actor, big)
+        return results
+    finally:
+        await core.client.drop_database(core.db.name)
+        await core.close()
+
+
+def run() -> list[Result]:
+    """Start the embedded server and the fake, then measure (a), (b), (c)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        log = Path(tmp) / "server.log"
+        proc = spawn(":memory:", port, log, detach=False)
+        try:
+            wait_ready(proc, port, log)
+            with FakeGemini() as fake:
+                return asyncio.run(_main(f"mongodb://127.0.0.1:{port}/bench_chat", fake, Path(tmp) / "data"))
+        finally:
+            proc.terminate()
+            proc.wait(10)

@@ -1,0 +1,57 @@
+"""Fixtures for chat tests: one FakeGemini per session and a Core pointed at it.
+
+Import them in a test module (`from tests.fakes.fixtures import fake_gemini, chat_core  # noqa: F401`)
+or list this module in a conftest's `pytest_plugins`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from apsara_core.config import Settings
+from apsara_core.core import Core, open_core
+from tests.fakes.gemini_server import FakeGemini
+
+FAKE_KEY = "fake-gemini-key"
+
+
+@pytest.fixture(scope="session")
+def fake_gemini_server() -> Iterator[FakeGemini]:
+    """The fake Gemini API, started once per test session."""
+    with FakeGemini() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_gemini(fake_gemini_server: FakeGemini) -> FakeGemini:
+    """The session's fake, with requests and scripted faults cleared for this test."""
+    fake_gemini_server.reset()
+    return fake_gemini_server
+
+
+@pytest.fixture
+def chat_settings(settings: Settings, fake_gemini: FakeGemini) -> Settings:
+    """Test settings with an API key and the fake's base URL; short retry and idle timings."""
+    return settings.model_copy(update={
+        "google_ai_api_key": SecretStr(FAKE_KEY), "google_gemini_base_url": fake_gemini.base_url,
+        "gemini_retry_base_s": 0.01, "gemini_idle_timeout_s": 1.0, "gemini_timeout_s": 10.0})
+
+
+@pytest.fixture
+async def chat_core(chat_settings: Settings) -> AsyncIterator[Core]:
+    """An open Core on a fresh database whose AI calls reach the fake."""
+    opened = await open_core(chat_settings)
+    try:
+        yield opened
+    finally:
+        await opened.client.drop_database(opened.db.name)
+        await opened.close()
+
+
+def gemini_env(fake: FakeGemini) -> dict[str, str]:
+    """Environment for an `apsara` subprocess that talks to the fake."""
+    return {"GOOGLE_AI_API_KEY": FAKE_KEY, "GOOGLE_GEMINI_BASE_URL": fake.base_url,
+            "APSARA_GEMINI_RETRY_BASE_S": "0.01", "APSARA_GEMINI_IDLE_TIMEOUT_S": "2"}

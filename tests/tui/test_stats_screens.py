@@ -1,0 +1,158 @@
+"""Screens 17 (database statistics), 18 (user statistics, password protected) and Plans."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input, Sparkline, Static
+
+from apsara_core.models import Principal
+from apsara_tui.app import ApsaraApp
+from apsara_tui.screens.plans import LimitModal, PlansScreen
+from apsara_tui.screens.stats import DatabaseStatsScreen, PasswordModal, UserStatsScreen
+from tests.factories import create_user, principal_of
+
+FLASH, PRO = "gemini-2.5-flash", "gemini-2.5-pro"
+PASSWORD = "correct horse battery"
+
+
+async def settle(app: ApsaraApp, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def rows(table: DataTable) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def activity(app: ApsaraApp) -> dict:
+    core = app.core
+    alice = await create_user(core, "alice@example.com", plan="premium")
+    for model, n in ((FLASH, 3), (PRO, 1)):
+        for _ in range(n):
+            r = await core.limits.reserve(actor=principal_of(alice), model=model)
+            await core.limits.commit(r, prompt_tokens=10, output_tokens=5)
+    return alice
+
+
+async def test_database_statistics_screen(app: ApsaraApp) -> None:
+    await activity(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("1", "7")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, DatabaseStatsScreen)
+        summary = str(screen.query_one("#summary", Static).render())
+        assert "1 users" in summary and "4 messages" in summary and "60 tokens" in summary
+        models = rows(screen.query_one("#models", DataTable))
+        assert models[0][:3] == [FLASH, "3", "45"] and models[1][:2] == [PRO, "1"]
+        assert models[0][5].startswith("█")
+        assert screen.query_one("#messages", Sparkline).data[-1] == 4
+        assert rows(screen.query_one("#top", DataTable))[0][:2] == ["alice@example.com", "4"]
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PlansScreen)
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, (PlansScreen, DatabaseStatsScreen))
+
+
+async def test_user_statistics_for_the_operator(app: ApsaraApp) -> None:
+    await activity(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_action(18)
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, UserStatsScreen)
+        assert "Type a user's email" in str(screen.query_one("#summary", Static).render())
+        screen.query_one("#who", Input).value = "alice@example.com"
+        screen.query_one("#who", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        summary = str(screen.query_one("#summary", Static).render())
+        assert "alice@example.com" in summary and "60 tokens" in summary
+        quota = {r[0]: r for r in rows(screen.query_one("#quota", DataTable))}
+        assert quota[FLASH][1:3] == ["3", "100"] and quota[PRO][1:3] == ["1", "50"]
+        assert rows(screen.query_one("#models", DataTable))[0][:2] == [FLASH, "3"]
+
+
+async def test_unknown_user_is_a_notification_not_a_crash(app: ApsaraApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_action(18)
+        await settle(app, pilot)
+        app.screen.query_one("#who", Input).value = "nobody@example.com"
+        app.screen.query_one("#who", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, UserStatsScreen)
+        assert any("No user 'nobody@example.com'" in n.message for n in app._notifications)
+
+
+async def test_user_statistics_ask_a_non_admin_for_the_password(app: ApsaraApp) -> None:
+    user = await app.core.users.create(actor=Principal.operator(), email="erin@example.com",
+                                       full_name="Erin", password=PASSWORD, verified=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.current_user = user
+        app.open_action(18)
+        await pilot.pause()
+        assert isinstance(app.screen, PasswordModal)
+        await pilot.press(*"wrong password", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, UserStatsScreen)
+        assert "Wrong password" in str(app.screen.query_one("#summary", Static).render())
+        assert rows(app.screen.query_one("#quota", DataTable)) == []
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, PasswordModal)
+        await pilot.press(*PASSWORD, "enter")
+        await settle(app, pilot)
+        summary = str(app.screen.query_one("#summary", Static).render())
+        assert "erin@example.com" in summary and "(free)" in summary
+        assert app.screen.query_one("#who", Input).disabled
+
+
+async def test_plans_screen_edits_a_limit_with_validation(app: ApsaraApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(PlansScreen())
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        keys = [r[:4] for r in rows(table)]
+        assert ["guest", FLASH, "-", "5"] in keys and ["free", PRO, "5", "-"] in keys
+        target = next(i for i, r in enumerate(keys) if r[:2] == ["free", PRO])
+        table.move_cursor(row=target)
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, LimitModal)
+        value = modal.query_one("#value", Input)
+        value.value = "-3"
+        await pilot.pause()
+        assert "whole number" in str(modal.query_one("#error", Static).render())
+        assert modal.query_one("#save").disabled
+        value.value = "12"
+        await pilot.pause()
+        await pilot.click("#save")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PlansScreen)
+        stored = await app.core.db.plans.find_one({"name": "free"})
+        assert stored["models"][PRO] == {"daily": 12, "total": None}
+        assert ["free", PRO, "12", "-"] in [r[:4] for r in rows(app.screen.query_one(DataTable))]
+        assert await app.core.db.audit.count_documents({"action": "plan.set_limit"}) == 1
+
+
+async def test_plans_screen_refuses_a_non_admin(app: ApsaraApp) -> None:
+    user = await create_user(app.core, "user@example.com")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.current_user = user
+        app.push_screen(PlansScreen())
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        app.screen.query_one("#value", Input).value = "999"
+        await pilot.pause()
+        await pilot.click("#save")
+        await settle(app, pilot)
+        assert any("Only admins" in n.message for n in app._notifications)
+        assert (await app.core.db.plans.find_one({"name": "guest"}))["models"][FLASH]["total"] == 5
