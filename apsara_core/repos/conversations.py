@@ -6,9 +6,12 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import DESCENDING
+
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.repos.common import update_then_get
 
 Session = AsyncClientSession | None
 
@@ -45,10 +48,12 @@ async def ids_of_user(db: AsyncDatabase, user_id: str | None, *, session: Sessio
 
 async def set_fields(db: AsyncDatabase, conversation_id: str, fields: dict[str, Any],
                      *, guard: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """$set fields (when `guard` also matches); the updated document or None."""
-    return await db.conversations.find_one_and_update(
-        {"conversationId": conversation_id, **(guard or {})}, {"$set": fields},
-        projection={"_id": 0}, return_document=ReturnDocument.AFTER)
+    """$set fields (when `guard` also matches); the updated document or None.
+
+    """
+    return await update_then_get(
+        db.conversations, {"conversationId": conversation_id, **(guard or {})}, {"$set": fields},
+        key={"conversationId": conversation_id}, projection={"_id": 0})
 
 
 async def allocate_sequence(db: AsyncDatabase, conversation_id: str, now: datetime,
@@ -57,12 +62,13 @@ async def allocate_sequence(db: AsyncDatabase, conversation_id: str, now: dateti
 
     Run inside the transaction that inserts the message, so a failed insert gives the number back.
     """
-    doc = await db.conversations.find_one_and_update(
-        {"conversationId": conversation_id},
+    # Inside the transaction the update holds the document until commit, so the read sees our
+    # own increment and no other; a racing transaction conflicts and is retried.
+    doc = await update_then_get(
+        db.conversations, {"conversationId": conversation_id},
         {"$inc": {"stats.messageSequence": 1, "stats.totalMessages": 1, "stats.totalTokens": tokens},
          "$set": {"stats.lastActivity": now, "updatedAt": now}},
-        projection={"stats.messageSequence": 1}, return_document=ReturnDocument.AFTER,
-        session=session)
+        projection={"stats.messageSequence": 1}, session=session)
     if doc is None:
         raise LookupError(conversation_id)
     return int(doc["stats"]["messageSequence"])

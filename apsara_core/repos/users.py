@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bson import ObjectId
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.repos.common import update_then_get
 
 
 def new_id() -> str:
@@ -60,15 +62,12 @@ async def update(db: AsyncDatabase, user_id: str, set_: dict[str, Any],
     change: dict[str, Any] = {"$set": {**set_, "updatedAt": _now()}}
     if unset:
         change["$unset"] = {name: "" for name in unset}
-    return await db.users.find_one_and_update({"_id": user_id}, change,
-                                              return_document=ReturnDocument.AFTER, session=session)
+    return await update_then_get(db.users, {"_id": user_id}, change, session=session)
 
 
 async def count_failure(db: AsyncDatabase, user_id: str) -> dict[str, Any] | None:
     """Atomically add one failed login; returns the document after the increment."""
-    return await db.users.find_one_and_update(
-        {"_id": user_id}, {"$inc": {"failedLoginAttempts": 1}},
-        return_document=ReturnDocument.AFTER)
+    return await update_then_get(db.users, {"_id": user_id}, {"$inc": {"failedLoginAttempts": 1}})
 
 
 async def lock_if_unlocked(db: AsyncDatabase, user_id: str, until: datetime) -> None:
@@ -87,10 +86,9 @@ async def clear_expired_lock(db: AsyncDatabase, user_id: str, locked_until: date
 async def record_login(db: AsyncDatabase, user_id: str) -> dict[str, Any] | None:
     """A successful sign-in: reset the failure counter, stamp lastLoginAt."""
     now = _now()
-    return await db.users.find_one_and_update(
-        {"_id": user_id}, {"$set": {"failedLoginAttempts": 0, "lockedUntil": None,
-                                    "lastLoginAt": now, "updatedAt": now}},
-        return_document=ReturnDocument.AFTER)
+    return await update_then_get(
+        db.users, {"_id": user_id}, {"$set": {"failedLoginAttempts": 0, "lockedUntil": None,
+                                              "lastLoginAt": now, "updatedAt": now}})
 
 
 async def take_guest_session(db: AsyncDatabase, user_id: str, window: datetime, limit: int) -> bool:
