@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from uuid import uuid4
 
@@ -59,15 +60,22 @@ def settings(tmp_path: Path, mongo_uri: str) -> Settings:
     )
 
 
-@pytest.fixture
-async def core(settings: Settings) -> AsyncIterator[Core]:
-    """An open Core on a fresh database, dropped afterwards."""
+@asynccontextmanager
+async def opened_core(settings: Settings) -> AsyncIterator[Core]:
+    """An open Core on `settings`; its database is dropped and the Core closed afterwards."""
     opened = await open_core(settings)
     try:
         yield opened
     finally:
         await opened.client.drop_database(opened.db.name)
         await opened.close()
+
+
+@pytest.fixture
+async def core(settings: Settings) -> AsyncIterator[Core]:
+    """An open Core on a fresh database, dropped afterwards."""
+    async with opened_core(settings) as opened:
+        yield opened
 
 
 def cli_env(**overrides: str) -> dict[str, str]:

@@ -12,7 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 from apsara_core.config import Settings
-from apsara_core.core import Core, open_core
+from apsara_core.core import Core
+from tests.conftest import opened_core
 from tests.fakes.gemini_server import FakeGemini
 
 FAKE_KEY = "fake-gemini-key"
@@ -43,12 +44,8 @@ def chat_settings(settings: Settings, fake_gemini: FakeGemini) -> Settings:
 @pytest.fixture
 async def chat_core(chat_settings: Settings) -> AsyncIterator[Core]:
     """An open Core on a fresh database whose AI calls reach the fake."""
-    opened = await open_core(chat_settings)
-    try:
+    async with opened_core(chat_settings) as opened:
         yield opened
-    finally:
-        await opened.client.drop_database(opened.db.name)
-        await opened.close()
 
 
 def gemini_env(fake: FakeGemini) -> dict[str, str]:
