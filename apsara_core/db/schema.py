@@ -69,7 +69,10 @@ COLLECTIONS: list[Collection] = [
     ]),
     # Only _id ("user|date|model"): each secondary index adds ~0.3 ms to every update on the
     # embedded server, and a reservation is one update of this collection.
-    Collection("quota_counters", "quota admission counters and open reservations", []),
+    Collection("quota_counters", "quota admission counters (one per user, model and day)", []),
+    Collection("reservation_closures", "committed or refunded quota reservations", [
+        Index([("closedAt", A)], ttl_seconds=7 * 86400),
+    ]),
     Collection("plans", "subscription plans and their model limits", [
         Index([("name", A)], unique=True),
     ]),

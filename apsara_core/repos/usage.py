@@ -1,9 +1,10 @@
 """Queries on the usage collections.
 
 - `quota_counters`: admission. `_id = "<userId>|<date>|<model>"`, `date` "YYYY-MM-DD" (UTC)
-  or "total" for lifetime (guest) allowances; `count` (admitted minus refunded) and `open`
-  (reservations not yet committed or refunded). Reached only by `_id`, so it has no secondary
-  index and a reservation is one cheap update.
+  or "total" for lifetime (guest) allowances; `count` (admitted minus refunded). Reached only
+  by `_id`, so it has no secondary index and a reservation is one cheap conditional `$inc`.
+- `reservation_closures`: one document per committed or refunded reservation (`_id` = its id),
+  so closing a reservation twice is a no-op without growing the counter document.
 - `usage_daily`: per-day history for statistics, same `_id` form with a real date:
   `committed`, `refused`, `refunded`, `promptTokens`, `outputTokens`, `thoughtsTokens`,
   `totalTokens`; indexed by (userId, date, model) and (date, model).
@@ -39,26 +40,36 @@ async def admit(db: AsyncDatabase, *, user_id: str, date: str, model: str, limit
     """Take one unit of (user, date, model) if fewer than `limit` are taken (one atomic update).
 
     Returns:
-        True when admitted; the reservation id is then recorded in `open`.
+        True when admitted.
     """
     return await counters.take(
         db.quota_counters, doc_id=day_id(user_id, date, model), limit=limit,
-        on_insert=_fields(user_id, date, model), extra={"$push": {"open": reservation_id}})
+        on_insert=_fields(user_id, date, model))
 
 
 async def release(db: AsyncDatabase, *, doc_id: str, reservation_id: str, give_back: bool,
-                  session: Session = None) -> bool:
-    """Close an open reservation, at most once; `give_back` also returns its unit (refund).
+                  now: datetime, session: Session = None) -> bool:
+    """Close a reservation, at most once; `give_back` also returns its unit (refund).
+
+    Runs inside the caller's transaction: a racing second close conflicts (and is retried, then
+    sees the closure) or hits the closure's unique `_id`.
 
     Returns:
-        True when the reservation was open; False when already closed (a no-op).
+        True when this call closed it; False when it was already closed (a no-op).
     """
-    update: dict[str, Any] = {"$pull": {"open": reservation_id}}
+    if await db.reservation_closures.find_one({"_id": reservation_id}, {"_id": 1}, session=session):
+        return False
+    await db.reservation_closures.insert_one({"_id": reservation_id, "closedAt": now},
+                                             session=session)
     if give_back:
-        update["$inc"] = {"count": -1}
-    result = await db.quota_counters.update_one(
-        {"_id": doc_id, "open": reservation_id}, update, session=session)
-    return result.modified_count == 1
+        await db.quota_counters.update_one({"_id": doc_id}, {"$inc": {"count": -1}},
+                                           session=session)
+    return True
+
+
+async def is_closed(db: AsyncDatabase, reservation_id: str) -> bool:
+    """Whether a reservation was committed or refunded."""
+    return await db.reservation_closures.find_one({"_id": reservation_id}, {"_id": 1}) is not None
 
 
 async def counts(db: AsyncDatabase, *, doc_ids: list[str]) -> dict[str, int]:

@@ -138,7 +138,7 @@ class LimitsService:
                 async with self.core.client.start_session() as session:
                     await session.with_transaction(work)
                 return
-            except DuplicateKeyError:  # two first-of-day upserts raced: the doc exists now
+            except DuplicateKeyError:  # a racing first-of-day upsert or close: retry sees it
                 if attempt == 2:
                     raise
 
@@ -147,7 +147,7 @@ class LimitsService:
         db = self.core.db
         if not await usage.release(db, doc_id=usage.day_id(r.user_id, r.counter_date, r.model),
                                    reservation_id=r.id, give_back=tokens is None,
-                                   session=session):
+                                   now=self.now(), session=session):
             return
         history = {"refunded": 1} if tokens is None else {"committed": 1, **tokens}
         await usage.bump(db, user_id=r.user_id, date=r.day.isoformat(), model=r.model,

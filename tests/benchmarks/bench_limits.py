@@ -1,8 +1,8 @@
 """Quota reservation cost vs a bare `find_one_and_update` with `$inc`, same server, same run.
 
 A reservation is `LimitsService.reserve` with its bookkeeping: the plan lookup (cached), the
-atomic conditional increment of the (user, model, day) counter and the open-reservation record
-that makes refund/commit idempotent. 500 other users' counters are stored first so the
+atomic conditional increment of the (user, model, day) counter (refund and commit are made
+idempotent by a closure record written when the reservation closes, outside this timing). 500 other users' counters are stored first so the
 collection is not trivially small. Rounds interleave the measured operations to cancel drift.
 """
 
@@ -97,7 +97,7 @@ def run() -> list[Result]:
         Result("limits: bare find_one_and_update $inc (1-doc collection)", p50["fou"], "ms"),
         Result(f"limits: bare update_one $inc by _id ({ratio['update_one']:.2f}x)",
                p50["update_one"], "ms"),
-        Result("limits: reserve (conditional inc + open record)", p50["reserve"], "ms",
+        Result("limits: reserve (conditional inc; plan cached)", p50["reserve"], "ms",
                ratio=ratio["reserve"], goal=1.3),
         Result(f"limits: reserve + commit, one transaction ({ratio['full']:.2f}x)",
                p50["full"], "ms"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from apsara_core.core import Core
+from apsara_core.repos import usage
 from apsara_core.errors import PermissionDeniedError, RateLimitError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.repos.users import new_id
@@ -73,7 +74,7 @@ async def test_200_concurrent_at_17_of_20_admit_exactly_3(core: Core) -> None:
     assert info["totalUsage"] == {"totalMessages": 0, "totalTokens": 0}
     assert "Used 20/20 messages today" in refused[0].message
     doc = await counter(core, user.user_id, "2026-03-10", FLASH)
-    assert doc["count"] == 20 and len(doc["open"]) == 20
+    assert doc["count"] == 20
     assert (await history(core, user.user_id, "2026-03-10", FLASH))["refused"] == 197
 
 
@@ -108,7 +109,7 @@ async def test_ten_failed_calls_leave_the_count_unchanged(core: Core) -> None:
         r = await core.limits.reserve(actor=user, model=FLASH)
         await core.limits.refund(r)
     doc = await counter(core, user.user_id, today, FLASH)
-    assert doc["count"] == 1 and doc["open"] == [kept.id]
+    assert doc["count"] == 1 and not await usage.is_closed(core.db, kept.id)
     assert (await history(core, user.user_id, today, FLASH))["refunded"] == 10
 
 
@@ -121,7 +122,8 @@ async def test_refund_is_idempotent_and_void_after_commit(core: Core) -> None:
     await core.limits.refund(r2)
     await core.limits.commit(r2, prompt_tokens=10, output_tokens=20)
     doc = await counter(core, user.user_id, r1.day.isoformat(), PRO)
-    assert doc["count"] == 1 and doc["open"] == []
+    assert doc["count"] == 1
+    assert await usage.is_closed(core.db, r1.id) and await usage.is_closed(core.db, r2.id)
     day = await history(core, user.user_id, r1.day.isoformat(), PRO)
     assert day["refunded"] == 1 and day["committed"] == 1 and day["totalTokens"] == 35
 
@@ -203,7 +205,7 @@ async def test_bad_token_counts_are_refused_and_nothing_is_written(core: Core, t
     with pytest.raises(ValidationError) as err:
         await core.limits.commit(r, prompt_tokens=tokens, output_tokens=1)
     assert err.value.field == "promptTokens"
-    assert (await counter(core, user.user_id, r.day.isoformat(), FLASH))["open"] == [r.id]
+    assert not await usage.is_closed(core.db, r.id)
     assert await core.db.user_usage.find_one({"userId": user.user_id}) is None
 
 
@@ -262,7 +264,7 @@ async def test_four_processes_share_exact_totals(core: Core, mongo_uri: str,
     assert sum(r["refused"] for r in results) == 100
     counters = await core.db.quota_counters.find({"userId": user.user_id}).to_list(None)
     assert sum(d["count"] for d in counters) == 100  # one day unless run across midnight
-    assert all(d["open"] == [] for d in counters)
+    assert await core.db.reservation_closures.count_documents({}) == 100
     days = await core.db.usage_daily.find({"userId": user.user_id}).to_list(None)
     assert sum(d.get("committed", 0) for d in days) == 100
     assert sum(d.get("refused", 0) for d in days) == 100
