@@ -2,8 +2,8 @@
 
 A reservation is `LimitsService.reserve` with its bookkeeping: the plan lookup (cached), the
 atomic conditional increment of the (user, model, day) counter (refund and commit are made
-idempotent by a closure record written when the reservation closes, outside this timing). 500 other users' counters are stored first so the
-collection is not trivially small. Rounds interleave the measured operations to cancel drift.
+idempotent by a closure record written when the reservation closes, outside this timing).
+500 other users' counters are stored first so the collection is not trivially small. Rounds interleave the measured operations to cancel drift.
 """
 
 from __future__ import annotations
