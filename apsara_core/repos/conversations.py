@@ -57,18 +57,25 @@ async def set_fields(db: AsyncDatabase, conversation_id: str, fields: dict[str, 
 
 
 async def allocate_sequence(db: AsyncDatabase, conversation_id: str, now: datetime,
-                            *, session: Session, tokens: int = 0) -> int:
+                            *, session: Session, tokens: int = 0, expected: int | None = None) -> int:
     """Take the next messageSequence (atomic $inc), count the message and its tokens.
 
     Run inside the transaction that inserts the message, so a failed insert gives the number back.
+    With `expected` (the last sequence the caller saw), one conditional update suffices when no
+    other message came in between; otherwise the sequence is read back.
     """
+    change = {"$inc": {"stats.messageSequence": 1, "stats.totalMessages": 1, "stats.totalTokens": tokens},
+              "$set": {"stats.lastActivity": now, "updatedAt": now}}
+    if expected is not None:
+        result = await db.conversations.update_one(
+            {"conversationId": conversation_id, "stats.messageSequence": expected}, change,
+            session=session)
+        if result.matched_count == 1:
+            return expected + 1
     # Inside the transaction the update holds the document until commit, so the read sees our
     # own increment and no other; a racing transaction conflicts and is retried.
-    doc = await update_then_get(
-        db.conversations, {"conversationId": conversation_id},
-        {"$inc": {"stats.messageSequence": 1, "stats.totalMessages": 1, "stats.totalTokens": tokens},
-         "$set": {"stats.lastActivity": now, "updatedAt": now}},
-        projection={"stats.messageSequence": 1}, session=session)
+    doc = await update_then_get(db.conversations, {"conversationId": conversation_id}, change,
+                                projection={"stats.messageSequence": 1}, session=session)
     if doc is None:
         raise LookupError(conversation_id)
     return int(doc["stats"]["messageSequence"])

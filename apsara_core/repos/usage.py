@@ -48,16 +48,19 @@ async def admit(db: AsyncDatabase, *, user_id: str, date: str, model: str, limit
 
 
 async def release(db: AsyncDatabase, *, doc_id: str, reservation_id: str, give_back: bool,
-                  now: datetime, session: Session = None) -> bool:
+                  now: datetime, session: Session = None, check: bool = True) -> bool:
     """Close a reservation, at most once; `give_back` also returns its unit (refund).
 
     Runs inside the caller's transaction: a racing second close conflicts (and is retried, then
     sees the closure) or hits the closure's unique `_id`.
 
+    `check=False` skips the look-up for a reservation the caller knows is open: a second close
+    then fails on the unique `_id` (DuplicateKeyError) instead of being a no-op.
+
     Returns:
         True when this call closed it; False when it was already closed (a no-op).
     """
-    if await db.reservation_closures.find_one({"_id": reservation_id}, {"_id": 1}, session=session):
+    if check and await db.reservation_closures.find_one({"_id": reservation_id}, {"_id": 1}, session=session):
         return False
     await db.reservation_closures.insert_one({"_id": reservation_id, "closedAt": now},
                                              session=session)

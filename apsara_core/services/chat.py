@@ -105,7 +105,7 @@ class ChatService:
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
         try:  # the earlier history is read while the user message is stored
             prompt, window = await asyncio.gather(
-                chat_store.append(self.core, user_doc),
+                chat_store.append(self.core, user_doc, expected=conv["stats"]["messageSequence"]),
                 read_window(self.core, conv["conversationId"], conv["stats"]["messageSequence"] + 1))
         except BaseException:
             await self.core.limits.refund(reservation)

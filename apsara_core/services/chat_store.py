@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from apsara_core.errors import NotFoundError
 from apsara_core.models.documents import utcnow
@@ -30,8 +31,12 @@ async def transaction(core: "Core", work: Callable[[AsyncClientSession], Awaitab
         return await session.with_transaction(work)
 
 
-async def append(core: "Core", doc: dict[str, Any], *, tokens: int = 0) -> dict[str, Any]:
+async def append(core: "Core", doc: dict[str, Any], *, tokens: int = 0, expected: int | None = None,
+                 also: Callable[[AsyncClientSession], Awaitable[None]] | None = None) -> dict[str, Any]:
     """Give `doc` the next messageSequence and store it, atomically (adding `tokens` to the stats).
+
+    `expected` is the conversation's last sequence as the caller saw it (saves a read when
+    nothing came in between); `also` runs in the same transaction (e.g. the quota commit).
 
     Raises:
         NotFoundError: the conversation was deleted meanwhile.
@@ -41,15 +46,26 @@ async def append(core: "Core", doc: dict[str, Any], *, tokens: int = 0) -> dict[
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         try:
             seq = await conv_repo.allocate_sequence(core.db, doc["conversationId"], now,
-                                                    session=session, tokens=tokens)
+                                                    session=session, tokens=tokens,
+                                                    expected=expected)
         except LookupError:
             raise NotFoundError(f"Conversation {doc['conversationId']} no longer exists",
                                 field="conversationId") from None
         stored = {**doc, "messageSequence": seq, "createdAt": now}
         await msg_repo.insert(core.db, stored, session=session)
+        if also is not None:
+            await also(session)
         return stored
 
-    return await transaction(core, work)
+    if also is None:
+        return await transaction(core, work)
+    for attempt in range(3):
+        try:
+            return await transaction(core, work)
+        except DuplicateKeyError:  # a racing first-of-day usage upsert in `also`: run it again
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def archive_from(core: "Core", conversation_id: str, sequence: int, *, reason: str,

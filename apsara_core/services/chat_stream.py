@@ -119,10 +119,16 @@ async def run_reply(core: "Core", job: ReplyJob) -> AsyncIterator[ChatEvent]:
 
 
 async def _finish(core: "Core", job: ReplyJob, result: ProviderResult) -> dict[str, Any]:
-    """Store the complete reply (with its tokens) and commit the quota, concurrently."""
-    stored, _ = await asyncio.gather(
-        chat_store.append(core, _model_doc(job, result, status="complete"), tokens=result.usage.total),
-        _commit(core, job, result))
+    """Store the complete reply and commit its quota unit with its tokens, in one transaction."""
+
+    async def commit(session: Any) -> None:
+        await core.limits.commit_in(session, job.reservation, prompt_tokens=result.usage.prompt,
+                                    output_tokens=result.usage.output,
+                                    thoughts_tokens=result.usage.thoughts)
+
+    expected = job.prompt["messageSequence"] if job.prompt is not None else None
+    stored = await chat_store.append(core, _model_doc(job, result, status="complete"),
+                                     tokens=result.usage.total, expected=expected, also=commit)
     return _response(job, result, stored)
 
 

@@ -132,6 +132,17 @@ class LimitsService:
         tokens = _tokens(prompt_tokens, output_tokens, thoughts_tokens)
         await self._transaction(lambda s: self._close(s, reservation, tokens))
 
+    async def commit_in(self, session: Any, reservation: Reservation, *, prompt_tokens: int,
+                        output_tokens: int, thoughts_tokens: int = 0) -> None:
+        """`commit`, inside the caller's transaction (e.g. the one storing the reply).
+
+        Raises:
+            ValidationError: a token count is negative or not an integer.
+            DuplicateKeyError: a racing first-of-day write; the caller retries its transaction.
+        """
+        tokens = _tokens(prompt_tokens, output_tokens, thoughts_tokens)
+        await self._close(session, reservation, tokens, check=False)
+
     async def _transaction(self, work: Callable[[Any], Awaitable[None]]) -> None:
         for attempt in range(3):
             try:
@@ -142,12 +153,13 @@ class LimitsService:
                 if attempt == 2:
                     raise
 
-    async def _close(self, session: Any, r: Reservation, tokens: dict[str, int] | None) -> None:
-        """Close `r`: refund when `tokens` is None, else commit them."""
+    async def _close(self, session: Any, r: Reservation, tokens: dict[str, int] | None,
+                     check: bool = True) -> None:
+        """Close `r`: refund when `tokens` is None, else commit them (see usage.release)."""
         db = self.core.db
         if not await usage.release(db, doc_id=usage.day_id(r.user_id, r.counter_date, r.model),
                                    reservation_id=r.id, give_back=tokens is None,
-                                   now=self.now(), session=session):
+                                   now=self.now(), session=session, check=check):
             return
         history = {"refunded": 1} if tokens is None else {"committed": 1, **tokens}
         await usage.bump(db, user_id=r.user_id, date=r.day.isoformat(), model=r.model,
