@@ -133,8 +133,9 @@ class GenerationOptions:
             thinking_budget=budget,
         )
 
-    def to_config(self) -> dict[str, Any]:
-        """The camelCase config stored on the message (unset fields omitted)."""
+    def to_config(self, *, snake: bool = False) -> dict[str, Any]:
+        """The config as stored on the message, camelCase (or snake_case for the SDK);
+        unset fields omitted."""
         out: dict[str, Any] = {}
         for key, value in (("temperature", self.temperature), ("topP", self.top_p),
                            ("topK", self.top_k), ("maxOutputTokens", self.max_output_tokens)):
@@ -149,7 +150,17 @@ class GenerationOptions:
             thinking["thinkingBudget"] = self.thinking_budget
         if thinking:
             out["thinkingConfig"] = thinking
-        return out
+        return _snake_keys(out) if snake else out
+
+
+_SNAKE = {"topP": "top_p", "topK": "top_k", "maxOutputTokens": "max_output_tokens",
+          "stopSequences": "stop_sequences", "thinkingConfig": "thinking_config",
+          "includeThoughts": "include_thoughts", "thinkingBudget": "thinking_budget"}
+
+
+def _snake_keys(config: dict[str, Any]) -> dict[str, Any]:
+    return {_SNAKE.get(k, k): _snake_keys(v) if isinstance(v, dict) else v
+            for k, v in config.items()}
 
 
 def _is_number(value: Any) -> bool:

@@ -226,21 +226,7 @@ def build_payload(request: ProviderRequest) -> tuple[list[dict[str, Any]], dict[
         if turn.text:
             parts.append({"text": turn.text})
         contents.append({"role": turn.role, "parts": parts})
-    opts = request.options
-    config: dict[str, Any] = {}
-    for key, value in (("temperature", opts.temperature), ("top_p", opts.top_p),
-                       ("top_k", opts.top_k), ("max_output_tokens", opts.max_output_tokens)):
-        if value is not None:
-            config[key] = value
-    if opts.stop_sequences:
-        config["stop_sequences"] = list(opts.stop_sequences)
-    thinking: dict[str, Any] = {}
-    if opts.include_thoughts:
-        thinking["include_thoughts"] = True
-    if opts.thinking_budget is not None:
-        thinking["thinking_budget"] = opts.thinking_budget
-    if thinking:
-        config["thinking_config"] = thinking
+    config = request.options.to_config(snake=True)
     if request.system_instruction:
         config["system_instruction"] = request.system_instruction
     return contents, config

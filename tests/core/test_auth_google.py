@@ -3,97 +3,78 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
 
-from apsara_core.config import Settings
-from apsara_core.core import Core, open_core
+from apsara_core.core import Core
 from apsara_core.errors import (AccountLockedError, AuthenticationError, ConfigError,
                                 ConflictError, ValidationError)
 from apsara_core.models import Principal
 from apsara_core.services.auth_google import REFETCH_COOLDOWN_S
 from tests.factories import STRONG_PASSWORD, registered_user
+from tests.fakes.fixtures import google, google_core  # noqa: F401
 from tests.fakes.jwks import FakeGoogle, new_key
 
 
-@pytest.fixture(scope="module")
-def google() -> Iterator[FakeGoogle]:
-    fake = FakeGoogle().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-async def gcore(settings: Settings, google: FakeGoogle) -> AsyncIterator[Core]:
-    opened = await open_core(settings.model_copy(update={
-        "google_client_id": google.client_id, "google_jwks_url": google.jwks_url}))
-    try:
-        yield opened
-    finally:
-        await opened.client.drop_database(opened.db.name)
-        await opened.close()
-
-
 async def test_first_sign_in_creates_a_google_account_from_verified_claims(
-        gcore: Core, google: FakeGoogle) -> None:
-    session = await gcore.auth.google(id_token=google.id_token(
+        google_core: Core, google: FakeGoogle) -> None:
+    session = await google_core.auth.google(id_token=google.id_token(
         sub="g-1", email="Pat@Gmail.com", name="Pat Example", picture="https://p/x.png"))
     user = session.user
     assert user["email"] == "pat@gmail.com" and user["fullName"] == "Pat Example"
     assert user["authProvider"] == "google" and user["isEmailVerified"] is True
     assert user["picture"] == "https://p/x.png"
-    stored = await gcore.db.users.find_one({"googleId": "g-1"})
+    stored = await google_core.db.users.find_one({"googleId": "g-1"})
     assert stored["_id"] == user["_id"] and "password" not in stored
-    again = await gcore.auth.google(id_token=google.id_token(sub="g-1", email="pat@gmail.com"))
+    again = await google_core.auth.google(id_token=google.id_token(sub="g-1", email="pat@gmail.com"))
     assert again.user["_id"] == user["_id"]
-    assert (await gcore.auth.verify_token(again.token)).user_id == user["_id"]
+    assert (await google_core.auth.verify_token(again.token)).user_id == user["_id"]
 
 
 async def test_links_to_a_password_account_only_when_email_verified(
-        gcore: Core, google: FakeGoogle) -> None:
-    local = await registered_user(gcore, email="sam@example.com")
+        google_core: Core, google: FakeGoogle) -> None:
+    local = await registered_user(google_core, email="sam@example.com")
     with pytest.raises(ConflictError) as exc:
-        await gcore.auth.google(id_token=google.id_token(sub="g-2", email="sam@example.com",
+        await google_core.auth.google(id_token=google.id_token(sub="g-2", email="sam@example.com",
                                                          email_verified=False))
     assert "verified" in exc.value.message
-    assert "googleId" not in await gcore.db.users.find_one({"_id": local["_id"]})
-    session = await gcore.auth.google(id_token=google.id_token(sub="g-2", email="sam@example.com"))
+    assert "googleId" not in await google_core.db.users.find_one({"_id": local["_id"]})
+    session = await google_core.auth.google(id_token=google.id_token(sub="g-2", email="sam@example.com"))
     assert session.user["_id"] == local["_id"]
-    stored = await gcore.db.users.find_one({"_id": local["_id"]})
+    stored = await google_core.db.users.find_one({"_id": local["_id"]})
     assert stored["googleId"] == "g-2" and stored["fullName"] == "Reg User"
-    assert (await gcore.auth.login(email="sam@example.com", password=STRONG_PASSWORD)).token
+    assert (await google_core.auth.login(email="sam@example.com", password=STRONG_PASSWORD)).token
 
 
 async def test_linking_an_unverified_password_account_drops_that_password(
-        gcore: Core, google: FakeGoogle) -> None:
+        google_core: Core, google: FakeGoogle) -> None:
     # someone registered the victim's address but never verified it
-    await gcore.auth.register(full_name="Squatter", email="victim@example.com",
+    await google_core.auth.register(full_name="Squatter", email="victim@example.com",
                               password=STRONG_PASSWORD, accept_terms=True)
-    session = await gcore.auth.google(id_token=google.id_token(sub="g-v", email="victim@example.com"))
+    session = await google_core.auth.google(id_token=google.id_token(sub="g-v", email="victim@example.com"))
     assert session.user["isEmailVerified"] is True
     with pytest.raises(AuthenticationError) as exc:
-        await gcore.auth.login(email="victim@example.com", password=STRONG_PASSWORD)
+        await google_core.auth.login(email="victim@example.com", password=STRONG_PASSWORD)
     assert exc.value.code == "INVALID_CREDENTIALS"
 
 
-async def test_issuer_without_scheme_is_accepted(gcore: Core, google: FakeGoogle) -> None:
-    session = await gcore.auth.google(id_token=google.id_token(
+async def test_issuer_without_scheme_is_accepted(google_core: Core, google: FakeGoogle) -> None:
+    session = await google_core.auth.google(id_token=google.id_token(
         sub="g-iss", email="iss@example.com", issuer="accounts.google.com"))
     assert session.user["email"] == "iss@example.com"
 
 
-async def test_locked_account_gets_no_token_through_google(gcore: Core, google: FakeGoogle) -> None:
-    await gcore.auth.google(id_token=google.id_token(sub="g-3", email="lock@example.com"))
+async def test_locked_account_gets_no_token_through_google(google_core: Core, google: FakeGoogle) -> None:
+    await google_core.auth.google(id_token=google.id_token(sub="g-3", email="lock@example.com"))
     until = datetime.now(timezone.utc) + timedelta(minutes=15)
-    await gcore.db.users.update_one({"googleId": "g-3"}, {"$set": {"lockedUntil": until}})
+    await google_core.db.users.update_one({"googleId": "g-3"}, {"$set": {"lockedUntil": until}})
     with pytest.raises(AccountLockedError):
-        await gcore.auth.google(id_token=google.id_token(sub="g-3", email="lock@example.com"))
+        await google_core.auth.google(id_token=google.id_token(sub="g-3", email="lock@example.com"))
 
 
-async def test_bad_google_tokens_are_refused(gcore: Core, google: FakeGoogle) -> None:
+async def test_bad_google_tokens_are_refused(google_core: Core, google: FakeGoogle) -> None:
     bad = {
         "wrong audience": google.id_token(audience="someone-else"),
         "wrong issuer": google.id_token(issuer="https://evil.example.com"),
@@ -106,29 +87,29 @@ async def test_bad_google_tokens_are_refused(gcore: Core, google: FakeGoogle) ->
     }
     for name, token in bad.items():
         with pytest.raises(AuthenticationError) as exc:
-            await gcore.auth.google(id_token=token)
+            await google_core.auth.google(id_token=token)
         assert exc.value.code == "INVALID_GOOGLE_TOKEN", name
     hs = jwt.encode({"sub": "x", "aud": google.client_id}, "s" * 40, algorithm="HS256")
     with pytest.raises(AuthenticationError):
-        await gcore.auth.google(id_token=hs)
-    assert await gcore.db.users.count_documents({}) == 0
+        await google_core.auth.google(id_token=hs)
+    assert await google_core.db.users.count_documents({}) == 0
 
 
-async def test_keys_are_cached_and_refetched_on_an_unknown_kid(gcore: Core, google: FakeGoogle) -> None:
+async def test_keys_are_cached_and_refetched_on_an_unknown_kid(google_core: Core, google: FakeGoogle) -> None:
     google.rotate()
     before = google.fetches
-    await gcore.auth.google(id_token=google.id_token(sub="g-4", email="k@example.com"))
-    await gcore.auth.google(id_token=google.id_token(sub="g-4", email="k@example.com"))
+    await google_core.auth.google(id_token=google.id_token(sub="g-4", email="k@example.com"))
+    await google_core.auth.google(id_token=google.id_token(sub="g-4", email="k@example.com"))
     assert google.fetches == before + 1  # fetched once, then cached
     google.rotate()  # Google publishes a new key: the unknown kid triggers one refetch
     await asyncio.sleep(REFETCH_COOLDOWN_S + 0.1)  # (at most one refetch per cooldown)
-    await gcore.auth.google(id_token=google.id_token(sub="g-4", email="k@example.com"))
+    await google_core.auth.google(id_token=google.id_token(sub="g-4", email="k@example.com"))
     assert google.fetches == before + 2
 
 
-async def test_name_comes_from_the_token_never_from_the_caller(gcore: Core, google: FakeGoogle) -> None:
+async def test_name_comes_from_the_token_never_from_the_caller(google_core: Core, google: FakeGoogle) -> None:
     with pytest.raises(TypeError):
-        await gcore.auth.google(id_token=google.id_token(), name="Injected")  # type: ignore[call-arg]
+        await google_core.auth.google(id_token=google.id_token(), name="Injected")  # type: ignore[call-arg]
     from apsara_core.services.inputs import GoogleInput, parse
 
     with pytest.raises(ValidationError) as exc:
@@ -142,7 +123,7 @@ async def test_unset_client_id_is_a_clear_config_error(core: Core, google: FakeG
     assert "GOOGLE_CLIENT_ID" in exc.value.message
 
 
-async def test_admin_sees_google_provider_in_lists(gcore: Core, google: FakeGoogle) -> None:
-    await gcore.auth.google(id_token=google.id_token(sub="g-5", email="list@example.com"))
-    page = await gcore.users.list(actor=Principal.operator(), provider="google")
+async def test_admin_sees_google_provider_in_lists(google_core: Core, google: FakeGoogle) -> None:
+    await google_core.auth.google(id_token=google.id_token(sub="g-5", email="list@example.com"))
+    page = await google_core.users.list(actor=Principal.operator(), provider="google")
     assert [u["email"] for u in page["items"]] == ["list@example.com"]

@@ -15,6 +15,7 @@ from apsara_core.config import Settings
 from apsara_core.core import Core
 from tests.conftest import opened_core
 from tests.fakes.gemini_server import FakeGemini
+from tests.fakes.jwks import FakeGoogle
 
 FAKE_KEY = "fake-gemini-key"
 
@@ -52,3 +53,19 @@ def gemini_env(fake: FakeGemini) -> dict[str, str]:
     """Environment for an `apsara` subprocess that talks to the fake."""
     return {"GOOGLE_AI_API_KEY": FAKE_KEY, "GOOGLE_GEMINI_BASE_URL": fake.base_url,
             "APSARA_GEMINI_RETRY_BASE_S": "0.01", "APSARA_GEMINI_IDLE_TIMEOUT_S": "2"}
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogle]:
+    """Google's JWKS endpoint and a token signer (tests/fakes/jwks.py)."""
+    fake = FakeGoogle().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+async def google_core(settings: Settings, google: FakeGoogle) -> AsyncIterator[Core]:
+    """An open Core whose Google sign-in trusts the fake's keys and client id."""
+    async with opened_core(settings.model_copy(update={
+            "google_client_id": google.client_id, "google_jwks_url": google.jwks_url})) as opened:
+        yield opened

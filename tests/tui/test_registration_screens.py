@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import re
 import stat
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from textual.widgets import Checkbox, TabbedContent
 
-from apsara_core.config import Settings
-from apsara_core.core import Core, open_core
+from apsara_core.core import Core
 from apsara_core.errors import AuthenticationError
 from apsara_core.models import Principal
 from apsara_core.session_file import StoredSession, read_session, session_path, write_session
@@ -20,6 +18,7 @@ from apsara_tui.screens.logout import LogoutScreen
 from apsara_tui.screens.registration import RegistrationScreen
 from apsara_tui.screens.registration_panes import machine_client_key
 from apsara_tui.widgets.confirm import ConfirmModal
+from tests.fakes.fixtures import google, google_core  # noqa: F401
 from tests.fakes.jwks import FakeGoogle
 from tests.tui.account_helpers import fill, form, notes, open_action, settle, submit, text_of
 
@@ -218,23 +217,6 @@ async def test_logout_with_nobody_logged_in_and_a_stale_file(app: ApsaraApp) -> 
 
 
 # -- Google, guest ------------------------------------------------------------------------------
-
-@pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    fake = FakeGoogle().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-async def google_core(settings: Settings, google: FakeGoogle) -> AsyncIterator[Core]:
-    opened = await open_core(settings.model_copy(update={
-        "google_client_id": google.client_id, "google_jwks_url": google.jwks_url}))
-    try:
-        yield opened
-    finally:
-        await opened.client.drop_database(opened.db.name)
-        await opened.close()
 
 
 async def test_google_sign_in_with_a_pasted_id_token(google_core: Core, google: FakeGoogle) -> None:
