@@ -10,8 +10,14 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apsara_core.config import ensure_data_dir
+from apsara_core.errors import ApsaraError
+
+if TYPE_CHECKING:
+    from apsara_core.core import Core
+    from apsara_core.models import Principal
 
 FILE_NAME = "session.json"
 
@@ -56,3 +62,15 @@ def delete_session(data_dir: Path) -> bool:
         return True
     except FileNotFoundError:
         return False
+
+
+async def active_session(core: "Core") -> "tuple[StoredSession, Principal] | None":
+    """The stored session and its principal when its token still verifies, else None
+    (expired, revoked, locked or no file: not an active session)."""
+    stored = read_session(core.settings.data_dir)
+    if stored is None:
+        return None
+    try:
+        return stored, await core.auth.verify_token(stored.token)
+    except ApsaraError:
+        return None

@@ -6,13 +6,13 @@ import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from apsara_core.core import Core
 from apsara_core.errors import AuthenticationError, PayloadTooLargeError, ValidationError
 from apsara_core.models import Principal
+from apsara_core.services.inputs import parse
 
 M = TypeVar("M", bound=BaseModel)
 MAX_JSON_BYTES = 1 << 20
@@ -59,18 +59,7 @@ async def read_json(request: Request, model: type[M]) -> M:
         raise ValidationError("Body is not valid JSON", field="body") from None
     if not isinstance(data, dict):
         raise ValidationError("Body must be a JSON object", field="body")
-    try:
-        return model.model_validate(data)
-    except PydanticValidationError as exc:
-        raise validation_error(exc) from None
-
-
-def validation_error(exc: PydanticValidationError) -> ValidationError:
-    """The first pydantic error as our ValidationError naming the field."""
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or "body"
-    return ValidationError(f"{field}: {err['msg']}", field=field,
-                           details=f"Invalid value for {field}: {err['msg']}")
+    return parse(model, data)
 
 
 def ok(status_code: int = 200, **fields: Any) -> JSONResponse:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from apsara_core.services.inputs import GoogleInput
 
 
 class Body(BaseModel):
@@ -13,41 +15,18 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class RegisterBody(Body):
-    fullName: StrictStr = Field(min_length=1, max_length=200)
-    email: StrictStr = Field(max_length=320)
-    password: StrictStr
-    acceptTerms: StrictBool
+# Sign-up and sign-in bodies are the auth service's own input models (services/inputs.py);
+# only the shapes that differ over HTTP are declared here.
 
 
-class EmailOtpBody(Body):
-    email: StrictStr = Field(max_length=320)
-    otp: StrictStr = Field(max_length=32)
-
-
-class EmailBody(Body):
-    email: StrictStr = Field(max_length=320)
-
-
-class ResendBody(Body):
-    email: StrictStr = Field(max_length=320)
-    purpose: StrictStr = "verify_email"
-
-
-class LoginBody(Body):
-    email: StrictStr = Field(max_length=320)
-    password: StrictStr = Field(max_length=1024)
-
-
-class GoogleBody(Body):
-    idToken: StrictStr = Field(min_length=1, max_length=8192)
+class GoogleBody(GoogleInput):
     # The original accepted these; they are ignored (identity comes from the verified token).
     email: StrictStr | None = None
     name: StrictStr | None = None
 
 
 class GuestBody(Body):
-    clientKey: StrictStr | None = Field(None, max_length=200)
+    clientKey: StrictStr | None = Field(None, min_length=1, max_length=200)
 
 
 class ResetPasswordBody(Body):

@@ -7,7 +7,7 @@ the whole response document once. Without `--user` a command acts as the convers
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +15,7 @@ import typer
 from apsara_core.errors import NotFoundError
 from apsara_core.models import Principal
 from apsara_core.repos.users import find_by_id
-from apsara_core.services.chat import ChatEvent
+from apsara_core.services.chat import DEFAULT_MODEL, ChatEvent
 from apsara_tui.commands.runtime import acting_user, console, emit_json, run
 
 app = typer.Typer(help="Talk to the model: send, edit, regenerate, embed.", no_args_is_help=True)
@@ -27,7 +27,6 @@ TempOpt = Annotated[float | None, typer.Option("--temperature", help="0 to 2.")]
 MaxOpt = Annotated[int | None, typer.Option("--max-tokens", help="maxOutputTokens (> 0).")]
 BudgetOpt = Annotated[int | None, typer.Option("--thinking-budget", help="Thinking tokens (2.5+ models).")]
 ThoughtsOpt = Annotated[bool, typer.Option("--thoughts/--no-thoughts", help="Show the model's thoughts.")]
-DEFAULT_MODEL = "gemini-2.5-flash"
 
 
 def build_config(temperature: float | None, max_tokens: int | None, budget: int | None,
@@ -77,6 +76,16 @@ async def render(events: AsyncIterator[ChatEvent], json_out: bool) -> dict[str, 
     return response
 
 
+def stream_command(conversation: str, user: str | None, json_out: bool,
+                   start: Callable[[Any, Principal], AsyncIterator[ChatEvent]]) -> None:
+    """Run one streamed chat call as the speaker, print it live, then the summary (or JSON)."""
+
+    async def job(core: Any) -> dict[str, Any]:
+        return await render(start(core, await speaker(core, user, conversation)), json_out)
+
+    finish(run(job), json_out)
+
+
 def finish(response: dict[str, Any], json_out: bool) -> None:
     """Print the response (--json) or a one-line usage and timing summary."""
     if json_out:
@@ -105,13 +114,9 @@ def send(
 ) -> None:
     """Send a message (with the conversation's history) and stream the reply."""
     config = build_config(temperature, max_tokens, thinking_budget, thoughts)
-
-    async def job(core: Any) -> dict[str, Any]:
-        actor = await speaker(core, user, conversation)
-        return await render(core.chat.stream(actor=actor, conversation_id=conversation, text=text,
-                                             model=model, config=config, files=file or None), json_out)
-
-    finish(run(job), json_out)
+    stream_command(conversation, user, json_out, lambda core, actor: core.chat.stream(
+        actor=actor, conversation_id=conversation, text=text, model=model, config=config,
+        files=file or None))
 
 
 @app.command()
@@ -129,14 +134,9 @@ def edit(
 ) -> None:
     """Edit a user message; later messages are archived as a branch and a new reply streams."""
     config = build_config(temperature, max_tokens, thinking_budget, thoughts)
-
-    async def job(core: Any) -> dict[str, Any]:
-        actor = await speaker(core, user, conversation)
-        return await render(core.chat.stream_edit(actor=actor, conversation_id=conversation,
-                                                  message_id=message, new_text=text, model=model,
-                                                  config=config), json_out)
-
-    finish(run(job), json_out)
+    stream_command(conversation, user, json_out, lambda core, actor: core.chat.stream_edit(
+        actor=actor, conversation_id=conversation, message_id=message, new_text=text, model=model,
+        config=config))
 
 
 @app.command()
@@ -153,14 +153,8 @@ def regenerate(
 ) -> None:
     """Regenerate the last (or a given) reply; the previous one is kept as an archived version."""
     config = build_config(temperature, max_tokens, thinking_budget, thoughts)
-
-    async def job(core: Any) -> dict[str, Any]:
-        actor = await speaker(core, user, conversation)
-        return await render(core.chat.stream_regenerate(actor=actor, conversation_id=conversation,
-                                                        message_id=message, model=model, config=config),
-                            json_out)
-
-    finish(run(job), json_out)
+    stream_command(conversation, user, json_out, lambda core, actor: core.chat.stream_regenerate(
+        actor=actor, conversation_id=conversation, message_id=message, model=model, config=config))
 
 
 @app.command()

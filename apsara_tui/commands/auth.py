@@ -16,10 +16,11 @@ import typer
 
 from apsara_core.config import ensure_data_dir
 from apsara_core.core import Core
-from apsara_core.errors import ApsaraError, AuthenticationError, ConflictError, ValidationError
+from apsara_core.errors import AuthenticationError, ConflictError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.services.auth_tokens import Session
-from apsara_core.session_file import StoredSession, delete_session, read_session, write_session
+from apsara_core.session_file import (StoredSession, active_session, delete_session, read_session,
+                                      write_session)
 from apsara_tui.commands.runtime import console, emit_json, run
 from apsara_tui.commands.user import show_user
 
@@ -36,13 +37,8 @@ def _say(data: dict[str, Any], json_out: bool) -> None:
 
 async def _current(core: Core) -> Principal | None:
     """The principal of the stored session, or None when there is no valid one."""
-    stored = read_session(core.settings.data_dir)
-    if stored is None:
-        return None
-    try:
-        return await core.auth.verify_token(stored.token)
-    except ApsaraError:
-        return None
+    found = await active_session(core)
+    return found[1] if found else None
 
 
 @app.command()

@@ -10,23 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from apsara_core.errors import ApsaraError
 from apsara_core.models import Principal
-from apsara_core.session_file import StoredSession, delete_session, read_session, write_session
+from apsara_core.session_file import (StoredSession, active_session, delete_session, read_session,
+                                      write_session)
 
 if TYPE_CHECKING:
-    from apsara_core.core import Core
     from apsara_core.services.auth import Session
     from apsara_tui.app import ApsaraApp
-
-
-async def active_session(core: "Core") -> tuple[StoredSession, Principal] | None:
-    """The stored session and its principal when its token still verifies, else None."""
-    stored = read_session(core.settings.data_dir)
-    if stored is None:
-        return None
-    try:
-        return stored, await core.auth.verify_token(stored.token)
-    except ApsaraError:  # expired, revoked, locked: not an active session
-        return None
 
 
 def adopt_session(app: "ApsaraApp", session: "Session") -> None:

@@ -27,7 +27,8 @@ from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import ChatLog
 from tests.benchmarks.report import Result
 from tests.factories import principal_of
-from tests.tui.chat_fixtures import HeaderedFake, chat_user, seed_conversation, use_fake
+from tests.fakes.gemini_server import FakeGemini
+from tests.tui.chat_fixtures import chat_user, seed_conversation, use_fake
 
 RUNS = 15
 PRESSES = 40
@@ -84,7 +85,7 @@ def _press(app: ApsaraApp, key: str) -> None:
     app._driver.send_message(event)
 
 
-async def _key_latencies(app: ApsaraApp, pilot, fake: HeaderedFake, conv: dict) -> tuple[list[float], float, int]:
+async def _key_latencies(app: ApsaraApp, pilot, fake: FakeGemini, conv: dict) -> tuple[list[float], float, int]:
     fake.headers.update({"x-fake-chunks": str(CHUNKS), "x-fake-chunk-delay-ms": str(CHUNK_DELAY_MS)})
     app.current_conversation = conv
     screen = TimedChatScreen()
@@ -111,7 +112,7 @@ async def _key_latencies(app: ApsaraApp, pilot, fake: HeaderedFake, conv: dict) 
     return latencies, (time.perf_counter() - started) * 1000, len(reply.text.split())
 
 
-async def _measure(core: Core, fake: HeaderedFake) -> list[Result]:
+async def _measure(core: Core, fake: FakeGemini) -> list[Result]:
     user = await chat_user(core, "bench@example.com", plan="premium")
     small = await seed_conversation(core, user, 10, title="ten")
     big = await seed_conversation(core, user, 10_000, title="ten thousand")
@@ -148,7 +149,7 @@ async def _main(port: int, tmp: Path) -> list[Result]:
     settings = Settings(_env_file=None, mongodb_uri=f"mongodb://127.0.0.1:{port}/bench_tui",
                         data_dir=tmp / "data", upload_dir=tmp / "uploads", jwt_secret="b" * 40,
                         env="test", bcrypt_rounds=4)
-    with HeaderedFake() as fake:
+    with FakeGemini() as fake:
         core = use_fake(await open_core(settings), fake)
         try:
             return await _measure(core, fake)

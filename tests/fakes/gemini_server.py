@@ -93,6 +93,9 @@ class FakeState:
         self.uploads: dict[str, P.PendingUpload] = {}
         self.faults: deque[str] = deque()
         self.flaky: dict[str, int] = {}
+        # Headers added to every request (e.g. x-fake-chunks) for callers that cannot send their
+        # own, such as the app's provider.
+        self.headers: dict[str, str] = {}
         self._ids = itertools.count(1)
 
     def reset(self) -> None:
@@ -102,6 +105,7 @@ class FakeState:
             self.uploads.clear()
             self.faults.clear()
             self.flaky.clear()
+            self.headers.clear()
 
     def log(self, entry: dict[str, Any]) -> None:
         with self.lock:
@@ -378,12 +382,24 @@ def create_app(state: FakeState | None = None) -> Starlette:
     return app
 
 
+def _with_default_headers(app: Any, headers: dict[str, str]) -> Any:
+    """ASGI wrapper adding `headers` (a live dict) to every HTTP request."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and headers:
+            extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+            scope = {**scope, "headers": [*scope["headers"], *extra]}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 class FakeGemini:
     """Runs the fake in a background thread with uvicorn on 127.0.0.1 and a free port."""
 
     def __init__(self) -> None:
         self.state = FakeState()
-        self.app = create_app(self.state)
+        self.app = _with_default_headers(create_app(self.state), self.state.headers)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -438,8 +454,13 @@ class FakeGemini:
         thread.join(timeout=5)
         self._server = self._thread = None
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers added to every request until `reset()` (e.g. {"x-fake-chunks": "1000"})."""
+        return self.state.headers
+
     def reset(self) -> None:
-        """Clears requests, uploaded files, and the scripted faults."""
+        """Clears requests, uploaded files, default headers and the scripted faults."""
         self.state.reset()
 
     def script(self, *faults: str) -> None:

@@ -16,33 +16,8 @@ from pydantic import SecretStr
 from apsara_core.core import Core
 from apsara_tui.app import ApsaraApp
 from tests.factories import create_user, principal_of
+from tests.fakes.fixtures import fake_gemini_server  # noqa: F401
 from tests.fakes.gemini_server import FakeGemini
-
-
-class HeaderInjector:
-    """ASGI middleware: adds `headers` (e.g. x-fake-chunks) to every request the fake gets.
-
-    The SDK client built by the provider sends no test headers, so a test that wants a
-    1,000-chunk reply or a fault on every call sets them here instead.
-    """
-
-    def __init__(self, app: Any, headers: dict[str, str]) -> None:
-        self.app, self.headers = app, headers
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.headers:
-            extra = [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
-            scope = {**scope, "headers": [*scope["headers"], *extra]}
-        await self.app(scope, receive, send)
-
-
-class HeaderedFake(FakeGemini):
-    """FakeGemini whose `headers` dict is added to every request."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.headers: dict[str, str] = {}
-        self.app = HeaderInjector(self.app, self.headers)  # type: ignore[assignment]
 
 
 def use_fake(core: Core, fake: FakeGemini) -> Core:
@@ -53,25 +28,16 @@ def use_fake(core: Core, fake: FakeGemini) -> Core:
     return core
 
 
-@pytest.fixture(scope="session")
-def fake_server() -> Iterator[HeaderedFake]:
-    """One fake Gemini server for the run."""
-    with HeaderedFake() as server:
-        yield server
+@pytest.fixture
+def fake(fake_gemini_server: FakeGemini) -> Iterator[FakeGemini]:
+    """The session's fake, reset before and after the test (requests, faults, headers)."""
+    fake_gemini_server.reset()
+    yield fake_gemini_server
+    fake_gemini_server.reset()
 
 
 @pytest.fixture
-def fake(fake_server: HeaderedFake) -> Iterator[HeaderedFake]:
-    """The fake, reset before and after the test (requests, scripted faults, headers)."""
-    fake_server.reset()
-    fake_server.headers.clear()
-    yield fake_server
-    fake_server.reset()
-    fake_server.headers.clear()
-
-
-@pytest.fixture
-def chat_app(core: Core, fake: HeaderedFake) -> ApsaraApp:
+def chat_app(core: Core, fake: FakeGemini) -> ApsaraApp:
     """An ApsaraApp whose Core talks to the fake."""
     return ApsaraApp(core=use_fake(core, fake))
 

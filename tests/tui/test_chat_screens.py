@@ -14,7 +14,7 @@ from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import WINDOW, ChatLog, MessageView
 from apsara_tui.widgets.confirm import ConfirmModal
 from tests.factories import principal_of
-from tests.tui.chat_fixtures import chat_app, chat_user, fake, fake_server, seed_conversation  # noqa: F401
+from tests.tui.chat_fixtures import chat_app, chat_user, fake, fake_gemini_server, seed_conversation  # noqa: F401
 
 
 async def settle(app: ApsaraApp, pilot) -> None:

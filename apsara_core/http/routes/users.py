@@ -7,44 +7,36 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from apsara_core.http.deps import bearer_token, client_key, core_of, ok, read_json, require_actor
-from apsara_core.http.schemas import (
-    EmailBody,
-    EmailOtpBody,
-    GoogleBody,
-    GuestBody,
-    LoginBody,
-    RegisterBody,
-    ResendBody,
-    ResetPasswordBody,
-)
+from apsara_core.http.schemas import GoogleBody, GuestBody, ResetPasswordBody
+from apsara_core.services.inputs import EmailInput, LoginInput, OtpInput, RegisterInput, ResendInput
 
 
 async def register(request: Request) -> JSONResponse:
     """Register with OTP verification (same answer whether or not the email is known)."""
-    body = await read_json(request, RegisterBody)
+    body = await read_json(request, RegisterInput)
     token = bearer_token(request)
     actor = await core_of(request).auth.verify_token(token) if token else None
     result = await core_of(request).auth.register(
-        full_name=body.fullName, email=body.email, password=body.password,
-        accept_terms=body.acceptTerms, actor=actor if actor and actor.is_guest else None)
+        full_name=body.full_name, email=body.email, password=body.password,
+        accept_terms=body.accept_terms, actor=actor if actor and actor.is_guest else None)
     return ok(201, **result)
 
 
 async def verify_email(request: Request) -> JSONResponse:
     """Verify an email with its one-time code."""
-    body = await read_json(request, EmailOtpBody)
+    body = await read_json(request, OtpInput)
     return ok(**await core_of(request).auth.verify_email(email=body.email, otp=body.otp))
 
 
 async def resend_otp(request: Request) -> JSONResponse:
     """Send a new code (rate limited; same answer for unknown emails)."""
-    body = await read_json(request, ResendBody)
+    body = await read_json(request, ResendInput)
     return ok(**await core_of(request).auth.resend_otp(email=body.email, purpose=body.purpose))
 
 
 async def login(request: Request) -> JSONResponse:
     """Email and password login; returns a session token."""
-    body = await read_json(request, LoginBody)
+    body = await read_json(request, LoginInput)
     session = await core_of(request).auth.login(email=body.email, password=body.password)
     return ok(message="Logged in", **session.to_dict())
 
@@ -52,7 +44,7 @@ async def login(request: Request) -> JSONResponse:
 async def google_auth(request: Request) -> JSONResponse:
     """Sign in with a Google ID token (identity from the verified token only)."""
     body = await read_json(request, GoogleBody)
-    session = await core_of(request).auth.google(id_token=body.idToken)
+    session = await core_of(request).auth.google(id_token=body.id_token)
     return ok(message="Logged in with Google", **session.to_dict())
 
 
@@ -66,13 +58,13 @@ async def guest_login(request: Request) -> JSONResponse:
 
 async def forgot_password(request: Request) -> JSONResponse:
     """Mail a reset code (same answer for unknown emails)."""
-    body = await read_json(request, EmailBody)
+    body = await read_json(request, EmailInput)
     return ok(**await core_of(request).auth.forgot_password(email=body.email))
 
 
 async def verify_reset_otp(request: Request) -> JSONResponse:
     """Trade a reset code for a short-lived, single-use reset token."""
-    body = await read_json(request, EmailOtpBody)
+    body = await read_json(request, OtpInput)
     return ok(**await core_of(request).auth.verify_reset_otp(email=body.email, otp=body.otp))
 
 
