@@ -12,6 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.repos.common import update_then_get
+from apsara_core.repos.writes import Update
 
 Session = AsyncClientSession | None
 
@@ -56,25 +57,32 @@ async def set_fields(db: AsyncDatabase, conversation_id: str, fields: dict[str, 
         key={"conversationId": conversation_id}, projection={"_id": 0})
 
 
+def _sequence_change(now: datetime, tokens: int) -> dict[str, Any]:
+    return {"$inc": {"stats.messageSequence": 1, "stats.totalMessages": 1, "stats.totalTokens": tokens},
+            "$set": {"stats.lastActivity": now, "updatedAt": now}}
+
+
+def next_sequence_if(conversation_id: str, expected: int, now: datetime, *, tokens: int = 0) -> Update:
+    """Take sequence `expected + 1` (and count the message and its tokens) only if `expected` is
+    still the last one: matches nothing when another message came in between."""
+    return Update("conversations", {"conversationId": conversation_id,
+                                    "stats.messageSequence": expected},
+                  _sequence_change(now, tokens))
+
+
 async def allocate_sequence(db: AsyncDatabase, conversation_id: str, now: datetime,
-                            *, session: Session, tokens: int = 0, expected: int | None = None) -> int:
+                            *, session: Session, tokens: int = 0) -> int:
     """Take the next messageSequence (atomic $inc), count the message and its tokens.
 
-    Run inside the transaction that inserts the message, so a failed insert gives the number back.
-    With `expected` (the last sequence the caller saw), one conditional update suffices when no
-    other message came in between; otherwise the sequence is read back.
+    Run inside the transaction that inserts the message, so a failed insert gives the number
+    back. Inside the transaction the update holds the document until commit, so the read sees
+    our own increment and no other; a racing transaction conflicts and is retried.
+
+    Raises:
+        LookupError: no such conversation.
     """
-    change = {"$inc": {"stats.messageSequence": 1, "stats.totalMessages": 1, "stats.totalTokens": tokens},
-              "$set": {"stats.lastActivity": now, "updatedAt": now}}
-    if expected is not None:
-        result = await db.conversations.update_one(
-            {"conversationId": conversation_id, "stats.messageSequence": expected}, change,
-            session=session)
-        if result.matched_count == 1:
-            return expected + 1
-    # Inside the transaction the update holds the document until commit, so the read sees our
-    # own increment and no other; a racing transaction conflicts and is retried.
-    doc = await update_then_get(db.conversations, {"conversationId": conversation_id}, change,
+    doc = await update_then_get(db.conversations, {"conversationId": conversation_id},
+                                _sequence_change(now, tokens),
                                 projection={"stats.messageSequence": 1}, session=session)
     if doc is None:
         raise LookupError(conversation_id)

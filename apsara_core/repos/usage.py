@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from apsara_core.repos import counters
+from apsara_core.repos.writes import Insert, Update, Write
 
 TOTAL = "total"
 Session = AsyncClientSession | None
@@ -47,32 +48,32 @@ async def admit(db: AsyncDatabase, *, user_id: str, date: str, model: str, limit
         on_insert=_fields(user_id, date, model))
 
 
-async def release(db: AsyncDatabase, *, doc_id: str, reservation_id: str, give_back: bool,
-                  now: datetime, session: Session = None, check: bool = True) -> bool:
-    """Close a reservation, at most once; `give_back` also returns its unit (refund).
+def close_writes(*, user_id: str, counter_date: str, day: str, model: str, reservation_id: str,
+                 tokens: dict[str, int] | None, now: datetime) -> list[Write]:
+    """The writes that close a reservation: refund when `tokens` is None, else commit them.
 
-    Runs inside the caller's transaction: a racing second close conflicts (and is retried, then
-    sees the closure) or hits the closure's unique `_id`.
-
-    `check=False` skips the look-up for a reservation the caller knows is open: a second close
-    then fails on the unique `_id` (DuplicateKeyError) instead of being a no-op.
-
-    Returns:
-        True when this call closed it; False when it was already closed (a no-op).
+    The closure record's unique `_id` makes a second close fail (DuplicateKeyError) inside the
+    same transaction as the rest, so a unit is never given back or counted twice. A refund
+    returns the unit to the admission counter; both record the day's history, and a commit
+    adds the tokens to the user's totals.
     """
-    if check and await db.reservation_closures.find_one({"_id": reservation_id}, {"_id": 1}, session=session):
-        return False
-    await db.reservation_closures.insert_one({"_id": reservation_id, "closedAt": now},
-                                             session=session)
-    if give_back:
-        await db.quota_counters.update_one({"_id": doc_id}, {"$inc": {"count": -1}},
-                                           session=session)
-    return True
+    writes: list[Write] = [Insert("reservation_closures", {"_id": reservation_id, "closedAt": now})]
+    if tokens is None:
+        writes.append(Update("quota_counters", {"_id": day_id(user_id, counter_date, model)},
+                             {"$inc": {"count": -1}}))
+    history = {"refunded": 1} if tokens is None else {"committed": 1, **tokens}
+    writes.append(Update("usage_daily", {"_id": day_id(user_id, day, model)},
+                         {"$inc": history, "$setOnInsert": _fields(user_id, day, model)}, upsert=True))
+    if tokens is not None:
+        writes.append(Update("user_usage", {"userId": user_id},
+                             _totals_update(user_id, {"totalMessages": 1, **tokens}, now), upsert=True))
+    return writes
 
 
-async def is_closed(db: AsyncDatabase, reservation_id: str) -> bool:
+async def is_closed(db: AsyncDatabase, reservation_id: str, *, session: Session = None) -> bool:
     """Whether a reservation was committed or refunded."""
-    return await db.reservation_closures.find_one({"_id": reservation_id}, {"_id": 1}) is not None
+    found = await db.reservation_closures.find_one({"_id": reservation_id}, {"_id": 1}, session=session)
+    return found is not None
 
 
 async def counts(db: AsyncDatabase, *, doc_ids: list[str]) -> dict[str, int]:
@@ -107,8 +108,7 @@ async def add_totals(db: AsyncDatabase, *, user_id: str, inc: dict[str, int], no
     Raises:
         DuplicateKeyError: inside a transaction, on a racing first write (caller retries).
     """
-    update = {"$inc": {f"totalUsage.{k}": v for k, v in inc.items()},
-              "$set": {"lastActivity": now}, "$setOnInsert": {"userId": user_id}}
+    update = _totals_update(user_id, inc, now)
     try:
         await db.user_usage.update_one({"userId": user_id}, update, upsert=True, session=session)
     except DuplicateKeyError:
@@ -116,6 +116,11 @@ async def add_totals(db: AsyncDatabase, *, user_id: str, inc: dict[str, int], no
             raise
         update.pop("$setOnInsert")
         await db.user_usage.update_one({"userId": user_id}, update)
+
+
+def _totals_update(user_id: str, inc: dict[str, int], now: datetime) -> dict[str, Any]:
+    return {"$inc": {f"totalUsage.{k}": v for k, v in inc.items()},
+            "$set": {"lastActivity": now}, "$setOnInsert": {"userId": user_id}}
 
 
 async def totals(db: AsyncDatabase, *, user_id: str) -> dict[str, Any]:

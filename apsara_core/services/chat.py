@@ -101,20 +101,35 @@ class ChatService:
         provider, options = self._model(model, config)
         file_parts = parse_files(files)
         conv = await load_owned(self.core, actor, conversation_id)
-        reservation = await self._reserve(actor, model)
+        reservation, window = await self._reserve_reading(actor, model, conv)
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
-        try:  # the earlier history is read while the user message is stored
-            prompt, window = await asyncio.gather(
-                chat_store.append(self.core, user_doc, expected=conv["stats"]["messageSequence"]),
-                read_window(self.core, conv["conversationId"], conv["stats"]["messageSequence"] + 1))
-        except BaseException:
-            await self.core.limits.refund(reservation)
-            raise
-        job = ReplyJob(actor, conv, model, provider, options, reservation, prompt=prompt,
-                       request_at=request_at, started=started, window=[*window, prompt])
+        # The user's message is stored while the model call starts; no reply text is shown or
+        # stored before it is (see ReplyJob.prompt_store).
+        storing = asyncio.ensure_future(chat_store.append(
+            self.core, user_doc, expected=conv["stats"]["messageSequence"]))
+        job = ReplyJob(actor, conv, model, provider, options, reservation, prompt_store=storing,
+                       request_at=request_at, started=started, window=[*window, user_doc])
         async with aclosing(run_reply(self.core, job)) as events:
             async for event in events:
                 yield event
+
+    async def _reserve_reading(self, actor: Principal, model: str,
+                               conv: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+        """Reserve quota while the earlier history is read (a new conversation has none)."""
+        last = conv["stats"]["messageSequence"]
+        if not last:
+            return await self._reserve(actor, model), []
+        reading = asyncio.ensure_future(read_window(self.core, conv["conversationId"], last + 1))
+        try:
+            reservation = await self._reserve(actor, model)
+        except BaseException:
+            reading.cancel()
+            raise
+        try:
+            return reservation, await reading
+        except BaseException:
+            await self.core.limits.refund(reservation)
+            raise
 
     def _user_doc(self, conv: dict[str, Any], text: str, files: list[dict[str, str]], model: str,
                   options: GenerationOptions, request_at: Any) -> dict[str, Any]:

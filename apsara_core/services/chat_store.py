@@ -6,7 +6,7 @@ never with a model call inside.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +17,8 @@ from apsara_core.errors import NotFoundError
 from apsara_core.models.documents import utcnow
 from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import messages as msg_repo
+from apsara_core.repos import writes
+from apsara_core.repos.writes import Insert, Write
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
@@ -27,43 +29,57 @@ ARCHIVE_FIELDS = ("branchId", "archivedAt", "reason", "anchorSequence", "branchO
 
 async def transaction(core: "Core", work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
     """Run `work(session)` in one transaction, retried on transient errors."""
-    async with core.client.start_session() as session:
-        return await session.with_transaction(work)
+    return await writes.transaction(core.db, work)
+
+
+class _Stale(Exception):
+    """Another message took the expected sequence first (aborts the fast path's transaction)."""
 
 
 async def append(core: "Core", doc: dict[str, Any], *, tokens: int = 0, expected: int | None = None,
-                 also: Callable[[AsyncClientSession], Awaitable[None]] | None = None) -> dict[str, Any]:
+                 also: Sequence[Write] = ()) -> dict[str, Any]:
     """Give `doc` the next messageSequence and store it, atomically (adding `tokens` to the stats).
 
-    `expected` is the conversation's last sequence as the caller saw it (saves a read when
-    nothing came in between); `also` runs in the same transaction (e.g. the quota commit).
+    `expected` is the conversation's last sequence as the caller saw it: when nothing came in
+    between, the sequence, the message and `also` (e.g. the quota commit's writes) go to the
+    server as one bulk write in one transaction, two round trips in all. Otherwise (or without
+    `expected`) the sequence is taken and read back first.
 
     Raises:
         NotFoundError: the conversation was deleted meanwhile.
     """
     now = doc.get("createdAt") or utcnow()
+    if expected is not None:
+        stored = {**doc, "messageSequence": expected + 1, "createdAt": now}
+        first = [conv_repo.next_sequence_if(doc["conversationId"], expected, now, tokens=tokens),
+                 Insert("messages", stored)]
+
+        async def known(session: AsyncClientSession) -> dict[str, Any]:
+            if (await writes.apply(core.db, [*first, *also], session=session))[0] == 0:
+                raise _Stale
+            return stored
+
+        try:
+            return await transaction(core, known)
+        except (_Stale, DuplicateKeyError):  # raced by another message or a first-of-day upsert
+            pass
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         try:
             seq = await conv_repo.allocate_sequence(core.db, doc["conversationId"], now,
-                                                    session=session, tokens=tokens,
-                                                    expected=expected)
+                                                    session=session, tokens=tokens)
         except LookupError:
             raise NotFoundError(f"Conversation {doc['conversationId']} no longer exists",
                                 field="conversationId") from None
         stored = {**doc, "messageSequence": seq, "createdAt": now}
-        await msg_repo.insert(core.db, stored, session=session)
-        if also is not None:
-            await also(session)
+        await writes.apply(core.db, [Insert("messages", stored), *also], session=session)
         return stored
 
-    if also is None:
-        return await transaction(core, work)
     for attempt in range(3):
         try:
             return await transaction(core, work)
         except DuplicateKeyError:  # a racing first-of-day usage upsert in `also`: run it again
-            if attempt == 2:
+            if attempt == 2 or not also:
                 raise
     raise AssertionError("unreachable")
 

@@ -42,7 +42,12 @@ class ChatEvent:
 
 @dataclass
 class ReplyJob:
-    """Everything one reply needs; `extra` is merged into the response (e.g. branchId)."""
+    """Everything one reply needs; `extra` is merged into the response (e.g. branchId).
+
+    `prompt_store`, when set, is the still-running store of the user's message (`prompt` is
+    then filled in from it): the model call starts alongside it, and no reply text is shown or
+    stored before it has finished.
+    """
 
     actor: Principal
     conv: dict[str, Any]
@@ -51,6 +56,7 @@ class ReplyJob:
     options: GenerationOptions
     reservation: Any
     prompt: dict[str, Any] | None = None
+    prompt_store: "asyncio.Future[dict[str, Any]] | None" = None
     extra: dict[str, Any] = field(default_factory=dict)
     history: History | None = None
     window: list[dict[str, Any]] | None = None
@@ -75,9 +81,9 @@ async def read_window(core: "Core", conversation_id: str, upper: int) -> list[di
 
 async def load_history(core: "Core", job: ReplyJob) -> History:
     """The window ending at the prompt (pre-read or read now), trimmed to the token budget."""
-    assert job.prompt is not None
     window = job.window
     if window is None:
+        assert job.prompt is not None
         window = await read_window(core, job.conv["conversationId"], job.prompt["messageSequence"] + 1)
     count = core.settings.history_max_messages
     unread = 0
@@ -104,8 +110,10 @@ async def run_reply(core: "Core", job: ReplyJob) -> AsyncIterator[ChatEvent]:
                 result.add(chunk)
                 if chunk.kind in ("thought", "text") and chunk.text:
                     if job.first_chunk_ms is None:
+                        await _stored_prompt(job)
                         job.first_chunk_ms = _ms_since(job.started)
                     yield ChatEvent(chunk.kind, chunk.text)
+        await _stored_prompt(job)
     except BaseException as exc:
         await asyncio.shield(_settle_failure(core, job, result, exc))
         raise
@@ -118,36 +126,50 @@ async def run_reply(core: "Core", job: ReplyJob) -> AsyncIterator[ChatEvent]:
     yield ChatEvent("done", data=response)
 
 
+async def _stored_prompt(job: ReplyJob) -> None:
+    """Wait for the user's message to be stored (raises what storing it raised)."""
+    if job.prompt_store is not None:
+        job.prompt = await job.prompt_store
+        job.prompt_store = None
+
+
+async def _prompt_settled(job: ReplyJob) -> bool:
+    """Wait for the user's message store to end, whatever happens; whether it was stored."""
+    try:
+        await _stored_prompt(job)
+        return True
+    except BaseException:
+        return False
+
+
 async def _finish(core: "Core", job: ReplyJob, result: ProviderResult) -> dict[str, Any]:
     """Store the complete reply and commit its quota unit with its tokens, in one transaction."""
-
-    async def commit(session: Any) -> None:
-        await core.limits.commit_in(session, job.reservation, prompt_tokens=result.usage.prompt,
-                                    output_tokens=result.usage.output,
-                                    thoughts_tokens=result.usage.thoughts)
-
-    expected = job.prompt["messageSequence"] if job.prompt is not None else None
-    stored = await chat_store.append(core, _model_doc(job, result, status="complete"),
-                                     tokens=result.usage.total, expected=expected, also=commit)
+    stored = await _store_reply(core, job, result, _model_doc(job, result, status="complete"))
     return _response(job, result, stored)
 
 
-async def _commit(core: "Core", job: ReplyJob, result: ProviderResult) -> None:
-    await core.limits.commit(job.reservation, prompt_tokens=result.usage.prompt,
-                             output_tokens=result.usage.output, thoughts_tokens=result.usage.thoughts)
+async def _store_reply(core: "Core", job: ReplyJob, result: ProviderResult,
+                       doc: dict[str, Any]) -> dict[str, Any]:
+    """Append the reply and commit the reservation with its tokens, in one transaction."""
+    commit = core.limits.commit_writes(job.reservation, prompt_tokens=result.usage.prompt,
+                                       output_tokens=result.usage.output,
+                                       thoughts_tokens=result.usage.thoughts)
+    expected = job.prompt["messageSequence"] if job.prompt is not None else None
+    return await chat_store.append(core, doc, tokens=result.usage.total, expected=expected,
+                                   also=commit)
 
 
 async def _settle_failure(core: "Core", job: ReplyJob, result: ProviderResult,
                           exc: BaseException) -> None:
-    """Keep a partial reply (interrupted, quota kept) or refund when nothing was delivered."""
-    if not result.text:
+    """Keep a partial reply (interrupted, quota kept) or refund when nothing was delivered
+    (or when the user's message could not be stored: then no reply is stored either)."""
+    if not await _prompt_settled(job) or not result.text:
         await core.limits.refund(job.reservation)
         return
     error = error_event(exc).data
     try:
-        await chat_store.append(core, _model_doc(job, result, status="interrupted", error=error),
-                                tokens=result.usage.total)
-        await _commit(core, job, result)
+        await _store_reply(core, job, result,
+                           _model_doc(job, result, status="interrupted", error=error))
     except Exception:
         await core.limits.refund(job.reservation)
         raise

@@ -17,7 +17,8 @@ from pymongo.errors import DuplicateKeyError
 
 from apsara_core.errors import RateLimitError, ValidationError
 from apsara_core.models import Principal
-from apsara_core.repos import usage
+from apsara_core.repos import usage, writes
+from apsara_core.repos.writes import Write
 from apsara_core.services.plans import ModelLimit
 
 if TYPE_CHECKING:
@@ -132,41 +133,35 @@ class LimitsService:
         tokens = _tokens(prompt_tokens, output_tokens, thoughts_tokens)
         await self._transaction(lambda s: self._close(s, reservation, tokens))
 
-    async def commit_in(self, session: Any, reservation: Reservation, *, prompt_tokens: int,
-                        output_tokens: int, thoughts_tokens: int = 0) -> None:
-        """`commit`, inside the caller's transaction (e.g. the one storing the reply).
+    def commit_writes(self, reservation: Reservation, *, prompt_tokens: int, output_tokens: int,
+                      thoughts_tokens: int = 0) -> list[Write]:
+        """The writes of `commit`, for the caller's own transaction (e.g. the one storing the
+        reply). A second close of the reservation then fails there with DuplicateKeyError.
 
         Raises:
             ValidationError: a token count is negative or not an integer.
-            DuplicateKeyError: a racing first-of-day write; the caller retries its transaction.
         """
-        tokens = _tokens(prompt_tokens, output_tokens, thoughts_tokens)
-        await self._close(session, reservation, tokens, check=False)
+        return self._close_writes(reservation, _tokens(prompt_tokens, output_tokens, thoughts_tokens))
+
+    def _close_writes(self, r: Reservation, tokens: dict[str, int] | None) -> list[Write]:
+        return usage.close_writes(user_id=r.user_id, counter_date=r.counter_date,
+                                  day=r.day.isoformat(), model=r.model, reservation_id=r.id,
+                                  tokens=tokens, now=self.now())
 
     async def _transaction(self, work: Callable[[Any], Awaitable[None]]) -> None:
         for attempt in range(3):
             try:
-                async with self.core.client.start_session() as session:
-                    await session.with_transaction(work)
+                await writes.transaction(self.core.db, work)
                 return
             except DuplicateKeyError:  # a racing first-of-day upsert or close: retry sees it
                 if attempt == 2:
                     raise
 
-    async def _close(self, session: Any, r: Reservation, tokens: dict[str, int] | None,
-                     check: bool = True) -> None:
-        """Close `r`: refund when `tokens` is None, else commit them (see usage.release)."""
-        db = self.core.db
-        if not await usage.release(db, doc_id=usage.day_id(r.user_id, r.counter_date, r.model),
-                                   reservation_id=r.id, give_back=tokens is None,
-                                   now=self.now(), session=session, check=check):
+    async def _close(self, session: Any, r: Reservation, tokens: dict[str, int] | None) -> None:
+        """Close `r` unless it is closed already: refund when `tokens` is None, else commit."""
+        if await usage.is_closed(self.core.db, r.id, session=session):
             return
-        history = {"refunded": 1} if tokens is None else {"committed": 1, **tokens}
-        await usage.bump(db, user_id=r.user_id, date=r.day.isoformat(), model=r.model,
-                         inc=history, session=session)
-        if tokens is not None:
-            await usage.add_totals(db, user_id=r.user_id, now=self.now(), session=session,
-                                   inc={"totalMessages": 1, **tokens})
+        await writes.apply(self.core.db, self._close_writes(r, tokens), session=session)
 
     async def record_conversation(self, *, user_id: str) -> None:
         """Count a new conversation in the user's totals."""
