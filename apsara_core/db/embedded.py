@@ -8,6 +8,7 @@ Apsara process leaves the others working. A killed server is started again on ne
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import json
 import os
@@ -27,6 +28,7 @@ from apsara_core.errors import DatabaseUnavailableError
 
 EXECUTABLE = "secantusd-py"
 START_TIMEOUT_S = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,20 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed when the parent dies (Linux; elsewhere a no-op)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 def spawn(storage_path: str, port: int, log_path: Path, *, detach: bool) -> subprocess.Popen[bytes]:
-    """Start `secantusd-py` on 127.0.0.1:port; the caller waits for it with `wait_ready`."""
+    """Start `secantusd-py` on 127.0.0.1:port; the caller waits for it with `wait_ready`.
+
+    `detach` keeps the server running after its parent (the app's shared server); otherwise
+    it is killed with its parent (tests and benchmarks), so a killed run leaves no server.
+    """
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         return subprocess.Popen(
@@ -88,6 +102,7 @@ def spawn(storage_path: str, port: int, log_path: Path, *, detach: bool) -> subp
              "--storage-path", storage_path, "--log-level", "WARNING"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=log_path.parent, start_new_session=detach,
+            preexec_fn=None if detach or sys.platform != "linux" else _die_with_parent,
         )
     finally:
         log.close()

@@ -13,7 +13,9 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-SCHEMA_VERSION = 1
+from apsara_core.db.migrations import MIGRATIONS
+
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,8 @@ COLLECTIONS: list[Collection] = [
         Index([("guestClientKey", A)], unique=True,
               partial={"guestClientKey": {"$type": "string"}}),
     ]),
-    Collection("user_usage", "per-user usage totals and history", [
-        Index([("userId", A)], unique=True),
-    ]),
+    # `_id` is the userId (see migrations.key_by_public_id).
+    Collection("user_usage", "per-user usage totals and history", []),
     Collection("usage_daily", "per-user, per-model, per-UTC-day usage history (statistics)", [
         Index([("userId", A), ("date", A), ("model", A)], unique=True),
         Index([("date", A), ("model", A)]),
@@ -79,10 +80,9 @@ COLLECTIONS: list[Collection] = [
     Collection("request_limits", "HTTP request-limiter windows (_id \"key|window\")", [
         Index([("expiresAt", A)], ttl_seconds=0),
     ]),
+    # `_id` is the conversationId; one secondary index, as each message updates the document.
     Collection("conversations", "conversations and their stats", [
-        Index([("conversationId", A)], unique=True),
         Index([("userId", A), ("updatedAt", D)]),
-        Index([("updatedAt", D)]),
     ]),
     Collection("messages", "messages, ordered by messageSequence", [
         Index([("messageId", A)], unique=True),
@@ -129,7 +129,8 @@ def fingerprint() -> str:
 
 
 async def ensure_schema(db: AsyncDatabase, *, force: bool = False) -> int:
-    """Create missing collections and indexes and record the schema version.
+    """Migrate data written by an older version (db/migrations.py), create missing collections
+    and indexes, and record the schema version.
 
     Safe to run from several processes at once: creating an existing index is a no-op.
     When the recorded fingerprint matches the declared schema, nothing is sent but one read.
@@ -141,6 +142,10 @@ async def ensure_schema(db: AsyncDatabase, *, force: bool = False) -> int:
     doc = await db.meta.find_one({"_id": "schema"})
     if doc and doc.get("fingerprint") == wanted and not force:
         return int(doc["version"])
+    recorded = int(doc["version"]) if doc else 0
+    for version, migrate in sorted(MIGRATIONS.items()):
+        if 0 < recorded < version:  # a fresh database (0) has nothing to migrate
+            await migrate(db)
     existing = set(await db.list_collection_names())
     for coll in COLLECTIONS:
         if coll.name not in existing:

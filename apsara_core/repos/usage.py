@@ -8,7 +8,8 @@
 - `usage_daily`: per-day history for statistics, same `_id` form with a real date:
   `committed`, `refused`, `refunded`, `promptTokens`, `outputTokens`, `thoughtsTokens`,
   `totalTokens`; indexed by (userId, date, model) and (date, model).
-- `user_usage`: one document per user with `totalUsage` counters and `lastActivity`.
+- `user_usage`: one document per user (`_id` = userId, no secondary index) with `totalUsage`
+  counters and `lastActivity`.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def close_writes(*, user_id: str, counter_date: str, day: str, model: str, reser
     writes.append(Update("usage_daily", {"_id": day_id(user_id, day, model)},
                          {"$inc": history, "$setOnInsert": _fields(user_id, day, model)}, upsert=True))
     if tokens is not None:
-        writes.append(Update("user_usage", {"userId": user_id},
+        writes.append(Update("user_usage", {"_id": user_id},
                              _totals_update(user_id, {"totalMessages": 1, **tokens}, now), upsert=True))
     return writes
 
@@ -110,12 +111,12 @@ async def add_totals(db: AsyncDatabase, *, user_id: str, inc: dict[str, int], no
     """
     update = _totals_update(user_id, inc, now)
     try:
-        await db.user_usage.update_one({"userId": user_id}, update, upsert=True, session=session)
+        await db.user_usage.update_one({"_id": user_id}, update, upsert=True, session=session)
     except DuplicateKeyError:
         if session is not None:
             raise
         update.pop("$setOnInsert")
-        await db.user_usage.update_one({"userId": user_id}, update)
+        await db.user_usage.update_one({"_id": user_id}, update)
 
 
 def _totals_update(user_id: str, inc: dict[str, int], now: datetime) -> dict[str, Any]:
@@ -125,7 +126,7 @@ def _totals_update(user_id: str, inc: dict[str, int], now: datetime) -> dict[str
 
 async def totals(db: AsyncDatabase, *, user_id: str) -> dict[str, Any]:
     """A user's `user_usage` document, or an empty one."""
-    return await db.user_usage.find_one({"userId": user_id}, {"_id": 0}) or {"userId": user_id}
+    return await db.user_usage.find_one({"_id": user_id}, {"_id": 0}) or {"userId": user_id}
 
 
 async def delete_counters(db: AsyncDatabase, *, user_id: str, session: Session = None) -> int:

@@ -149,9 +149,10 @@ async def delete_with_data(db: AsyncDatabase, user_id: str, session: Any) -> dic
     archived = await db.message_archive.delete_many(
         {"conversationId": {"$in": conv_ids}}, session=session)
     counts["message_archive"] = archived.deleted_count
-    for name in ("conversations", "messages", "files", "user_usage", "usage_daily"):
+    for name in ("conversations", "messages", "files", "usage_daily"):
         result = await db[name].delete_many(by_user, session=session)
         counts[name] = result.deleted_count
+    counts["user_usage"] = (await db.user_usage.delete_many({"_id": user_id}, session=session)).deleted_count
     # quota counters are keyed "<userId>|<date>|<model>": an _id prefix, served by the _id index
     await db.quota_counters.delete_many({"_id": {"$regex": f"^{re.escape(user_id)}\\|"}},
                                         session=session)

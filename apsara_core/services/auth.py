@@ -334,7 +334,7 @@ class AuthService:
         limits = info.get("guestLimits") or {}
         used = limits.get("totalMessagesUsed")
         if used is None:
-            doc = await self._core.db.user_usage.find_one({"userId": str(user["_id"])})
+            doc = await self._core.db.user_usage.find_one({"_id": str(user["_id"])})
             used = ((doc or {}).get("guestLimits") or {}).get("totalMessagesUsed", 0)
         return max(0, int(limits.get("totalMessagesLimit", GUEST_MESSAGES)) - int(used))
 

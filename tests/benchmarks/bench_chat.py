@@ -29,7 +29,7 @@ from tests.benchmarks.report import Result
 from tests.factories import create_user, principal_of
 from tests.fakes.gemini_server import FakeGemini, fake_gemini_process
 
-GEN_RUNS = 60
+GEN_RUNS = 200
 WINDOW_RUNS = 60
 APPEND_RUNS = 60
 BIG, SMALL_WINDOW, SMALL_APPEND, WINDOW = 10_000, 50, 10, 50
@@ -66,7 +66,7 @@ async def _conversation(core: Core, actor: Principal, n: int) -> str:
             for i in range(1, n + 1)]
     for start in range(0, len(docs), 1000):
         await core.db.messages.insert_many(docs[start:start + 1000])
-    await core.db.conversations.update_one({"conversationId": cid}, {"$set": {
+    await core.db.conversations.update_one({"_id": cid}, {"$set": {
         "stats.messageSequence": n, "stats.totalMessages": n}})
     return cid
 

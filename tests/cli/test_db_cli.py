@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from apsara_core.db.schema import SCHEMA_VERSION
 from tests.conftest import TEST_SECRET, cli_env, run_cli
 
 
@@ -16,7 +17,7 @@ def test_db_info_json_on_the_test_database(cli) -> None:
     names = {c["name"] for c in data["collections"]}
     assert {"users", "user_usage", "conversations", "messages", "files", "otps",
             "revoked_tokens", "jobs", "audit"} <= names
-    assert data["schemaVersion"] == 1
+    assert data["schemaVersion"] == SCHEMA_VERSION
 
 
 def test_fresh_data_dir_starts_the_embedded_server_and_db_commands_manage_it(tmp_path: Path) -> None:

@@ -133,3 +133,34 @@ def test_missing_server_program_is_explained(monkeypatch: pytest.MonkeyPatch, tm
     with pytest.raises(DatabaseUnavailableError, match="'secantusd-py' is not installed") as info:
         EmbeddedServer(tmp_path / "data").ensure_running()
     assert any("MONGODB_URI" in s for s in info.value.suggestions)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
+def test_a_throwaway_server_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """Test and benchmark servers (detach=False) must not outlive a killed run."""
+    code = textwrap.dedent("""
+        import sys, time
+        from pathlib import Path
+        from apsara_core.db.embedded import free_port, spawn, wait_ready
+        port, log = free_port(), Path(sys.argv[1]) / "s.log"
+        proc = spawn(":memory:", port, log, detach=False)
+        wait_ready(proc, port, log)
+        print(proc.pid, flush=True)
+        time.sleep(60)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return  # gone and reaped
+        if state == "Z":
+            return  # killed; not reaped by init here
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the server outlived its parent")

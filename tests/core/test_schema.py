@@ -9,6 +9,7 @@ import pytest
 
 from apsara_core.core import Core
 from apsara_core.db.schema import COLLECTIONS, SCHEMA_VERSION, ensure_schema
+from tests.factories import create_user, principal_of
 
 
 async def _index_sets(core: Core) -> dict[str, set[str]]:
@@ -52,3 +53,34 @@ async def test_db_info_lists_collections_counts_and_indexes(core: Core) -> None:
     assert email["unique"] is True
     otp_ttl = [i for i in by_name["otps"]["indexes"] if "ttlSeconds" in i]
     assert otp_ttl and otp_ttl[0]["keys"] == {"expiresAt": 1}
+
+
+async def test_version_1_data_is_keyed_by_public_ids_and_still_works(core: Core) -> None:
+    """A database written by schema 1 (generated _ids, unique conversationId / userId indexes)
+    is migrated at start, by two processes at once: same documents, new keys, fewer indexes."""
+    actor = principal_of(await create_user(core, "old@example.com"))
+    db = core.db
+    await db.conversations.drop()
+    await db.user_usage.drop()
+    await db.conversations.create_index("conversationId", unique=True)
+    await db.conversations.create_index([("updatedAt", -1)])
+    await db.user_usage.create_index("userId", unique=True)
+    await db.conversations.insert_one({
+        "conversationId": "conv_old", "userId": actor.user_id, "title": "Before the upgrade",
+        "config": {}, "stats": {"messageSequence": 0, "totalMessages": 0, "totalTokens": 0}})
+    await db.user_usage.insert_one({"userId": actor.user_id, "totalUsage": {"totalMessages": 7}})
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 1, "fingerprint": "old"}})
+
+    await asyncio.gather(ensure_schema(db), ensure_schema(db))
+
+    conv = await db.conversations.find_one({})
+    assert conv["_id"] == "conv_old" and conv["title"] == "Before the upgrade"
+    assert await db.conversations.count_documents({}) == 1
+    assert (await db.user_usage.find_one({}))["_id"] == actor.user_id
+    assert set(await db.conversations.index_information()) == {"_id_", "userId_1_updatedAt_-1"}
+    assert set(await db.user_usage.index_information()) == {"_id_"}
+    assert (await db.meta.find_one({"_id": "schema"}))["version"] == SCHEMA_VERSION
+    got = await core.conversations.get(actor=actor, conversation_id="conv_old")
+    assert got["title"] == "Before the upgrade"
+    info = await core.limits.quota(actor=actor)
+    assert info["totalUsage"]["totalMessages"] == 7

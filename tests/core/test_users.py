@@ -109,16 +109,15 @@ async def test_delete_removes_the_user_and_their_data_in_one_go(core: Core) -> N
     keep = await create_user(core, "keep@example.com")
     uid, kid = user["_id"], keep["_id"]
     db = core.db
-    await db.conversations.insert_many([{"conversationId": "c1", "userId": uid},
-                                        {"conversationId": "c2", "userId": uid},
-                                        {"conversationId": "k1", "userId": kid}])
+    await db.conversations.insert_many([{"_id": c, "conversationId": c, "userId": u}
+                                        for c, u in (("c1", uid), ("c2", uid), ("k1", kid))])
     await db.messages.insert_many([{"messageId": f"m{i}", "conversationId": "c1", "userId": uid,
                                     "messageSequence": i} for i in range(3)]
                                   + [{"messageId": "km", "conversationId": "k1", "userId": kid,
                                       "messageSequence": 1}])
     await db.message_archive.insert_one({"conversationId": "c1", "messageId": "m0"})
     await db.files.insert_one({"fileId": "f1", "userId": uid})
-    await db.user_usage.insert_one({"userId": uid})
+    await db.user_usage.insert_many([{"_id": uid, "userId": uid}, {"_id": kid, "userId": kid}])
     await db.usage_daily.insert_one({"userId": uid, "date": "2026-01-01", "model": "m"})
     await db.quota_counters.insert_many([{"_id": f"{uid}|total|m", "count": 1},
                                          {"_id": f"{kid}|total|m", "count": 1}])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import httpx
 
+from apsara_core.db.schema import SCHEMA_VERSION
+
 
 async def test_health(http: httpx.AsyncClient) -> None:
     resp = await http.get("/api/health")
     assert resp.status_code == 200
     body = resp.json()
-    assert body["success"] is True and body["status"] == "ok" and body["schemaVersion"] == 1
+    assert body["success"] is True and body["status"] == "ok" and body["schemaVersion"] == SCHEMA_VERSION
 
 
 async def test_openapi_lists_endpoints(http: httpx.AsyncClient) -> None:

@@ -55,7 +55,7 @@ async def seed_conversation(core: Core, user: dict[str, Any], count: int, *,
     for i in range(0, len(docs), 1000):
         await core.db.messages.insert_many(docs[i:i + 1000])
     await core.db.conversations.update_one(
-        {"conversationId": conv["conversationId"]},
+        {"_id": conv["conversationId"]},
         {"$set": {"stats.messageSequence": count, "stats.totalMessages": count}})
     return await core.conversations.get(actor=principal_of(user), conversation_id=conv["conversationId"])
 

@@ -1,0 +1,48 @@
+"""Data migrations between schema versions, run by `ensure_schema` (idempotent, multi-process
+safe: every step may run twice, or in two processes at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+INDEX_NOT_FOUND = 27
+
+# (collection, public id field, indexes made redundant when `_id` is that id)
+KEYED_BY_PUBLIC_ID = [
+    ("conversations", "conversationId", ["conversationId_1", "updatedAt_-1"]),
+    ("user_usage", "userId", ["userId_1"]),
+]
+
+
+async def _drop_index(db: AsyncDatabase, collection: str, name: str) -> None:
+    try:
+        await db[collection].drop_index(name)
+    except OperationFailure as exc:
+        if exc.code != INDEX_NOT_FOUND and "not found" not in str(exc).lower():
+            raise
+
+
+async def key_by_public_id(db: AsyncDatabase) -> None:
+    """Version 2: conversations and user_usage documents take their public id as `_id`.
+
+    Each document with a generated `_id` is copied under the new `_id`, then the old one is
+    deleted; the unique indexes the `_id` index now replaces are dropped first (they would
+    refuse the copy).
+    """
+    for collection, key, stale in KEYED_BY_PUBLIC_ID:
+        for name in stale:
+            await _drop_index(db, collection, name)
+        async for doc in db[collection].find({"_id": {"$type": "objectId"}}):
+            if not isinstance(doc.get(key), str):
+                continue
+            try:
+                await db[collection].insert_one({**doc, "_id": doc[key]})
+            except DuplicateKeyError:  # copied already (another process, or an earlier run)
+                pass
+            await db[collection].delete_one({"_id": doc["_id"]})
+
+
+MIGRATIONS: dict[int, Callable[[AsyncDatabase], Awaitable[None]]] = {2: key_by_public_id}
