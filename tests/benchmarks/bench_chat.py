@@ -27,7 +27,8 @@ from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_store
 from tests.benchmarks.report import Result
 from tests.factories import create_user, principal_of
-from tests.fakes.gemini_server import FakeGemini, fake_gemini_process
+from tests.fakes.gemini_process import fake_gemini_process
+from tests.fakes.gemini_server import FakeGemini
 
 GEN_RUNS = 200
 WINDOW_RUNS = 60

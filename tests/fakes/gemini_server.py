@@ -29,15 +29,11 @@ import json
 import logging
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
@@ -478,30 +474,3 @@ class FakeGemini:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-@contextmanager
-def fake_gemini_process() -> Iterator[str]:
-    """Run the fake in a process of its own (like a remote API: it does not share the caller's
-    interpreter lock); yields its base URL. Used by benchmarks that time the caller."""
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.gemini_server"], cwd=root,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http://"):
-            raise RuntimeError("the fake Gemini process did not start")
-        yield url
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-if __name__ == "__main__":  # `python -m tests.fakes.gemini_server`: serve until stdin closes
-    with FakeGemini() as _fake:
-        print(_fake.base_url, flush=True)
-        sys.stdin.read()
