@@ -162,7 +162,8 @@ def ensure_data_dir(path: Path) -> Path:
     """
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        probe = path / ".write-test"
+        probe = path / f".write-test-{os.getpid()}-{secrets.token_hex(4)}"  # one per process:
+        # a shared name let one starting process delete another's probe under it
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -71,3 +73,16 @@ def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setenv("JWT_SECRET", "  ")
     s = Settings.load(_env_file=None, data_dir=tmp_path)
     assert s.mongodb_uri is None and s.jwt_secret is None
+
+
+def test_processes_starting_together_on_a_new_data_dir_all_pass_the_write_check(tmp_path: Path) -> None:
+    """Each process probes with a file of its own: a shared probe name let one starting process
+    delete another's probe and fail it with "not writable"."""
+    data = tmp_path / "fresh"
+    code = ("import sys; from pathlib import Path; from apsara_core.config import ensure_data_dir\n"
+            "for _ in range(300): ensure_data_dir(Path(sys.argv[1]))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(data)], stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    assert list(data.iterdir()) == []
