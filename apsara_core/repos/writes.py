@@ -91,14 +91,13 @@ async def apply(db: AsyncDatabase, writes: Sequence[Write], *, session: AsyncCli
         if first.get("code") == DUPLICATE_KEY:
             raise DuplicateKeyError(first.get("errmsg", "duplicate key"), DUPLICATE_KEY, first) from exc
         raise
-    counts = []
-    for index, write in enumerate(writes):
-        if isinstance(write, Insert):
-            counts.append(1)
-        else:
-            one = result.update_results[index]
-            counts.append(one.matched_count or (1 if one.upserted_id is not None else 0))
-    return counts
+    return [1 if isinstance(write, Insert) else _touched(result.update_results[index])
+            for index, write in enumerate(writes)]
+
+
+def _touched(result: Any) -> int:
+    """Documents an update matched, or 1 when it created one."""
+    return result.matched_count or (1 if result.upserted_id is not None else 0)
 
 
 def _model(db_name: str, write: Write) -> Any:
@@ -113,5 +112,5 @@ async def _one(db: AsyncDatabase, write: Write, session: AsyncClientSession | No
     if isinstance(write, Insert):
         await coll.insert_one(dict(write.document), session=session)
         return 1
-    result = await coll.update_one(write.filter, write.update, upsert=write.upsert, session=session)
-    return result.matched_count or (1 if result.upserted_id is not None else 0)
+    return _touched(await coll.update_one(write.filter, write.update, upsert=write.upsert,
+                                          session=session))

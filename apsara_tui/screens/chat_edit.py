@@ -43,6 +43,15 @@ class _PickMessageScreen(ChatBaseScreen):
         super().__init__()
         self.messages: dict[str, dict[str, Any]] = {}
 
+    def on_mount(self) -> None:
+        if not self.missing():
+            self.query_one("#pick", OptionList).focus()
+            self.reload()
+
+    def reload(self) -> Any:
+        """Refill the screen (each screen's own worker)."""
+        raise NotImplementedError
+
     async def reload_messages(self) -> None:
         """Refill the message list from the newest window."""
         recent = await self.call(self.core.conversations.messages(
@@ -91,11 +100,6 @@ class EditMessageScreen(_PickMessageScreen):
                     yield TextArea(id="edit-text", soft_wrap=True)
                     yield ChatLog(id="edit-log")
         yield Footer()
-
-    def on_mount(self) -> None:
-        if not self.missing():
-            self.query_one("#pick", OptionList).focus()
-            self.reload()
 
     @work(exclusive=True, group="load")
     async def reload(self) -> None:
@@ -193,11 +197,6 @@ class RegenerateScreen(_PickMessageScreen):
                     yield ChatLog(id="regen-log")
                 yield ModelPanel(id="model-panel")
         yield Footer()
-
-    def on_mount(self) -> None:
-        if not self.missing():
-            self.query_one("#pick", OptionList).focus()
-            self.reload()
 
     @work(exclusive=True, group="load")
     async def reload(self) -> None:
