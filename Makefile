@@ -1,23 +1,36 @@
 # Apsara: `make run` starts the app on the embedded defaults, `make test` runs the suite.
+#
+# Installs are reproducible: every package comes at the exact version recorded in uv.lock
+# (`uv sync --locked` refuses to run when pyproject.toml and the lock disagree). uv itself is
+# pinned and installed with pip into .tools/, so a fresh machine needs only Python 3.11+.
+# `make upgrade` refreshes the lock to the newest allowed versions and runs the suite.
 PY ?= python3
+UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 PYTEST_ARGS ?=
 
-.PHONY: run test bench install clean
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PY)
 
-$(BIN)/python:
+.PHONY: run test bench install upgrade clean
+
+$(UV):
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Apsara needs Python 3.11 or newer")'
-	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# The app alone; --inexact keeps the test extras when they are already there.
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact --quiet
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@touch $@
+$(VENV)/.installed-test: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra test --quiet
+	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 
@@ -30,5 +43,10 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m tests.benchmarks
 
+upgrade: | $(UV)
+	$(UV) lock --upgrade
+	rm -f $(VENV)/.installed $(VENV)/.installed-test
+	$(MAKE) test
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(TOOLS) build *.egg-info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -48,19 +49,35 @@ def resolve_target(settings: Settings) -> Target:
     return Target(uri, hosts, False, parsed.get("database") or DEFAULT_DB)
 
 
+def _client(target: Target, *, retry_writes: bool) -> AsyncMongoClient:
+    return AsyncMongoClient(
+        target.uri, w="majority", journal=True, retryWrites=retry_writes, tz_aware=True,
+        serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS, connectTimeoutMS=CONNECT_TIMEOUT_MS,
+        appname="apsara",
+    )
+
+
+def is_embedded_server(build_info: dict[str, Any]) -> bool:
+    """Whether `buildInfo` comes from SecantusDB (the embedded server), wherever it runs."""
+    return "secantusVersion" in build_info
+
+
 async def connect(target: Target) -> tuple[AsyncMongoClient, AsyncDatabase]:
-    """Open the client (majority writes, journal, retryable writes) and check it answers.
+    """Open the client (majority writes, journal) and check it answers.
+
+    Retryable writes are on for a real MongoDB, where failover is what they are for, and
+    off for the embedded server (started by us or reached through MONGODB_URI): there every
+    retryable write leaves state in the server process that slows each later one down
+    (2.7 ms per step at 1,000 steps, 19 ms at 6,000; flat at 1.2-1.6 ms without). No code
+    path relies on a driver retry for correctness: multi-document changes run in
+    transactions, which the driver retries as a whole either way.
 
     Raises:
         DatabaseUnavailableError: naming the host (never the password) after ~5 s.
     """
-    client: AsyncMongoClient = AsyncMongoClient(
-        target.uri, w="majority", journal=True, retryWrites=True, tz_aware=True,
-        serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS, connectTimeoutMS=CONNECT_TIMEOUT_MS,
-        appname="apsara",
-    )
+    client = _client(target, retry_writes=False)
     try:
-        await client.admin.command("ping")
+        info = await client.admin.command("buildInfo")
     except PyMongoError:
         await client.close()
         raise DatabaseUnavailableError(
@@ -68,4 +85,15 @@ async def connect(target: Target) -> tuple[AsyncMongoClient, AsyncDatabase]:
             suggestions=["Check that the server is running and MONGODB_URI is right",
                          "Unset MONGODB_URI to use the embedded server"],
         ) from None
+    if not (target.embedded or is_embedded_server(info)) and _uri_allows_retries(target.uri):
+        await client.close()
+        client = _client(target, retry_writes=True)
     return client, client[target.database]
+
+
+def _uri_allows_retries(uri: str) -> bool:
+    """False when the URI itself says retryWrites=false (the operator's choice wins)."""
+    try:
+        return bool(parse_uri(uri)["options"].get("retryWrites", True))
+    except (InvalidURI, ConfigurationError, ValueError):
+        return True

@@ -70,9 +70,11 @@ class ChatScreen(ChatBaseScreen):
             if (done := await self.stream_reply(log, events)) and done.get("messageSequence"):
                 mine.set_sequence(done["messageSequence"] - 1)
         finally:
-            chat_input.set_locked(False)
-            chat_input.focus()
-        await self.refresh_quota(self.query_one(ModelPanel))
+            if chat_input.is_attached:
+                chat_input.set_locked(False)
+                chat_input.focus()
+        if self.is_attached:
+            await self.refresh_quota(self.query_one(ModelPanel))
 
     def action_toggle_panel(self) -> None:
         """Show or hide the model panel (more room for the history at 80 columns)."""

@@ -76,6 +76,11 @@ class ChatBaseScreen(CoreScreen):
             return NOT_THEIRS
         return None
 
+    def on_unmount(self) -> None:
+        # Leaving mid-reply cancels the stream at once: the core stores the partial reply
+        # as interrupted, and no widget of this (removed) screen is touched afterwards.
+        self.workers.cancel_node(self)
+
     def placeholder(self) -> Static:
         """The line shown instead of the screen's body when `missing()` says why."""
         return Static(self.missing() or "", id="missing", classes="missing")

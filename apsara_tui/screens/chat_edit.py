@@ -151,7 +151,8 @@ class EditMessageScreen(_PickMessageScreen):
                                             message_id=message["messageId"], new_text=text, model=model)
         if await self.stream_reply(log, events) is not None:
             self.notify("Edited; the replaced messages are kept as an archived branch.", title="Edited")
-        self.reload()
+        if self.is_attached:
+            self.reload()
 
     def action_restore(self) -> None:
         """Ask, then bring the highlighted branch back."""
@@ -236,4 +237,5 @@ class RegenerateScreen(_PickMessageScreen):
                                                   message_id=message_id, model=model, config=config)
         if await self.stream_reply(log, events) is not None:
             self.notify("Regenerated; the previous reply is kept as an earlier version.", title="Regenerated")
-        self.reload()
+        if self.is_attached:
+            self.reload()

@@ -71,6 +71,16 @@ class MessageView(Vertical):
         self.thoughts: str = content.get("thoughts") or ""
         self.streaming = streaming
         self._pending = False
+        self._gone = False
+
+    @property
+    def alive(self) -> bool:
+        """Mounted and still in the DOM. A worker streaming into a view whose screen was
+        left must not touch its (removed) children: every repaint checks this first."""
+        return self.is_mounted and not self._gone and self.is_attached
+
+    def on_unmount(self) -> None:
+        self._gone = True
 
     @property
     def sequence(self) -> int | None:
@@ -80,7 +90,8 @@ class MessageView(Vertical):
     def set_sequence(self, sequence: int) -> None:
         """Show the sequence the core stored this message under."""
         self.message["messageSequence"] = sequence
-        self.query_one(".role", Static).update(self._label())
+        if self.alive:
+            self.query_one(".role", Static).update(self._label())
 
     def compose(self) -> ComposeResult:
         yield Static(self._label(), classes="role")
@@ -118,19 +129,21 @@ class MessageView(Vertical):
 
     def append_text(self, chunk: str) -> None:
         """Add a text chunk; the first one folds the thoughts away."""
-        if not self.text and self.thoughts:
+        if not self.text and self.thoughts and self.alive:
             self.query_one(Collapsible).collapsed = True
         self.text += chunk
         self._schedule()
 
     def _schedule(self) -> None:
-        if not self._pending:
+        if not self._pending and self.alive:
             self._pending = True
             self.set_timer(FLUSH_S, self.flush)
 
     def flush(self) -> None:
-        """Repaint the thoughts and the text as they stand."""
+        """Repaint the thoughts and the text as they stand (nothing once the view is gone)."""
         self._pending = False
+        if not self.alive:
+            return
         if self.thoughts:
             box = self.query_one(Collapsible)
             box.display = True
@@ -142,6 +155,8 @@ class MessageView(Vertical):
         """End of the stream: final text, the usage line (or the error inline), the stored sequence."""
         self.streaming = False
         self.message["metadata"] = metadata
+        if not self.alive:
+            return
         self.flush()
         if _num(sequence) is not None:
             self.set_sequence(sequence)

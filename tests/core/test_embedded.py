@@ -164,3 +164,20 @@ def test_a_throwaway_server_dies_with_the_process_that_started_it(tmp_path: Path
         time.sleep(0.05)
     os.kill(child, signal.SIGKILL)
     pytest.fail("the server outlived its parent")
+
+
+async def test_retryable_writes_are_off_on_the_embedded_server(core, settings: Settings) -> None:
+    """Reached through MONGODB_URI (as here) or started by us: the server is recognised by
+    its buildInfo, and the client does not use retryable writes on it (they slow it down)."""
+    assert core.client.options.retry_writes is False
+    await core.db.probe.insert_one({"x": 1})  # writes still work, with write concern majority
+    assert core.client.write_concern.document == {"w": "majority", "j": True}
+
+
+def test_retry_writes_stay_on_for_a_real_mongodb_unless_the_uri_says_no() -> None:
+    from apsara_core.db.client import _uri_allows_retries, is_embedded_server
+
+    assert is_embedded_server({"version": "8.2.11", "secantusVersion": "0.7.0b3"})
+    assert not is_embedded_server({"version": "8.0.4"})
+    assert _uri_allows_retries("mongodb://db1:27017/apsara?replicaSet=rs0")
+    assert not _uri_allows_retries("mongodb://db1:27017/apsara?retryWrites=false")

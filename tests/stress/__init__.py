@@ -1,0 +1,1 @@
+"""Long checks that are not part of `make test`: `python -m tests.stress.<name>`."""

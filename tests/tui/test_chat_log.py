@@ -1,0 +1,45 @@
+"""The chat log's views survive a worker that streams into them after they were removed."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from apsara_tui.widgets.chat_log import ChatLog, MessageView
+
+
+class _LogApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ChatLog(id="log")
+
+
+async def test_a_removed_view_ignores_late_chunks_and_the_finish() -> None:
+    app = _LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ChatLog)
+        view = await log.add({"role": "model", "content": {}}, streaming=True)
+        view.append_thought("thinking")
+        view.append_text("partial")
+        await pilot.pause(0.1)
+        await view.remove()
+        assert not view.alive
+        # what a send worker still running after the screen was left would do
+        view.append_thought(" more")
+        view.append_text(" more")
+        view.flush()
+        view.finish({"status": "interrupted"}, error="cut", sequence=2)
+        view.set_sequence(3)
+        await pilot.pause(0.1)
+        assert app.is_running
+        assert view.text == "partial more"
+
+
+async def test_a_live_view_still_repaints() -> None:
+    app = _LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ChatLog)
+        view: MessageView = await log.add({"role": "model", "content": {}}, streaming=True)
+        assert view.alive
+        view.append_text("hello")
+        view.finish({"status": "complete"}, sequence=2)
+        await pilot.pause(0.1)
+        assert view.sequence == 2 and not view.streaming
