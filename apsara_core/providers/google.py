@@ -140,10 +140,15 @@ class GoogleProvider:
         raise AssertionError("unreachable")
 
     async def _next(self, iterator: AsyncIterator[Any]) -> Any | None:
-        """The next SDK chunk (None at the end), bounded by the idle timeout."""
+        """The next SDK chunk (None at the end), bounded by the idle timeout.
+
+        `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` swallows a cancellation
+        that lands as the chunk arrives, and a reply whose reader had gone ran on to the end.
+        """
         idle = self.settings.gemini_idle_timeout_s
         try:
-            return await asyncio.wait_for(iterator.__anext__(), idle)
+            async with asyncio.timeout(idle):
+                return await iterator.__anext__()
         except StopAsyncIteration:
             return None
         except TimeoutError:

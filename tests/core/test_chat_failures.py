@@ -198,3 +198,33 @@ async def test_regenerate_answers_a_user_message_left_without_reply(chat_core, f
     r = await chat_core.chat.regenerate(actor=actor, conversation_id=cid)
     assert r["text"] == "Echo: hello (turns=1)" and r["branchId"] is None
     assert [m["role"] for m in await stored(chat_core, cid)] == ["user", "model"]
+
+
+async def test_a_cancel_while_chunks_flow_is_never_lost(chat_core, fake_gemini):
+    """Cancelling the consumer while chunks keep arriving always interrupts the reply.
+
+    `asyncio.wait_for` on Python 3.11 swallows a cancellation that lands as the awaited chunk
+    arrives, and the stream then ran on to "complete" (the app kept streaming into a screen
+    the operator had left); the idle timeout now uses `asyncio.timeout`, which never does.
+    """
+    actor = await premium(chat_core)
+    fake_gemini.headers.update({"x-fake-chunks": "400", "x-fake-chunk-delay-ms": "1"})
+    for round_ in range(12):
+        cid = await new_conv(chat_core, actor)
+        chunks = 0
+
+        async def consume() -> None:
+            nonlocal chunks
+            async for event in chat_core.chat.stream(actor=actor, conversation_id=cid, text="go"):
+                if event.kind == "text":
+                    chunks += 1
+
+        task = asyncio.create_task(consume())
+        while chunks < 5 + round_ * 3:
+            await asyncio.sleep(0)
+            assert not task.done(), "the reply ended before it could be cancelled"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        statuses = [m["metadata"]["status"] for m in await stored(chat_core, cid)]
+        assert statuses == ["complete", "interrupted"], f"round {round_}: {statuses}"
