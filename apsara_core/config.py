@@ -6,6 +6,8 @@ print. `Settings.load()` is the one entry point front ends use.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import os
 import re
 import secrets
@@ -22,6 +24,16 @@ from apsara_core.errors import ConfigError
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MIN_SECRET_BYTES = 32
+_SECRET_HINT = "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def key_id(key: bytes) -> str:
+    """A short public fingerprint of a key (first 8 hex digits of its SHA-256).
+
+    Names the key that signed a token (`kid`) or peppered a password hash without
+    revealing it; 32 bits of the hash of a 256-bit secret give nothing to guess from.
+    """
+    return hashlib.sha256(key).hexdigest()[:8]
 
 
 def parse_duration(text: str) -> timedelta:
@@ -56,6 +68,11 @@ class Settings(BaseSettings):
     """MongoDB connection string; unset means the embedded server in the data dir."""
     jwt_secret: SecretStr | None = Field(None, validation_alias="JWT_SECRET")
     """HS256 key, at least 32 bytes; unset means a random one kept in the data dir."""
+    jwt_previous_secrets: SecretStr | None = Field(None, validation_alias="JWT_PREVIOUS_SECRETS")
+    """Earlier HS256 keys, comma-separated: their tokens are accepted until they expire."""
+    password_pepper: SecretStr | None = Field(None, validation_alias="PASSWORD_PEPPER")
+    """Key of the HMAC pre-hash of passwords, at least 32 bytes; unset: generated in the data
+    dir. Independent of JWT_SECRET, so rotating that one never touches passwords."""
     jwt_expires_in: str = Field("7d", validation_alias="JWT_EXPIRES_IN")
     """Session lifetime: 7d, 12h, 30m or seconds."""
     google_ai_api_key: SecretStr | None = Field(
@@ -82,6 +99,12 @@ class Settings(BaseSettings):
     """HTTP request-limiter window in milliseconds."""
     rate_limit_max_requests: int = Field(100, validation_alias="RATE_LIMIT_MAX_REQUESTS", gt=0)
     """HTTP requests allowed per caller per window."""
+    trusted_proxies: str = Field("", validation_alias="APSARA_TRUSTED_PROXIES")
+    """Comma-separated IPs or CIDR networks whose X-Forwarded-For `apsara serve` believes;
+    empty (the default) trusts no one, so a client cannot pick its own address."""
+    guest_accounts_per_address_per_day: int = Field(
+        3, validation_alias="APSARA_GUEST_ACCOUNTS_PER_ADDRESS_PER_DAY", ge=1, le=100_000)
+    """New guest accounts one client address may create per UTC day (a speed bump)."""
     data_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("apsara")),
         validation_alias="APSARA_DATA_DIR",
@@ -106,8 +129,8 @@ class Settings(BaseSettings):
     history_token_budget: int | None = Field(None, validation_alias="APSARA_HISTORY_TOKEN_BUDGET", gt=0)
     """Token budget of the history (~4 chars per token); unset: the model's own budget."""
 
-    @field_validator("mongodb_uri", "jwt_secret", "google_ai_api_key", "email_smtp_url",
-                     mode="before")
+    @field_validator("mongodb_uri", "jwt_secret", "jwt_previous_secrets", "password_pepper",
+                     "google_ai_api_key", "email_smtp_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`MONGODB_URI=` (an empty line in .env) means unset, not an empty URI."""
@@ -118,6 +141,16 @@ class Settings(BaseSettings):
     def _check_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        return ",".join(parse_networks(value))
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """APSARA_TRUSTED_PROXIES as a list of networks (empty: trust no proxy)."""
+        return [item for item in self.trusted_proxies.split(",") if item]
 
     @property
     def token_lifetime(self) -> timedelta:
@@ -137,21 +170,69 @@ class Settings(BaseSettings):
             raise ConfigError(f"Invalid setting {name}: {err['msg']}", field=str(name)) from None
 
     def jwt_key(self) -> bytes:
-        """The HS256 key: the configured one, or one generated once into the data dir.
+        """The current HS256 key: the configured one, or one generated once into the data dir.
 
         Raises:
             ConfigError: a configured secret shorter than 32 bytes, or an unwritable data dir.
         """
         if self.jwt_secret is not None:
-            key = self.jwt_secret.get_secret_value().encode()
-            if len(key) < MIN_SECRET_BYTES:
-                raise ConfigError(
-                    f"JWT_SECRET is {len(key)} bytes; it must be at least {MIN_SECRET_BYTES} bytes. "
-                    "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
-                    field="JWT_SECRET",
-                )
-            return key
+            return _long_enough(self.jwt_secret.get_secret_value().encode(), "JWT_SECRET")
         return _generated_secret(ensure_data_dir(self.data_dir) / "jwt_secret")
+
+    def jwt_keys(self) -> list[bytes]:
+        """The current HS256 key first, then JWT_PREVIOUS_SECRETS (duplicates dropped).
+
+        Raises:
+            ConfigError: a key shorter than 32 bytes (naming its variable).
+        """
+        keys = [self.jwt_key()]
+        raw = self.jwt_previous_secrets.get_secret_value() if self.jwt_previous_secrets else ""
+        for item in (part.strip() for part in raw.split(",")):
+            key = _long_enough(item.encode(), "JWT_PREVIOUS_SECRETS",
+                                "A key in JWT_PREVIOUS_SECRETS") if item else None
+            if key is not None and key not in keys:
+                keys.append(key)
+        return keys
+
+    def pepper_key(self) -> bytes:
+        """The password pepper: PASSWORD_PEPPER, or one generated once into the data dir.
+
+        Never derived from the JWT key: rotating JWT_SECRET must leave passwords working.
+
+        Raises:
+            ConfigError: a configured pepper shorter than 32 bytes, or an unwritable data dir.
+        """
+        if self.password_pepper is not None:
+            return _long_enough(self.password_pepper.get_secret_value().encode(),
+                                "PASSWORD_PEPPER")
+        return _generated_secret(ensure_data_dir(self.data_dir) / "password_pepper")
+
+
+def _long_enough(key: bytes, name: str, label: str | None = None) -> bytes:
+    if len(key) < MIN_SECRET_BYTES:
+        raise ConfigError(f"{label or name} is {len(key)} bytes; it must be at least "
+                          f"{MIN_SECRET_BYTES} bytes. {_SECRET_HINT}", field=name)
+    return key
+
+
+def parse_networks(text: str, name: str = "APSARA_TRUSTED_PROXIES") -> list[str]:
+    """Comma-separated IPs and CIDR networks, normalised ("10.0.0.1" -> "10.0.0.1/32").
+
+    Raises:
+        ConfigError: naming the variable and the entry that is not an address or network.
+    """
+    networks = []
+    for item in (part.strip() for part in (text or "").split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"{name} must list IP addresses or networks like 10.0.0.0/8, separated by "
+                f"commas; {item!r} is not one (to trust every address, say 0.0.0.0/0,::/0)",
+                field=name) from None
+    return networks
 
 
 def ensure_data_dir(path: Path) -> Path:

@@ -6,6 +6,8 @@ Services are created on first use so a front end pays only for what it touches.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -26,10 +28,14 @@ if TYPE_CHECKING:
     from apsara_core.services.dbinfo import DatabaseInfoService
     from apsara_core.services.limits import LimitsService
     from apsara_core.services.mail import MailService
+    from apsara_core.services.password_store import PasswordStore
     from apsara_core.services.plans import PlanService
     from apsara_core.services.request_limiter import RequestLimiter
     from apsara_core.services.stats import StatsService
     from apsara_core.services.users import UserService
+
+log = logging.getLogger(__name__)
+BACKGROUND_GRACE_S = 20.0  # an SMTP send times out after 15 s
 
 
 @dataclass(eq=False)
@@ -42,6 +48,32 @@ class Core:
     target: Target
     schema_version: int
     extras: dict[str, Any] = field(default_factory=dict)
+    _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
+
+    @cached_property
+    def passwords(self) -> "PasswordStore":
+        """Password hashing and checking (one hasher, so its check counts cover every path)."""
+        from apsara_core.services.password_store import PasswordStore
+
+        return PasswordStore(self.db, self.settings)
+
+    def defer(self, job: Coroutine[Any, Any, Any], what: str) -> None:
+        """Run `job` after the current answer, so its time and failures never show in it
+        (e.g. the lock notification mail: an SMTP failure must not change a login's answer).
+        A failure is logged naming `what`; `close()` waits for pending jobs."""
+        task = asyncio.get_running_loop().create_task(job)
+        self._background.add(task)
+        task.add_done_callback(lambda t: self._finished(t, what))
+
+    def _finished(self, task: asyncio.Task[Any], what: str) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s failed: %s", what, task.exception())
+
+    async def settle(self, timeout: float = BACKGROUND_GRACE_S) -> None:
+        """Wait (at most `timeout` seconds) for the deferred jobs started so far."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
 
     @cached_property
     def dbinfo(self) -> "DatabaseInfoService":
@@ -131,7 +163,8 @@ class Core:
         return ProviderManager(self)
 
     async def close(self) -> None:
-        """Close the database client."""
+        """Finish deferred jobs, then close the database client."""
+        await self.settle()
         await self.client.close()
 
 
@@ -143,11 +176,15 @@ async def open_core(settings: Settings | None = None) -> Core:
         DatabaseUnavailableError: the database cannot be reached or started.
     """
     settings = settings or Settings.load()
-    settings.jwt_key()  # fail at start, not at first login, on a short secret
+    settings.jwt_keys()  # fail at start, not at first login, on a short secret or pepper
+    settings.pepper_key()
     target = await asyncio.to_thread(resolve_target, settings)  # may start the server
     client, db = await connect(target)
     try:
         version = await ensure_schema(db)
+        from apsara_core.services.password_store import check_pepper
+
+        await check_pepper(db, settings)
     except BaseException:
         await client.close()
         raise

@@ -17,7 +17,8 @@ from apsara_core.core import Core, open_core
 from apsara_core.db.embedded import free_port, spawn, wait_ready
 
 # The machine's own configuration must not leak into tests.
-for _name in ("MONGODB_URI", "JWT_SECRET", "JWT_EXPIRES_IN", "GOOGLE_AI_API_KEY", "GEMINI_API_KEY",
+for _name in ("MONGODB_URI", "JWT_SECRET", "JWT_PREVIOUS_SECRETS", "PASSWORD_PEPPER",
+              "FORWARDED_ALLOW_IPS", "JWT_EXPIRES_IN", "GOOGLE_AI_API_KEY", "GEMINI_API_KEY",
               "GOOGLE_GEMINI_BASE_URL", "EMAIL_SMTP_URL", "EMAIL_FROM", "GOOGLE_CLIENT_ID",
               "GOOGLE_CLIENT_SECRET", "GOOGLE_JWKS_URL", "APSARA_DATA_DIR", "APSARA_UPLOAD_DIR",
               "APSARA_ENV", "NODE_ENV", "PORT", "S3_ENDPOINT_URL", "S3_BUCKET",
@@ -67,6 +68,7 @@ async def opened_core(settings: Settings) -> AsyncIterator[Core]:
     try:
         yield opened
     finally:
+        await opened.settle()  # deferred jobs (a lock mail) write before the drop, not after
         await opened.client.drop_database(opened.db.name)
         await opened.close()
 

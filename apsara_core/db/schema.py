@@ -80,6 +80,14 @@ COLLECTIONS: list[Collection] = [
     Collection("request_limits", "HTTP request-limiter windows (_id \"key|window\")", [
         Index([("expiresAt", A)], ttl_seconds=0),
     ]),
+    # `_id` is the normalised email (with or without an account): every query is by `_id`.
+    Collection("login_attempts", "password attempts and locks per email", [
+        Index([("expiresAt", A)], ttl_seconds=0),
+    ]),
+    Collection("guest_caps", "new guest accounts per client address and UTC day "
+                             "(_id \"address|day\")", [
+        Index([("expiresAt", A)], ttl_seconds=0),
+    ]),
     # `_id` is the conversationId; one secondary index, as each message updates the document.
     Collection("conversations", "conversations and their stats", [
         Index([("userId", A), ("updatedAt", D)]),

@@ -100,6 +100,13 @@ async def acting_for(request: Request, user_id: str | None) -> Principal:
     return Principal.of_user(user)
 
 
+def client_address(request: Request) -> str:
+    """The caller's network address. Behind a proxy listed in APSARA_TRUSTED_PROXIES the
+    server has already replaced it with the X-Forwarded-For client; otherwise the header is
+    ignored (`apsara serve` trusts no proxy by default)."""
+    return request.client.host if request.client and request.client.host else "unknown"
+
+
 def client_key(request: Request) -> str:
     """Who is calling, for guest allowances and request limits: the client address."""
-    return f"ip:{request.client.host}" if request.client else "ip:unknown"
+    return f"ip:{client_address(request)}"

@@ -30,6 +30,7 @@ class User(Document):
     fullName: str
     email: str
     password: str | None = None
+    passwordPepper: str | None = None  # id of the pepper of `password`; None: legacy (JWT-derived)
     role: Literal["user", "admin", "guest"] = "user"
     subscriptionPlan: Literal["guest", "free", "premium"] = "free"
     authProvider: Literal["local", "google", "guest"] = "local"

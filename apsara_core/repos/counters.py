@@ -14,7 +14,8 @@ from pymongo.errors import DuplicateKeyError
 
 
 async def take(coll: AsyncCollection, *, doc_id: str, limit: int, on_insert: dict[str, Any],
-               extra: dict[str, Any] | None = None) -> bool:
+               extra: dict[str, Any] | None = None,
+               condition: dict[str, Any] | None = None) -> bool:
     """Add 1 to `count` of document `doc_id` if it is below `limit`; create it on first use.
 
     One conditional update with upsert: when the document exists and is full, the filter does
@@ -28,13 +29,15 @@ async def take(coll: AsyncCollection, *, doc_id: str, limit: int, on_insert: dic
         limit: the count must stay at or below this.
         on_insert: fields stored when the counter is created.
         extra: more update operators applied with the increment (e.g. `$push`).
+        condition: more filter terms an existing counter must meet (e.g. not locked); they
+            must not be equalities, which an upsert would copy into the new document.
 
     Returns:
         True when the unit was taken.
     """
     if limit <= 0:
         return False
-    query = {"_id": doc_id, "count": {"$lt": limit}}
+    query = {**(condition or {}), "_id": doc_id, "count": {"$lt": limit}}
     update = {**(extra or {}), "$inc": {"count": 1}}
     try:
         await coll.update_one(query, {**update, "$setOnInsert": on_insert}, upsert=True)
@@ -42,3 +45,4 @@ async def take(coll: AsyncCollection, *, doc_id: str, limit: int, on_insert: dic
     except DuplicateKeyError:
         result = await coll.update_one(query, update)
         return result.modified_count == 1
+

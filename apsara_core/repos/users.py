@@ -51,6 +51,11 @@ async def find_guest_by_key(db: AsyncDatabase, client_key: str) -> dict[str, Any
     return await db.users.find_one({"guestClientKey": client_key})
 
 
+async def delete_new_guest(db: AsyncDatabase, user_id: str) -> None:
+    """Remove a guest account just created (refused by the per-address cap)."""
+    await db.users.delete_one({"_id": user_id, "isGuest": True})
+
+
 async def insert(db: AsyncDatabase, doc: dict[str, Any], session: Any = None) -> None:
     """Store a new user document (DuplicateKeyError on a taken email / googleId / key)."""
     await db.users.insert_one(doc, session=session)
@@ -65,22 +70,25 @@ async def update(db: AsyncDatabase, user_id: str, set_: dict[str, Any],
     return await update_then_get(db.users, {"_id": user_id}, change, session=session)
 
 
-async def count_failure(db: AsyncDatabase, user_id: str) -> dict[str, Any] | None:
-    """Atomically add one failed login; returns the document after the increment."""
-    return await update_then_get(db.users, {"_id": user_id}, {"$inc": {"failedLoginAttempts": 1}})
+async def replace_password(db: AsyncDatabase, user_id: str, old_hash: str,
+                           fields: dict[str, Any]) -> bool:
+    """Swap the password hash for `fields` only if `old_hash` is still stored (a parallel
+    password reset is never overwritten)."""
+    result = await db.users.update_one({"_id": user_id, "password": old_hash}, {"$set": fields})
+    return result.modified_count == 1
 
 
-async def lock_if_unlocked(db: AsyncDatabase, user_id: str, until: datetime) -> None:
-    """Set lockedUntil unless the account is already locked (so a lock is not extended)."""
-    await db.users.update_one(
-        {"_id": user_id, "$or": [{"lockedUntil": None}, {"lockedUntil": {"$lte": _now()}}]},
-        {"$set": {"lockedUntil": until}})
+async def count_failure(db: AsyncDatabase, user_id: str) -> None:
+    """Add one failed login to the account's shown count (the lockout itself is counted per
+    email in `login_attempts`)."""
+    await db.users.update_one({"_id": user_id}, {"$inc": {"failedLoginAttempts": 1}})
 
 
-async def clear_expired_lock(db: AsyncDatabase, user_id: str, locked_until: datetime) -> None:
-    """After a lock ran out, start counting failures afresh (only if still that lock)."""
-    await db.users.update_one({"_id": user_id, "lockedUntil": locked_until},
-                              {"$set": {"failedLoginAttempts": 0, "lockedUntil": None}})
+async def mirror_lock(db: AsyncDatabase, email: str, until: datetime) -> dict[str, Any] | None:
+    """Copy a lock of this email onto its account (token, Google, guest and reset paths read
+    it there); returns the account, or None when the email has none."""
+    return await update_then_get(db.users, {"email": normalize_email(email)},
+                                 {"$set": {"lockedUntil": until}})
 
 
 async def record_login(db: AsyncDatabase, user_id: str) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 JWT sessions, guests, Google sign-in, password reset, logout.
 
 Answers never tell whether an email has an account: register, forgot-password and resend
-say the same thing either way, and a wrong password looks exactly like an unknown email.
+say the same thing either way, a wrong password looks exactly like an unknown email, and a
+locked address answers the same whatever the password (auth_lockout).
 """
 
 from __future__ import annotations
@@ -22,22 +23,21 @@ from apsara_core.repos import tokens as token_repo
 from apsara_core.repos import users as repo
 from apsara_core.services import auth_mails as mails
 from apsara_core.services.auth_google import GoogleVerifier
+from apsara_core.services.auth_guests import GuestAccounts
+from apsara_core.services.auth_lockout import LoginGuard, locked_answer
 from apsara_core.services.auth_otp import OtpManager, wrong_code
 from apsara_core.services.auth_tokens import Session, TokenSigner, invalid_token
 from apsara_core.services.inputs import (EmailInput, GoogleInput, GuestInput, LoginInput,
                                          OtpInput, RegisterInput, ResendInput, ResetInput, parse)
-from apsara_core.services.passwords import check_policy
-from apsara_core.services.users import hasher_for, new_user_doc, now_ms, public_user
+from apsara_core.services.passwords import StoredPassword, check_policy
+from apsara_core.services.users import new_user_doc, now_ms, public_user
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
 
-MAX_FAILURES = 5
-LOCK_TIME = timedelta(minutes=15)
 GUEST_LIFETIME = timedelta(hours=24)
 GUEST_SESSIONS_PER_HOUR = 10
 GUEST_MESSAGES = 5
-GUEST_DOMAIN = "guest.apsara.invalid"
 
 
 def _now() -> datetime:
@@ -68,11 +68,14 @@ class AuthService:
 
     def __init__(self, core: "Core") -> None:
         self._core = core
-        key = core.settings.jwt_key()
-        self._hasher = hasher_for(core)
-        self._signer = TokenSigner(key)
-        self._otp = OtpManager(core.db, hmac.new(key, b"apsara-otp-pepper", hashlib.sha256).digest())
+        self._passwords = core.passwords
+        self._signer = TokenSigner(core.settings.jwt_keys())
+        # Keyed by the pepper, not the JWT key: rotating JWT_SECRET must not void codes.
+        pepper = core.settings.pepper_key()
+        self._otp = OtpManager(core.db, hmac.new(pepper, b"apsara-otp-pepper", hashlib.sha256).digest())
         self._google = GoogleVerifier(core.settings)
+        self._guard = LoginGuard(core)
+        self._guests = GuestAccounts(core)
 
     # -- registration and codes -------------------------------------------------------
 
@@ -87,7 +90,7 @@ class AuthService:
         """
         data = parse(RegisterInput, {"fullName": full_name, "email": email,
                                      "password": password, "acceptTerms": accept_terms})
-        hashed = await self._hasher.hash(check_policy(data.password))  # both paths pay it
+        hashed = await self._passwords.hash(check_policy(data.password))  # both paths pay it
         created = await self._create_account(data.email, data.full_name, hashed, actor)
         kind = "verify_email" if created else "account_exists"
         if await self._otp.may_send(data.email, kind):  # throttled: no mail, same answer
@@ -98,19 +101,19 @@ class AuthService:
                 await self._core.mail.send(to=data.email, **mails.already_registered())
         return {"success": True, "message": mails.REGISTERED}
 
-    async def _create_account(self, email: str, name: str, hashed: str,
+    async def _create_account(self, email: str, name: str, hashed: StoredPassword,
                               actor: Principal | None) -> bool:
         """Store the account (or upgrade the guest); False when the email is taken."""
         if await repo.find_by_email(self._core.db, email) is not None:
             return False
-        fields = {"email": email, "fullName": name, "password": hashed, "role": "user",
+        fields = {"email": email, "fullName": name, **hashed.fields(), "role": "user",
                   "subscriptionPlan": "free", "authProvider": "local", "isGuest": False,
                   "isEmailVerified": False}
         try:
             if actor is not None and actor.is_guest:
                 return await self._upgrade_guest(actor, fields)
             await repo.insert(self._core.db, new_user_doc(
-                email=email, full_name=name, password_hash=hashed))
+                email=email, full_name=name, password=hashed))
         except DuplicateKeyError:
             return False
         return True
@@ -191,10 +194,10 @@ class AuthService:
     async def reset_password(self, *, reset_token: str, new_password: str) -> dict[str, Any]:
         """Set a new password with a reset token; every session of the user ends."""
         data = parse(ResetInput, {"resetToken": reset_token, "password": new_password})
-        hashed = await self._hasher.hash(check_policy(data.password))
+        hashed = await self._passwords.hash(check_policy(data.password))
         user_id = await self._otp.take_reset_token(data.reset_token)
         await repo.update(self._core.db, user_id, {
-            "password": hashed, "tokensValidAfter": now_ms(), "isEmailVerified": True})
+            **hashed.fields(), "tokensValidAfter": now_ms(), "isEmailVerified": True})
         return {"success": True,
                 "message": "Password changed; every session was signed out. Sign in again."}
 
@@ -202,21 +205,24 @@ class AuthService:
 
     async def login(self, *, email: str, password: str) -> Session:
         """Email + password. Wrong password and unknown email give the same error (after
-        the same bcrypt work); each failure is counted atomically; 5 lock the account.
+        the same bcrypt work). Each attempt first takes one of the email's 5 check slots;
+        without one, or while the address is locked, every attempt gets the one locked answer
+        and the password is not checked.
 
         Raises:
             AuthenticationError: INVALID_CREDENTIALS or EMAIL_NOT_VERIFIED.
-            AccountLockedError: the password is right but the account is locked.
+            AccountLockedError: the address is locked (whatever the password).
         """
         data = parse(LoginInput, {"email": email, "password": password})
-        user = await repo.find_by_email(self._core.db, data.email)
-        ok = await self._hasher.check(data.password, user.get("password") if user else None)
-        if user is None:
+        slot, user = await asyncio.gather(self._guard.take(data.email),
+                                          repo.find_by_email(self._core.db, data.email))
+        if not slot or (user is not None and _locked(user)):
+            raise await self._guard.refuse(data.email, data.password)
+        if not await self._passwords.check(data.password, user):
+            await self._guard.failed(data.email, user)
             raise bad_credentials()
-        if not ok:
-            await self._count_failure(user)
-            raise bad_credentials()
-        _check_not_locked(user)
+        if user is None or not await self._guard.passed(data.email):
+            raise locked_answer()  # locked while the password was being checked
         if not user.get("isEmailVerified"):
             raise AuthenticationError(
                 "Email not verified: enter the code we mailed you first",
@@ -224,14 +230,6 @@ class AuthService:
                 suggestions=[f"apsara auth verify-email --email {data.email} --otp CODE",
                              f"Get a new code: apsara auth resend-otp --email {data.email}"])
         return await self._sign_in(user)
-
-    async def _count_failure(self, user: dict[str, Any]) -> None:
-        until = user.get("lockedUntil")
-        if until is not None and until <= _now():
-            await repo.clear_expired_lock(self._core.db, str(user["_id"]), until)
-        after = await repo.count_failure(self._core.db, str(user["_id"]))
-        if after is not None and after.get("failedLoginAttempts", 0) >= MAX_FAILURES:
-            await repo.lock_if_unlocked(self._core.db, str(user["_id"]), _now() + LOCK_TIME)
 
     async def _sign_in(self, user: dict[str, Any], lifetime: timedelta | None = None) -> Session:
         """Reset the failure counter and issue a session token."""
@@ -282,7 +280,7 @@ class AuthService:
             return await repo.update(self._core.db, str(existing["_id"]), fields,
                                      unset=drop) or existing
         name = claims.get("name") if isinstance(claims.get("name"), str) else email.split("@")[0]
-        doc = new_user_doc(email=email, full_name=name[:100] or email, password_hash=None,
+        doc = new_user_doc(email=email, full_name=name[:100] or email, password=None,
                            provider="google", verified=verified, googleId=str(claims["sub"]),
                            picture=picture)
         try:
@@ -291,18 +289,23 @@ class AuthService:
             return await repo.find_by_google_id(self._core.db, str(claims["sub"])) or doc
         return doc
 
-    async def guest(self, *, client_key: str) -> Session:
+    async def guest(self, *, client_key: str, address: str) -> Session:
         """A 24 h guest session; one guest user per client key, so its 5-message allowance
-        never resets; at most 10 new sessions per key per hour.
+        never resets; at most 10 new sessions per key per hour, and at most
+        APSARA_GUEST_ACCOUNTS_PER_ADDRESS_PER_DAY new guest accounts per client address.
+
+        Args:
+            client_key: ties the guest to a device (chosen by the client).
+            address: the client's network address as the front end resolved it (HTTP:
+                after trusted-proxy resolution), or LOCAL_ADDRESS for the operator's CLI/TUI.
 
         Raises:
-            ValidationError: clientKey missing or over 200 characters.
-            RateLimitError: too many guest sessions for this key this hour.
+            ValidationError: clientKey missing or over 200 characters; a bad address.
+            RateLimitError: too many guest sessions for this key this hour, or too many new
+                guest accounts from this address today.
         """
         data = parse(GuestInput, {"clientKey": client_key})
-        user = await repo.find_guest_by_key(self._core.db, data.client_key)
-        if user is None:
-            user = await self._new_guest(data.client_key)
+        user = await self._guests.find_or_create(data.client_key, address)
         _check_not_locked(user)
         now = _now()
         window = now.replace(minute=0, second=0, microsecond=0)
@@ -312,18 +315,6 @@ class AuthService:
                                  f"{GUEST_SESSIONS_PER_HOUR} per hour", field="clientKey",
                                  reset_time=window + timedelta(hours=1))
         return await self._sign_in(user, GUEST_LIFETIME)
-
-    async def _new_guest(self, client_key: str) -> dict[str, Any]:
-        user_id = repo.new_id()
-        doc = new_user_doc(email=f"guest-{user_id}@{GUEST_DOMAIN}", full_name="Guest",
-                           password_hash=None, role="guest", plan="guest", provider="guest",
-                           guestClientKey=client_key)
-        doc["_id"] = user_id
-        try:
-            await repo.insert(self._core.db, doc)
-        except DuplicateKeyError:
-            return await repo.find_guest_by_key(self._core.db, client_key) or doc
-        return doc
 
     async def messages_left(self, user: dict[str, Any]) -> int:
         """A guest's remaining lifetime messages (from the limits service)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -11,9 +11,10 @@ from pymongo.errors import DuplicateKeyError
 
 from apsara_core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from apsara_core.models import Principal, User
+from apsara_core.repos import login_attempts
 from apsara_core.repos import users as repo
 from apsara_core.services.inputs import check_email
-from apsara_core.services.passwords import PasswordHasher, check_policy
+from apsara_core.services.passwords import StoredPassword, check_policy
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
@@ -37,18 +38,14 @@ def public_user(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def new_user_doc(*, email: str, full_name: str, password_hash: str | None, role: str = "user",
-                 plan: str = "free", provider: str = "local", verified: bool = False,
-                 **extra: Any) -> dict[str, Any]:
+def new_user_doc(*, email: str, full_name: str, password: StoredPassword | None,
+                 role: str = "user", plan: str = "free", provider: str = "local",
+                 verified: bool = False, **extra: Any) -> dict[str, Any]:
     """A user document as stored (camelCase, string `_id`)."""
-    return User(_id=repo.new_id(), fullName=full_name, email=email, password=password_hash,
+    hashed = password.fields() if password is not None else {}
+    return User(_id=repo.new_id(), fullName=full_name, email=email, **hashed,
                 role=role, subscriptionPlan=plan, authProvider=provider,
                 isGuest=role == "guest", isEmailVerified=verified, **extra).to_mongo()
-
-
-def hasher_for(core: "Core") -> PasswordHasher:
-    """The password hasher of these settings (cost and pepper)."""
-    return PasswordHasher(core.settings.jwt_key(), core.settings.bcrypt_rounds)
 
 
 def check_choice(value: object, allowed: tuple[str, ...], field: str) -> str:
@@ -84,7 +81,6 @@ class UserService:
 
     def __init__(self, core: "Core") -> None:
         self._core = core
-        self._hasher = hasher_for(core)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Any]:
@@ -116,8 +112,9 @@ class UserService:
         check_choice(plan, PLANS, "plan")
         if not isinstance(verified, bool):
             raise ValidationError("verified must be true or false", field="verified")
-        hashed = await self._hasher.hash(check_policy(password)) if password is not None else None
-        doc = new_user_doc(email=address, full_name=name, password_hash=hashed, role=role,
+        hashed = (await self._core.passwords.hash(check_policy(password))
+                  if password is not None else None)
+        doc = new_user_doc(email=address, full_name=name, password=hashed, role=role,
                            plan=plan, verified=verified)
         try:
             async with self._transaction() as s:
@@ -192,12 +189,16 @@ class UserService:
         return await self._change(actor, user, "user.set_role", {"role": role})
 
     async def unlock(self, *, actor: Principal, user: str) -> dict[str, Any]:
-        """Clear a login lockout and the failure counter (admins)."""
+        """Clear a login lockout and the failure counters, of the account and of its email's
+        attempt record (admins)."""
         return await self._change(actor, user, "user.unlock",
-                                  {"lockedUntil": None, "failedLoginAttempts": 0})
+                                  {"lockedUntil": None, "failedLoginAttempts": 0},
+                                  also=lambda doc, s: login_attempts.clear(
+                                      self._core.db, doc["email"], session=s))
 
-    async def _change(self, actor: Principal, key: str, action: str,
-                      fields: dict[str, Any]) -> dict[str, Any]:
+    async def _change(self, actor: Principal, key: str, action: str, fields: dict[str, Any],
+                      also: Callable[[dict[str, Any], Any], Awaitable[None]] | None = None,
+                      ) -> dict[str, Any]:
         _require_admin(actor)
         doc = await self._find(actor, key)
         if doc.get("isGuest") and action != "user.unlock":
@@ -207,6 +208,8 @@ class UserService:
             after = await repo.update(self._core.db, str(doc["_id"]), fields, session=s)
             if after is None:
                 raise NotFoundError(f"No user {key!r}", field="user")
+            if also is not None:
+                await also(doc, s)
             await self._core.audit.record(
                 actor=actor, action=action, target_id=str(doc["_id"]),
                 before={k: doc.get(k) for k in fields}, after={k: after.get(k) for k in fields},
@@ -218,7 +221,7 @@ class UserService:
         if not isinstance(user_id, str) or not isinstance(password, str) or len(password) > 4096:
             return False
         doc = await repo.find_by_id(self._core.db, user_id)
-        return await self._hasher.check(password, doc.get("password") if doc else None)
+        return await self._core.passwords.check(password, doc)
 
 
 def now_ms() -> datetime:

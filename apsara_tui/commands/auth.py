@@ -18,6 +18,7 @@ from apsara_core.config import ensure_data_dir
 from apsara_core.core import Core
 from apsara_core.errors import AuthenticationError, ConflictError, ValidationError
 from apsara_core.models import Principal
+from apsara_core.services.auth_guests import LOCAL_ADDRESS
 from apsara_core.services.auth_tokens import Session
 from apsara_core.session_file import (StoredSession, active_session, delete_session, read_session,
                                       write_session)
@@ -156,7 +157,7 @@ def guest(
     """Start a 24 h guest session (5 messages in total per guest)."""
     def make(core: Core) -> Awaitable[Session]:
         key = client_key if client_key is not None else default_client_key(core.settings.data_dir)
-        return core.auth.guest(client_key=key)
+        return core.auth.guest(client_key=key, address=LOCAL_ADDRESS)  # the operator
 
     _sign_in(make, switch, json_out)
 

@@ -26,4 +26,8 @@ def serve(
         fail(ConfigError(f"Port {port} on {host} is in use", field="--port",
                          suggestions=["Pass --port N or set PORT to a free port"]))
     err_console.print(f"Apsara API on http://{host}:{port}/api (docs: /api/openapi.json)")
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning")
+    trusted = settings.trusted_proxy_list
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, which let any
+    # local caller pick its own address: trust only APSARA_TRUSTED_PROXIES (default none).
+    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning",
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted)

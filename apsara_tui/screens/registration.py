@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Button, Footer, Header, Static, TabbedContent
 
 from apsara_core.errors import ApsaraError
+from apsara_core.services.auth_guests import LOCAL_ADDRESS
 from apsara_tui.screens.base import CoreScreen
 from apsara_tui.screens.registration_panes import (
     forgot_pane, google_pane, guest_pane, login_pane, register_pane,
@@ -224,7 +225,8 @@ class RegistrationScreen(CoreScreen):
     async def _guest(self, values: dict[str, Any]) -> None:
         form = self.form("guest-form")
         key = values["client_key"].strip()
-        session = await self._sign_in(form, lambda: self.core.auth.guest(client_key=key))
+        session = await self._sign_in(form, lambda: self.core.auth.guest(
+            client_key=key, address=LOCAL_ADDRESS))
         if session is not None:
             left = session.user.get("messagesLeft")
             self.say("guest-result", f"Guest session for client key {key} until {_when(session.expires_at)}"

@@ -54,7 +54,7 @@ async def _measure(uri: str, data_dir: Path) -> list[Result]:
         user = await core.users.create(actor=Principal.operator(), email="bench@example.com",
                                        full_name="Bench", password=PASSWORD, verified=True)
         stored = await core.db.users.find_one({"_id": user["_id"]})
-        prehashed = core.auth._hasher.prehash(PASSWORD)
+        prehashed = core.passwords.hasher.prehash(PASSWORD)
         bare, login = [], []
         for _ in range(LOGIN_RUNS):  # interleaved so both see the same machine load
             bare += await _timed(lambda: asyncio.to_thread(

@@ -135,3 +135,26 @@ def test_google_sign_in_and_outbox_text(cli) -> None:
             "--password", PASSWORD, "--accept-terms"))
     text = _ok(cli("mail", "outbox", "--to", "text@example.com"))
     assert "to text@example.com" in text and "verification code" in text
+
+
+def test_a_restart_with_a_rotated_jwt_secret_keeps_the_session_and_the_password(
+        cli, tmp_path: Path) -> None:
+    import jwt
+
+    from apsara_core.config import key_id
+    from tests.conftest import TEST_SECRET
+
+    _ok(cli("user", "create", "--email", "rot@example.com", "--name", "R", "--password", PASSWORD,
+            "--verified"))
+    _ok(cli("auth", "login", "--email", "rot@example.com", "--password", PASSWORD))
+    session_file = tmp_path / "data" / "session.json"
+    old = json.loads(session_file.read_text())["token"]
+    new_secret = "rotated-secret-" + "r" * 40
+    rotated = {"JWT_SECRET": new_secret, "JWT_PREVIOUS_SECRETS": TEST_SECRET}
+    assert json.loads(_ok(cli("auth", "whoami", "--json", **rotated)))["email"] == "rot@example.com"
+    _ok(cli("auth", "login", "--email", "rot@example.com", "--password", PASSWORD, "--switch",
+            **rotated))
+    new = json.loads(session_file.read_text())["token"]
+    assert jwt.get_unverified_header(old)["kid"] == key_id(TEST_SECRET.encode())
+    assert jwt.get_unverified_header(new)["kid"] == key_id(new_secret.encode())
+    _fails(cli("auth", "whoami", JWT_SECRET=TEST_SECRET), "signed")  # the old key cannot read it

@@ -9,6 +9,7 @@ import time
 import jwt
 import pytest
 
+from apsara_core.config import key_id
 from apsara_core.core import Core
 from apsara_core.errors import AuthenticationError, ValidationError
 from apsara_core.models import Principal
@@ -35,7 +36,8 @@ async def test_token_has_the_required_claims_and_lifetime(core: Core) -> None:
     assert {"sub", "role", "plan", "jti", "iat", "exp"} <= set(claims)
     assert claims["sub"] == user["_id"] and claims["role"] == "user" and claims["plan"] == "free"
     assert abs(claims["exp"] - claims["iat"] - 7 * 86400) < 2
-    assert jwt.get_unverified_header(session.token)["alg"] == "HS256"
+    header = jwt.get_unverified_header(session.token)
+    assert header["alg"] == "HS256" and header["kid"] == key_id(TEST_SECRET.encode())
     assert session.to_dict()["expiresAt"] == session.expires_at
     assert session.token not in repr(session)
     principal = await core.auth.verify_token(session.token)

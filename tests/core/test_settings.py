@@ -86,3 +86,21 @@ def test_processes_starting_together_on_a_new_data_dir_all_pass_the_write_check(
     errors = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     assert list(data.iterdir()) == []
+
+
+def test_trusted_proxies_default_to_none_and_are_validated(tmp_path: Path) -> None:
+    assert Settings.load(_env_file=None, data_dir=tmp_path).trusted_proxy_list == []
+    s = Settings.load(_env_file=None, data_dir=tmp_path,
+                      trusted_proxies=" 127.0.0.1, 10.0.0.0/8 ,::1,192.168.1.7/24")
+    assert s.trusted_proxy_list == ["127.0.0.1/32", "10.0.0.0/8", "::1/128", "192.168.1.0/24"]
+    for bad in ("*", "localhost", "10.0.0.0/33", "127.0.0.1;10.0.0.1"):
+        with pytest.raises(ConfigError) as info:
+            Settings.load(_env_file=None, data_dir=tmp_path, trusted_proxies=bad)
+        assert info.value.field == "APSARA_TRUSTED_PROXIES"
+
+
+def test_guest_cap_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert Settings.load(_env_file=None, data_dir=tmp_path).guest_accounts_per_address_per_day == 3
+    monkeypatch.setenv("APSARA_GUEST_ACCOUNTS_PER_ADDRESS_PER_DAY", "0")
+    with pytest.raises(ConfigError, match="APSARA_GUEST_ACCOUNTS_PER_ADDRESS_PER_DAY"):
+        Settings.load(_env_file=None, data_dir=tmp_path)

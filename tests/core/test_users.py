@@ -74,7 +74,7 @@ async def test_list_filters_search_and_pages(core: Core) -> None:
         await create_user(core, f"user{i:02d}@example.com", full_name=f"Person {i:02d}",
                           plan="premium" if i % 5 == 0 else "free")
     await create_user(core, "boss@example.com", role="admin", full_name="The Boss")
-    await core.auth.guest(client_key="device")
+    await core.auth.guest(client_key="device", address="local")
     page = await core.users.list(actor=OP, page=2, page_size=10)
     assert page["total"] == 27 and page["page"] == 2 and page["pageSize"] == 10
     assert len(page["items"]) == 10
@@ -159,6 +159,6 @@ async def test_set_plan_role_unlock_are_audited_with_before_and_after(core: Core
 
 
 async def test_guest_role_and_plan_cannot_be_changed(core: Core) -> None:
-    guest = (await core.auth.guest(client_key="k")).user
+    guest = (await core.auth.guest(client_key="k", address="local")).user
     with pytest.raises(ValidationError):
         await core.users.set_plan(actor=OP, user=guest["_id"], plan="premium")

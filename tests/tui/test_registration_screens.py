@@ -268,7 +268,7 @@ async def test_guest_login_with_the_machine_key_shows_messages_left(app: ApsaraA
 
 
 async def test_a_logged_in_guest_who_registers_is_upgraded_in_place(app: ApsaraApp) -> None:
-    guest = await app.core.auth.guest(client_key="device-1")
+    guest = await app.core.auth.guest(client_key="device-1", address="local")
     _store(app, guest)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_action(pilot, 15)

@@ -6,7 +6,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from apsara_core.http.deps import bearer_token, client_key, core_of, ok, read_json, require_actor
+from apsara_core.http.deps import (bearer_token, client_address, client_key, core_of, ok, read_json,
+                                   require_actor)
 from apsara_core.http.schemas import GoogleBody, GuestBody, ResetPasswordBody
 from apsara_core.services.inputs import EmailInput, LoginInput, OtpInput, RegisterInput, ResendInput
 
@@ -52,7 +53,7 @@ async def guest_login(request: Request) -> JSONResponse:
     """A guest session (24 h, 5 messages in total per client)."""
     body = await read_json(request, GuestBody)
     key = f"client:{body.clientKey}" if body.clientKey else client_key(request)
-    session = await core_of(request).auth.guest(client_key=key)
+    session = await core_of(request).auth.guest(client_key=key, address=client_address(request))
     return ok(201, message="Guest session started", **session.to_dict())
 
 
