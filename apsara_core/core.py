@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from apsara_core.services.password_store import PasswordStore
     from apsara_core.services.plans import PlanService
     from apsara_core.services.request_limiter import RequestLimiter
+    from apsara_core.services.sessions import SessionService
     from apsara_core.services.stats import StatsService
     from apsara_core.services.users import UserService
 
@@ -96,6 +97,13 @@ class Core:
         from apsara_core.services.auth import AuthService
 
         return AuthService(self)
+
+    @cached_property
+    def sessions(self) -> "SessionService":
+        """This machine's session file, sign-in/out, and who a command or screen acts as."""
+        from apsara_core.services.sessions import SessionService
+
+        return SessionService(data_dir=self.settings.data_dir, db=self.db, auth=self.auth)
 
     @cached_property
     def mail(self) -> "MailService":

@@ -35,7 +35,12 @@ def build_app() -> Any:
     )
 
     @root.callback()
-    def _root(ctx: typer.Context) -> None:
+    def _root(ctx: typer.Context, operator: bool = typer.Option(
+            False, "--operator",
+            help="Act as the operator (admin) even while a session is logged in.")) -> None:
+        from apsara_tui.commands.runtime import invocation
+
+        invocation.operator = operator
         if ctx.invoked_subcommand is None:
             from apsara_tui.launch import launch_tui
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -96,15 +99,56 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60,
     )
 
 
+def invoke_cli(*args: str, env: dict[str, str], cwd: Path,
+               input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `apsara ARGS` in this process with Typer's CliRunner, as `run_cli` would in a
+    subprocess (same environment, working directory, stdin; a CompletedProcess back).
+
+    It runs in a thread of its own, since commands call `asyncio.run` and an async test's
+    loop is running in this one; the test waits for it.
+    """
+    from typer.testing import CliRunner
+
+    from apsara_tui.cli import build_app
+
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        before = os.getcwd()
+        os.chdir(cwd)
+        try:
+            result = CliRunner().invoke(build_app(), list(args), input=input_text,
+                                        env=env, catch_exceptions=True)
+        finally:
+            os.chdir(before)
+        stderr = result.stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            stderr += "".join(traceback.format_exception(result.exception))
+        outcome["done"] = subprocess.CompletedProcess(
+            ["apsara", *args], result.exit_code, result.stdout, stderr)
+
+    thread = threading.Thread(target=work, name="apsara-cli")
+    thread.start()
+    thread.join()
+    return outcome["done"]
+
+
 @pytest.fixture
 def cli(tmp_path: Path, mongo_uri: str):
-    """Call `apsara` against this test's database: cli("db", "info", "--json")."""
+    """Call `apsara` in-process against this test's database: cli("db", "info", "--json").
+
+    `cli.subprocess(...)` runs the real command in a subprocess instead (smoke tests).
+    """
     env = cli_env(MONGODB_URI=mongo_uri, APSARA_DATA_DIR=str(tmp_path / "data"),
                   JWT_SECRET=TEST_SECRET, APSARA_UPLOAD_DIR=str(tmp_path / "uploads"),
                   APSARA_BCRYPT_ROUNDS="4")
 
     def call(*args: str, input_text: str | None = None, **extra_env: str):
+        return invoke_cli(*args, env={**env, **extra_env}, cwd=tmp_path, input_text=input_text)
+
+    def in_subprocess(*args: str, input_text: str | None = None, **extra_env: str):
         return run_cli(*args, env={**env, **extra_env}, cwd=tmp_path, input_text=input_text)
 
     call.env = env  # type: ignore[attr-defined]
+    call.subprocess = in_subprocess  # type: ignore[attr-defined]
     return call

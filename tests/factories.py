@@ -7,6 +7,7 @@ from typing import Any
 from apsara_core.core import Core
 from apsara_core.models import Principal, User
 from apsara_core.repos.users import new_id, normalize_email
+from apsara_core.services.sessions import OPERATOR
 
 
 async def create_user(core: Core, email: str = "user@example.com", *, role: str = "user",
@@ -36,7 +37,7 @@ async def latest_code(core: Core, email: str) -> str:
     """The 6-digit code in the newest outbox mail to `email`."""
     import re
 
-    mails = await core.mail.outbox(to=email, limit=1)
+    mails = await core.mail.outbox(actor=OPERATOR, to=email, limit=1)
     assert mails, f"no mail to {email}"
     match = re.search(r"\b(\d{6})\b", mails[0]["body"])
     assert match, mails[0]["body"]

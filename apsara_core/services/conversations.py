@@ -123,8 +123,15 @@ class ConversationService:
         return await conv_repo.find(self.core.db, doc["conversationId"]) or doc
 
     async def list(self, *, actor: Principal, user_id: Any = None, limit: Any = 50,
-                   skip: Any = 0) -> list[dict[str, Any]]:
-        """Own conversations, newest first; admins: everyone's, or user_id's."""
+                   skip: Any = 0, everyone: bool = False) -> list[dict[str, Any]]:
+        """Own conversations, newest first; admins: everyone's, or user_id's.
+
+        Raises:
+            PermissionDeniedError: `everyone` asked by a non-admin.
+        """
+        if everyone and not actor.is_admin:
+            raise PermissionDeniedError("Only admins may list everyone's conversations",
+                                        field="--all")
         limit, skip = _paging(limit, skip)
         return await conv_repo.list_for(self.core.db, _scope(actor, user_id), limit=limit, skip=skip)
 

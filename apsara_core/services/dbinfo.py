@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from apsara_core.db.schema import COLLECTIONS
+from apsara_core.errors import PermissionDeniedError
+from apsara_core.models import Principal
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
@@ -16,8 +18,14 @@ class DatabaseInfoService:
     def __init__(self, core: "Core") -> None:
         self._core = core
 
-    async def info(self) -> dict[str, Any]:
-        """Server, schema version and every collection with its count and indexes."""
+    async def info(self, *, actor: Principal) -> dict[str, Any]:
+        """Server, schema version and every collection with its count and indexes (admins).
+
+        Raises:
+            PermissionDeniedError: the actor is not an admin.
+        """
+        if not actor.is_admin:
+            raise PermissionDeniedError("Only admins can read the database's schema and counts")
         db = self._core.db
         purposes = {c.name: c.purpose for c in COLLECTIONS}
         names = sorted(set(await db.list_collection_names()) | set(purposes))

@@ -17,7 +17,8 @@ from urllib.parse import unquote, urlsplit
 
 from bson import ObjectId
 
-from apsara_core.errors import ApsaraError, ConfigError, ValidationError
+from apsara_core.errors import ApsaraError, ConfigError, PermissionDeniedError, ValidationError
+from apsara_core.models import Principal
 from apsara_core.repos import mail as mail_repo
 
 if TYPE_CHECKING:
@@ -115,13 +116,24 @@ class MailService:
                 suggestions=["Check EMAIL_SMTP_URL, or unset it to keep mails in the outbox"],
             ) from None
 
-    async def outbox(self, *, to: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest mails kept in the database (codes included), newest first.
+    async def outbox(self, *, actor: Principal, to: str | None = None,
+                     limit: int = 20) -> list[dict[str, Any]]:
+        """The newest mails kept in the database (codes included), newest first. It holds
+        everyone's one-time codes: admins read all of it, anyone else only the mails to their
+        own address.
 
         Raises:
+            PermissionDeniedError: a non-admin asked for another address's mail.
             ValidationError: limit outside 1..500.
         """
         if not isinstance(limit, int) or not 1 <= limit <= 500:
             raise ValidationError("limit must be between 1 and 500", field="limit")
         address = to.strip().lower() if isinstance(to, str) and to.strip() else None
+        if not actor.is_admin:
+            own = (actor.email or "").lower()
+            if address not in (None, own) or not own:
+                raise PermissionDeniedError(
+                    "Only admins can read other addresses' mail: the outbox holds everyone's codes",
+                    field="to", suggestions=["Log out (`apsara auth logout`) or pass --operator"])
+            address = own
         return await mail_repo.latest(self._core.db, to=address, limit=limit)

@@ -1,8 +1,10 @@
 """`apsara ai ...`: Talk to the model: send, edit, regenerate, embed.
 
 Replies stream to the terminal as they arrive (thoughts dimmed) unless `--json`, which prints
-the whole response document once. Without `--user` a command acts as the conversation's owner
-(the operator chooses the conversation); the quota charged is that user's.
+the whole response document once. Who speaks follows the core's one actor rule
+(`apsara_core.services.sessions`): a logged-in user speaks only in their own conversations;
+the operator (no session) or an admin speaks as the conversation's owner, whose quota is
+charged.
 """
 
 from __future__ import annotations
@@ -12,16 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
-from apsara_core.errors import NotFoundError
 from apsara_core.models import Principal
-from apsara_core.repos.users import find_by_id
 from apsara_core.services.chat import DEFAULT_MODEL, ChatEvent
-from apsara_tui.commands.runtime import acting_user, console, emit_json, run
+from apsara_tui.commands.options import ConvOpt, JsonOpt, UserOpt
+from apsara_tui.commands.runtime import actor, console, emit, run, run_as
 
 app = typer.Typer(help="Talk to the model: send, edit, regenerate, embed.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (no streaming).")]
-UserOpt = Annotated[str | None, typer.Option("--user", help="Act as this user (email or id).")]
-ConvOpt = Annotated[str, typer.Option("--conversation", "-c", help="The conversation's id.")]
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model id, e.g. gemini-2.5-pro.")]
 TempOpt = Annotated[float | None, typer.Option("--temperature", help="0 to 2.")]
 MaxOpt = Annotated[int | None, typer.Option("--max-tokens", help="maxOutputTokens (> 0).")]
@@ -46,14 +44,9 @@ def build_config(temperature: float | None, max_tokens: int | None, budget: int 
 
 
 async def speaker(core: Any, user: str | None, conversation_id: str) -> Principal:
-    """`--user`, else the owner of the conversation."""
-    if user:
-        return await acting_user(core, user)
-    conv = await core.conversations.get(actor=Principal.operator(), conversation_id=conversation_id)
-    owner = await find_by_id(core.db, conv["userId"])
-    if owner is None:
-        raise NotFoundError(f"The owner of {conversation_id} no longer exists", field="--user")
-    return Principal.of_user(owner)
+    """Who speaks in the conversation (the core's rule): `--user` or the session's user, or
+    for an admin the conversation's owner."""
+    return await core.sessions.in_conversation(await actor(core, user), conversation_id)
 
 
 async def render(events: AsyncIterator[ChatEvent], json_out: bool) -> dict[str, Any]:
@@ -89,7 +82,7 @@ def stream_command(conversation: str, user: str | None, json_out: bool,
 def finish(response: dict[str, Any], json_out: bool) -> None:
     """Print the response (--json) or a one-line usage and timing summary."""
     if json_out:
-        emit_json(response)
+        emit(response, json_out=True)
         return
     usage, meta = response["usageMetadata"], response["modelMetadata"]
     timing = meta["timing"]
@@ -167,14 +160,11 @@ def embed(
     json_out: JsonOpt = False,
 ) -> None:
     """Embed texts in one batch (--json: {"embeddings": [[...]], "model"})."""
-    async def job(core: Any) -> dict[str, Any]:
-        actor = await acting_user(core, user)
-        return await core.chat.embed(actor=actor, texts=list(texts), model=model, task_type=task_type,
-                                     output_dimensionality=dimensions)
-
-    out = run(job)
+    out = run_as(lambda core, me: core.chat.embed(
+        actor=me, texts=list(texts), model=model, task_type=task_type,
+        output_dimensionality=dimensions), user, need_user=True)
     if json_out:
-        emit_json(out)
+        emit(out, json_out=True)
         return
     for text, vector in zip(texts, out["embeddings"]):
         head = ", ".join(f"{v:.4f}" for v in vector[:4])

@@ -16,30 +16,21 @@ import typer
 
 from apsara_core.config import ensure_data_dir
 from apsara_core.core import Core
-from apsara_core.errors import AuthenticationError, ConflictError, ValidationError
-from apsara_core.models import Principal
+from apsara_core.errors import ValidationError
 from apsara_core.services.auth_guests import LOCAL_ADDRESS
 from apsara_core.services.auth_tokens import Session
-from apsara_core.session_file import (StoredSession, active_session, delete_session, read_session,
-                                      write_session)
-from apsara_tui.commands.runtime import console, emit_json, run
+from apsara_tui.commands.options import EmailOpt, JsonOpt, SwitchOpt
+from apsara_tui.commands.runtime import console, emit, emit_json, run
 from apsara_tui.commands.user import show_user
 
 app = typer.Typer(help="Sign-up and sign-in: register, verify, login, Google, guest, password reset, logout.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-EmailOpt = Annotated[str, typer.Option("--email", help="The account's email.")]
 OtpOpt = Annotated[str, typer.Option("--otp", help="The 6-digit code from the mail.")]
 CLIENT_KEY_FILE = "client_key"
 
 
 def _say(data: dict[str, Any], json_out: bool) -> None:
-    emit_json(data) if json_out else console.print(data.get("message", "done"), highlight=False)
-
-
-async def _current(core: Core) -> Principal | None:
-    """The principal of the stored session, or None when there is no valid one."""
-    found = await active_session(core)
-    return found[1] if found else None
+    emit(data, json_out=json_out,
+         human=lambda d: console.print(d.get("message", "done"), highlight=False))
 
 
 @app.command()
@@ -57,10 +48,8 @@ def register(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def job(core: Core) -> dict[str, Any]:
-        actor = await _current(core)
-        return await core.auth.register(full_name=name, email=email, password=password,
-                                        accept_terms=accept_terms,
-                                        actor=actor if actor and actor.is_guest else None)
+        return await core.sessions.register(full_name=name, email=email, password=password,
+                                            accept_terms=accept_terms)
 
     _say(run(job), json_out)
 
@@ -82,22 +71,8 @@ def resend_otp(
 
 
 def _sign_in(make: Callable[[Core], Awaitable[Session]], switch: bool, json_out: bool) -> None:
-    """Refuse while a valid session exists (unless --switch), sign in, store the token."""
-    async def job(core: Core) -> Session:
-        data_dir = core.settings.data_dir
-        current, stored = await _current(core), read_session(data_dir)
-        if current is not None and not switch:
-            raise ConflictError(
-                f"Already logged in as {stored.email if stored else current.user_id}",
-                suggestions=["Log out first with `apsara auth logout`, or pass --switch"])
-        session = await make(core)
-        if current is not None and stored is not None:
-            await core.auth.logout(token=stored.token)  # the switched-from session ends
-        write_session(data_dir, StoredSession(session.token, session.user["_id"],
-                                              session.user["email"]))
-        return session
-
-    session = run(job)
+    """Sign in through the core's session service (duplicate-login rule, token stored)."""
+    session = run(lambda core: core.sessions.sign_in(lambda: make(core), switch=switch))
     if json_out:
         emit_json({"user": session.user, "expiresAt": session.expires_at})
         return
@@ -105,9 +80,6 @@ def _sign_in(make: Callable[[Core], Awaitable[Session]], switch: bool, json_out:
     console.print(f"logged in as {who} until {session.expires_at:%Y-%m-%d %H:%M} UTC", highlight=False)
     if "messagesLeft" in session.user:
         console.print(f"messages left: {session.user['messagesLeft']}", highlight=False)
-
-
-SwitchOpt = Annotated[bool, typer.Option("--switch", help="Replace the current session.")]
 
 
 @app.command()
@@ -200,24 +172,10 @@ def logout(
 ) -> None:
     """Revoke the stored session (or all sessions) and delete the session file."""
     async def job(core: Core) -> dict[str, Any]:
-        data_dir = core.settings.data_dir
-        stored = read_session(data_dir)
-        if stored is None:
+        done = await core.sessions.sign_out(everywhere=all_sessions)
+        if done.who is None:
             raise ValidationError("Not logged in", suggestions=["apsara auth login --email E"])
-        note = ""
-        try:
-            if all_sessions:
-                await core.auth.logout_all(actor=await core.auth.verify_token(stored.token))
-            else:
-                await core.auth.logout(token=stored.token)
-        except AuthenticationError:
-            if all_sessions:  # without a valid token we cannot tell whose sessions to end
-                raise
-            note = " (the session had already ended)"
-        finally:
-            delete_session(data_dir)
-        return {"success": True, "message": f"logged out {stored.email or stored.user_id}"
-                + (" everywhere" if all_sessions else "") + note}
+        return {"success": True, "message": done.message}
 
     _say(run(job), json_out)
 
@@ -226,14 +184,12 @@ def logout(
 def whoami(json_out: JsonOpt = False) -> None:
     """Show the logged-in user (the stored session is verified)."""
     async def job(core: Core) -> dict[str, Any]:
-        stored = read_session(core.settings.data_dir)
-        if stored is None:
+        if core.sessions.stored() is None:
             raise ValidationError("Not logged in", suggestions=["apsara auth login --email E"])
-        principal = await core.auth.verify_token(stored.token)
+        principal = await core.sessions.resolve_actor()
         user = await core.users.get(actor=principal, user=principal.user_id)
         if user["isGuest"]:
             user["messagesLeft"] = await core.auth.messages_left(user)
         return user
 
-    user = run(job)
-    emit_json(user) if json_out else show_user(user)
+    emit(run(job), json_out=json_out, human=show_user)

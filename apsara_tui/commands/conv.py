@@ -1,7 +1,9 @@
 """`apsara conv ...`: Conversations: create, list, show, messages, rename, delete, export.
 
-The CLI is an operator tool: commands that name a conversation id act as admin on it; `create`
-and `list` act for `--user EMAIL_OR_ID` (default: the logged-in session's user).
+Who acts follows the core's one rule (`apsara_core.services.sessions`): without a session the
+operator acts as admin on any conversation; with one, the logged-in user reaches only their
+own. `create` and `list` work on `--user EMAIL_OR_ID`'s conversations (default: the logged-in
+user's).
 """
 
 from __future__ import annotations
@@ -12,15 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from apsara_core.models import Principal
-from apsara_tui.commands.runtime import acting_user, console, emit_json, run
+from apsara_tui.commands.options import ConvArg, JsonOpt, UserOpt, YesOpt
+from apsara_tui.commands.runtime import console, emit, run_as
 
 app = typer.Typer(help="Conversations: create, list, show, messages, rename, delete, export.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-UserOpt = Annotated[str | None, typer.Option("--user", help="Email or id of the user (default: logged in).")]
-ConvArg = Annotated[str, typer.Argument(metavar="CONVERSATION_ID", help="The conversation's id.")]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-OP = Principal.operator()
 
 
 def _when(value: Any) -> str:
@@ -47,14 +44,10 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a conversation for a user (--json: the conversation document)."""
-    async def job(core: Any) -> dict[str, Any]:
-        actor = await acting_user(core, user)
-        return await core.conversations.create(actor=actor, title=title,
-                                               system_instruction=system_instruction)
-
-    conv = run(job)
+    conv = run_as(lambda core, me: core.conversations.create(
+        actor=me, title=title, system_instruction=system_instruction), user, need_user=True)
     if json_out:
-        emit_json(conv)
+        emit(conv, json_out=True)
     else:
         console.print(f"created {conv['conversationId']} \"{conv['title']}\"", highlight=False)
 
@@ -67,15 +60,13 @@ def list_conversations(
     json_out: JsonOpt = False,
 ) -> None:
     """List conversations, newest activity first (--json: an array)."""
-    async def job(core: Any) -> list[dict[str, Any]]:
-        if all_users:
-            return await core.conversations.list(actor=OP, limit=limit)
-        actor = await acting_user(core, user)
-        return await core.conversations.list(actor=OP, user_id=actor.user_id, limit=limit)
-
-    convs = run(job)
+    if all_users:
+        convs = run_as(lambda core, me: core.conversations.list(actor=me, limit=limit, everyone=True))
+    else:
+        convs = run_as(lambda core, me: core.conversations.list(
+            actor=me, user_id=me.user_id, limit=limit), user, need_user=True)
     if json_out:
-        emit_json(convs)
+        emit(convs, json_out=True)
         return
     table = Table("id", "title", "user", "messages", "last activity")
     for c in convs:
@@ -88,11 +79,8 @@ def list_conversations(
 @app.command()
 def show(conversation_id: ConvArg, json_out: JsonOpt = False) -> None:
     """Show one conversation and its stats."""
-    conv = run(lambda core: core.conversations.get(actor=OP, conversation_id=conversation_id))
-    if json_out:
-        emit_json(conv)
-    else:
-        show_conversation(conv)
+    conv = run_as(lambda core, me: core.conversations.get(actor=me, conversation_id=conversation_id))
+    emit(conv, json_out=json_out, human=show_conversation)
 
 
 @app.command()
@@ -104,14 +92,10 @@ def messages(
     json_out: JsonOpt = False,
 ) -> None:
     """Print the newest messages, oldest first (--json: an array of messages)."""
-    async def job(core: Any) -> list[dict[str, Any]]:
-        actor = await acting_user(core, user) if user else OP
-        return await core.conversations.messages(actor=actor, conversation_id=conversation_id,
-                                                 before_sequence=before, limit=limit)
-
-    msgs = run(job)
+    msgs = run_as(lambda core, me: core.conversations.messages(
+        actor=me, conversation_id=conversation_id, before_sequence=before, limit=limit), user)
     if json_out:
-        emit_json(msgs)
+        emit(msgs, json_out=True)
         return
     for m in msgs:
         print_message(m)
@@ -135,42 +119,36 @@ def rename(conversation_id: ConvArg,
            title: Annotated[str, typer.Option("--title", help="The new title.")],
            json_out: JsonOpt = False) -> None:
     """Change a conversation's title."""
-    conv = run(lambda core: core.conversations.update(actor=OP, conversation_id=conversation_id,
-                                                      title=title))
-    if json_out:
-        emit_json(conv)
-    else:
-        console.print(f"renamed {conv['conversationId']} to \"{conv['title']}\"", highlight=False)
+    conv = run_as(lambda core, me: core.conversations.update(
+        actor=me, conversation_id=conversation_id, title=title))
+    emit(conv, json_out=json_out, human=lambda c: console.print(
+        f"renamed {c['conversationId']} to \"{c['title']}\"", highlight=False))
 
 
 @app.command()
 def delete(conversation_id: ConvArg, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
     """Delete a conversation with its messages (asks first unless --yes)."""
-    if not yes:
-        conv = run(lambda core: core.conversations.get(actor=OP, conversation_id=conversation_id))
-        typer.confirm(f"Delete \"{conv['title']}\" and its {conv['stats']['totalMessages']} messages?",
-                      abort=True)
-    out = run(lambda core: core.conversations.delete(actor=OP, conversation_id=conversation_id))
-    if json_out:
-        emit_json(out)
-    else:
-        console.print(f"deleted 1 conversation and {out['messages']} messages")
+    async def job(core: Any, me: Any) -> dict[str, Any]:
+        if not yes:
+            conv = await core.conversations.get(actor=me, conversation_id=conversation_id)
+            typer.confirm(f"Delete \"{conv['title']}\" and its {conv['stats']['totalMessages']} "
+                          "messages?", abort=True)
+        return await core.conversations.delete(actor=me, conversation_id=conversation_id)
+
+    emit(run_as(job), json_out=json_out, human=lambda out: console.print(
+        f"deleted 1 conversation and {out['messages']} messages"))
 
 
 @app.command("delete-all")
 def delete_all(user: UserOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
     """Delete every conversation of a user (asks first unless --yes)."""
-    async def owner(core: Any) -> Principal:
-        return await acting_user(core, user)
+    async def job(core: Any, me: Any) -> dict[str, Any]:
+        if not yes:
+            typer.confirm(f"Delete ALL conversations of {me.email or me.user_id}?", abort=True)
+        return await core.conversations.delete_all(actor=me, user_id=me.user_id)
 
-    actor = run(owner)
-    if not yes:
-        typer.confirm(f"Delete ALL conversations of {actor.email or actor.user_id}?", abort=True)
-    out = run(lambda core: core.conversations.delete_all(actor=OP, user_id=actor.user_id))
-    if json_out:
-        emit_json(out)
-    else:
-        console.print(f"deleted {out['conversations']} conversations and {out['messages']} messages")
+    emit(run_as(job, user, need_user=True), json_out=json_out, human=lambda out: console.print(
+        f"deleted {out['conversations']} conversations and {out['messages']} messages"))
 
 
 @app.command()
@@ -180,7 +158,8 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
     """Export a conversation with all its messages as JSON or Markdown."""
-    text = run(lambda core: core.conversations.export(actor=OP, conversation_id=conversation_id, fmt=fmt))
+    text = run_as(lambda core, me: core.conversations.export(
+        actor=me, conversation_id=conversation_id, fmt=fmt))
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
     else:

@@ -9,18 +9,18 @@ from rich.table import Table
 
 from apsara_core.db.embedded import EmbeddedServer
 from apsara_core.errors import ApsaraError
-from apsara_tui.commands.runtime import console, emit_json, fail, load_settings, run
+from apsara_tui.commands.options import JsonOpt
+from apsara_tui.commands.runtime import console, emit, emit_json, fail, load_settings, run_as
 
 app = typer.Typer(help="The database: schema info and the embedded server.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @app.command()
 def info(json_out: JsonOpt = False) -> None:
     """Show the server, schema version, and each collection with its count and indexes."""
-    data = run(lambda core: core.dbinfo.info())
+    data = run_as(lambda core, me: core.dbinfo.info(actor=me))
     if json_out:
-        emit_json(data)
+        emit(data, json_out=True)
         return
     server = data["server"]
     console.print(f"[bold]Database[/] {server['database']} on {server['address']}"

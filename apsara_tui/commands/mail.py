@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from apsara_tui.commands.runtime import console, emit_json, run
+from apsara_tui.commands.runtime import console, emit, run_as
 
 app = typer.Typer(help="Mail sent by Apsara (the outbox when no SMTP server is set).", no_args_is_help=True)
 
@@ -18,14 +18,13 @@ def outbox(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
 ) -> None:
     """The newest mails kept in the database, codes included (newest first)."""
-    async def job(core):  # type: ignore[no-untyped-def]
-        mails = await core.mail.outbox(to=to, limit=limit)
-        return core.mail.backend, mails
+    async def job(core: Any, me: Any) -> tuple[str, list[dict[str, Any]]]:
+        return core.mail.backend, await core.mail.outbox(actor=me, to=to, limit=limit)
 
-    backend, mails = run(job)
+    backend, mails = run_as(job)
     if json_out:
-        emit_json([{k: m[k] for k in ("_id", "to", "from", "subject", "body", "createdAt")}
-                   for m in mails])
+        emit([{k: m[k] for k in ("_id", "to", "from", "subject", "body", "createdAt")}
+              for m in mails], json_out=True)
         return
     if backend == "smtp":
         console.print("[yellow]EMAIL_SMTP_URL is set: new mails go to the SMTP server, "

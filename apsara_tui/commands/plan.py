@@ -7,12 +7,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from apsara_core.core import Core
-from apsara_tui.commands.runtime import console, emit_json, run
-from apsara_tui.commands.stats import cli_actor
+from apsara_tui.commands.options import JsonOpt
+from apsara_tui.commands.runtime import console, emit, run, run_as
 
 app = typer.Typer(help="Subscription plans and their model limits.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 def plans_table(plans: list[dict[str, Any]]) -> Table:
@@ -39,11 +37,8 @@ def limit_text(entry: dict[str, Any] | None) -> str:
 @app.command("list")
 def list_plans(json_out: JsonOpt = False) -> None:
     """Every plan with its per-model limits (daily, or total for guests)."""
-    plans = run(lambda core: core.plans.list())
-    if json_out:
-        emit_json(plans)
-        return
-    console.print(plans_table(plans))
+    emit(run(lambda core: core.plans.list()), json_out=json_out,
+         human=lambda plans: console.print(plans_table(plans)))
 
 
 @app.command("set")
@@ -56,13 +51,10 @@ def set_limit(
 ) -> None:
     """Set a plan's daily or total limit for a model (admins; audited)."""
 
-    async def job(core: Core) -> dict[str, Any]:
-        return await core.plans.set_limit(actor=await cli_actor(core), plan=plan, model=model,
-                                          daily=daily, total=total)
-
-    result = run(job)
+    result = run_as(lambda core, me: core.plans.set_limit(actor=me, plan=plan, model=model,
+                                                          daily=daily, total=total))
     if json_out:
-        emit_json(result)
+        emit(result, json_out=True)
         return
     console.print(f"{plan}: {model} now {limit_text(result['models'][model])}")
     console.print(plans_table([result]))

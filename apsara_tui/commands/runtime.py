@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
@@ -14,10 +15,8 @@ from rich.console import Console
 
 from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
-from apsara_core.errors import ApsaraError, NotFoundError, ValidationError
+from apsara_core.errors import ApsaraError
 from apsara_core.models import Principal
-from apsara_core.repos.users import find_by_email_or_id
-from apsara_core.session_file import read_session
 
 T = TypeVar("T")
 console = Console()
@@ -58,6 +57,24 @@ def run(job: Callable[[Core], Awaitable[T]]) -> T:
         fail(exc)
 
 
+def run_as(job: Callable[[Core, Principal], Awaitable[T]], user: str | None = None, *,
+           need_user: bool = False) -> T:
+    """`run` with the actor resolved first (see `actor`): `job(core, actor)`."""
+
+    async def with_actor(core: Core) -> T:
+        return await job(core, await actor(core, user, need_user=need_user))
+
+    return run(with_actor)
+
+
+def emit(data: Any, *, json_out: bool, human: Callable[[Any], None] | None = None) -> None:
+    """Print `data` as one JSON document (`--json`, or no human form), else with `human`."""
+    if json_out or human is None:
+        emit_json(data)
+    else:
+        human(data)
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
@@ -69,22 +86,23 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
 
 
-async def acting_user(core: Core, user: str | None) -> Principal:
-    """The user a command acts on: `--user EMAIL_OR_ID`, else the logged-in session's user.
+@dataclass
+class Invocation:
+    """Root options of this run of `apsara` (set by the Typer root callback)."""
+
+    operator: bool = False
+
+
+invocation = Invocation()
+
+
+async def actor(core: Core, user: str | None = None, *, need_user: bool = False) -> Principal:
+    """Who the command acts as: the core's one actor rule (see `SessionService`), with the
+    root `--operator` flag.
 
     Raises:
-        NotFoundError: no such user.
-        ValidationError: no --user and nobody logged in.
-        AuthenticationError: the stored session is expired or revoked.
+        ApsaraError: an unusable session, an unknown `user`, or a `user` this actor may not
+            act for.
     """
-    if user:
-        doc = await find_by_email_or_id(core.db, user)
-        if doc is None:
-            raise NotFoundError(f"No user {user!r}", field="--user",
-                                suggestions=["List users with `apsara user list`"])
-        return Principal.of_user(doc)
-    session = read_session(core.settings.data_dir)
-    if session is None:
-        raise ValidationError("No user chosen: pass --user EMAIL_OR_ID or log in with `apsara auth login`",
-                              field="--user")
-    return await core.auth.verify_token(session.token)
+    return await core.sessions.resolve_actor(user=user, operator=invocation.operator,
+                                             need_user=need_user)

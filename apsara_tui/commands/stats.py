@@ -8,22 +8,12 @@ import typer
 from rich.table import Table
 
 from apsara_core.core import Core
-from apsara_core.errors import ValidationError
 from apsara_core.models import Principal
-from apsara_core.session_file import read_session
-from apsara_tui.commands.runtime import console, emit_json, run
+from apsara_tui.commands.options import JsonOpt
+from apsara_tui.commands.runtime import console, emit, run_as
 
 app = typer.Typer(help="Statistics: the whole database, or one user.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 DaysOpt = Annotated[int, typer.Option("--days", help="How many days back (1-366).")]
-
-
-async def cli_actor(core: Core) -> Principal:
-    """Who runs the command: the logged-in session's user, else the operator (an admin)."""
-    session = read_session(core.settings.data_dir)
-    if session is None:
-        return Principal.operator()
-    return await core.auth.verify_token(session.token)
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
@@ -38,12 +28,9 @@ def database(days: DaysOpt = 30, json_out: JsonOpt = False) -> None:
     """Users by plan, role and provider; registrations, messages, tokens, refusals and failed
     calls per day; model popularity; most active users. Admins (or no login) only."""
 
-    async def job(core: Core) -> dict[str, Any]:
-        return await core.stats.database(actor=await cli_actor(core), days=days)
-
-    data = run(job)
+    data = run_as(lambda core, me: core.stats.database(actor=me, days=days))
     if json_out:
-        emit_json(data)
+        emit(data, json_out=True)
         return
     users, totals = data["users"], data["totals"]
     console.print(f"[b]Database statistics[/] {data['period']['from']} → {data['period']['to']}: "
@@ -66,20 +53,13 @@ def database(days: DaysOpt = 30, json_out: JsonOpt = False) -> None:
                           for u in data["mostActiveUsers"]]))
 
 
-async def _user_stats(core: Core, user: str | None, password: str | None,
+async def _user_stats(core: Core, me: Principal, user: str | None, password: str | None,
                       days: int) -> dict[str, Any]:
-    actor = await cli_actor(core)
-    if not actor.is_admin:
-        if password is None:
-            password = typer.prompt("Your password", hide_input=True, default="",
-                                    show_default=False, err=True)  # stdout stays JSON
-    elif user is None:
-        session = read_session(core.settings.data_dir)
-        user = session.user_id if session else None
-        if user is None:
-            raise ValidationError("No user chosen: pass --user EMAIL_OR_ID or log in",
-                                  field="--user")
-    return await core.stats.user(actor=actor, user=user, password=password, days=days)
+    subject = core.sessions.subject(me, user)
+    if not me.is_admin and password is None:
+        password = typer.prompt("Your password", hide_input=True, default="",
+                                show_default=False, err=True)  # stdout stays JSON
+    return await core.stats.user(actor=me, user=subject, password=password, days=days)
 
 
 @app.command("user")
@@ -91,9 +71,9 @@ def user_stats(
 ) -> None:
     """Conversations, messages by role, tokens, model preferences, most active conversations,
     messages per day and today's quota of one user (password protected for non-admins)."""
-    data = run(lambda core: _user_stats(core, user, password, days))
+    data = run_as(lambda core, me: _user_stats(core, me, user, password, days))
     if json_out:
-        emit_json(data)
+        emit(data, json_out=True)
         return
     u, msgs, tokens = data["user"], data["messages"], data["tokens"]
     console.print(f"[b]{u['email']}[/] ({u['subscriptionPlan']}, {u['role']}): "

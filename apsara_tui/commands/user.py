@@ -1,7 +1,9 @@
 """`apsara user ...`: Users: create, list, show, delete, plan, role, unlock.
 
-The CLI is an operator tool with direct database access: it acts as admin, and every change
-is recorded in the audit trail with the operator as actor.
+Who acts follows the core's one rule (`apsara_core.services.sessions`): the operator as
+admin when nobody is logged in (or with `apsara --operator`), else the logged-in user with
+their own rights, so these admin commands are refused to a non-admin session. Every change is
+recorded in the audit trail with its actor.
 """
 
 from __future__ import annotations
@@ -11,13 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from apsara_core.models import Principal
-from apsara_tui.commands.runtime import console, emit_json, run
+from apsara_tui.commands.options import JsonOpt, UserArg, YesOpt
+from apsara_tui.commands.runtime import console, emit, run_as
 
 app = typer.Typer(help="Users: create, list, show, delete, plan, role, unlock.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-UserArg = Annotated[str, typer.Argument(metavar="EMAIL_OR_ID", help="The user's email or id.")]
-OP = Principal.operator()
 
 
 def _when(value: Any) -> str:
@@ -53,14 +52,12 @@ def create(
     """Create a user (audited). Without --password, asks for it with hidden input."""
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = run(lambda core: core.users.create(actor=OP, email=email, full_name=name,
-                                              password=password, role=role, plan=plan,
-                                              verified=verified))
-    if json_out:
-        emit_json(user)
-    else:
-        console.print(f"created {user['email']} ({user['_id']}), role {user['role']}, "
-                      f"plan {user['subscriptionPlan']}", highlight=False)
+    user = run_as(lambda core, me: core.users.create(actor=me, email=email, full_name=name,
+                                                     password=password, role=role, plan=plan,
+                                                     verified=verified))
+    emit(user, json_out=json_out, human=lambda u: console.print(
+        f"created {u['email']} ({u['_id']}), role {u['role']}, plan {u['subscriptionPlan']}",
+        highlight=False))
 
 
 @app.command("list")
@@ -74,10 +71,11 @@ def list_users(
     json_out: JsonOpt = False,
 ) -> None:
     """List users, newest first, with filters and pages (--json: an array of users)."""
-    data = run(lambda core: core.users.list(actor=OP, role=role, plan=plan, provider=provider,
-                                            text=search, page=page, page_size=page_size))
+    data = run_as(lambda core, me: core.users.list(actor=me, role=role, plan=plan,
+                                                   provider=provider, text=search, page=page,
+                                                   page_size=page_size))
     if json_out:
-        emit_json(data["items"])
+        emit(data["items"], json_out=True)
         return
     table = Table("name", "role", "plan", "provider", "verified", "locked")
     table.add_column("email", no_wrap=True)
@@ -93,29 +91,31 @@ def list_users(
 @app.command()
 def show(user: UserArg, json_out: JsonOpt = False) -> None:
     """Show one user."""
-    data = run(lambda core: core.users.get(actor=OP, user=user))
-    emit_json(data) if json_out else show_user(data)
+    emit(run_as(lambda core, me: core.users.get(actor=me, user=user)), json_out=json_out,
+         human=show_user)
 
 
 @app.command()
 def delete(
     user: UserArg,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Delete a user with their conversations, messages, files and usage (audited)."""
-    target = run(lambda core: core.users.get(actor=OP, user=user))
-    if not yes and not typer.confirm(
-            f"Delete {target['email']} and all their conversations, messages, files and usage?"):
+    async def job(core: Any, me: Any) -> dict[str, Any] | None:
+        target = await core.users.get(actor=me, user=user)
+        if not yes and not typer.confirm(
+                f"Delete {target['email']} and all their conversations, messages, files and usage?"):
+            return None
+        return await core.users.delete(actor=me, user=target["_id"])
+
+    result = run_as(job)
+    if result is None:
         console.print("nothing deleted")
         raise typer.Exit(1)
-    result = run(lambda core: core.users.delete(actor=OP, user=target["_id"]))
-    if json_out:
-        emit_json(result)
-    else:
-        console.print(f"deleted {result['user']}: {result['conversations']} conversations, "
-                      f"{result['messages']} messages, {result['files']} files, "
-                      f"{result['usage']} usage records", highlight=False)
+    emit(result, json_out=json_out, human=lambda r: console.print(
+        f"deleted {r['user']}: {r['conversations']} conversations, {r['messages']} messages, "
+        f"{r['files']} files, {r['usage']} usage records", highlight=False))
 
 
 @app.command("set-plan")
@@ -123,9 +123,9 @@ def set_plan(user: UserArg,
              plan: Annotated[str, typer.Argument(metavar="PLAN", help="free or premium.")],
              json_out: JsonOpt = False) -> None:
     """Change a user's plan (applies at their next call; audited)."""
-    data = run(lambda core: core.users.set_plan(actor=OP, user=user, plan=plan))
-    emit_json(data) if json_out else console.print(
-        f"{data['email']} is now on plan {data['subscriptionPlan']}", highlight=False)
+    data = run_as(lambda core, me: core.users.set_plan(actor=me, user=user, plan=plan))
+    emit(data, json_out=json_out, human=lambda d: console.print(
+        f"{d['email']} is now on plan {d['subscriptionPlan']}", highlight=False))
 
 
 @app.command("set-role")
@@ -133,16 +133,17 @@ def set_role(user: UserArg,
              role: Annotated[str, typer.Argument(metavar="ROLE", help="user or admin.")],
              json_out: JsonOpt = False) -> None:
     """Change a user's role (applies at their next call; audited)."""
-    data = run(lambda core: core.users.set_role(actor=OP, user=user, role=role))
-    emit_json(data) if json_out else console.print(
-        f"{data['email']} is now {data['role']}", highlight=False)
+    data = run_as(lambda core, me: core.users.set_role(actor=me, user=user, role=role))
+    emit(data, json_out=json_out, human=lambda d: console.print(
+        f"{d['email']} is now {d['role']}", highlight=False))
 
 
 @app.command()
 def unlock(user: UserArg, json_out: JsonOpt = False) -> None:
     """Lift a login lockout and reset the failure counter (audited)."""
-    data = run(lambda core: core.users.unlock(actor=OP, user=user))
-    emit_json(data) if json_out else console.print(f"{data['email']} unlocked", highlight=False)
+    data = run_as(lambda core, me: core.users.unlock(actor=me, user=user))
+    emit(data, json_out=json_out, human=lambda d: console.print(f"{d['email']} unlocked",
+                                                                highlight=False))
 
 
 @app.command()
@@ -153,13 +154,13 @@ def audit(
     json_out: JsonOpt = False,
 ) -> None:
     """The audit trail of admin actions on users, newest first."""
-    async def job(core: Any) -> list[dict[str, Any]]:
-        target = (await core.users.get(actor=OP, user=user))["_id"] if user else None
-        return await core.audit.list(actor=OP, target_id=target, limit=limit)
+    async def job(core: Any, me: Any) -> list[dict[str, Any]]:
+        target = (await core.users.get(actor=me, user=user))["_id"] if user else None
+        return await core.audit.list(actor=me, target_id=target, limit=limit)
 
-    entries = run(job)
+    entries = run_as(job)
     if json_out:
-        emit_json(entries)
+        emit(entries, json_out=True)
         return
     table = Table("at", "actor", "action", "target", "before", "after")
     for e in entries:

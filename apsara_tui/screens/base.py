@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from textual.binding import Binding
@@ -12,6 +12,7 @@ from apsara_core.errors import ApsaraError
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
+    from apsara_core.models import Principal
     from apsara_tui.app import ApsaraApp
 
 T = TypeVar("T")
@@ -43,3 +44,23 @@ class CoreScreen(Screen[Any]):
             self.log.error(repr(exc))
             self.notify(f"Unexpected error: {exc}", title="Error", severity="error", timeout=8)
         return None
+
+    async def acting(self, *, for_user: bool = False) -> "Principal":
+        """Who this screen acts as: the core's one actor rule. `for_user`: on the app's
+        current user's data (that user, when the rule allows it).
+
+        Raises:
+            ApsaraError: no user chosen (for_user), an unusable session, or a session that
+                may not act for the current user.
+        """
+        user = str((self.apsara.current_user or {}).get("_id") or "") if for_user else None
+        return await self.core.sessions.resolve_actor(user=user or None, need_user=for_user)
+
+    async def call_as(self, job: "Callable[[Principal], Awaitable[T]]", *,
+                      for_user: bool = False) -> T | None:
+        """`call(job(actor))` with the actor resolved first; any failure is notified."""
+
+        async def run() -> T:
+            return await job(await self.acting(for_user=for_user))
+
+        return await self.call(run())

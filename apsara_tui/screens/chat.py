@@ -65,8 +65,8 @@ class ChatScreen(ChatBaseScreen):
         chat_input.set_locked()
         try:
             mine = await log.add({"role": "user", "content": {"text": text}}, follow=True)
-            events = self.core.chat.stream(actor=self.actor, conversation_id=self.conversation_id,
-                                           text=text, model=model, config=config)
+            events = self.speaking(lambda me: self.core.chat.stream(
+                actor=me, conversation_id=self.conversation_id, text=text, model=model, config=config))
             if (done := await self.stream_reply(log, events)) and done.get("messageSequence"):
                 mine.set_sequence(done["messageSequence"] - 1)
         finally:
@@ -119,8 +119,8 @@ class MessagesScreen(ChatBaseScreen):
 
     @work(exclusive=True, group="open")
     async def _open(self) -> None:
-        conv = await self.call(self.core.conversations.get(
-            actor=self.actor, conversation_id=self.conversation_id))
+        conv = await self.call_as(lambda me: self.core.conversations.get(
+            actor=me, conversation_id=self.conversation_id), for_user=True)
         if conv:
             stats = conv.get("stats") or {}
             self.query_one("#messages-title", Static).update(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -55,10 +55,14 @@ class ChatBaseScreen(CoreScreen):
         """The chosen user document, if any."""
         return self.apsara.current_user
 
-    @property
-    def actor(self) -> Principal:
-        """The chosen user (the operator acts as them); the operator when none is chosen."""
-        return Principal.of_user(self.user) if self.user else Principal.operator()
+    async def speaker(self) -> Principal:
+        """Who acts in the chosen user's conversations (the core's actor rule)."""
+        return await self.acting(for_user=True)
+
+    async def speaking(self, start: Callable[[Principal], AsyncIterator[Any]]) -> AsyncIterator[Any]:
+        """The events of `start(speaker)`; resolving the speaker fails like the stream would."""
+        async for event in start(await self.speaker()):
+            yield event
 
     @property
     def conversation_id(self) -> str:
@@ -94,15 +98,15 @@ class ChatBaseScreen(CoreScreen):
 
     async def load_window(self, log: ChatLog) -> None:
         """Show the newest window of the conversation's messages."""
-        messages = await self.call(self.core.conversations.messages(
-            actor=self.actor, conversation_id=self.conversation_id, limit=WINDOW))
+        messages = await self.call_as(lambda me: self.core.conversations.messages(
+            actor=me, conversation_id=self.conversation_id, limit=WINDOW), for_user=True)
         await log.show_window(messages or [])
 
     async def load_older(self, event: ChatLog.OlderWanted) -> None:
         """Prepend the page before `event.before_sequence` (called from a worker)."""
-        older = await self.call(self.core.conversations.messages(
-            actor=self.actor, conversation_id=self.conversation_id,
-            before_sequence=event.before_sequence, limit=WINDOW))
+        older = await self.call_as(lambda me: self.core.conversations.messages(
+            actor=me, conversation_id=self.conversation_id,
+            before_sequence=event.before_sequence, limit=WINDOW), for_user=True)
         if older is None:  # the error is notified; scrolling up again retries
             event.log.loading_older = False
             return
@@ -138,7 +142,7 @@ class ChatBaseScreen(CoreScreen):
         """Show the chosen user's quota for today in `panel`, offering the models that chat."""
         if not self.user:
             return
-        info = await self.call(self.core.limits.quota(actor=self.actor))
+        info = await self.call_as(lambda me: self.core.limits.quota(actor=me), for_user=True)
         try:
             models: list[str] | None = self.core.providers.known_models()
         except Exception:  # noqa: BLE001 - no provider list: offer what the plan names

@@ -54,8 +54,8 @@ class _PickMessageScreen(ChatBaseScreen):
 
     async def reload_messages(self) -> None:
         """Refill the message list from the newest window."""
-        recent = await self.call(self.core.conversations.messages(
-            actor=self.actor, conversation_id=self.conversation_id, limit=WINDOW)) or []
+        recent = await self.call_as(lambda me: self.core.conversations.messages(
+            actor=me, conversation_id=self.conversation_id, limit=WINDOW), for_user=True) or []
         mine = [m for m in reversed(recent) if m.get("role") == self.ROLE]
         self.messages = {m["messageId"]: m for m in mine}
         options = self.query_one("#pick", OptionList)
@@ -105,8 +105,8 @@ class EditMessageScreen(_PickMessageScreen):
     async def reload(self) -> None:
         """Refill the messages and the branches."""
         await self.reload_messages()
-        branches = await self.call(self.core.conversations.branches(
-            actor=self.actor, conversation_id=self.conversation_id)) or []
+        branches = await self.call_as(lambda me: self.core.conversations.branches(
+            actor=me, conversation_id=self.conversation_id), for_user=True) or []
         self.branches = {b["branchId"]: b for b in branches}
         options = self.query_one("#branches", OptionList)
         options.clear_options()
@@ -147,8 +147,9 @@ class EditMessageScreen(_PickMessageScreen):
         log = self.query_one(ChatLog)
         await log.show_window([{**message, "content": {"text": text}, "isEdited": True}])
         model = (message.get("config") or {}).get("model") or DEFAULT_MODEL
-        events = self.core.chat.stream_edit(actor=self.actor, conversation_id=self.conversation_id,
-                                            message_id=message["messageId"], new_text=text, model=model)
+        events = self.speaking(lambda me: self.core.chat.stream_edit(
+            actor=me, conversation_id=self.conversation_id, message_id=message["messageId"],
+            new_text=text, model=model))
         if await self.stream_reply(log, events) is not None:
             self.notify("Edited; the replaced messages are kept as an archived branch.", title="Edited")
         if self.is_attached:
@@ -169,8 +170,8 @@ class EditMessageScreen(_PickMessageScreen):
     @work(exclusive=True, group="save")
     async def restore(self, branch_id: str) -> None:
         """Restore `branch_id` and refresh the lists."""
-        done = await self.call(self.core.conversations.restore_branch(
-            actor=self.actor, conversation_id=self.conversation_id, branch_id=branch_id))
+        done = await self.call_as(lambda me: self.core.conversations.restore_branch(
+            actor=me, conversation_id=self.conversation_id, branch_id=branch_id), for_user=True)
         if done is not None:
             self.notify(f"Restored {done.get('restored', 0)} messages.", title="Restored")
             self.reload()
@@ -233,8 +234,9 @@ class RegenerateScreen(_PickMessageScreen):
         """Stream a new version of the reply; the previous one is kept as an earlier version."""
         log = self.query_one(ChatLog)
         await log.show_window([])
-        events = self.core.chat.stream_regenerate(actor=self.actor, conversation_id=self.conversation_id,
-                                                  message_id=message_id, model=model, config=config)
+        events = self.speaking(lambda me: self.core.chat.stream_regenerate(
+            actor=me, conversation_id=self.conversation_id, message_id=message_id, model=model,
+            config=config))
         if await self.stream_reply(log, events) is not None:
             self.notify("Regenerated; the previous reply is kept as an earlier version.", title="Regenerated")
         if self.is_attached:

@@ -67,8 +67,8 @@ class CreateConversationScreen(ChatBaseScreen):
     async def create(self, title: str, system_instruction: str | None) -> None:
         """Create the conversation and make it the current one."""
         form = self.query_one(Form)
-        conv = await self.call(form.guard(self.core.conversations.create(
-            actor=self.actor, title=title, system_instruction=system_instruction)))
+        conv = await self.call_as(lambda me: form.guard(self.core.conversations.create(
+            actor=me, title=title, system_instruction=system_instruction)), for_user=True)
         if conv:
             self.apsara.current_conversation = conv
             self.notify(f"Created “{conv['title']}”; it is now the current conversation.", title="Created")
@@ -121,17 +121,20 @@ class ConversationTableScreen(ChatBaseScreen):
     @work(exclusive=True, group="load")
     async def reload(self) -> None:
         """Fetch the current page and show it."""
+        me = await self.call(self.acting())
+        if me is None:
+            return
         items = await self.call(self.core.conversations.list(
-            actor=Principal.operator(), user_id=self.scope_user_id(), limit=PAGE, skip=self.skip))
+            actor=me, user_id=self.scope_user_id(), limit=PAGE, skip=self.skip))
         self.items = items or []
-        await self._resolve_emails()
+        await self._resolve_emails(me)
         self.show()
 
-    async def _resolve_emails(self) -> None:
+    async def _resolve_emails(self, me: Principal) -> None:
         """Owner emails of the page's conversations (the id stays when a user is gone)."""
         for user_id in {str(c.get("userId")) for c in self.items} - self.emails.keys():
             try:
-                user = await self.core.users.get(actor=Principal.operator(), user=user_id)
+                user = await self.core.users.get(actor=me, user=user_id)
                 self.emails[user_id] = user.get("email") or user_id
             except ApsaraError:
                 self.emails[user_id] = user_id
@@ -241,8 +244,8 @@ class DeleteConversationScreen(ConversationTableScreen):
     @work(exclusive=True, group="delete")
     async def delete(self, conv: dict[str, Any]) -> None:
         """Delete `conv`; forget it if it was the current conversation."""
-        done = await self.call(self.core.conversations.delete(
-            actor=Principal.operator(), conversation_id=conv["conversationId"]))
+        done = await self.call_as(lambda me: self.core.conversations.delete(
+            actor=me, conversation_id=conv["conversationId"]))
         if done is None:
             return
         if self.conversation_id == conv["conversationId"]:
@@ -282,9 +285,10 @@ class DeleteAllConversationsScreen(ChatBaseScreen):
         """Count what would go: conversations, messages, and the first titles."""
         user_id = (self.user or {}).get("_id")
         found: list[dict[str, Any]] = []
-        while len(found) < 10_000:
+        me = await self.call(self.acting())
+        while me is not None and len(found) < 10_000:
             page = await self.call(self.core.conversations.list(
-                actor=Principal.operator(), user_id=user_id, limit=500, skip=len(found)))
+                actor=me, user_id=user_id, limit=500, skip=len(found)))
             found += page or []
             if not page or len(page) < 500:
                 break
@@ -311,8 +315,8 @@ class DeleteAllConversationsScreen(ChatBaseScreen):
     @work(exclusive=True, group="delete")
     async def delete_all(self) -> None:
         """Delete them and say how many went."""
-        done = await self.call(self.core.conversations.delete_all(
-            actor=Principal.operator(), user_id=(self.user or {}).get("_id")))
+        done = await self.call_as(lambda me: self.core.conversations.delete_all(
+            actor=me, user_id=(self.user or {}).get("_id")))
         if done is None:
             return
         self.apsara.current_conversation = None

@@ -34,7 +34,7 @@ class DatabaseInfoScreen(CoreScreen):
 
     @work(exclusive=True)
     async def _load(self) -> None:
-        data = await self.call(self.core.dbinfo.info())
+        data = await self.call_as(lambda me: self.core.dbinfo.info(actor=me))
         if data is not None:
             self.show(data)
 

@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from apsara_core.models import Principal
 from apsara_tui.screens.base import CoreScreen
 from apsara_tui.screens.sessions import forget_user
 from apsara_tui.widgets.confirm import ConfirmModal
@@ -38,7 +37,7 @@ async def confirm_and_delete(screen: CoreScreen, user: dict[str, Any]) -> dict[s
     if not await screen.app.push_screen_wait(modal):
         screen.notify("Nothing was deleted.", title="Cancelled")
         return None
-    result = await screen.call(screen.core.users.delete(actor=Principal.operator(), user=str(user["_id"])))
+    result = await screen.call_as(lambda me: screen.core.users.delete(actor=me, user=str(user["_id"])))
     if result is not None:
         if forget_user(screen.apsara, str(user["_id"])):
             screen.notify("That was the current user: the session is closed.", title="Session")
@@ -70,7 +69,7 @@ class DeleteUserScreen(CoreScreen):
     @work(exclusive=True)
     async def _delete(self, key: str) -> None:
         form = self.query_one(Form)
-        user = await self.call(form.guard(self.core.users.get(actor=Principal.operator(), user=key)))
+        user = await self.call_as(lambda me: form.guard(self.core.users.get(actor=me, user=key)))
         if user is None:
             if not form.field("user").error:
                 form.show_error("user", f"No user {key!r}: check the email or id (action 9 lists users)")

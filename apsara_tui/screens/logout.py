@@ -8,9 +8,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, Static
 
-from apsara_core.session_file import read_session
 from apsara_tui.screens.base import CoreScreen
-from apsara_tui.screens.sessions import active_session, end_session
+from apsara_tui.screens.sessions import end_session
 
 
 class LogoutScreen(CoreScreen):
@@ -36,13 +35,13 @@ class LogoutScreen(CoreScreen):
 
     @work(exclusive=True, group="status")
     async def _describe(self) -> None:
-        stored = read_session(self.core.settings.data_dir)
+        stored = self.core.sessions.stored()
         chosen = (self.apsara.current_user or {}).get("email")
         if stored is None:
             text = "Nobody is logged in on this machine."
             if chosen:
                 text += f" {chosen} is the chosen user: logging out clears that choice."
-        elif await active_session(self.core) is None:
+        elif await self.core.sessions.active() is None:
             text = (f"The stored session of {stored.email or stored.user_id} has expired or was revoked: "
                     "logging out deletes the session file.")
         else:

@@ -12,7 +12,6 @@ from textual.screen import ModalScreen
 from textual.widgets import (Button, DataTable, Footer, Header, Input, Label, RadioButton, RadioSet,
                              Static)
 
-from apsara_core.models import Principal
 from apsara_core.services.plans import MAX_LIMIT
 from apsara_tui.screens.base import CoreScreen
 
@@ -104,11 +103,6 @@ class PlansScreen(CoreScreen):
     def on_mount(self) -> None:
         self.action_refresh()
 
-    def actor(self) -> Principal:
-        """The logged-in user when there is one (non-admins are refused), else the operator."""
-        user = self.apsara.current_user
-        return Principal.of_user(user) if user else Principal.operator()
-
     def action_refresh(self) -> None:
         """Reload the plans."""
         self._load()
@@ -153,8 +147,8 @@ class PlansScreen(CoreScreen):
 
     @work(exclusive=True)
     async def _save(self, plan: str, model: str, result: dict[str, Any]) -> None:
-        saved = await self.call(self.core.plans.set_limit(
-            actor=self.actor(), plan=plan, model=model, **{result["kind"]: result["value"]}))
+        saved = await self.call_as(lambda me: self.core.plans.set_limit(
+            actor=me, plan=plan, model=model, **{result["kind"]: result["value"]}))
         if saved is not None:
             self.notify(f"{plan}: {model} now {result['value']} "
                         f"{'per day' if result['kind'] == 'daily' else 'in total'}")

@@ -22,7 +22,7 @@ from apsara_tui.screens.base import CoreScreen
 from apsara_tui.screens.registration_panes import (
     forgot_pane, google_pane, guest_pane, login_pane, register_pane,
 )
-from apsara_tui.screens.sessions import active_session, adopt_session, forget_user
+from apsara_tui.screens.sessions import adopt_session, forget_user
 from apsara_tui.widgets.confirm import ConfirmModal
 from apsara_tui.widgets.forms import Form
 
@@ -103,16 +103,14 @@ class RegistrationScreen(CoreScreen):
         if not values["accept_terms"]:
             self.notify("Accept the terms of use to register.", title="Terms", severity="error")
             return
-        found = await active_session(self.core)
-        guest = found[1] if found is not None and found[1].is_guest else None  # upgrade in place
-        done = await self.call(form.guard(self.core.auth.register(
+        done = await self.call(form.guard(self.core.sessions.register(
             full_name=values["full_name"], email=values["email"], password=values["password"],
-            accept_terms=True, actor=guest)))
+            accept_terms=True)))
         if done is None:
             return
         self.notify(done.get("message", "Registered: check the mail for the code."), title="Registered")
-        if guest is not None:  # the guest token ended with the upgrade; the account keeps its data
-            forget_user(self.apsara, guest.user_id)
+        if done.get("guestUpgraded"):  # the guest token ended; the account keeps its data
+            self.apsara.current_user = None
             self.notify("The guest account became this account and keeps its conversations: "
                         "verify the email, then log in.", title="Guest upgraded")
         verify = self.form("verify-form")
@@ -152,7 +150,7 @@ class RegistrationScreen(CoreScreen):
         if self.core.mail.backend == "smtp":
             self.say(target, f"The code was mailed to {email} through SMTP: read it in that inbox.")
             return
-        mails = await self.call(self.core.mail.outbox(to=email, limit=1))
+        mails = await self.call_as(lambda me: self.core.mail.outbox(actor=me, to=email, limit=1))
         if not mails:
             self.say(target, f"No mail to {email} in the outbox.")
             return
@@ -165,9 +163,9 @@ class RegistrationScreen(CoreScreen):
     # -- sign-ins ---------------------------------------------------------------------------
     async def _sign_in(self, form: Form, start: Callable[[], Awaitable["Session"]]) -> "Session | None":
         """Refuse a second sign-in unless the operator confirms "switch"; then sign in and store it."""
-        found = await active_session(self.core)
+        found = await self.core.sessions.replaced_by_sign_in()
         if found is not None:
-            who = found[0].email or found[0].user_id
+            who = found.email or found.user_id
             switch = await self.app.push_screen_wait(ConfirmModal(
                 f"{who} is already logged in", f"A valid session for {who} is stored on this machine. "
                 f"Switch? Their session token will be revoked and the new sign-in stored instead.",
@@ -175,12 +173,9 @@ class RegistrationScreen(CoreScreen):
             if not switch:
                 self.notify(f"Still logged in as {who}; nothing changed.", title="Login")
                 return None
-        session = await self.call(form.guard(start()))
-        if session is None:
-            return None
-        if found is not None:
-            await self.call(self.core.auth.logout(token=found[0].token))
-        adopt_session(self.apsara, session)
+        session = await self.call(form.guard(self.core.sessions.sign_in(start, switch=True)))
+        if session is not None:
+            adopt_session(self.apsara, session)
         return session
 
     def _signed_in(self, target: str, session: "Session") -> None:

@@ -1,7 +1,5 @@
-"""The operator's session in the app: adopt a new one, find the active one, end it, restore it.
-
-The token lives in `<data dir>/session.json` (mode 0600), shared with `apsara auth login`;
-`app.current_user` holds the public user dict the header shows.
+"""The app's view of this machine's session: the core's `SessionService` owns the session
+file and the rules; these helpers only keep `app.current_user` (what the header shows) in step.
 """
 
 from __future__ import annotations
@@ -9,52 +7,35 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from apsara_core.errors import ApsaraError
-from apsara_core.models import Principal
-from apsara_core.session_file import (StoredSession, active_session, delete_session, read_session,
-                                      write_session)
 
 if TYPE_CHECKING:
-    from apsara_core.services.auth import Session
+    from apsara_core.services.auth_tokens import Session
     from apsara_tui.app import ApsaraApp
 
 
 def adopt_session(app: "ApsaraApp", session: "Session") -> None:
-    """Store a fresh session's token (mode 0600) and make its user the current user."""
-    user = session.user
-    write_session(app.core.settings.data_dir,
-                  StoredSession(token=session.token, user_id=str(user["_id"]), email=user.get("email")))
-    app.current_user = user
+    """A sign-in the core has stored: its user becomes the current user."""
+    app.current_user = session.user
 
 
 async def end_session(app: "ApsaraApp", *, everywhere: bool = False) -> str:
-    """Revoke the stored token (or every session of its user), delete the file, clear the user.
+    """Sign out through the core (revoke, delete the file) and clear the current user.
 
     Returns:
         The email (or id) of the user logged out, or "" when no session was stored.
 
     Raises:
-        ApsaraError: the Core refused to revoke (the file is kept so it can be retried).
+        ApsaraError: the core could not sign out (see `SessionService.sign_out`).
     """
-    core = app.core
-    stored = read_session(core.settings.data_dir)
-    if stored is not None:
-        found = await active_session(core)  # an expired or revoked token needs no revoking
-        if found is not None and everywhere:
-            await core.auth.logout_all(actor=found[1])
-        elif found is not None:
-            await core.auth.logout(token=stored.token)
-        delete_session(core.settings.data_dir)
+    done = await app.core.sessions.sign_out(everywhere=everywhere)
     app.current_user = None
-    return "" if stored is None else (stored.email or stored.user_id)
+    return done.who or ""
 
 
 def forget_user(app: "ApsaraApp", user_id: str) -> bool:
-    """After a user is deleted or their sessions end: drop them as current user and session."""
-    dropped = False
-    stored = read_session(app.core.settings.data_dir)
-    if stored is not None and stored.user_id == user_id:
-        delete_session(app.core.settings.data_dir)
-        dropped = True
+    """After a user is deleted or their sessions end: drop their session file and stop
+    showing them as the current user."""
+    dropped = app.core.sessions.forget(user_id)
     if app.current_user and str(app.current_user.get("_id")) == user_id:
         app.current_user = None
         dropped = True
@@ -64,15 +45,16 @@ def forget_user(app: "ApsaraApp", user_id: str) -> bool:
 async def restore_session(app: "ApsaraApp") -> None:
     """On start: when a stored session verifies, make its user the current user."""
     core = app.core
-    stored = read_session(core.settings.data_dir)
+    stored = core.sessions.stored()
     if stored is None:
         return
     try:
-        principal = await core.auth.verify_token(stored.token)
-        user: dict[str, Any] = await core.users.get(actor=Principal.operator(), user=principal.user_id)
+        principal = await core.sessions.resolve_actor()
+        user: dict[str, Any] = await core.users.get(actor=principal, user=principal.user_id)
     except ApsaraError as exc:
         app.notify(f"The saved session of {stored.email or stored.user_id} is no longer valid "
-                   f"({exc.message}). Log in again with action 15.", title="Session", severity="warning")
+                   f"({exc.message}). Log in again with action 15, or log out (16) to act as "
+                   "admin.", title="Session", severity="warning")
         return
     except Exception as exc:  # noqa: BLE001 - a bad session file must never stop the app
         app.log.error(f"session restore failed: {exc!r}")

@@ -92,7 +92,7 @@ class DatabaseStatsScreen(StatsBase):
 
     @work(exclusive=True)
     async def _load(self) -> None:
-        data = await self.call(self.core.stats.database(actor=Principal.operator()))
+        data = await self.call_as(lambda me: self.core.stats.database(actor=me))
         if data is not None:
             self.show(data)
 
@@ -156,7 +156,7 @@ class PasswordModal(ModalScreen[str | None]):
 
 class UserStatsScreen(StatsBase):
     """Action 18: one user's statistics. A logged-in non-admin sees their own, after their
-    password; otherwise (operator) any user, picked by email or id."""
+    password; an admin (the operator, or an admin's session) any user, by email or id."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -176,19 +176,26 @@ class UserStatsScreen(StatsBase):
     UserStatsScreen #who { width: 1fr; }
     """
 
-    def _protected_user(self) -> dict[str, Any] | None:
-        user = self.apsara.current_user
-        return user if user and user.get("role") != "admin" else None
+    _me: Principal | None = None
+    """Who acts here (the core's actor rule), resolved when the screen opens."""
+
+    def _protected(self) -> bool:
+        return self._me is not None and not self._me.is_admin
 
     def on_mount(self) -> None:
-        user = self._protected_user() or self.apsara.current_user
+        self._start()
+
+    @work(exclusive=True, group="start")
+    async def _start(self) -> None:
+        self._me = await self.call(self.acting())
+        if self._me is None:
+            return
         who = self.query_one("#who", Input)
-        if user:
-            who.value = user.get("email") or str(user.get("_id"))
-        if self._protected_user():
-            who.disabled = True
+        if self._protected():  # a non-admin sees only their own, after their password
+            who.value, who.disabled = self._me.email or self._me.user_id, True
             self.ask_password()
-        elif user:
+        elif user := self.apsara.current_user:
+            who.value = user.get("email") or str(user.get("_id"))
             self.action_refresh()
         else:
             self.query_one("#summary", Static).update("Type a user's email or id, then Enter.")
@@ -197,22 +204,21 @@ class UserStatsScreen(StatsBase):
     @on(Input.Submitted, "#who")
     def action_refresh(self) -> None:
         """Show the chosen user (asks for the password again when protected)."""
-        if self._protected_user():
+        if self._protected():
             self.ask_password()
-        elif self.query_one("#who", Input).value.strip():
-            self._load(Principal.operator(), self.query_one("#who", Input).value.strip(), None)
+        elif self._me is not None and self.query_one("#who", Input).value.strip():
+            self._load(self._me, self.query_one("#who", Input).value.strip(), None)
 
     def ask_password(self) -> None:
         """Open the password modal for the logged-in non-admin."""
-        user = self._protected_user() or {}
-        self.app.push_screen(PasswordModal(str(user.get("email"))), self._with_password)
+        self.app.push_screen(PasswordModal(str((self._me and self._me.email) or "")),
+                             self._with_password)
 
     def _with_password(self, password: str | None) -> None:
-        user = self._protected_user()
-        if password is None or user is None:
+        if password is None or self._me is None:
             self.query_one("#summary", Static).update("Password needed: press r to try again.")
             return
-        self._load(Principal.of_user(user), str(user["_id"]), password)
+        self._load(self._me, self._me.user_id, password)
 
     @work(exclusive=True)
     async def _load(self, actor: Principal, who: str, password: str | None) -> None:

@@ -1,6 +1,7 @@
 """Actions 8, 9 and 10: create a user, list users (with the admin extras), choose the current user.
 
-The operator at the terminal acts as admin (`Principal.operator()`), as the CLI does.
+Who acts follows the core's one actor rule, as in the CLI: the operator as admin unless a
+session is logged in, which then acts with its own rights.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Checkbox, DataTable, Footer, Header, Select, Static
 
-from apsara_core.models import Principal
 from apsara_tui.screens.base import CoreScreen
 from apsara_tui.screens.delete_user import confirm_and_delete
 from apsara_tui.widgets.confirm import ChoiceModal
@@ -56,8 +56,8 @@ class CreateUserScreen(CoreScreen):
     @work(exclusive=True)
     async def _create(self, values: dict[str, Any]) -> None:
         form = self.query_one(Form)
-        user = await self.call(form.guard(self.core.users.create(
-            actor=Principal.operator(), email=values["email"].strip(), full_name=values["full_name"].strip(),
+        user = await self.call_as(lambda me: form.guard(self.core.users.create(
+            actor=me, email=values["email"].strip(), full_name=values["full_name"].strip(),
             password=values["password"] or None, role=values["role"], plan=values["plan"],
             verified=bool(values["verified"]))))
         if user is None:
@@ -118,7 +118,7 @@ class _BrowsingScreen(CoreScreen):
     async def _load(self, query: dict[str, Any]) -> None:
         if query["text"] != self._last_text:  # typing: wait for a pause before querying
             await asyncio.sleep(SEARCH_DEBOUNCE_S)
-        result = await self.call(self.core.users.list(actor=Principal.operator(), **query))
+        result = await self.call_as(lambda me: self.core.users.list(actor=me, **query))
         if result is not None:
             self._last_text = query["text"]
             self.browser.show(result)
@@ -172,9 +172,9 @@ class UserListScreen(_BrowsingScreen):
                         f"{', unlocked' if action == 'unlock' else ''}", title="User updated")
 
     async def _change(self, action: str, user: dict[str, Any]) -> dict[str, Any] | None:
-        users, actor, key = self.core.users, Principal.operator(), str(user["_id"])
+        users, key = self.core.users, str(user["_id"])
         if action == "unlock":
-            return await self.call(users.unlock(actor=actor, user=key))
+            return await self.call_as(lambda me: users.unlock(actor=me, user=key))
         field, choices = (("subscriptionPlan", list(ASSIGNABLE_PLANS)) if action == "plan"
                           else ("role", list(ASSIGNABLE_ROLES)))
         choice = await self.app.push_screen_wait(
@@ -182,8 +182,8 @@ class UserListScreen(_BrowsingScreen):
         if choice is None or choice == user.get(field):
             return None
         if action == "plan":
-            return await self.call(users.set_plan(actor=actor, user=key, plan=choice))
-        return await self.call(users.set_role(actor=actor, user=key, role=choice))
+            return await self.call_as(lambda me: users.set_plan(actor=me, user=key, plan=choice))
+        return await self.call_as(lambda me: users.set_role(actor=me, user=key, role=choice))
 
 
 class ChooseUserScreen(_BrowsingScreen):

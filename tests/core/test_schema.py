@@ -10,6 +10,7 @@ import pytest
 from apsara_core.core import Core
 from apsara_core.db.schema import COLLECTIONS, SCHEMA_VERSION, ensure_schema
 from tests.factories import create_user, principal_of
+from apsara_core.services.sessions import OPERATOR
 
 
 async def _index_sets(core: Core) -> dict[str, set[str]]:
@@ -41,7 +42,7 @@ async def test_unique_indexes_hold(core: Core) -> None:
 
 async def test_db_info_lists_collections_counts_and_indexes(core: Core) -> None:
     await core.db.users.insert_many([{"email": f"u{i}@example.com"} for i in range(3)])
-    info = await core.dbinfo.info()
+    info = await core.dbinfo.info(actor=OPERATOR)
     assert info["schemaVersion"] == SCHEMA_VERSION
     assert info["server"]["embedded"] is False
     by_name = {c["name"]: c for c in info["collections"]}

@@ -13,6 +13,7 @@ import pytest
 from apsara_core.core import Core
 from apsara_core.http.app import create_app
 from tests.fakes.fixtures import chat_core, chat_settings, fake_gemini, fake_gemini_server  # noqa: F401
+from apsara_core.services.sessions import OPERATOR
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ async def api(chat_core: Core) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F81
 
 
 async def _code(core: Core, email: str) -> str:
-    mail = (await core.mail.outbox(to=email, limit=1))[0]
+    mail = (await core.mail.outbox(actor=OPERATOR, to=email, limit=1))[0]
     found = re.search(r"\b(\d{6})\b", mail["subject"] + " " + mail["body"])
     assert found, mail
     return found.group(1)

@@ -350,7 +350,7 @@ async def test_regenerate_a_chosen_reply(chat_app: ApsaraApp, core: Core) -> Non
 async def test_leaving_mid_stream_cancels_the_reply_without_a_crash(chat_app: ApsaraApp, core: Core, fake) -> None:
     await chosen(chat_app, core)
     conv_id = chat_app.current_conversation["conversationId"]
-    fake.headers.update({"x-fake-chunks": "300", "x-fake-chunk-delay-ms": "8"})
+    fake.headers.update({"x-fake-chunks": "3000", "x-fake-chunk-delay-ms": "8"})  # 24 s: always left mid-stream, even on a loaded machine
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
         await settle(chat_app, pilot)
