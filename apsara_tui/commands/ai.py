@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from apsara_core.errors import NotFoundError
+from apsara_core.errors import InterruptedReplyError, NotFoundError
 from apsara_core.models import Principal
 from apsara_core.repos.users import find_by_id
 from apsara_core.services.chat import DEFAULT_MODEL, ChatEvent
@@ -78,10 +78,20 @@ async def render(events: AsyncIterator[ChatEvent], json_out: bool) -> dict[str, 
 
 def stream_command(conversation: str, user: str | None, json_out: bool,
                    start: Callable[[Any, Principal], AsyncIterator[ChatEvent]]) -> None:
-    """Run one streamed chat call as the speaker, print it live, then the summary (or JSON)."""
+    """Run one streamed chat call as the speaker, print it live, then the summary (or JSON).
+
+    An interrupted reply was charged: with --json its partial reply (the error document with
+    text, thoughts, modelMessageId and status "interrupted") still goes to stdout, the error
+    to stderr, exit 1.
+    """
 
     async def job(core: Any) -> dict[str, Any]:
-        return await render(start(core, await speaker(core, user, conversation)), json_out)
+        try:
+            return await render(start(core, await speaker(core, user, conversation)), json_out)
+        except InterruptedReplyError as exc:
+            if json_out:
+                emit_json(exc.to_dict())
+            raise
 
     finish(run(job), json_out)
 
