@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError
+from apsara_core.http.deps import jsonable
 
 log = logging.getLogger("apsara.http")
 INTERNAL = {"success": False, "error": "Internal error",
@@ -32,7 +33,7 @@ async def apsara_error(request: Request, exc: Exception) -> JSONResponse:
     """
     assert isinstance(exc, ApsaraError)
     close = getattr(request.state, "close_connection", False)
-    return JSONResponse(exc.to_dict(), status_code=exc.http_status,
+    return JSONResponse(jsonable(exc.to_dict()), status_code=exc.http_status,
                         headers={"Connection": "close"} if close else None)
 
 
