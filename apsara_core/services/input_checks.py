@@ -42,10 +42,16 @@ def check_unicode(value: str, field: str) -> str:
     return value
 
 
-def _check_number(value: int | float, field: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError(f"{field} must be a finite number", field=field)
-    if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+def _check_scalar(value: Any, field: str) -> None:
+    """Refuse a string that is not valid Unicode or a number we cannot use."""
+    kind = type(value)
+    if kind is str:
+        if not value.isascii():  # an O(1) flag: ASCII text cannot hold a surrogate
+            check_unicode(value, field)
+    elif kind is float:
+        if not math.isfinite(value):
+            raise ValidationError(f"{field} must be a finite number", field=field)
+    elif kind is int and not INT64[0] <= value <= INT64[1]:
         raise ValidationError(f"{field} is a number too large to use (at most 2^63 - 1 in size)",
                               field=field)
 
@@ -59,24 +65,32 @@ def _child(path: str, key: object) -> str:
 def check_tree(data: Any, path: str = "") -> None:
     """Check every string (keys too), number and nesting level of a JSON-like value.
 
-    Iterative, so a hostile depth cannot exhaust the stack here.
+    Iterative, so a hostile depth cannot exhaust the stack here. Cost, measured on the loaded
+    2-core machine: a generate body takes 6 us, like its json.loads. The worst case, a 1 MiB
+    body of 500,000 numbers, takes 0.4 s against json.loads' 0.08 s (0.9 s when a path was
+    built for every value; now only for containers and failures); bodies are capped at 1 MiB
+    and requests per caller are limited, so that bounds it.
 
     Raises:
         ValidationError: the first bad value, naming its path (`config.temperature`).
     """
+    if not isinstance(data, (dict, list)):
+        _check_scalar(data, path or "body")
+        return
     stack: list[tuple[Any, str, int]] = [(data, path, 0)]
     while stack:
-        value, where, depth = stack.pop()
-        if isinstance(value, str):
-            check_unicode(value, where or "body")
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            _check_number(value, where or "body")
-        elif isinstance(value, (dict, list, tuple)):
-            if depth >= MAX_DEPTH:
-                raise ValidationError(f"{where or 'body'} is nested more than {MAX_DEPTH} levels "
-                                      "deep", field=where or "body")
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                if isinstance(key, str):
-                    check_unicode(key, where or "body")
+        container, where, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            raise ValidationError(f"{where or 'body'} is nested more than {MAX_DEPTH} levels deep",
+                                  field=where or "body")
+        items = container.items() if isinstance(container, dict) else enumerate(container)
+        for key, item in items:
+            if type(key) is str and not key.isascii():
+                check_unicode(key, where or "body")
+            if isinstance(item, (dict, list)):
                 stack.append((item, _child(where, key), depth + 1))
+            elif type(item) in (str, int, float):
+                try:
+                    _check_scalar(item, "")
+                except ValidationError:
+                    _check_scalar(item, _child(where, key))  # again, now naming the field
