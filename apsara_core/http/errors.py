@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,6 +71,8 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, watching)
+        except ClientDisconnect:
+            return  # the client left while sending its body: nobody to answer, not a bug
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not started:

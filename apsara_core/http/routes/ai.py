@@ -71,7 +71,8 @@ class EventStream(StreamingResponse):
     A failure after the first event arrives as an "error" event (the chat stream yields it
     before raising) and the stream ends cleanly. A client that disconnects cancels the
     generator, and so the upstream call; the events are closed however the response ends
-    (even when it never starts), so a reserved quota unit is always settled.
+    (even when the client left before the first byte), so the reserved quota unit is always
+    settled.
     """
 
     def __init__(self, events: AsyncIterator[ChatEvent], first: ChatEvent) -> None:
