@@ -57,9 +57,18 @@ class ApsaraError(Exception):
 
 
 class ConfigError(ApsaraError):
-    """A setting is missing or invalid; the message names the variable."""
+    """A setting is missing or invalid; the message names the variable.
 
-    http_status, code, title = 500, "CONFIG_ERROR", "Configuration error"
+    503 over HTTP: the server's own configuration is never the client's fault.
+    """
+
+    http_status, code, title = 503, "CONFIG_ERROR", "Configuration error"
+
+
+class GoogleSignInNotConfiguredError(ConfigError):
+    """Google sign-in was asked for, but GOOGLE_CLIENT_ID is not set on the server."""
+
+    http_status, code, title = 503, "GOOGLE_SIGNIN_NOT_CONFIGURED", "Google sign-in not configured"
 
 
 class ValidationError(ApsaraError):
@@ -160,12 +169,41 @@ class ProviderBlockedError(ProviderError):
 
 
 class ProviderBadRequestError(ProviderError):
-    """The provider rejected the request (400/403/404); not retried."""
+    """The provider rejected the request (400/404, a file the caller may not use); not retried."""
 
     http_status, code, title = 400, "PROVIDER_BAD_REQUEST", "AI provider rejected the request"
+
+
+class ProviderAuthError(ProviderError):
+    """The provider refused our credentials or permissions (401/403, invalid key); not retried.
+
+    502: the server's key or project is at fault, not the client's request.
+    """
+
+    http_status, code, title = 502, "PROVIDER_AUTH_FAILED", "AI provider refused the server's credentials"
 
 
 class NoApiKeyError(ProviderError):
     """No API key is configured for the provider."""
 
     http_status, code, title = 503, "NO_API_KEY", "No AI API key configured"
+
+
+class InterruptedReplyError(ApsaraError):
+    """A model reply broke off after some of it was delivered; the partial reply is stored
+    (metadata.status "interrupted") and its quota unit kept, so the error carries it.
+
+    Status, code and message are the cause's; `partial` holds text, thoughts, modelMessageId,
+    userMessageId, conversationId, usageMetadata and status "interrupted".
+    """
+
+    def __init__(self, cause: ApsaraError, partial: dict[str, Any]) -> None:
+        super().__init__(cause.message, details=cause.details, code=cause.code,
+                         suggestions=[*cause.suggestions,
+                                      "The partial reply is kept (status interrupted); "
+                                      "regenerate it to get a complete one"])
+        self.http_status, self.title, self.cause = cause.http_status, cause.title, cause
+        self.partial = {**partial, "status": "interrupted"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.cause.to_dict(), **self.partial, "suggestions": self.suggestions}

@@ -133,15 +133,20 @@ def invoke_cli(*args: str, env: dict[str, str], cwd: Path,
     return outcome["done"]
 
 
+def apsara_env(mongo_uri: str, root: Path, **overrides: str) -> dict[str, str]:
+    """The environment of an `apsara` subprocess on `mongo_uri`, with its dirs under `root`."""
+    return cli_env(MONGODB_URI=mongo_uri, APSARA_DATA_DIR=str(root / "data"),
+                   JWT_SECRET=TEST_SECRET, APSARA_UPLOAD_DIR=str(root / "uploads"),
+                   APSARA_BCRYPT_ROUNDS="4", **overrides)
+
+
 @pytest.fixture
 def cli(tmp_path: Path, mongo_uri: str):
     """Call `apsara` in-process against this test's database: cli("db", "info", "--json").
 
     `cli.subprocess(...)` runs the real command in a subprocess instead (smoke tests).
     """
-    env = cli_env(MONGODB_URI=mongo_uri, APSARA_DATA_DIR=str(tmp_path / "data"),
-                  JWT_SECRET=TEST_SECRET, APSARA_UPLOAD_DIR=str(tmp_path / "uploads"),
-                  APSARA_BCRYPT_ROUNDS="4")
+    env = apsara_env(mongo_uri, tmp_path)
 
     def call(*args: str, input_text: str | None = None, **extra_env: str):
         return invoke_cli(*args, env={**env, **extra_env}, cwd=tmp_path, input_text=input_text)

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
 from apsara_core.http.deps import core_of, ok
-from apsara_core.http.errors import HANDLERS
+from apsara_core.http.errors import HANDLERS, CatchAllMiddleware
 from apsara_core.http.limiter import RequestLimitMiddleware
 
 # Route modules under apsara_core/http/routes, each exposing ROUTES: list[Route].
@@ -77,5 +77,5 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
             await app.state.core.close()
 
     return Starlette(routes=[Mount("/api", routes=api_routes())], lifespan=lifespan,
-                     middleware=[Middleware(RequestLimitMiddleware)],
+                     middleware=[Middleware(CatchAllMiddleware), Middleware(RequestLimitMiddleware)],
                      exception_handlers=HANDLERS)  # type: ignore[arg-type]

@@ -43,19 +43,55 @@ async def require_actor(request: Request) -> Principal:
     return await core_of(request).auth.verify_token(token)
 
 
+async def read_body(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
+    """The request body, refused as soon as it is known to exceed `limit` bytes.
+
+    A declared Content-Length over the limit is refused before a byte is read; otherwise the
+    body is counted as it arrives and reading stops past the limit, so a huge body never sits
+    in memory. The refusal asks for the connection to be closed (the rest of the body is never
+    read).
+
+    Raises:
+        PayloadTooLargeError: the body is (or says it is) over `limit` bytes.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise _too_large(request, limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(request, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(request: Request, limit: int) -> PayloadTooLargeError:
+    request.state.close_connection = True  # rendered with Connection: close (http/errors.py)
+    return PayloadTooLargeError(f"JSON body over {limit} bytes", field="body",
+                                suggestions=[f"Send at most {limit} bytes"])
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValidationError(f"Body contains {name}, which is not a JSON number", field="body")
+
+
 async def read_json(request: Request, model: type[M]) -> M:
     """Parse and validate the JSON body; errors name the field and what was expected.
+
+    An empty body reads as `{}`. NaN and Infinity are refused; so is nesting too deep for the
+    parser (every other value check is `parse`'s, see services/input_checks.py).
 
     Raises:
         PayloadTooLargeError: body over 1 MiB.
         ValidationError: not JSON, not an object, or a field is wrong.
     """
-    body = await request.body()
-    if len(body) > MAX_JSON_BYTES:
-        raise PayloadTooLargeError(f"JSON body over {MAX_JSON_BYTES} bytes")
+    body = await read_body(request)
     try:
-        data = json.loads(body or b"{}")
-    except ValueError:
+        data = json.loads(body or b"{}", parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValidationError("Body is nested too deeply", field="body") from None
+    except ValueError:  # includes invalid UTF-8 and integers of more than 4300 digits
         raise ValidationError("Body is not valid JSON", field="body") from None
     if not isinstance(data, dict):
         raise ValidationError("Body must be a JSON object", field="body")

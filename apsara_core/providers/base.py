@@ -164,7 +164,10 @@ def _snake_keys(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # ints are compared exactly (math.isfinite would overflow on a 400-digit one).
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _number(config: dict[str, Any], key: str, low: float, high: float) -> float | None:

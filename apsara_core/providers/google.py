@@ -1,9 +1,9 @@
 """Gemini through google-genai's async streaming call.
 
 Retries 429/5xx (and transport failures) with exponential backoff only before the first chunk;
-400/403/404 are never retried. Every chunk is awaited with an idle timeout. SDK errors become
-the ProviderError family so callers can tell unavailable, rate-limited, blocked and bad request
-apart.
+400/401/403/404 are never retried. Every chunk is awaited with an idle timeout. SDK errors become
+the ProviderError family so callers can tell unavailable, rate-limited, blocked, bad request and
+refused credentials (the server's key, not the caller's request) apart.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from google.genai import errors as genai_errors
 
 from apsara_core.errors import (
     NoApiKeyError,
+    ProviderAuthError,
     ProviderBadRequestError,
     ProviderBlockedError,
     ProviderError,
@@ -44,6 +45,11 @@ OUTPUT_RESERVE = 65_536
 BLOCKING_FINISH = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
 _VERSION = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
 RETRYABLE = (ProviderRateLimitedError, ProviderUnavailableError)
+# Gemini answers a bad key with 400 INVALID_ARGUMENT and one of these ErrorInfo reasons.
+AUTH_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED",
+                "API_KEY_HTTP_REFERRER_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED", "SERVICE_DISABLED"}
+# Gemini's 403 for a file URI the key may not read: the caller's input, not our credentials.
+_FILE_DENIED = re.compile(r"permission to access the File", re.IGNORECASE)
 
 
 def register_providers(register: Callable[[Any], None], core: "Core") -> None:
@@ -60,6 +66,13 @@ def map_error(exc: BaseException) -> ProviderError | None:
         if exc.code == 429:
             return ProviderRateLimitedError(f"Gemini is rate limiting requests (429): {detail}",
                                             suggestions=["Wait a moment and try again"])
+        if _FILE_DENIED.search(detail):
+            return ProviderBadRequestError(f"Gemini cannot read a file of the request ({exc.code} "
+                                           f"{exc.status}): {detail}", field="files")
+        if exc.code in (401, 403) or _reasons(exc) & AUTH_REASONS:
+            return ProviderAuthError(
+                f"Gemini refused the server's API key ({exc.code} {exc.status}): {detail}",
+                suggestions=["The operator must check GOOGLE_AI_API_KEY and the key's project"])
         return ProviderBadRequestError(f"Gemini rejected the request ({exc.code} {exc.status}): {detail}")
     if isinstance(exc, genai_errors.ServerError):
         return ProviderUnavailableError(f"Gemini failed ({exc.code} {exc.status}): {exc.message}",
@@ -69,6 +82,13 @@ def map_error(exc: BaseException) -> ProviderError | None:
         return ProviderUnavailableError(f"Gemini could not be reached or answered garbage: "
                                         f"{type(exc).__name__}: {exc}")
     return None
+
+
+def _reasons(exc: genai_errors.APIError) -> set[str]:
+    """The ErrorInfo reasons of a Google error body (`error.details[].reason`)."""
+    body = exc.details.get("error", {}) if isinstance(exc.details, dict) else {}
+    details = body.get("details") if isinstance(body, dict) else None
+    return {str(d.get("reason")) for d in details or [] if isinstance(d, dict) and d.get("reason")}
 
 
 class GoogleProvider:

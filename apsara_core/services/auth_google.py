@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 
 from apsara_core.config import Settings
-from apsara_core.errors import AuthenticationError, ConfigError
+from apsara_core.errors import AuthenticationError, GoogleSignInNotConfiguredError
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 REFUSED_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
@@ -42,13 +42,14 @@ class GoogleVerifier:
         """The verified claims of a Google ID token.
 
         Raises:
-            ConfigError: GOOGLE_CLIENT_ID is not set.
+            GoogleSignInNotConfiguredError: GOOGLE_CLIENT_ID is not set (503 over HTTP).
             AuthenticationError: code INVALID_GOOGLE_TOKEN with the reason.
         """
         client_id = self._settings.google_client_id
         if not client_id:
-            raise ConfigError("Google sign-in is not configured: set GOOGLE_CLIENT_ID to your "
-                              "OAuth client id", field="GOOGLE_CLIENT_ID")
+            raise GoogleSignInNotConfiguredError(
+                "Google sign-in is not configured on this server: set GOOGLE_CLIENT_ID to your "
+                "OAuth client id", suggestions=["Sign in with email and password instead"])
         return await asyncio.to_thread(self._verify_sync, id_token, client_id)
 
     def _verify_sync(self, id_token: str, client_id: str) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Every call validates everything first (nothing is written on bad input), reserves quota, stores
 the user's side, then streams the model's reply through `chat_stream.run_reply`. The streaming
-methods yield `ChatEvent`s; on failure they yield an "error" event and then raise the error.
+methods yield `ChatEvent`s, "started" first. A failure before "started" (bad input, unknown or
+foreign conversation, unknown model, quota) is raised with nothing yielded; one after it is
+yielded as an "error" event and then raised.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
-from apsara_core.errors import ApsaraError, PayloadTooLargeError, ValidationError
+from apsara_core.errors import PayloadTooLargeError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.models.documents import utcnow
 from apsara_core.providers.base import GenerationOptions, Provider
@@ -23,6 +25,7 @@ from apsara_core.services.chat_embed import embed_texts
 from apsara_core.services.chat_history import parse_files
 from apsara_core.services.chat_stream import ChatEvent, ReplyJob, error_event, read_window, run_reply
 from apsara_core.services.conversations import load_owned
+from apsara_core.services.input_checks import check_unicode
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
@@ -37,12 +40,12 @@ def check_text(value: Any, limit: int, field: str = "text") -> str:
     """Message text: a non-blank string of at most `limit` characters.
 
     Raises:
-        ValidationError: not a string, or blank.
+        ValidationError: not a string, blank, or not valid Unicode (a lone surrogate).
         PayloadTooLargeError: longer than the limit (APSARA_MAX_MESSAGE_CHARS).
     """
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a string; got {type(value).__name__}", field=field)
-    if not value.strip():
+    if not check_unicode(value, field).strip():
         raise ValidationError(f"{field} must not be empty", field=field)
     if len(value) > limit:
         raise PayloadTooLargeError(f"{field} is {len(value)} characters; the limit is {limit}",
@@ -60,13 +63,18 @@ async def collect(events: AsyncIterator[ChatEvent]) -> dict[str, Any]:
 
 
 async def _guarded(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
-    """Pass events through; turn an ApsaraError into an "error" event, then raise it."""
+    """Pass events through. A failure after the first event ("started") is also yielded as an
+    "error" event, then raised; one before it is only raised, so that a front end can still
+    answer it as a plain error (HTTP: its status and envelope instead of a stream)."""
+    started = False
     async with aclosing(events) as inner:
         try:
             async for event in inner:
+                started = True
                 yield event
-        except ApsaraError as exc:
-            yield error_event(exc)
+        except Exception as exc:
+            if started:
+                yield error_event(exc)
             raise
 
 
@@ -108,7 +116,8 @@ class ChatService:
         storing = asyncio.ensure_future(chat_store.append(
             self.core, user_doc, expected=conv["stats"]["messageSequence"]))
         job = ReplyJob(actor, conv, model, provider, options, reservation, prompt_store=storing,
-                       request_at=request_at, started=started, window=[*window, user_doc])
+                       prompt_id=user_doc["messageId"], request_at=request_at, started=started,
+                       window=[*window, user_doc])
         async with aclosing(run_reply(self.core, job)) as events:
             async for event in events:
                 yield event

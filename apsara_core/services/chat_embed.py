@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from apsara_core.errors import PayloadTooLargeError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.services.chat_history import estimate_tokens
+from apsara_core.services.input_checks import check_unicode
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
@@ -26,7 +27,7 @@ def check_texts(texts: Any, limit: int) -> list[str]:
     if not isinstance(texts, list) or not 1 <= len(texts) <= MAX_TEXTS:
         raise ValidationError(f"texts must be a list of 1 to {MAX_TEXTS} strings", field="texts")
     for i, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not check_unicode(text, f"texts[{i}]").strip():
             raise ValidationError(f"texts[{i}] must be a non-empty string", field=f"texts[{i}]")
         if len(text) > limit:
             raise PayloadTooLargeError(f"texts[{i}] is {len(text)} characters; the limit is {limit}",

@@ -13,6 +13,7 @@ from typing import Any
 
 from apsara_core.errors import ValidationError
 from apsara_core.providers.base import Turn
+from apsara_core.services.input_checks import check_unicode
 
 CHARS_PER_TOKEN = 4
 FILE_TOKENS = 258
@@ -92,6 +93,7 @@ def parse_files(files: Any) -> list[dict[str, str]]:
             raise ValidationError(
                 f"files[{i}] must be a gs:// or https:// URI; stored file ids are not supported yet",
                 field=f"files[{i}]")
+        check_unicode(uri, f"files[{i}]")
         mime = mimetypes.guess_type(uri.split("?", 1)[0])[0] or "application/octet-stream"
         out.append({"uri": uri, "mimeType": mime})
     return out

@@ -3,12 +3,19 @@
 Quota rule (documented in the README): the unit reserved before the call is refunded when the
 call fails before any reply text arrived (errors, blocks, cancellation, idle timeout); when a
 partial reply was delivered it is kept (committed with the tokens reported so far) and the
-partial reply is stored with metadata.status "interrupted" and the error.
+partial reply is stored with metadata.status "interrupted" and the error. The caller then gets
+an InterruptedReplyError carrying that partial reply, so what is charged is what was delivered.
+
+Event order: "started" first (once every check has passed, the quota unit is reserved and the
+model call is about to start), then thought/text deltas, "usage" and "done". Errors known
+before "started" are raised with nothing yielded, so front ends can answer them plainly (HTTP:
+with their real status); see chat._guarded for the "error" event after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -16,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from apsara_core.errors import ApsaraError
+from apsara_core.errors import ApsaraError, InterruptedReplyError
 from apsara_core.models import Principal
 from apsara_core.models.documents import utcnow
 from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest, ProviderResult
@@ -28,7 +35,8 @@ from apsara_core.services.conversations import system_instruction_of
 if TYPE_CHECKING:
     from apsara_core.core import Core
 
-EventKind = Literal["thought", "text", "usage", "done", "error"]
+EventKind = Literal["started", "thought", "text", "usage", "done", "error"]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,8 +53,8 @@ class ReplyJob:
     """Everything one reply needs; `extra` is merged into the response (e.g. branchId).
 
     `prompt_store`, when set, is the still-running store of the user's message (`prompt` is
-    then filled in from it): the model call starts alongside it, and no reply text is shown or
-    stored before it has finished.
+    then filled in from it, `prompt_id` is its id): the model call starts alongside it, and no
+    reply text is shown or stored before it has finished.
     """
 
     actor: Principal
@@ -57,6 +65,7 @@ class ReplyJob:
     reservation: Any
     prompt: dict[str, Any] | None = None
     prompt_store: "asyncio.Future[dict[str, Any]] | None" = None
+    prompt_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     history: History | None = None
     window: list[dict[str, Any]] | None = None
@@ -66,12 +75,15 @@ class ReplyJob:
 
 
 def error_event(exc: BaseException) -> ChatEvent:
-    """The "error" event of a failure."""
+    """The "error" event of a failure (an interrupted reply's carries the partial reply)."""
+    if isinstance(exc, InterruptedReplyError):
+        return ChatEvent("error", exc.message, {"code": exc.code, "message": exc.message, **exc.partial})
     if isinstance(exc, ApsaraError):
         return ChatEvent("error", exc.message, {"code": exc.code, "message": exc.message})
     if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
         return ChatEvent("error", "cancelled", {"code": "CANCELLED", "message": "The request was cancelled"})
-    return ChatEvent("error", str(exc), {"code": "INTERNAL_ERROR", "message": str(exc)})
+    # A bug: its text may hold internals, so only the code leaves (it is logged where caught).
+    return ChatEvent("error", "Internal error", {"code": "INTERNAL_ERROR", "message": "Internal error"})
 
 
 async def read_window(core: "Core", conversation_id: str, upper: int) -> list[dict[str, Any]]:
@@ -97,11 +109,14 @@ async def run_reply(core: "Core", job: ReplyJob) -> AsyncIterator[ChatEvent]:
     """Call the model with the conversation's history, yielding events as they arrive.
 
     Raises:
-        ApsaraError: provider failures (after storing a partial reply when there is one).
+        InterruptedReplyError: the call failed after some reply text; the partial reply is
+            stored (interrupted, quota kept) and carried by the error.
+        ApsaraError: provider failures before any reply text (quota refunded).
         asyncio.CancelledError: the caller went away (the upstream call is closed first).
     """
     result = ProviderResult()
     try:
+        yield ChatEvent("started", data=_started(job))
         job.history = await load_history(core, job)
         request = ProviderRequest(model=job.model, turns=job.history.turns, options=job.options,
                                   system_instruction=system_instruction_of(job.conv))
@@ -115,7 +130,9 @@ async def run_reply(core: "Core", job: ReplyJob) -> AsyncIterator[ChatEvent]:
                     yield ChatEvent(chunk.kind, chunk.text)
         await _stored_prompt(job)
     except BaseException as exc:
-        await asyncio.shield(_settle_failure(core, job, result, exc))
+        kept = await asyncio.shield(_settle_failure(core, job, result, exc))
+        if kept is not None and isinstance(exc, Exception):
+            raise _interrupted(job, result, kept, exc) from exc
         raise
     try:
         response = await _finish(core, job, result)
@@ -160,19 +177,39 @@ async def _store_reply(core: "Core", job: ReplyJob, result: ProviderResult,
 
 
 async def _settle_failure(core: "Core", job: ReplyJob, result: ProviderResult,
-                          exc: BaseException) -> None:
+                          exc: BaseException) -> dict[str, Any] | None:
     """Keep a partial reply (interrupted, quota kept) or refund when nothing was delivered
-    (or when the user's message could not be stored: then no reply is stored either)."""
+    (or when the user's message could not be stored: then no reply is stored either).
+
+    Returns:
+        The stored partial reply, or None when the unit was refunded.
+    """
     if not await _prompt_settled(job) or not result.text:
         await core.limits.refund(job.reservation)
-        return
+        return None
     error = error_event(exc).data
     try:
-        await _store_reply(core, job, result,
-                           _model_doc(job, result, status="interrupted", error=error))
+        return await _store_reply(core, job, result,
+                                  _model_doc(job, result, status="interrupted", error=error))
     except Exception:
         await core.limits.refund(job.reservation)
         raise
+
+
+def _interrupted(job: ReplyJob, result: ProviderResult, stored: dict[str, Any],
+                 exc: Exception) -> InterruptedReplyError:
+    """The error for a failure after a partial reply was stored: it carries that reply."""
+    if not isinstance(exc, ApsaraError):
+        log.error("a reply was interrupted by an unexpected error", exc_info=exc)
+        exc = ApsaraError("An unexpected error interrupted the reply")
+    partial = {k: v for k, v in _response(job, result, stored).items() if k != "success"}
+    return InterruptedReplyError(exc, partial)
+
+
+def _started(job: ReplyJob) -> dict[str, Any]:
+    """The "started" event's data: where the reply goes and what it answers."""
+    return {"conversationId": job.conv["conversationId"], "model": job.model,
+            "userMessageId": job.prompt_id or (job.prompt or {}).get("messageId"), **job.extra}
 
 
 def _ms_since(started: float) -> float:

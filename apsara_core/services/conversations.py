@@ -20,6 +20,7 @@ from apsara_core.models.documents import Conversation, utcnow
 from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_store
+from apsara_core.services.input_checks import check_unicode
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
@@ -37,11 +38,11 @@ def check_id(value: Any, field: str) -> str:
     """
     if not isinstance(value, str) or not value.strip() or len(value) > 100:
         raise ValidationError(f"{field} must be an id string; got {type(value).__name__}", field=field)
-    return value.strip()
+    return check_unicode(value, field).strip()
 
 
 def _title(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not check_unicode(value, "title").strip():
         raise ValidationError("title must be a non-empty string", field="title")
     if len(value.strip()) > MAX_TITLE:
         raise ValidationError(f"title must be at most {MAX_TITLE} characters", field="title")
@@ -53,6 +54,7 @@ def _system_instruction(core: "Core", value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError("systemInstruction must be a string", field="systemInstruction")
+    check_unicode(value, "systemInstruction")
     if len(value) > core.settings.max_message_chars:
         raise ValidationError(f"systemInstruction must be at most {core.settings.max_message_chars} "
                               "characters", field="systemInstruction")

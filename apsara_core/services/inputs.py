@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from apsara_core.errors import ValidationError
+from apsara_core.services.input_checks import check_tree
 
 M = TypeVar("M", bound=BaseModel)
 OTP_PURPOSES = ("verify_email", "reset_password")
@@ -118,9 +119,13 @@ class GuestInput(_Input):
 def parse(model: type[M], data: dict[str, Any]) -> M:
     """Validate `data` (field names or aliases) into `model`.
 
+    Every value is checked first (`check_tree`: valid Unicode, finite 64-bit numbers, bounded
+    nesting), unknown fields included, so no model sees what it cannot handle.
+
     Raises:
         ValidationError: the first problem, naming its field (by its public, camelCase name).
     """
+    check_tree(data)
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from apsara_core.errors import InterruptedReplyError
 from apsara_core.models import Principal
 from apsara_core.services.chat import DEFAULT_MODEL, ChatEvent
 from apsara_tui.commands.options import ConvOpt, JsonOpt, UserOpt
@@ -71,10 +72,20 @@ async def render(events: AsyncIterator[ChatEvent], json_out: bool) -> dict[str, 
 
 def stream_command(conversation: str, user: str | None, json_out: bool,
                    start: Callable[[Any, Principal], AsyncIterator[ChatEvent]]) -> None:
-    """Run one streamed chat call as the speaker, print it live, then the summary (or JSON)."""
+    """Run one streamed chat call as the speaker, print it live, then the summary (or JSON).
+
+    An interrupted reply was charged: with --json its partial reply (the error document with
+    text, thoughts, modelMessageId and status "interrupted") still goes to stdout, the error
+    to stderr, exit 1.
+    """
 
     async def job(core: Any) -> dict[str, Any]:
-        return await render(start(core, await speaker(core, user, conversation)), json_out)
+        try:
+            return await render(start(core, await speaker(core, user, conversation)), json_out)
+        except InterruptedReplyError as exc:
+            if json_out:
+                emit(exc.to_dict(), json_out=True)
+            raise
 
     finish(run(job), json_out)
 

@@ -104,3 +104,20 @@ async def test_embed(core, cli, fake_gemini):
     assert out["model"] == "gemini-embedding-001" and [len(v) for v in out["embeddings"]] == [8, 8]
     text = ok(cli("ai", "embed", "--user", "dee@example.com", "gamma", **env)).stdout
     assert "'gamma'" in text and "dims" in text
+
+
+async def test_an_interrupted_reply_is_shown_and_printed_with_json(core, cli, fake_gemini):
+    await create_user(core, "gil@example.com", plan="premium")
+    env = gemini_env(fake_gemini)
+    cid = json.loads(ok(cli("conv", "create", "--user", "gil@example.com", "--title", "T", "--json")).stdout)[
+        "conversationId"]
+    fake_gemini.script("cut:2", "cut:2")
+    live = cli("ai", "send", "--conversation", cid, "--no-thoughts", "one two three four", **env)
+    assert live.returncode == 1 and "Echo: one" in live.stdout  # the partial text was shown
+    assert "partial reply is kept" in live.stderr and "Traceback" not in live.stderr
+    result = cli("ai", "send", "--conversation", cid, "--json", "five six seven eight", **env)
+    assert result.returncode == 1 and "error:" in result.stderr
+    partial = json.loads(result.stdout)  # what was charged is printed, though the call failed
+    model = await core.db.messages.find_one({"messageId": partial["modelMessageId"]})
+    assert partial["status"] == "interrupted" == model["metadata"]["status"]
+    assert partial["text"] == model["content"]["text"] != "" and partial["success"] is False

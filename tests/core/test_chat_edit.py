@@ -114,7 +114,8 @@ async def test_edit_and_regenerate_stream_events(chat_core, fake_gemini):
     events = [e async for e in chat_core.chat.stream_edit(
         actor=actor, conversation_id=cid, message_id=a["userMessageId"], new_text="streamed edit",
         config={"thinkingConfig": {"includeThoughts": True}})]
-    assert {e.kind for e in events} == {"thought", "text", "usage", "done"}
+    assert {e.kind for e in events} == {"started", "thought", "text", "usage", "done"}
+    assert events[0].kind == "started" and events[0].data["editedMessageId"] == a["userMessageId"]
     events = [e async for e in chat_core.chat.stream_regenerate(actor=actor, conversation_id=cid)]
     assert events[-1].kind == "done" and events[-1].data["branchId"]
 

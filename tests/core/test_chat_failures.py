@@ -1,7 +1,8 @@
 """Provider faults through the real SDK and the fake: errors, retries, stored state, quota.
 
 Quota rule: refunded when no reply text arrived; kept when a partial reply was delivered (the
-partial reply is stored with metadata.status "interrupted" and the error).
+partial reply is stored with metadata.status "interrupted" and the error, and the error raised
+carries it: what was charged was delivered).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import pytest
 from pydantic import SecretStr
 
 from apsara_core.errors import (
+    InterruptedReplyError,
     NoApiKeyError,
+    ProviderAuthError,
     ProviderBadRequestError,
     ProviderBlockedError,
     ProviderRateLimitedError,
     ProviderUnavailableError,
+    ValidationError,
 )
 from tests.core.chat_helpers import new_conv, premium, stored, used
 
@@ -64,13 +68,17 @@ async def test_retries_are_bounded_and_quota_refunded(chat_core, fake_gemini, fa
     assert await used(chat_core, actor) == 0
 
 
-@pytest.mark.parametrize("fault", ["400", "403", "404"])
-async def test_client_errors_are_not_retried(chat_core, fake_gemini, fault):
+@pytest.mark.parametrize("fault, error, status", [
+    ("400", ProviderBadRequestError, 400), ("404", ProviderBadRequestError, 400),
+    ("401", ProviderAuthError, 502), ("403", ProviderAuthError, 502),  # the server's key
+])
+async def test_client_errors_are_not_retried(chat_core, fake_gemini, fault, error, status):
     actor, cid = await setup(chat_core)
     fake_gemini.script(fault, "ok")
-    with pytest.raises(ProviderBadRequestError) as info:
+    with pytest.raises(error) as info:
         await chat_core.chat.generate(actor=actor, conversation_id=cid, text="hello")
-    assert info.value.code == "PROVIDER_BAD_REQUEST" and fault in info.value.message
+    assert type(info.value) is error and info.value.http_status == status
+    assert fault in info.value.message
     assert len(gen_requests(fake_gemini)) == 1
     await expect_only_user_message(chat_core, cid)
     assert await used(chat_core, actor) == 0
@@ -81,7 +89,7 @@ async def test_a_stream_broken_after_some_text_keeps_the_partial_reply(chat_core
     actor, cid = await setup(chat_core)
     fake_gemini.script(fault)
     texts, seen_error = [], None
-    with pytest.raises(ProviderUnavailableError):
+    with pytest.raises(InterruptedReplyError) as info:
         async for event in chat_core.chat.stream(actor=actor, conversation_id=cid, text="one two three four"):
             if event.kind == "text":
                 texts.append(event.text)
@@ -95,6 +103,14 @@ async def test_a_stream_broken_after_some_text_keeps_the_partial_reply(chat_core
     assert model["metadata"]["status"] == "interrupted"
     assert model["metadata"]["error"]["code"] == "PROVIDER_UNAVAILABLE"
     assert await used(chat_core, actor) == 1  # a partial reply was delivered: the unit is kept
+    # ... and the error says what was delivered, in the stream's error event and when raised
+    err = info.value
+    assert isinstance(err.cause, ProviderUnavailableError) and err.http_status == 503
+    for partial in (err.partial, seen_error, err.to_dict()):
+        assert partial["status"] == "interrupted" and partial["text"] == "".join(texts)
+        assert partial["modelMessageId"] == model["messageId"]
+        assert partial["userMessageId"] == user["messageId"] and partial["conversationId"] == cid
+    assert err.to_dict()["code"] == "PROVIDER_UNAVAILABLE" and err.to_dict()["success"] is False
 
 
 @pytest.mark.parametrize("fault, reason", [("blocked", "blockReason SAFETY"),
@@ -113,13 +129,43 @@ async def test_a_stalled_stream_times_out_as_interrupted(chat_core, fake_gemini)
     actor, cid = await setup(chat_core)
     fake_gemini.script("stall:4000")
     t0 = time.perf_counter()
-    with pytest.raises(ProviderUnavailableError) as info:
+    with pytest.raises(InterruptedReplyError) as info:
         await chat_core.chat.generate(actor=actor, conversation_id=cid, text="one two three")
     assert time.perf_counter() - t0 < 3  # the idle timeout (1 s in tests), not the stall
     assert "sent nothing" in info.value.message
     user, model = await stored(chat_core, cid)
     assert model["metadata"]["status"] == "interrupted" and model["content"]["text"]
+    assert info.value.partial["text"] == model["content"]["text"]
     assert await used(chat_core, actor) == 1
+
+
+async def test_edit_and_regenerate_cut_midway_carry_the_partial_reply(chat_core, fake_gemini):
+    actor, cid = await setup(chat_core)
+    first = await chat_core.chat.generate(actor=actor, conversation_id=cid, text="one two three")
+    fake_gemini.script("cut:2", "cut:2")
+    calls = [lambda: chat_core.chat.edit(actor=actor, conversation_id=cid,
+                                         message_id=first["userMessageId"], new_text="four five six"),
+             lambda: chat_core.chat.regenerate(actor=actor, conversation_id=cid)]
+    for call in calls:
+        with pytest.raises(InterruptedReplyError) as info:
+            await call()
+        model = (await stored(chat_core, cid))[-1]
+        assert model["metadata"]["status"] == "interrupted"
+        assert info.value.partial["modelMessageId"] == model["messageId"]
+        assert info.value.partial["text"] == model["content"]["text"] != ""
+        assert info.value.partial["branchId"]  # the earlier reply was archived, not lost
+    assert await used(chat_core, actor) == 3  # each partial reply was delivered and charged
+
+
+@pytest.mark.parametrize("kwargs, field", [({"text": "caf\udce9"}, "text"),
+                                            ({"text": "hi", "files": ["gs://b/\ud800.png"]}, "files[0]")])
+async def test_lone_surrogates_are_refused_before_any_call(chat_core, fake_gemini, kwargs, field):
+    actor, cid = await setup(chat_core)
+    with pytest.raises(ValidationError) as info:
+        await chat_core.chat.generate(actor=actor, conversation_id=cid, **kwargs)
+    assert info.value.field == field and info.value.http_status == 400
+    assert not gen_requests(fake_gemini) and await stored(chat_core, cid) == []
+    assert await used(chat_core, actor) == 0
 
 
 async def test_not_json_is_unavailable(chat_core, fake_gemini):

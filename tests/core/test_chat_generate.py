@@ -10,6 +10,7 @@ import pytest
 from apsara_core.errors import (
     NotFoundError,
     PayloadTooLargeError,
+    ProviderUnavailableError,
     ValidationError,
 )
 from tests.core.chat_helpers import MODEL, new_conv, premium, stored, used
@@ -56,7 +57,7 @@ async def test_stream_yields_thoughts_then_text_usage_done(chat_core, fake_gemin
     events = [e async for e in chat_core.chat.stream(actor=actor, conversation_id=cid,
                                                      text="one two three four five six", config=THOUGHTS)]
     kinds = [e.kind for e in events]
-    assert kinds[0] == "thought" and kinds[-2:] == ["usage", "done"]
+    assert kinds[:2] == ["started", "thought"] and kinds[-2:] == ["usage", "done"]
     assert kinds.count("text") >= 3  # the fake splits the answer into several events
     assert "".join(e.text for e in events if e.kind == "thought") == "Thinking about: one two three four five six"
     text = "".join(e.text for e in events if e.kind == "text")
@@ -225,14 +226,31 @@ async def test_admin_may_send_into_a_users_conversation(chat_core, fake_gemini):
     assert r["success"] and all(m["userId"] == owner.user_id for m in await stored(chat_core, cid))
 
 
-async def test_stream_error_event_precedes_the_exception(chat_core, fake_gemini):
+async def test_errors_before_the_stream_starts_are_raised_without_events(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
+    for kwargs in ({"text": ""}, {"text": "hi", "model": "nope"}, {"text": "hi", "conversation_id": "c_x"}):
+        seen = []
+        with pytest.raises((ValidationError, NotFoundError)):
+            async for event in chat_core.chat.stream(**{"actor": actor, "conversation_id": cid, **kwargs}):
+                seen.append(event)
+        assert seen == []  # a front end can still answer it plainly (HTTP: its status)
+    assert not [r for r in fake_gemini.requests if r["model"]]
+
+
+async def test_stream_starts_with_started_then_errors_become_error_events(chat_core, fake_gemini):
+    actor = await premium(chat_core)
+    cid = await new_conv(chat_core, actor)
+    events = [e async for e in chat_core.chat.stream(actor=actor, conversation_id=cid, text="hi")]
+    assert events[0].kind == "started" and events[-1].kind == "done"
+    assert events[0].data["userMessageId"] == events[-1].data["userMessageId"]
+    assert events[0].data["conversationId"] == cid and events[0].data["model"] == "gemini-2.5-flash"
+    fake_gemini.script("500", "500", "500")
     seen = []
-    with pytest.raises(ValidationError):
-        async for event in chat_core.chat.stream(actor=actor, conversation_id=cid, text=""):
+    with pytest.raises(ProviderUnavailableError):
+        async for event in chat_core.chat.stream(actor=actor, conversation_id=cid, text="again"):
             seen.append(event)
-    assert [e.kind for e in seen] == ["error"] and seen[0].data["code"] == "VALIDATION_ERROR"
+    assert [e.kind for e in seen] == ["started", "error"] and seen[1].data["code"] == "PROVIDER_UNAVAILABLE"
 
 
 async def test_quota_refusal_writes_nothing(chat_core, fake_gemini):

@@ -147,3 +147,34 @@ def test_generation_options_round_trip():
     # includeThoughts on a model without thinking is dropped, not sent
     assert GenerationOptions.from_config({"thinkingConfig": {"includeThoughts": True}},
                                          thinking=False).to_config() == {}
+
+
+def _google_error(code: int, message: str, status: str, reason: str | None = None):
+    from google.genai import errors as genai_errors
+
+    body: dict = {"error": {"code": code, "message": message, "status": status}}
+    if reason:
+        body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                     "reason": reason, "domain": "googleapis.com"}]
+    return genai_errors.ClientError(code, body)
+
+
+@pytest.mark.parametrize("error, code, status, field", [
+    # Gemini's answer to a bad key is a 400 with reason API_KEY_INVALID: the server's fault
+    (_google_error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT",
+                   "API_KEY_INVALID"), "PROVIDER_AUTH_FAILED", 502, None),
+    (_google_error(403, "The caller does not have permission", "PERMISSION_DENIED"),
+     "PROVIDER_AUTH_FAILED", 502, None),
+    (_google_error(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"),
+     "PROVIDER_AUTH_FAILED", 502, None),
+    # a file URI the caller gave that the key cannot read is the caller's input
+    (_google_error(403, "You do not have permission to access the File abc or it may not exist.",
+                   "PERMISSION_DENIED"), "PROVIDER_BAD_REQUEST", 400, "files"),
+    (_google_error(400, "Request contains an invalid argument.", "INVALID_ARGUMENT"),
+     "PROVIDER_BAD_REQUEST", 400, None),
+])
+def test_sdk_errors_map_to_who_is_at_fault(error, code, status, field):
+    from apsara_core.providers.google import map_error
+
+    mapped = map_error(error)
+    assert (mapped.code, mapped.http_status, mapped.field) == (code, status, field)

@@ -1,14 +1,18 @@
-"""HTTP tests call the Starlette app in-process through httpx's ASGI transport."""
+"""HTTP tests call the Starlette app in-process through httpx's ASGI transport, or a real
+`apsara serve` (`served`) when connections and server memory matter."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from uuid import uuid4
 
 import httpx
 import pytest
 
 from apsara_core.core import Core
 from apsara_core.http.app import create_app
+from tests.conftest import apsara_env
+from tests.http.served import Served, serve
 
 
 @pytest.fixture
@@ -19,3 +23,14 @@ async def http(core: Core) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://apsara.test") as client:
             yield client
+
+
+@pytest.fixture(scope="module")
+def served(mongo_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A real `apsara serve` shared by a module's tests, on a database of its own (request
+    limit raised out of the way). Starting one takes seconds on a loaded machine."""
+    root = tmp_path_factory.mktemp("serve")
+    env = apsara_env(f"mongodb://127.0.0.1:{mongo_port}/t_{uuid4().hex[:16]}", root,
+                     RATE_LIMIT_MAX_REQUESTS="100000")
+    with serve(env, root) as running:
+        yield running

@@ -4,16 +4,21 @@ as server-sent events under .../stream."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError
 from apsara_core.http.deps import acting_for, core_of, jsonable, ok, read_json
 from apsara_core.http.schemas import EditBody, EmbeddingsBody, GenerateBody, RegenerateBody
+from apsara_core.services.chat import ChatEvent
+
+log = logging.getLogger("apsara.http")
 
 
 async def _generate_args(request: Request) -> dict[str, Any]:
@@ -60,38 +65,66 @@ async def embeddings(request: Request) -> JSONResponse:
     return ok(**result)
 
 
-def _sse(events: AsyncIterator[Any]) -> StreamingResponse:
+class EventStream(StreamingResponse):
     """Chat events as server-sent events: `data: {"type", "text", "data"}` per event.
 
-    A failure arrives as an "error" event (the chat stream yields it before raising), and the
-    stream ends. A client that disconnects cancels the generator, and so the upstream call.
+    A failure after the first event arrives as an "error" event (the chat stream yields it
+    before raising) and the stream ends cleanly. A client that disconnects cancels the
+    generator, and so the upstream call; the events are closed however the response ends
+    (even when the client left before the first byte), so the reserved quota unit is always
+    settled.
     """
 
-    async def body() -> AsyncIterator[bytes]:
+    def __init__(self, events: AsyncIterator[ChatEvent], first: ChatEvent) -> None:
+        self.events = events
+        super().__init__(self._body(first), media_type="text/event-stream",
+                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def _body(self, first: ChatEvent) -> AsyncIterator[bytes]:
+        yield _sse_line(first)
         try:
-            async for event in events:
-                payload = {"type": event.kind, "text": event.text, "data": jsonable(event.data)}
-                yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+            async for event in self.events:
+                yield _sse_line(event)
         except ApsaraError:
             return  # already sent as the error event
+        except Exception:  # a bug: sent as an INTERNAL_ERROR event; the stream still ends well
+            log.exception("chat stream failed")
 
-    return StreamingResponse(body(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.events.aclose()  # type: ignore[attr-defined]
 
 
-async def generate_stream(request: Request) -> StreamingResponse:
-    """Generate, streamed as server-sent events (thought, text, usage, done | error)."""
-    return _sse(core_of(request).chat.stream(**await _generate_args(request)))
+def _sse_line(event: ChatEvent) -> bytes:
+    payload = {"type": event.kind, "text": event.text, "data": jsonable(event.data)}
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
 
 
-async def edit_message_stream(request: Request) -> StreamingResponse:
+async def _sse(events: AsyncIterator[ChatEvent]) -> EventStream:
+    """Start a chat stream and answer with it as server-sent events.
+
+    Its first event ("started") is awaited here, before any response: an error known before
+    the stream starts (unknown or foreign conversation 404, quota 429 with usageInfo and
+    resetTime, unknown model 400) is raised and answered with its status and JSON envelope.
+    """
+    return EventStream(events, await anext(events))
+
+
+async def generate_stream(request: Request) -> EventStream:
+    """Generate, streamed as server-sent events (started, thought, text, usage, done | error)."""
+    return await _sse(core_of(request).chat.stream(**await _generate_args(request)))
+
+
+async def edit_message_stream(request: Request) -> EventStream:
     """Edit a message, the new reply streamed as server-sent events."""
-    return _sse(core_of(request).chat.stream_edit(**await _edit_args(request)))
+    return await _sse(core_of(request).chat.stream_edit(**await _edit_args(request)))
 
 
-async def regenerate_stream(request: Request) -> StreamingResponse:
+async def regenerate_stream(request: Request) -> EventStream:
     """Regenerate, streamed as server-sent events."""
-    return _sse(core_of(request).chat.stream_regenerate(**await _regenerate_args(request)))
+    return await _sse(core_of(request).chat.stream_regenerate(**await _regenerate_args(request)))
 
 
 ROUTES = [

@@ -15,7 +15,9 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: str.isdigit accepts "²", which int() refuses; the length bound keeps int()
+    # within its 4300-digit limit.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not low <= int(raw) <= high:
         raise ValidationError(f"{name} must be an integer from {low} to {high}", field=name)
     return int(raw)
 
