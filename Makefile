@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PY)
 
-.PHONY: run test bench install upgrade clean
+.PHONY: run test lint bench install upgrade clean
 
 $(UV):
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Apsara needs Python 3.11 or newer")'
@@ -28,8 +28,9 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --inexact --quiet
 	@touch $@
 
+# Tests and linters share one environment (the test and lint extras).
 $(VENV)/.installed-test: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --extra test --quiet
+	$(UV) sync --locked --extra test --extra lint --quiet
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -39,6 +40,12 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# ruff (lint and format check) over everything, mypy over the core.
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m tests.benchmarks
