@@ -3,7 +3,8 @@
 Settings: RATE_LIMIT_WINDOW_MS (default 900000 = 15 minutes) and RATE_LIMIT_MAX_REQUESTS
 (default 100). Every process reaches the same counter, so several `apsara serve` workers
 share one limit. Windows are aligned to multiples of the window length since the epoch;
-old windows expire through the TTL index on `expiresAt`.
+old windows expire through the TTL index on `expiresAt`, a minute after their end by the
+real clock (see repos/ttl.py).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import TYPE_CHECKING
 
 from apsara_core.errors import RateLimitError, ValidationError
 from apsara_core.repos import request_limits as repo
+from apsara_core.repos import ttl
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
 
 MAX_KEY_LENGTH = 200
+EXPIRY_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,8 @@ class RequestLimiter:
         self.max_requests: int = core.settings.rate_limit_max_requests
         self.now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
-    def _window(self) -> tuple[int, datetime]:
-        now_ms = int(self.now().timestamp() * 1000)
+    def _window(self, now: datetime) -> tuple[int, datetime]:
+        now_ms = int(now.timestamp() * 1000)
         start = now_ms - now_ms % self.window_ms
         return start, datetime.fromtimestamp((start + self.window_ms) / 1000, timezone.utc)
 
@@ -64,10 +67,11 @@ class RequestLimiter:
         if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
             raise ValidationError(f"The caller key must be 1-{MAX_KEY_LENGTH} characters",
                                   field="key")
-        window, reset = self._window()
+        now = self.now()
+        window, reset = self._window(now)
+        expires = ttl.expires_at(ends=reset, now=now, grace=EXPIRY_GRACE)
         allowed = await repo.take(self.core.db, key=key, window=window,
-                                  limit=self.max_requests,
-                                  expires_at=reset + timedelta(seconds=60))
+                                  limit=self.max_requests, expires_at=expires)
         used = await repo.count(self.core.db, key=key, window=window)
         return Decision(allowed, self.max_requests, max(0, self.max_requests - used), reset)
 
