@@ -89,17 +89,23 @@ def _die_with_parent() -> None:
         pass
 
 
-def spawn(storage_path: str, port: int, log_path: Path, *, detach: bool) -> subprocess.Popen[bytes]:
+def spawn(storage_path: str, port: int, log_path: Path, *, detach: bool,
+          sync_on_commit: bool = False) -> subprocess.Popen[bytes]:
     """Start `secantusd-py` on 127.0.0.1:port; the caller waits for it with `wait_ready`.
 
     `detach` keeps the server running after its parent (the app's shared server); otherwise
     it is killed with its parent (tests and benchmarks), so a killed run leaves no server.
+    `sync_on_commit` passes `--sync-on-commit`: every commit, transactions included, is
+    fsynced before it is acknowledged (APSARA_EMBEDDED_SYNC_ON_COMMIT; see the README).
     """
+    args = [find_executable(), "--host", "127.0.0.1", "--port", str(port),
+            "--storage-path", storage_path, "--log-level", "WARNING"]
+    if sync_on_commit:
+        args.append("--sync-on-commit")
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         return subprocess.Popen(
-            [find_executable(), "--host", "127.0.0.1", "--port", str(port),
-             "--storage-path", storage_path, "--log-level", "WARNING"],
+            args,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             cwd=log_path.parent, start_new_session=detach,
             preexec_fn=None if detach or sys.platform != "linux" else _die_with_parent,
