@@ -19,12 +19,6 @@ def wall_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def expires_at(*, ends: datetime, now: datetime, grace: timedelta) -> datetime:
-    """The real time at which a record that lives until `ends` on the caller's clock may go.
-
-    Args:
-        ends: the end of the record's life, on the caller's clock.
-        now: the caller's clock now (equal to the real clock outside tests).
-        grace: kept this much longer (clock skew between processes and the server).
-    """
-    return wall_clock() + (ends - now) + grace
+def expires_in(life: timedelta) -> datetime:
+    """The real time, `life` from now, at which a record written now may be deleted."""
+    return wall_clock() + life

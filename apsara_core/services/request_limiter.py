@@ -3,8 +3,8 @@
 Settings: RATE_LIMIT_WINDOW_MS (default 900000 = 15 minutes) and RATE_LIMIT_MAX_REQUESTS
 (default 100). Every process reaches the same counter, so several `apsara serve` workers
 share one limit. Windows are aligned to multiples of the window length since the epoch;
-old windows expire through the TTL index on `expiresAt`, a minute after their end by the
-real clock (see repos/ttl.py).
+old windows expire through the TTL index on `expiresAt`: one window length and a minute
+after the window's first request, by the real clock (see repos/ttl.py), so after its end.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class RequestLimiter:
         self.max_requests: int = core.settings.rate_limit_max_requests
         self.now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
-    def _window(self, now: datetime) -> tuple[int, datetime]:
-        now_ms = int(now.timestamp() * 1000)
+    def _window(self) -> tuple[int, datetime]:
+        now_ms = int(self.now().timestamp() * 1000)
         start = now_ms - now_ms % self.window_ms
         return start, datetime.fromtimestamp((start + self.window_ms) / 1000, timezone.utc)
 
@@ -67,9 +67,11 @@ class RequestLimiter:
         if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
             raise ValidationError(f"The caller key must be 1-{MAX_KEY_LENGTH} characters",
                                   field="key")
-        now = self.now()
-        window, reset = self._window(now)
-        expires = ttl.expires_at(ends=reset, now=now, grace=EXPIRY_GRACE)
+        window, reset = self._window()
+        # A window ends at most one length after its first request. Counted from the real
+        # time of that request, the expiry holds whatever `now` says (a test's clock may lie
+        # in the past, or stand still for up to a window).
+        expires = ttl.expires_in(timedelta(milliseconds=self.window_ms) + EXPIRY_GRACE)
         allowed = await repo.take(self.core.db, key=key, window=window,
                                   limit=self.max_requests, expires_at=expires)
         used = await repo.count(self.core.db, key=key, window=window)

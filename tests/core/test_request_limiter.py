@@ -44,7 +44,7 @@ async def test_a_window_counted_under_a_past_clock_expires_by_the_real_clock(cor
     before = datetime.now(timezone.utc)
     await core.request_limiter.hit(key="past")
     doc = await core.db.request_limits.find_one({"key": "past"})
-    life = timedelta(seconds=60 + 60)  # the rest of the 60 s window, plus a minute's grace
+    life = timedelta(seconds=60 + 60)  # one 60 s window from the first request, plus a minute
     assert before + life - timedelta(milliseconds=1) <= doc["expiresAt"]
     assert doc["expiresAt"] <= datetime.now(timezone.utc) + life
 

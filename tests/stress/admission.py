@@ -12,12 +12,13 @@ after the other, every process firing `--tasks` concurrent attempts at once:
 - `quota`: reserve + commit + a second close, for a user whose plan allows `--limit`;
 - `limiter`: request-limiter hits on one key allowed `--limit` per window;
 - `login fails`: wrong passwords for one account: every attempt must be counted;
-- `quota full`, `limiter full`: the first round's user and key again: nothing more admitted.
+- `quota full`, `limiter full`: the first round's user and key again: nothing more admitted,
+  and second refunds of the user's reservations committed in round 1 change nothing.
 
 The services' clocks are pinned to one instant for the whole run (no round straddles a
-window or a day), `--days-back` days before the real time (default 30): the condition that
-made the TTL monitor, which sweeps every 60 s, delete records mid-test (see repos/ttl.py);
-the `full` paths catch a deleted record. After the load: the same single-process round of
+window or a day; the limiter's window is a day), `--days-back` days before the real time
+(default 30): the condition that made the TTL monitor, which sweeps every 60 s, delete
+records mid-test (see repos/ttl.py); the `full` paths catch a deleted record. After the load: the same single-process round of
 60 concurrent conditional updates on the loaded server and on a fresh one (whether a
 slowdown persists). Prints every round; the last line is PASS or FAIL (exit 1).
 """
@@ -49,6 +50,7 @@ from apsara_core.repos.users import new_id
 from tests.stress.admission_paths import FLASH, PASSWORD, PATHS, PLAN, AdmissionPath, Round
 
 SECRET = "stress-" + "s" * 40
+LIMITER_WINDOW_MS = 86_400_000  # a day: the first round's window stays current all run
 
 
 def _settings(uri: str, data_dir: Path) -> Settings:
@@ -78,6 +80,7 @@ async def _serve(conn: Any, uri: str, data_dir: Path) -> None:
             clock = datetime.fromisoformat(spec.clock)
             core.limits.now = core.request_limiter.now = lambda: clock
             core.request_limiter.max_requests = spec.limit
+            core.request_limiter.window_ms = LIMITER_WINDOW_MS
             conn.send(await _attempts(core, by_name[name], spec, tasks))
     finally:
         await core.close()

@@ -7,6 +7,7 @@ both be, given the attempts made). Adding a path is adding one `AdmissionPath` t
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from apsara_core.core import Core
 from apsara_core.errors import AuthenticationError, RateLimitError
 from apsara_core.models import Principal
 from apsara_core.repos import usage
+from apsara_core.services.limits import Reservation
 
 FLASH = "gemini-2.5-flash"
 PLAN = "premium"
@@ -78,7 +80,12 @@ async def _bare_stored(core: Core, r: Round) -> int:
     return int(doc["n"]) if doc else 0
 
 
-# -- quota: reserve, commit, and a second close that must change nothing ------------------
+# -- quota: reserve, commit, and second closes that must change nothing -------------------
+
+# The reservations this worker process committed, by user: closed again rounds later, after
+# sweeps of the TTL monitor (a deleted closure record made such a refund count).
+_COMMITTED: dict[str, list[Reservation]] = {}
+
 
 async def _reserve(core: Core, user_id: str) -> bool:
     actor = Principal(user_id=user_id, role="user", plan=PLAN)
@@ -87,8 +94,16 @@ async def _reserve(core: Core, user_id: str) -> bool:
     except RateLimitError:
         return False
     await core.limits.commit(reservation, prompt_tokens=1, output_tokens=2)
-    await core.limits.refund(reservation)  # closed already: a no-op (was a second refund)
+    await core.limits.refund(reservation)  # closed already: a no-op
+    _COMMITTED.setdefault(user_id, []).append(reservation)
     return True
+
+
+async def _reserve_when_full(core: Core, user_id: str) -> bool:
+    admitted = await _reserve(core, user_id)
+    if _COMMITTED.get(user_id):  # committed in round 1: this refund must change nothing
+        await core.limits.refund(random.choice(_COMMITTED[user_id]))
+    return admitted
 
 
 async def _quota_stored(core: Core, user_id: str, day: str) -> int:
@@ -132,7 +147,7 @@ PATHS: list[AdmissionPath] = [
                   lambda c, r: _limiter_stored(c, r.limiter_key), _at_limit),
     AdmissionPath("login fails", _wrong_login, _failures_stored, _every_attempt),
     # The first round's user and key, full since then, over sweeps of the TTL monitor.
-    AdmissionPath("quota full", lambda c, r: _reserve(c, r.full_user_id or ""),
+    AdmissionPath("quota full", lambda c, r: _reserve_when_full(c, r.full_user_id or ""),
                   lambda c, r: _quota_stored(c, r.full_user_id or "", r.day), _none_more,
                   needs_full=True),
     AdmissionPath("limiter full", lambda c, r: _hit(c, r.full_limiter_key or ""),
