@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         validation_alias="APSARA_DATA_DIR",
     )
     """Embedded database, generated secrets and session files live here."""
+    embedded_sync_on_commit: bool = Field(False, validation_alias="APSARA_EMBEDDED_SYNC_ON_COMMIT")
+    """Start the embedded server with --sync-on-commit: every commit is fsynced before it is
+    acknowledged, so acknowledged writes survive a power loss, not only a crash."""
     upload_dir: Path = Field(Path("uploads"), validation_alias="APSARA_UPLOAD_DIR")
     """Root of local file storage."""
     bcrypt_rounds: int = Field(12, validation_alias="APSARA_BCRYPT_ROUNDS", ge=4, le=16)
