@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from apsara_core.config import ensure_data_dir
+from apsara_core.config import Settings, ensure_data_dir
 from apsara_core.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 EXECUTABLE = "secantusd-py"
 START_TIMEOUT_S = 15.0
 PR_SET_PDEATHSIG = 1
+DEFAULT_SYNC_ON_COMMIT: bool = Settings.model_fields["embedded_sync_on_commit"].default
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class EmbeddedServer:
     running server is reused as it is, and keeps its own until it is stopped.
     """
 
-    def __init__(self, data_dir: Path, *, sync_on_commit: bool = False) -> None:
+    def __init__(self, data_dir: Path, *, sync_on_commit: bool = DEFAULT_SYNC_ON_COMMIT) -> None:
         self.data_dir = data_dir
         self.sync_on_commit = sync_on_commit
         self.storage = data_dir / "db"

@@ -84,18 +84,20 @@ def test_sync_on_commit_starts_the_server_with_the_flag_and_a_reuse_keeps_it(
         synced.stop()
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the command line from /proc")
 def test_settings_choose_how_the_embedded_server_starts(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from apsara_core.db.client import resolve_target
 
-    monkeypatch.setenv("APSARA_EMBEDDED_SYNC_ON_COMMIT", "true")
+    assert Settings(_env_file=None).embedded_sync_on_commit is True  # the default
+    monkeypatch.setenv("APSARA_EMBEDDED_SYNC_ON_COMMIT", "false")
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", jwt_secret="k" * 40)
-    assert settings.embedded_sync_on_commit is True
     resolve_target(settings)
     server = EmbeddedServer(tmp_path / "data")
     try:
         state = server.status()
-        assert state is not None and state.sync_on_commit is True
+        assert state is not None and state.sync_on_commit is False
+        assert b"--sync-on-commit" not in Path(f"/proc/{state.pid}/cmdline").read_bytes()
     finally:
         server.stop()
 

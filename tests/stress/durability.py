@@ -1,6 +1,6 @@
 """What the embedded server's acknowledged writes survive, and what `--sync-on-commit` costs.
 
-    .venv/bin/python -m tests.stress.durability [--runs 60] [--writes 200] [--repeat 3]
+    .venv/bin/python -m tests.stress.durability [--runs 100] [--writes 200] [--repeat 3]
 
 Every server here keeps its data on disk in a temporary directory, as Apsara's own does.
 
@@ -43,7 +43,6 @@ from apsara_core.models import Principal
 from apsara_core.repos import writes
 from apsara_core.repos.writes import Insert, Update
 from tests.benchmarks.bench_chat import _settings as chat_settings
-from tests.benchmarks.report import Result
 from tests.factories import create_user, principal_of
 from tests.fakes.gemini_process import fake_gemini_process
 
@@ -98,7 +97,7 @@ async def _time(op: Op) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def _costs(uris: dict[str, str], gemini: str, tmp: Path, runs: int) -> list[Result]:
+async def _costs(uris: dict[str, str], gemini: str, tmp: Path, runs: int) -> list[str]:
     cores = {n: await open_core(chat_settings(u, gemini, tmp / n.strip("-"))) for n, u in uris.items()}
     bares = {n: AsyncMongoClient(u, w=1, journal=False) for n, u in uris.items()}
     try:
@@ -108,21 +107,20 @@ async def _costs(uris: dict[str, str], gemini: str, tmp: Path, runs: int) -> lis
             for name in ops["default"]:
                 for setting in uris:  # alternate, so drift hits both alike
                     samples.setdefault((name, setting), []).append(await _time(ops[setting][name]))
-        return _cost_results(samples)
+        return _cost_lines(samples)
     finally:
         for n in uris:
             await bares[n].close()
             await cores[n].close()
 
 
-def _cost_results(samples: dict[tuple[str, str], list[float]]) -> list[Result]:
+def _cost_lines(samples: dict[tuple[str, str], list[float]]) -> list[str]:
     out = []
     for name in dict.fromkeys(n for n, _ in samples):
         plain = statistics.median(samples[(name, "default")])
         synced = statistics.median(samples[(name, "--sync-on-commit")])
-        out.append(Result(f"{name}: default", plain, "ms"))
-        out.append(Result(f"{name}: --sync-on-commit ({synced - plain:+.2f} ms)", synced, "ms",
-                          ratio=synced / plain))
+        out.append(f"{name:<40} p50 default {plain:7.2f} ms, --sync-on-commit {synced:7.2f} ms"
+                   f" ({synced / plain:.2f}x, {synced - plain:+.2f} ms)")
     return out
 
 
@@ -181,10 +179,9 @@ async def main(args: argparse.Namespace) -> int:
         tmp = Path(name)
         with disk_server(tmp / "plain", sync_on_commit=False) as (plain, _), \
                 disk_server(tmp / "synced", sync_on_commit=True) as (synced, _):
-            results = await _costs({"default": plain, "--sync-on-commit": synced}, gemini,
-                                   tmp, args.runs)
-        for result in results:
-            print(result.line().replace("(goal <= None)", "").rstrip(), flush=True)
+            lines = await _costs({"default": plain, "--sync-on-commit": synced}, gemini,
+                                 tmp, args.runs)
+        print("\n".join(lines), flush=True)
         await _kills(args.writes, args.repeat, tmp)
     return 0
 
@@ -192,7 +189,7 @@ async def main(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=60, help="timed calls per operation")
+    parser.add_argument("--runs", type=int, default=100, help="timed calls per operation")
     parser.add_argument("--writes", type=int, default=200, help="writes before each SIGKILL")
     parser.add_argument("--repeat", type=int, default=3, help="SIGKILLs per case")
     return parser.parse_args(argv)
