@@ -240,8 +240,9 @@ class EmbeddedServer:
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the running server (SIGTERM, then SIGKILL after `timeout`); False when none ran.
 
-        Acknowledged writes reached the operating system before their acknowledgement, so
-        even the forced stop loses none of them (measured: tests/stress/durability.py).
+        With --sync-on-commit (the default) every acknowledged write was flushed first, so
+        even the forced stop loses none; without it a kill can lose acknowledged
+        transactions (measured: tests/stress/durability.py).
         """
         with self._locked():
             state = self.status()
