@@ -4,7 +4,8 @@
   or "total" for lifetime (guest) allowances; `count` (admitted minus refunded). Reached only
   by `_id`, so it has no secondary index and a reservation is one cheap conditional `$inc`.
 - `reservation_closures`: one document per committed or refunded reservation (`_id` = its id),
-  so closing a reservation twice is a no-op without growing the counter document.
+  so closing a reservation twice is a no-op without growing the counter document; kept 7 days
+  after `closedAt`, which is the real time of the close (see repos/ttl.py).
 - `usage_daily`: per-day history for statistics, same `_id` form with a real date:
   `committed`, `refused`, `refunded`, `promptTokens`, `outputTokens`, `thoughtsTokens`,
   `totalTokens`; indexed by (userId, date, model) and (date, model).
@@ -21,7 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from apsara_core.repos import counters
+from apsara_core.repos import counters, ttl
 from apsara_core.repos.writes import Insert, Update, Write
 
 TOTAL = "total"
@@ -58,7 +59,8 @@ def close_writes(*, user_id: str, counter_date: str, day: str, model: str, reser
     returns the unit to the admission counter; both record the day's history, and a commit
     adds the tokens to the user's totals.
     """
-    writes: list[Write] = [Insert("reservation_closures", {"_id": reservation_id, "closedAt": now})]
+    closure = {"_id": reservation_id, "closedAt": ttl.wall_clock()}  # TTL: not `now`
+    writes: list[Write] = [Insert("reservation_closures", closure)]
     if tokens is None:
         writes.append(Update("quota_counters", {"_id": day_id(user_id, counter_date, model)},
                              {"$inc": {"count": -1}}))

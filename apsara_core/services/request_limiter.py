@@ -3,7 +3,8 @@
 Settings: RATE_LIMIT_WINDOW_MS (default 900000 = 15 minutes) and RATE_LIMIT_MAX_REQUESTS
 (default 100). Every process reaches the same counter, so several `apsara serve` workers
 share one limit. Windows are aligned to multiples of the window length since the epoch;
-old windows expire through the TTL index on `expiresAt`.
+old windows expire through the TTL index on `expiresAt`: one window length and a minute
+after the window's first request, by the real clock (see repos/ttl.py), so after its end.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import TYPE_CHECKING
 
 from apsara_core.errors import RateLimitError, ValidationError
 from apsara_core.repos import request_limits as repo
+from apsara_core.repos import ttl
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
 
 MAX_KEY_LENGTH = 200
+EXPIRY_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,12 @@ class RequestLimiter:
             raise ValidationError(f"The caller key must be 1-{MAX_KEY_LENGTH} characters",
                                   field="key")
         window, reset = self._window()
+        # A window ends at most one length after its first request. Counted from the real
+        # time of that request, the expiry holds whatever `now` says (a test's clock may lie
+        # in the past, or stand still for up to a window).
+        expires = ttl.expires_in(timedelta(milliseconds=self.window_ms) + EXPIRY_GRACE)
         allowed = await repo.take(self.core.db, key=key, window=window,
-                                  limit=self.max_requests,
-                                  expires_at=reset + timedelta(seconds=60))
+                                  limit=self.max_requests, expires_at=expires)
         used = await repo.count(self.core.db, key=key, window=window)
         return Decision(allowed, self.max_requests, max(0, self.max_requests - used), reset)
 

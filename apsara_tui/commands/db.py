@@ -45,7 +45,7 @@ def _server() -> EmbeddedServer:
     settings = load_settings()
     if settings.mongodb_uri is not None:
         console.print("[yellow]MONGODB_URI is set: the embedded server is not used.[/]")
-    return EmbeddedServer(settings.data_dir)
+    return EmbeddedServer(settings.data_dir, sync_on_commit=settings.embedded_sync_on_commit)
 
 
 @app.command()
@@ -54,11 +54,14 @@ def status(json_out: JsonOpt = False) -> None:
     server = _server()
     state = server.status()
     data = {"running": state is not None, "dataDir": str(server.data_dir),
-            **({"host": state.host, "port": state.port, "pid": state.pid} if state else {})}
+            **({"host": state.host, "port": state.port, "pid": state.pid,
+                "syncOnCommit": state.sync_on_commit} if state else {})}
     if json_out:
         emit_json(data)
     elif state:
-        console.print(f"running on {state.host}:{state.port} (pid {state.pid}), data in {state.storage_path}")
+        synced = "on" if state.sync_on_commit else "off"
+        console.print(f"running on {state.host}:{state.port} (pid {state.pid}), data in "
+                      f"{state.storage_path}, --sync-on-commit {synced}")
     else:
         console.print(f"not running (data dir {server.data_dir})")
 

@@ -28,7 +28,7 @@ def test_fresh_data_dir_starts_the_embedded_server_and_db_commands_manage_it(tmp
         data = json.loads(info.stdout)
         assert data["server"]["embedded"] is True
         status = json.loads(run_cli("db", "status", "--json", env=env, cwd=tmp_path).stdout)
-        assert status["running"] is True
+        assert status["running"] is True and status["syncOnCommit"] is True  # the default
         assert data["server"]["address"] == f"embedded 127.0.0.1:{status['port']}"
     finally:
         stop = run_cli("db", "stop", env=env, cwd=tmp_path)

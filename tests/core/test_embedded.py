@@ -69,6 +69,39 @@ async def test_data_survives_a_kill_and_the_server_comes_back(server: EmbeddedSe
         await core.close()
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the command line from /proc")
+def test_sync_on_commit_starts_the_server_with_the_flag_and_a_reuse_keeps_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    synced = EmbeddedServer(tmp_path / "data", sync_on_commit=True)
+    try:
+        state = synced.ensure_running()
+        assert b"--sync-on-commit" in Path(f"/proc/{state.pid}/cmdline").read_bytes()
+        assert json.loads(synced.state_path.read_text())["sync_on_commit"] is True
+        plain = EmbeddedServer(tmp_path / "data", sync_on_commit=False)
+        assert plain.ensure_running() == state  # the running server is shared as it is
+        assert "runs with --sync-on-commit" in caplog.text and "db stop" in caplog.text
+    finally:
+        synced.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the command line from /proc")
+def test_settings_choose_how_the_embedded_server_starts(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from apsara_core.db.client import resolve_target
+
+    assert Settings(_env_file=None).embedded_sync_on_commit is True  # the default
+    monkeypatch.setenv("APSARA_EMBEDDED_SYNC_ON_COMMIT", "false")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", jwt_secret="k" * 40)
+    resolve_target(settings)
+    server = EmbeddedServer(tmp_path / "data")
+    try:
+        state = server.status()
+        assert state is not None and state.sync_on_commit is False
+        assert b"--sync-on-commit" not in Path(f"/proc/{state.pid}/cmdline").read_bytes()
+    finally:
+        server.stop()
+
+
 def test_a_crashing_server_gives_its_reason(server: EmbeddedServer, tmp_path: Path) -> None:
     # A second server on a data dir whose storage is already locked exits at once.
     server.storage.mkdir(parents=True)

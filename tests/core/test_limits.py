@@ -150,6 +150,18 @@ async def test_commit_records_tokens_totals_and_activity(core: Core) -> None:
         **quota, "dailyUsage": {"date": "2026-05-01", PRO: {"count": 0, "limit": 50}}}
 
 
+async def test_closures_are_kept_by_the_real_clock(core: Core) -> None:
+    """The TTL monitor (7 days on `closedAt`) uses the server's real clock: stamped with a
+    replaced clock in the past, a closure was deleted at the next sweep, and a second refund
+    of the same reservation then gave its unit back again (the state machine below, 4 of 5)."""
+    fix_clock(core, datetime(2020, 1, 1, 12, tzinfo=timezone.utc))
+    r = await core.limits.reserve(actor=principal("free"), model=FLASH)
+    before = datetime.now(timezone.utc) - timedelta(milliseconds=1)  # BSON keeps milliseconds
+    await core.limits.refund(r)
+    closure = await core.db.reservation_closures.find_one({"_id": r.id})
+    assert before <= closure["closedAt"] <= datetime.now(timezone.utc)
+
+
 async def test_guest_commit_keeps_a_per_day_history(core: Core) -> None:
     guest = principal("guest")
     fix_clock(core, datetime(2026, 5, 2, 9, tzinfo=timezone.utc))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -34,6 +34,19 @@ async def test_concurrent_hits_admit_exactly_the_maximum(core: Core) -> None:
     assert all(d.remaining == 0 for d in decisions if not d.allowed)
     doc = await core.db.request_limits.find_one({"key": "ip:1.2.3.4"})
     assert doc["count"] == 10 and doc["window"] == int(T0.timestamp() * 1000)
+
+
+async def test_a_window_counted_under_a_past_clock_expires_by_the_real_clock(core: Core) -> None:
+    """The server's TTL monitor compares `expiresAt` with its real clock. Derived from a
+    replaced clock in the past, the window was deleted at the next sweep (every 60 s) and
+    counting started over mid-window: 20 admitted of 10 under load."""
+    configure(core, max_requests=10, when=datetime(2020, 1, 1, 10, tzinfo=timezone.utc))
+    before = datetime.now(timezone.utc)
+    await core.request_limiter.hit(key="past")
+    doc = await core.db.request_limits.find_one({"key": "past"})
+    life = timedelta(seconds=60 + 60)  # one 60 s window from the first request, plus a minute
+    assert before + life - timedelta(milliseconds=1) <= doc["expiresAt"]
+    assert doc["expiresAt"] <= datetime.now(timezone.utc) + life
 
 
 async def test_remaining_counts_down_and_keys_are_separate(core: Core) -> None:

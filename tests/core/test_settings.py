@@ -37,6 +37,7 @@ def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 @pytest.mark.parametrize(("name", "value"), [
     ("PORT", "0"), ("PORT", "http"), ("JWT_EXPIRES_IN", "forever"), ("JWT_EXPIRES_IN", "0d"),
     ("RATE_LIMIT_WINDOW_MS", "-5"), ("APSARA_ENV", "staging"),
+    ("APSARA_EMBEDDED_SYNC_ON_COMMIT", "sometimes"),
 ])
 def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
