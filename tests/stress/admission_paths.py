@@ -16,6 +16,7 @@ from apsara_core.core import Core
 from apsara_core.errors import AuthenticationError, RateLimitError
 from apsara_core.models import Principal
 from apsara_core.repos import usage
+from apsara_core.services.auth_lockout import MAX_FAILURES
 from apsara_core.services.limits import Reservation
 
 FLASH = "gemini-2.5-flash"
@@ -61,10 +62,6 @@ def _at_limit(r: Round, attempts: int) -> tuple[int, int]:
 
 def _none_more(r: Round, attempts: int) -> tuple[int, int]:
     return 0, r.limit
-
-
-def _every_attempt(r: Round, attempts: int) -> tuple[int, int]:
-    return attempts, attempts
 
 
 # -- the bare driver: the server's own conditional update, the baseline -------------------
@@ -122,16 +119,24 @@ async def _limiter_stored(core: Core, key: str) -> int:
     return sum(int(d["count"]) for d in docs)
 
 
-# -- login attempts: today's failure counting (every wrong password counts one) -----------
+# -- login attempts: at most MAX_FAILURES password checks per lock, whatever the concurrency --
 
 async def _wrong_login(core: Core, r: Round) -> bool:
+    """True when the password was checked (and found wrong); False when the address was
+    already locked (the one locked answer, no check)."""
     try:
         await core.auth.login(email=r.login_email, password=WRONG_PASSWORD)
     except AuthenticationError as exc:
         if exc.code == "INVALID_CREDENTIALS":
             return True
+        if exc.code == "ACCOUNT_LOCKED":
+            return False
         raise
     raise AssertionError("a wrong password signed in")
+
+
+def _lockout(r: Round, attempts: int) -> tuple[int, int]:
+    return min(MAX_FAILURES, attempts), min(MAX_FAILURES, attempts)
 
 
 async def _failures_stored(core: Core, r: Round) -> int:
@@ -145,7 +150,7 @@ PATHS: list[AdmissionPath] = [
                   lambda c, r: _quota_stored(c, r.user_id, r.day), _at_limit),
     AdmissionPath("limiter", lambda c, r: _hit(c, r.limiter_key),
                   lambda c, r: _limiter_stored(c, r.limiter_key), _at_limit),
-    AdmissionPath("login fails", _wrong_login, _failures_stored, _every_attempt),
+    AdmissionPath("login checks", _wrong_login, _failures_stored, _lockout),
     # The first round's user and key, full since then, over sweeps of the TTL monitor.
     AdmissionPath("quota full", lambda c, r: _reserve_when_full(c, r.full_user_id or ""),
                   lambda c, r: _quota_stored(c, r.full_user_id or "", r.day), _none_more,
