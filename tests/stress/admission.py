@@ -50,12 +50,13 @@ from apsara_core.repos.users import new_id
 from tests.stress.admission_paths import FLASH, PASSWORD, PATHS, PLAN, AdmissionPath, Round
 
 SECRET = "stress-" + "s" * 40
+PEPPER = "stress-pepper-" + "p" * 40  # every process on one database shares it, as in production
 LIMITER_WINDOW_MS = 86_400_000  # a day: the first round's window stays current all run
 
 
 def _settings(uri: str, data_dir: Path) -> Settings:
-    return Settings(_env_file=None, mongodb_uri=uri, jwt_secret=SECRET, data_dir=data_dir,
-                    bcrypt_rounds=4, env="test")
+    return Settings(_env_file=None, mongodb_uri=uri, jwt_secret=SECRET, password_pepper=PEPPER,
+                    data_dir=data_dir, bcrypt_rounds=4, env="test")
 
 
 def _burn() -> None:
