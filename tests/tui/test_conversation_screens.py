@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from apsara_core.core import Core
+from apsara_core.models.views import ConversationView
 from apsara_tui.app import ApsaraApp
 from apsara_tui.screens.conversations import (
     ChooseConversationScreen,
@@ -35,9 +36,9 @@ async def test_create_needs_a_user_then_creates_with_system_instruction(app: Aps
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("1")
         await pilot.pause(0.7)
-        assert isinstance(app.screen, CreateConversationScreen)
-        assert "Choose a user first (action 10)" in static_text(app, "#missing")
-        await pilot.press("escape")
+        assert isinstance(app.screen, HomeScreen)  # the app says why instead of opening it
+        assert any(n.severity == "warning" and n.message == "Choose a user first (action 10)."
+                   for n in app._notifications)
         app.current_user = user
         app.open_action(1)
         await settle(app, pilot)
@@ -52,7 +53,8 @@ async def test_create_needs_a_user_then_creates_with_system_instruction(app: Aps
     stored = await core.db.conversations.find_one({"userId": user["_id"]})
     assert stored["title"] == "Trip plans"
     assert stored["config"]["rest"]["systemInstruction"] == "Answer like a pirate."
-    assert app.current_conversation["conversationId"] == stored["conversationId"]
+    assert app.current_conversation.conversation_id == stored["conversationId"]
+    assert app.current_conversation.system_instruction == "Answer like a pirate."
 
 
 async def test_list_all_users_search_and_toggle_to_one_user(app: ApsaraApp, core: Core) -> None:
@@ -74,7 +76,8 @@ async def test_list_all_users_search_and_toggle_to_one_user(app: ApsaraApp, core
         await settle(app, pilot)
         assert table.row_count == 1 and table.get_row_at(0)[0] == "Alpha"
         app.screen.query_one("#search", Input).value = ""
-        await pilot.press("ctrl+a")  # only the chosen user's
+        await settle(app, pilot)
+        await pilot.press("a")  # only the chosen user's
         await settle(app, pilot)
         assert sorted(table.get_row_at(i)[0] for i in range(table.row_count)) == ["Alpha", "Beta"]
         assert "chosen user's" in static_text(app, "#table-info")
@@ -96,7 +99,7 @@ async def test_choose_sets_the_current_conversation(app: ApsaraApp, core: Core) 
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, HomeScreen)
-        assert app.current_conversation["conversationId"] == conv["conversationId"]
+        assert app.current_conversation.conversation_id == conv["conversationId"]
         assert "Chosen one" in app.sub_title
 
 
@@ -104,7 +107,7 @@ async def test_delete_one_asks_naming_title_and_count(app: ApsaraApp, core: Core
     ada = await create_user(core, "ada@example.com")
     conv = await seed_conversation(core, ada, 6, title="Doomed")
     keep = await core.conversations.create(actor=principal_of(ada), title="Keeper")
-    app.current_user, app.current_conversation = ada, conv
+    app.current_user, app.current_conversation = ada, ConversationView.of(conv)
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_action(14)
         await settle(app, pilot)
