@@ -6,6 +6,7 @@ from textual.widgets import DataTable, Input, Static, TextArea
 
 from apsara_core.core import Core
 from apsara_core.models.views import ConversationView
+from apsara_core.services.conversations import SUMMARY_BOUND
 from apsara_tui.app import ApsaraApp
 from apsara_tui.screens.conversations import (
     ChooseConversationScreen,
@@ -16,7 +17,7 @@ from apsara_tui.screens.conversations import (
 )
 from apsara_tui.screens.home import HomeScreen
 from apsara_tui.widgets.confirm import ConfirmModal
-from tests.factories import create_user, principal_of
+from tests.factories import create_user, insert_conversations, principal_of
 from tests.tui.chat_fixtures import seed_conversation
 
 
@@ -174,3 +175,65 @@ async def test_delete_all_without_a_user_covers_everyone_and_cancel_keeps_them(a
         await settle(app, pilot)
         assert isinstance(app.screen, DeleteAllConversationsScreen)
     assert await core.db.conversations.count_documents({}) == 2
+
+
+async def test_list_shows_owner_emails_and_the_stored_system_instruction(app: ApsaraApp, core: Core) -> None:
+    ada = await create_user(core, "ada@example.com")
+    await core.conversations.create(actor=principal_of(ada), title="Pirates",
+                                    system_instruction="Answer like a pirate.")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_action(2)
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.get_row_at(0)[0] == "Pirates" and table.get_row_at(0)[3] == "ada@example.com"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        info = static_text(app, "#table-info")
+        assert "system: Answer like a pirate." in info and "ada@example.com" in info
+
+
+async def test_table_keys_page_and_search_reaches_past_the_shown_page(app: ApsaraApp, core: Core) -> None:
+    ada = await create_user(core, "ada@example.com")
+    await insert_conversations(core, [ada["_id"]], 130, title="Chat {n}")
+    app.current_user = ada
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_action(3)
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        assert "Page 1: 1–50, more follow" in static_text(app, "#table-info")
+        for key, shown in (("right_square_bracket", "Page 2: 51–100, more follow"),
+                           ("pagedown", "Page 3: 101–130 "), ("left_square_bracket", "Page 2: 51–100"),
+                           ("pageup", "Page 1: 1–50")):
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert shown in static_text(app, "#table-info"), key
+        await pilot.press("pageup")  # already on the first page
+        assert "No more pages that way." in [n.message for n in app._notifications]
+        await pilot.press("slash", *"chat 127")  # the oldest: on page 3, found from page 1
+        await settle(app, pilot)
+        assert table.row_count == 1 and table.get_row_at(0)[0] == "Chat 127"
+        assert "matching “chat 127”" in static_text(app, "#table-info")
+        await pilot.press("enter")  # Enter in the search box goes back to the table
+        await pilot.press("enter")  # and Enter on the row chooses it
+        await settle(app, pilot)
+        assert isinstance(app.screen, HomeScreen)
+        assert app.current_conversation.title == "Chat 127"
+
+
+async def test_delete_all_over_the_counting_bound_says_at_least(app: ApsaraApp, core: Core) -> None:
+    ada = await create_user(core, "ada@example.com")
+    await insert_conversations(core, [ada["_id"]], SUMMARY_BOUND + 50, messages=2)
+    app.current_user = ada
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_action(13)
+        await settle(app, pilot)
+        summary = static_text(app, "#delete-all-summary")
+        assert (f"ada@example.com's conversations: at least {SUMMARY_BOUND} with at least "
+                f"{2 * SUMMARY_BOUND} messages") in summary
+        assert f"and at least {SUMMARY_BOUND - 10} more" in summary
+        await pilot.press("d")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert "0 with 0 messages" in static_text(app, "#delete-all-summary")
+    assert await core.db.conversations.count_documents({}) == 0
