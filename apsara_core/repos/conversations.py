@@ -79,7 +79,7 @@ async def page(db: AsyncDatabase, query: dict[str, Any], *, skip: int,
     """Conversations matching `query`, newest-updated first (ties by id, so pages are stable)."""
     cursor = db.conversations.find(query, {"_id": 0}).sort([("updatedAt", DESCENDING),
                                                             ("_id", DESCENDING)])
-    return await cursor.skip(skip).limit(limit).to_list()
+    return await cursor.skip(skip).limit(limit).batch_size(limit).to_list()
 
 
 async def first_of(db: AsyncDatabase, user_id: str | None, *, limit: int) -> list[dict[str, Any]]:
@@ -87,7 +87,7 @@ async def first_of(db: AsyncDatabase, user_id: str | None, *, limit: int) -> lis
     only their title and message count: what a "delete all" confirmation names."""
     query = {} if user_id is None else {"userId": user_id}
     cursor = db.conversations.find(query, {"_id": 0, "title": 1, "stats.totalMessages": 1})
-    return await cursor.limit(limit).to_list()
+    return await cursor.limit(limit).batch_size(limit).to_list()  # one round trip
 
 
 async def ids_of_user(db: AsyncDatabase, user_id: str | None, *, session: Session = None) -> list[str]:
