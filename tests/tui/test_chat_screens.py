@@ -15,6 +15,7 @@ from apsara_tui.screens.home import HomeScreen
 from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import WINDOW, ChatLog, MessageView
 from apsara_tui.widgets.confirm import ConfirmModal
+from apsara_tui.widgets.model_panel import ModelPanel
 from tests.factories import principal_of
 from tests.tui.chat_fixtures import chat_app, chat_user, fake, fake_gemini_server, seed_conversation  # noqa: F401
 
@@ -115,6 +116,11 @@ async def test_panel_config_is_sent_and_bad_values_are_refused(chat_app: ApsaraA
         chat_app.open_action(4)
         await settle(chat_app, pilot)
         screen = chat_app.screen
+        panel = screen.query_one(ModelPanel)
+        await pilot.press("ctrl+t")  # from the message box: hide the panel, then show it again
+        assert not panel.display and screen.query_one(ChatInput).text == ""
+        await pilot.press("ctrl+t")
+        assert panel.display
         screen.query_one("#temperature", Input).value = "7"
         screen.query_one(ChatInput).text = "hot"
         await pilot.press("enter")

@@ -43,6 +43,7 @@ async def test_create_needs_a_user_then_creates_with_system_instruction(app: Aps
         app.current_user = user
         app.open_action(1)
         await settle(app, pilot)
+        assert isinstance(app.screen, CreateConversationScreen)
         await pilot.press("ctrl+s")  # blank title: refused under the field
         await settle(app, pilot)
         assert "Enter a title" in app.screen.query_one("#field-title").error
