@@ -31,7 +31,7 @@ NO_CONVERSATION = "Choose a conversation first (action 3), or create one (action
 NOT_THEIRS = "The current conversation belongs to another user: choose one of this user's (action 3)."
 
 
-def unmet(needs: tuple[Need, ...], user: dict[str, Any] | None,
+def unmet_needs(needs: tuple[Need, ...], user: dict[str, Any] | None,
           conversation: "ConversationView | None") -> str | None:
     """Why a screen needing `needs` cannot open with this user and conversation, or None.
 
@@ -59,7 +59,7 @@ class CoreScreen(Screen[Any]):
     @classmethod
     def unmet(cls, app: "ApsaraApp") -> str | None:
         """Why this screen cannot open now (see `NEEDS`), or None."""
-        return unmet(cls.NEEDS, app.current_user, app.current_conversation)
+        return unmet_needs(cls.NEEDS, app.current_user, app.current_conversation)
 
     @property
     def apsara(self) -> "ApsaraApp":
