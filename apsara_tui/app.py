@@ -23,6 +23,8 @@ from apsara_tui.palette import ActionsProvider
 
 if TYPE_CHECKING:
     from apsara_core.core import Core
+    from apsara_core.models.views import ConversationView
+    from apsara_tui.screens.base import CoreScreen
 
 
 class ApsaraApp(App[None]):
@@ -34,7 +36,7 @@ class ApsaraApp(App[None]):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     current_user: reactive[dict[str, Any] | None] = reactive(None)
-    current_conversation: reactive[dict[str, Any] | None] = reactive(None)
+    current_conversation: reactive["ConversationView | None"] = reactive(None)
     core_ready: reactive[bool] = reactive(False)
 
     def __init__(self, core: "Core | None" = None) -> None:
@@ -66,13 +68,13 @@ class ApsaraApp(App[None]):
         import asyncio
 
         from apsara_core.errors import ApsaraError
+        from apsara_tui.errors import describe
 
         try:
             settings, open_core = await asyncio.to_thread(_load_settings)
             self._core = await open_core(settings)
         except ApsaraError as exc:
-            hints = "".join(f"\n  → {h}" for h in exc.suggestions)
-            self.exit(return_code=1, message=f"error: {exc.message}{hints}")
+            self.exit(return_code=1, message="\n".join(describe(exc).console_lines()))
             return
         self._core_opened()
 
@@ -101,11 +103,12 @@ class ApsaraApp(App[None]):
     def _update_subtitle(self) -> None:
         db = self._core.target.label if self._core else "connecting…"
         user = (self.current_user or {}).get("email") or "no user"
-        conv = (self.current_conversation or {}).get("title") or "no conversation"
+        conv = self.current_conversation.title if self.current_conversation else "no conversation"
         self.sub_title = f"db {db} · {user} · {conv}"
 
     def open_action(self, number: int) -> None:
-        """Open management action `number`, or say why it is unavailable."""
+        """Open management action `number`, or say why it is unavailable: not built, the
+        database still connecting, or what must be chosen first (the screen's `NEEDS`)."""
         action = BY_NUMBER.get(number)
         if action is None:
             self.notify(f"There is no action {number}; choose 1–21.", severity="warning")
@@ -120,13 +123,17 @@ class ApsaraApp(App[None]):
         if not self.core_ready:
             self.notify("Still connecting to the database…", severity="warning")
             return
-        self.push_screen(self._build_screen(action))
+        screen_class = self._screen_class(action)
+        if (why := screen_class.unmet(self)) is not None:
+            self.notify(why, title=f"{action.number}. {action.title}", severity="warning")
+            return
+        self.push_screen(screen_class())
 
     @staticmethod
-    def _build_screen(action: Action) -> Screen[Any]:
+    def _screen_class(action: Action) -> "type[CoreScreen]":
         module_name, class_name = (action.screen or "").split(":")
         module = importlib.import_module(f"apsara_tui.screens.{module_name}")
-        return getattr(module, class_name)()
+        return getattr(module, class_name)
 
 
 def _load_settings() -> tuple[Any, Any]:

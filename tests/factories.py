@@ -61,3 +61,31 @@ async def registered_user(core: Core, email: str = "reg@example.com",
     doc = await core.db.users.find_one({"email": normalize_email(email)})
     assert doc is not None
     return doc
+
+
+# --- conversations in bulk ---------------------------------------------------------------
+
+async def insert_conversations(core: Core, owner_ids: list[str], count: int, *,
+                               title: str = "Topic {n}", messages: int = 0) -> list[str]:
+    """Store `count` conversations shaped as the service stores them, round-robin over
+    `owner_ids`, with insert_many (volume only: `core.conversations.create` for real ones).
+
+    Conversation n has title `title.format(n=n)` and was updated n seconds ago, so n = 0 is
+    the newest. Returns their ids, newest first.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from apsara_core.models.documents import Conversation
+
+    now = datetime.now(timezone.utc)
+    docs = []
+    for n in range(count):
+        cid = f"conv_bulk{n:08d}"
+        doc = Conversation(conversationId=cid, userId=owner_ids[n % len(owner_ids)],
+                           title=title.format(n=n), createdAt=now - timedelta(seconds=n),
+                           updatedAt=now - timedelta(seconds=n)).to_mongo()
+        doc["stats"].update(totalMessages=messages, messageSequence=messages, lastActivity=doc["updatedAt"])
+        docs.append({**doc, "_id": cid})
+    for i in range(0, count, 2000):
+        await core.db.conversations.insert_many(docs[i:i + 2000])
+    return [d["_id"] for d in docs]

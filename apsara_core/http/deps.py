@@ -119,21 +119,13 @@ def jsonable(value: Any) -> Any:
 
 
 async def acting_for(request: Request, user_id: str | None) -> Principal:
-    """The actor, or, for an admin naming `userId`, that user (others' userId is ignored).
+    """The actor, or, for an admin naming `userId`, that user (the core's rule, see
+    `SessionService.act_for`).
 
     Raises:
         NotFoundError: an admin named an unknown user.
     """
-    from apsara_core.errors import NotFoundError
-    from apsara_core.repos.users import find_by_id
-
-    actor = await require_actor(request)
-    if not user_id or user_id == actor.user_id or not actor.is_admin:
-        return actor
-    user = await find_by_id(core_of(request).db, user_id)
-    if user is None:
-        raise NotFoundError(f"No user {user_id!r}", field="userId")
-    return Principal.of_user(user)
+    return await core_of(request).sessions.act_for(await require_actor(request), user_id)
 
 
 def client_address(request: Request) -> str:

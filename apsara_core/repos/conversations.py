@@ -8,6 +8,7 @@ updates its conversation twice.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from typing import Any
@@ -21,11 +22,12 @@ from apsara_core.repos.common import update_then_get
 from apsara_core.repos.writes import Update
 
 Session = AsyncClientSession | None
+ID_PREFIX = "conv_"  # every conversation id starts so: a search with it is an id lookup
 
 
 def new_conversation_id() -> str:
     """A fresh public conversation id."""
-    return "conv_" + secrets.token_hex(12)
+    return ID_PREFIX + secrets.token_hex(12)
 
 
 async def insert(db: AsyncDatabase, doc: dict[str, Any]) -> None:
@@ -41,9 +43,51 @@ async def find(db: AsyncDatabase, conversation_id: str, *, session: Session = No
 
 async def list_for(db: AsyncDatabase, user_id: str | None, *, limit: int, skip: int) -> list[dict[str, Any]]:
     """Conversations newest-updated first: one user's, or everyone's when user_id is None."""
+    return await page(db, listing_filter(user_id), skip=skip, limit=limit)
+
+
+def listing_filter(user_id: str | None, *, search: str | None = None,
+                   owner_ids: list[str] | None = None) -> dict[str, Any]:
+    """The query of a conversation listing: one user's (None: everyone's), optionally searched.
+
+    `search` matches a title case-insensitively anywhere, or (when it has the id prefix) is
+    a conversation id, looked up by `_id`; `owner_ids` (everyone's listing only) adds the
+    conversations of those users, whose email matched.
+
+    Measured on the embedded server with 12,000 conversations (20 users, a loaded machine,
+    each pair in one run): one user's page goes through the (userId, updatedAt) index, 60-74
+    ms for a 600-conversation user, 66-69 ms with the title regex. An `$or` beside the
+    userId makes the server scan everything (350-670 ms), so a user's search has no `$or`.
+    Everyone's page is a collection scan with or without a search, since the server never
+    uses an index to sort (0.9-1.0 s unsearched, 0.5-0.9 s searched); an indexed
+    lowercased-title field would not change that, and would cost every conversation update
+    ~0.2 ms (a chat message updates its conversation twice).
+    """
+    query: dict[str, Any] = {} if user_id is None else {"userId": user_id}
+    if not search:
+        return query
+    if search.startswith(ID_PREFIX):  # `_id` first: the server picks the first key's index
+        return {"_id": search, **query}  # (3 ms; 37 ms through userId's)
+    title = {"title": {"$regex": re.escape(search), "$options": "i"}}
+    if user_id is None and owner_ids:
+        return {"$or": [title, {"userId": {"$in": owner_ids}}]}
+    return {**query, **title}
+
+
+async def page(db: AsyncDatabase, query: dict[str, Any], *, skip: int,
+               limit: int) -> list[dict[str, Any]]:
+    """Conversations matching `query`, newest-updated first (ties by id, so pages are stable)."""
+    cursor = db.conversations.find(query, {"_id": 0}).sort([("updatedAt", DESCENDING),
+                                                            ("_id", DESCENDING)])
+    return await cursor.skip(skip).limit(limit).batch_size(limit).to_list()
+
+
+async def first_of(db: AsyncDatabase, user_id: str | None, *, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` conversations of one user (everyone's when None), in storage order, with
+    only their title and message count: what a "delete all" confirmation names."""
     query = {} if user_id is None else {"userId": user_id}
-    cursor = db.conversations.find(query, {"_id": 0}).sort("updatedAt", DESCENDING)
-    return await cursor.skip(skip).limit(limit).to_list()
+    cursor = db.conversations.find(query, {"_id": 0, "title": 1, "stats.totalMessages": 1})
+    return await cursor.limit(limit).batch_size(limit).to_list()  # one round trip
 
 
 async def ids_of_user(db: AsyncDatabase, user_id: str | None, *, session: Session = None) -> list[str]:

@@ -38,12 +38,6 @@ async def usage_by(db: AsyncDatabase, group: str, match: dict[str, Any]) -> list
         {"$match": match}, {"$group": {"_id": f"${group}", **USAGE_SUMS}}])
 
 
-async def emails(db: AsyncDatabase, user_ids: list[str]) -> dict[str, str]:
-    """Email of each user id that still exists."""
-    docs = await db.users.find({"_id": {"$in": user_ids}}, {"email": 1}).to_list(None)
-    return {d["_id"]: d.get("email", "") for d in docs}
-
-
 async def conversations_of(db: AsyncDatabase, user_id: str) -> list[dict[str, Any]]:
     """A user's conversations: id, title, stats, dates."""
     return await db.conversations.find(

@@ -41,6 +41,24 @@ async def find_by_email_or_id(db: AsyncDatabase, key: str) -> dict[str, Any] | N
     return await find_by_id(db, key)
 
 
+async def emails_by_id(db: AsyncDatabase, user_ids: list[str]) -> dict[str, str]:
+    """The email of each user id that still exists: one `$in` query for a whole page."""
+    if not user_ids:
+        return {}
+    docs = await db.users.find({"_id": {"$in": list(user_ids)}}, {"email": 1}).to_list(None)
+    return {str(d["_id"]): d.get("email", "") for d in docs}
+
+
+async def ids_by_email_prefix(db: AsyncDatabase, prefix: str, *, limit: int) -> list[str]:
+    """Ids of up to `limit` users whose email starts with `prefix` (a range on the email
+    index: emails are stored lowercased)."""
+    start = normalize_email(prefix)
+    if not start:
+        return []
+    cursor = db.users.find({"email": {"$gte": start, "$lt": start + "\uffff"}}, {"_id": 1})
+    return [str(d["_id"]) for d in await cursor.limit(limit).to_list()]
+
+
 async def find_by_google_id(db: AsyncDatabase, google_id: str) -> dict[str, Any] | None:
     """The user linked to this Google `sub`, or None."""
     return await db.users.find_one({"googleId": google_id})

@@ -17,8 +17,15 @@ from apsara_core.errors import (
 )
 from apsara_core.models import Principal
 from apsara_core.models.documents import Conversation, utcnow
+from apsara_core.models.views import (
+    ConversationPage,
+    ConversationsSummary,
+    ConversationView,
+    system_instruction_of,
+)
 from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import messages as msg_repo
+from apsara_core.repos import users as user_repo
 from apsara_core.services import chat_store
 from apsara_core.services.input_checks import check_unicode
 
@@ -27,6 +34,10 @@ if TYPE_CHECKING:
 
 MAX_TITLE = 200
 MAX_PAGE = 1000
+MAX_SEARCH = 100
+OWNER_MATCHES = 50  # owners whose email matches a search, at most
+SUMMARY_BOUND = 1000  # "delete all" counts this many conversations, then says "at least"
+SUMMARY_TITLES = 10
 EXPORT_FORMATS = ("json", "markdown")
 
 
@@ -69,6 +80,15 @@ def _paging(limit: Any, skip: Any) -> tuple[int, int]:
     return limit, skip
 
 
+def _search(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value.strip()) > MAX_SEARCH:
+        raise ValidationError(f"search must be text of at most {MAX_SEARCH} characters",
+                              field="search")
+    return value.strip() or None
+
+
 async def load_owned(core: "Core", actor: Principal, conversation_id: Any) -> dict[str, Any]:
     """The conversation when the actor may see it.
 
@@ -94,11 +114,6 @@ def _scope(actor: Principal, user_id: Any) -> str | None:
         raise PermissionDeniedError("Only admins may act on another user's conversations",
                                     field="userId")
     return actor.user_id
-
-
-def system_instruction_of(conv: dict[str, Any]) -> str | None:
-    """The conversation's system instruction, if any."""
-    return ((conv.get("config") or {}).get("rest") or {}).get("systemInstruction")
 
 
 class ConversationService:
@@ -136,6 +151,50 @@ class ConversationService:
                                         field="--all")
         limit, skip = _paging(limit, skip)
         return await conv_repo.list_for(self.core.db, _scope(actor, user_id), limit=limit, skip=skip)
+
+    async def browse(self, *, actor: Principal, user_id: Any = None, search: Any = None,
+                     limit: Any = 50, skip: Any = 0) -> ConversationPage:
+        """One page of conversation views, newest activity first: the actor's own; admins
+        everyone's (no user_id) or user_id's.
+
+        Args:
+            search: a title (any case, anywhere in it), a conversation id, or, in everyone's
+                list, the start of the owner's email.
+
+        Raises:
+            ValidationError: bad paging or search; PermissionDeniedError: another user's.
+        """
+        limit, skip = _paging(limit, skip)
+        scope, text = _scope(actor, user_id), _search(search)
+        owners = None
+        if text and scope is None:
+            owners = await user_repo.ids_by_email_prefix(self.core.db, text, limit=OWNER_MATCHES)
+        query = conv_repo.listing_filter(scope, search=text, owner_ids=owners)
+        docs = await conv_repo.page(self.core.db, query, skip=skip, limit=limit + 1)
+        return ConversationPage(items=tuple(await self._views(docs[:limit])), skip=skip,
+                                limit=limit, has_more=len(docs) > limit, search=text)
+
+    async def view(self, *, actor: Principal, conversation_id: Any) -> ConversationView:
+        """One conversation's view (NotFoundError for unknown or another user's)."""
+        conv = await load_owned(self.core, actor, conversation_id)
+        return (await self._views([conv]))[0]
+
+    async def _views(self, docs: list[dict[str, Any]]) -> list[ConversationView]:
+        """Views of `docs`, with their owners' emails fetched in one query."""
+        emails = await user_repo.emails_by_id(self.core.db, sorted({d["userId"] for d in docs}))
+        return [ConversationView.of(d, emails.get(d["userId"])) for d in docs]
+
+    async def summary(self, *, actor: Principal, user_id: Any = None) -> ConversationsSummary:
+        """What `delete_all` with the same arguments would remove, counted up to
+        SUMMARY_BOUND conversations (reading only their titles and message counts)."""
+        docs = await conv_repo.first_of(self.core.db, _scope(actor, user_id),
+                                        limit=SUMMARY_BOUND + 1)
+        counted = docs[:SUMMARY_BOUND]
+        return ConversationsSummary(
+            conversations=len(counted),
+            messages=sum(int((d.get("stats") or {}).get("totalMessages") or 0) for d in counted),
+            titles=tuple(str(d.get("title") or "") for d in counted[:SUMMARY_TITLES]),
+            at_least=len(docs) > SUMMARY_BOUND)
 
     async def get(self, *, actor: Principal, conversation_id: Any) -> dict[str, Any]:
         """One conversation (NotFoundError for unknown or another user's)."""

@@ -209,6 +209,20 @@ class SessionService:
                                 suggestions=["List users with `apsara user list`"])
         return Principal.of_user(doc) if str(doc["_id"]) != base.user_id else base
 
+    async def act_for(self, actor: Principal, user_id: str | None) -> Principal:
+        """An HTTP caller naming `userId`: an admin then acts as that user; anyone else's
+        `userId` is ignored (they act as themselves), as the spec says.
+
+        Raises:
+            NotFoundError: an admin named an unknown user.
+        """
+        if not user_id or user_id == actor.user_id or not actor.is_admin:
+            return actor
+        doc = await user_repo.find_by_id(self._db, user_id)
+        if doc is None:
+            raise NotFoundError(f"No user {user_id!r}", field="userId")
+        return Principal.of_user(doc)
+
     async def _session_actor(self) -> Principal:
         """The session's principal; the operator when no file is stored.
 

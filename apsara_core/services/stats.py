@@ -15,7 +15,7 @@ from apsara_core.errors import (AuthenticationError, NotFoundError, PermissionDe
                                  ValidationError)
 from apsara_core.models import Principal
 from apsara_core.repos import stats as repo
-from apsara_core.repos.users import find_by_email_or_id
+from apsara_core.repos.users import emails_by_id, find_by_email_or_id
 from apsara_core.repos.usage import totals as usage_totals
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class StatsService:
     async def _top_users(self, match: dict[str, Any]) -> list[dict[str, Any]]:
         rows = [_usage_row(r, "userId") for r in await repo.usage_by(self.core.db, "userId", match)]
         rows = sorted(rows, key=lambda r: (-r["messages"], -r["tokens"]))[:TOP]
-        emails = await repo.emails(self.core.db, [r["userId"] for r in rows])
+        emails = await emails_by_id(self.core.db, [r["userId"] for r in rows])
         return [{"userId": r["userId"], "email": emails.get(r["userId"]), "messages": r["messages"],
                  "tokens": r["tokens"], "refused": r["refused"]} for r in rows]
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from apsara_core.models.views import ConversationView
 from apsara_tui.commands.options import ConvArg, JsonOpt, UserOpt, YesOpt
 from apsara_tui.commands.runtime import console, emit, run_as
 
@@ -26,11 +27,11 @@ def _when(value: Any) -> str:
 
 def show_conversation(conv: dict[str, Any]) -> None:
     """Print one conversation as label: value lines."""
-    stats = conv.get("stats") or {}
-    rows = [("id", conv["conversationId"]), ("title", conv["title"]), ("user", conv["userId"]),
-            ("system", ((conv.get("config") or {}).get("rest") or {}).get("systemInstruction") or "-"),
-            ("messages", str(stats.get("totalMessages", 0))), ("tokens", str(stats.get("totalTokens", 0))),
-            ("created", _when(conv.get("createdAt"))), ("last activity", _when(stats.get("lastActivity")))]
+    view = ConversationView.of(conv)
+    rows = [("id", view.conversation_id), ("title", view.title), ("user", view.user_id),
+            ("system", view.system_instruction or "-"), ("messages", str(view.message_count)),
+            ("tokens", str(view.total_tokens)), ("created", _when(view.created_at)),
+            ("last activity", _when(view.last_activity))]
     for label, value in rows:
         console.print(f"[bold]{label:>14}[/] {value}", highlight=False)
 
@@ -69,10 +70,9 @@ def list_conversations(
         emit(convs, json_out=True)
         return
     table = Table("id", "title", "user", "messages", "last activity")
-    for c in convs:
-        stats = c.get("stats") or {}
-        table.add_row(c["conversationId"], c["title"], c["userId"], str(stats.get("totalMessages", 0)),
-                      _when(stats.get("lastActivity")))
+    for view in map(ConversationView.of, convs):
+        table.add_row(view.conversation_id, view.title, view.user_id, str(view.message_count),
+                      _when(view.last_activity))
     console.print(table)
 
 

@@ -12,11 +12,13 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
 from apsara_core.errors import ApsaraError
 from apsara_core.models import Principal
+from apsara_tui.errors import describe
 
 T = TypeVar("T")
 console = Console()
@@ -24,12 +26,15 @@ err_console = Console(stderr=True)
 
 
 def fail(error: ApsaraError) -> NoReturn:
-    """Print an error (one line, plus suggestions) to stderr and exit 1."""
-    err_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
-    if error.details and error.details != error.message:
-        err_console.print(f"  {error.details}", highlight=False)
-    for hint in error.suggestions:
-        err_console.print(f"  [dim]→ {hint}[/]", highlight=False)
+    """Print an error (`error: message`, its details and hints; see apsara_tui.errors) to
+    stderr and exit 1."""
+    head, *rest = describe(error).console_lines()
+    first = Text(head)
+    first.stylize("bold red", 0, len("error:"))
+    err_console.print(first, highlight=False)
+    for line in rest:
+        err_console.print(Text(line, style="dim" if line.lstrip().startswith("→") else ""),
+                          highlight=False)
     raise typer.Exit(1)
 
 

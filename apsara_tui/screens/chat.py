@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
+from apsara_tui.keys import PANEL_BINDING
 from apsara_tui.screens.chat_base import ChatBaseScreen
 from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import ChatLog
@@ -17,28 +18,19 @@ from apsara_tui.widgets.model_panel import ModelPanel
 class ChatScreen(ChatBaseScreen):
     """The chat: history, the reply streaming in live, the model panel and the quota left."""
 
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("f2", "toggle_panel", "Panel"),
-        Binding("f3", "focus_log", "History"),
-        Binding("f4", "focus_input", "Message"),
-    ]
+    BINDINGS = [PANEL_BINDING]
 
     def compose(self) -> ComposeResult:
         yield Header()
-        if self.missing():
-            yield self.placeholder()
-        else:
-            with Horizontal(id="chat-main"):
-                yield ChatLog(id="chat-log")
-                yield ModelPanel(id="model-panel")
-            yield ChatInput(id="chat-input")
+        with Horizontal(id="chat-main"):
+            yield ChatLog(id="chat-log")
+            yield ModelPanel(id="model-panel")
+        yield ChatInput(id="chat-input")
         yield Footer()
 
     def on_mount(self) -> None:
-        if not self.missing():
-            self.query_one(ChatInput).focus()
-            self._open()
+        self.query_one(ChatInput).focus()
+        self._open()
 
     @work(exclusive=True, group="open")
     async def _open(self) -> None:
@@ -76,56 +68,34 @@ class ChatScreen(ChatBaseScreen):
         if self.is_attached:
             await self.refresh_quota(self.query_one(ModelPanel))
 
-    def action_toggle_panel(self) -> None:
-        """Show or hide the model panel (more room for the history at 80 columns)."""
-        if not self.missing():
-            panel = self.query_one(ModelPanel)
-            panel.display = not panel.display
-
-    def action_focus_log(self) -> None:
-        """Focus the history (arrows and page keys scroll it)."""
-        if not self.missing():
-            self.query_one(ChatLog).focus()
-
-    def action_focus_input(self) -> None:
-        """Focus the message box."""
-        if not self.missing():
-            self.query_one(ChatInput).focus()
-
 
 class MessagesScreen(ChatBaseScreen):
     """The chosen conversation's messages, newest window first; older pages load at the top."""
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
         Binding("home", "older", "Older", priority=True),
         Binding("end", "newest", "Newest", priority=True),
     ]
 
     def compose(self) -> ComposeResult:
         yield Header()
-        if self.missing():
-            yield self.placeholder()
-        else:
-            with Vertical():
-                yield Static("", id="messages-title", markup=False)
-                yield ChatLog(id="messages-log")
+        with Vertical():
+            yield Static("", id="messages-title", markup=False)
+            yield ChatLog(id="messages-log")
         yield Footer()
 
     def on_mount(self) -> None:
-        if not self.missing():
-            self.query_one(ChatLog).focus()
-            self._open()
+        self.query_one(ChatLog).focus()
+        self._open()
 
     @work(exclusive=True, group="open")
     async def _open(self) -> None:
-        conv = await self.call_as(lambda me: self.core.conversations.get(
+        conv = await self.call_as(lambda me: self.core.conversations.view(
             actor=me, conversation_id=self.conversation_id), for_user=True)
         if conv:
-            stats = conv.get("stats") or {}
             self.query_one("#messages-title", Static).update(
-                f"{conv.get('title')} · {stats.get('totalMessages', 0)} messages · "
-                f"{stats.get('totalTokens', 0)} tokens  (Home: older)")
+                f"{conv.title} · {conv.message_count} messages · {conv.total_tokens} tokens"
+                "  (Home: older)")
         await self.load_window(self.query_one(ChatLog))
 
     @on(ChatLog.OlderWanted)
@@ -134,12 +104,10 @@ class MessagesScreen(ChatBaseScreen):
 
     def action_older(self) -> None:
         """Scroll to the top; the page before it loads."""
-        if not self.missing():
-            log = self.query_one(ChatLog)
-            log.scroll_home(animate=False)
-            log.want_older()
+        log = self.query_one(ChatLog)
+        log.scroll_home(animate=False)
+        log.want_older()
 
     def action_newest(self) -> None:
         """Scroll to the newest message."""
-        if not self.missing():
-            self.query_one(ChatLog).scroll_end(animate=False)
+        self.query_one(ChatLog).scroll_end(animate=False)

@@ -1,59 +1,29 @@
-"""What the conversation and chat screens share: the acting user, errors, a streamed reply."""
+"""What the chat screens share: the conversation, who speaks, a window of messages, a
+streamed reply and the quota. They need a current user and their current conversation."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
-from textual.widgets import Static
-
-from apsara_core.errors import ApsaraError, RateLimitError
 from apsara_core.models import Principal
-from apsara_tui.screens.base import CoreScreen
+from apsara_core.models.views import ConversationView
+from apsara_tui.screens.base import CoreScreen, Need
 from apsara_tui.widgets.chat_log import WINDOW, ChatLog, MessageView, usage_metadata
 from apsara_tui.widgets.model_panel import ModelPanel
 
-NO_USER = "Choose a user first (action 10)."
-NO_CONVERSATION = "Choose a conversation first (action 3), or create one (action 1)."
-NOT_THEIRS = "The current conversation belongs to another user: choose one of this user's (action 3)."
 
-
-def when(moment: datetime) -> str:
-    """`2026-11-27 00:00 UTC (in 3h 12m)`."""
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    left = int((moment - datetime.now(timezone.utc)).total_seconds())
-    hours, minutes = divmod(max(0, left) // 60, 60)
-    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC (in {hours}h {minutes}m)"
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line for the user; a rate limit names its reset time."""
-    if isinstance(exc, RateLimitError):
-        reset = f" Resets {when(exc.reset_time)}." if exc.reset_time else ""
-        return f"{exc.title}: {exc.message}{reset}"
-    if isinstance(exc, ApsaraError):
-        hint = f" → {exc.suggestions[0]}" if exc.suggestions else ""
-        return f"{exc.title}: {exc.message}{hint}"
-    return f"Unexpected error: {exc}"
-
-
-def conversation_label(conv: dict[str, Any]) -> str:
+def conversation_label(conv: ConversationView) -> str:
     """`Title (12 messages)`."""
-    count = (conv.get("stats") or {}).get("totalMessages", 0)
-    return f"{conv.get('title') or '(untitled)'} ({count} message{'s' if count != 1 else ''})"
+    count = conv.message_count
+    return f"{conv.title or '(untitled)'} ({count} message{'s' if count != 1 else ''})"
 
 
 class ChatBaseScreen(CoreScreen):
-    """A CoreScreen that knows the chosen user and conversation and can stream a reply."""
+    """A CoreScreen over the current conversation that can stream a reply."""
 
-    NEEDS_CONVERSATION = True
-
-    @property
-    def user(self) -> dict[str, Any] | None:
-        """The chosen user document, if any."""
-        return self.apsara.current_user
+    NEEDS: ClassVar[tuple[Need, ...]] = ("user", "conversation")
 
     async def speaker(self) -> Principal:
         """Who acts in the chosen user's conversations (the core's actor rule)."""
@@ -66,35 +36,19 @@ class ChatBaseScreen(CoreScreen):
 
     @property
     def conversation_id(self) -> str:
-        """The chosen conversation's id ("" when none)."""
-        return (self.apsara.current_conversation or {}).get("conversationId", "")
-
-    def missing(self) -> str | None:
-        """Why this screen cannot work yet (no user, no conversation), or None."""
-        if not self.user:
-            return NO_USER
-        if self.NEEDS_CONVERSATION and not self.conversation_id:
-            return NO_CONVERSATION
-        owner = (self.apsara.current_conversation or {}).get("userId")
-        if self.NEEDS_CONVERSATION and owner and owner != self.user.get("_id"):
-            return NOT_THEIRS
-        return None
+        """The current conversation's id ("" when none)."""
+        conv = self.apsara.current_conversation
+        return conv.conversation_id if conv else ""
 
     def on_unmount(self) -> None:
         # Leaving mid-reply cancels the stream at once: the core stores the partial reply
         # as interrupted, and no widget of this (removed) screen is touched afterwards.
         self.workers.cancel_node(self)
 
-    def placeholder(self) -> Static:
-        """The line shown instead of the screen's body when `missing()` says why."""
-        return Static(self.missing() or "", id="missing", classes="missing")
-
-    def fail(self, exc: BaseException) -> str:
-        """Notify about `exc` (never raise) and return its one-line description."""
-        text = describe_error(exc)
-        severity = "warning" if isinstance(exc, RateLimitError) else "error"
-        self.notify(text, title=getattr(exc, "title", "Error"), severity=severity, timeout=10)
-        return text
+    def action_toggle_panel(self) -> None:
+        """Show or hide the model panel (more room for the history at 80 columns)."""
+        panel = self.query_one(ModelPanel)
+        panel.display = not panel.display
 
     async def load_window(self, log: ChatLog) -> None:
         """Show the newest window of the conversation's messages."""
@@ -132,7 +86,7 @@ class ChatBaseScreen(CoreScreen):
                 elif event.kind == "done":
                     done = event.data
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
-            view.finish({"status": "error"}, error=self.fail(exc))
+            view.finish({"status": "error"}, error=self.report(exc).line())
             return None
         total = (time.perf_counter() - started) * 1000
         view.finish(usage_metadata(done or {}, first, total), sequence=(done or {}).get("messageSequence"))

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
+from apsara_tui.keys import PANEL_BINDING
 from apsara_tui.screens.chat_base import ChatBaseScreen
 from apsara_tui.widgets.chat_log import WINDOW, ChatLog
 from apsara_tui.widgets.confirm import ConfirmModal
@@ -44,9 +45,8 @@ class _PickMessageScreen(ChatBaseScreen):
         self.messages: dict[str, dict[str, Any]] = {}
 
     def on_mount(self) -> None:
-        if not self.missing():
-            self.query_one("#pick", OptionList).focus()
-            self.reload()
+        self.query_one("#pick", OptionList).focus()
+        self.reload()
 
     def reload(self) -> Any:
         """Refill the screen (each screen's own worker)."""
@@ -76,7 +76,6 @@ class EditMessageScreen(_PickMessageScreen):
     """Pick one of your messages, edit it, and watch the new reply; earlier branches are restorable."""
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
         Binding("ctrl+s", "save", "Save & reply"),
         Binding("ctrl+r", "restore", "Restore branch"),
     ]
@@ -87,18 +86,15 @@ class EditMessageScreen(_PickMessageScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        if self.missing():
-            yield self.placeholder()
-        else:
-            with Horizontal(id="edit-main"):
-                with Vertical(id="edit-left"):
-                    yield Label("Your messages")
-                    yield OptionList(id="pick")
-                    yield Label("Archived branches (Enter restores)")
-                    yield OptionList(id="branches")
-                with Vertical(id="edit-right"):
-                    yield TextArea(id="edit-text", soft_wrap=True)
-                    yield ChatLog(id="edit-log")
+        with Horizontal(id="edit-main"):
+            with Vertical(id="edit-left"):
+                yield Label("Your messages")
+                yield OptionList(id="pick")
+                yield Label("Archived branches (Enter restores)")
+                yield OptionList(id="branches")
+            with Vertical(id="edit-right"):
+                yield TextArea(id="edit-text", soft_wrap=True)
+                yield ChatLog(id="edit-log")
         yield Footer()
 
     @work(exclusive=True, group="load")
@@ -181,23 +177,16 @@ class RegenerateScreen(_PickMessageScreen):
     """Regenerate the last reply or a chosen one, with the model and config of the side panel."""
 
     ROLE = "model"
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("ctrl+l", "regenerate_last", "Regenerate last"),
-        Binding("f2", "toggle_panel", "Panel"),
-    ]
+    BINDINGS = [Binding("ctrl+l", "regenerate_last", "Regenerate last"), PANEL_BINDING]
 
     def compose(self) -> ComposeResult:
         yield Header()
-        if self.missing():
-            yield self.placeholder()
-        else:
-            with Horizontal(id="regen-main"):
-                with Vertical(id="regen-left"):
-                    yield Label("Replies (Enter regenerates; ctrl+l the last)")
-                    yield OptionList(id="pick")
-                    yield ChatLog(id="regen-log")
-                yield ModelPanel(id="model-panel")
+        with Horizontal(id="regen-main"):
+            with Vertical(id="regen-left"):
+                yield Label("Replies (Enter regenerates; ctrl+l the last)")
+                yield OptionList(id="pick")
+                yield ChatLog(id="regen-log")
+            yield ModelPanel(id="model-panel")
         yield Footer()
 
     @work(exclusive=True, group="load")
@@ -213,14 +202,7 @@ class RegenerateScreen(_PickMessageScreen):
 
     def action_regenerate_last(self) -> None:
         """Regenerate the conversation's last reply."""
-        if not self.missing():
-            self._start(None)
-
-    def action_toggle_panel(self) -> None:
-        """Show or hide the model panel."""
-        if not self.missing():
-            panel = self.query_one(ModelPanel)
-            panel.display = not panel.display
+        self._start(None)
 
     def _start(self, message_id: str | None) -> None:
         panel = self.query_one(ModelPanel)

@@ -15,7 +15,7 @@ from apsara_tui.screens.base import CoreScreen
 class DatabaseInfoScreen(CoreScreen):
     """The server, schema version and each collection with its count and indexes."""
 
-    BINDINGS = [*CoreScreen.BINDINGS, Binding("r", "refresh", "Refresh")]
+    BINDINGS = [Binding("r", "refresh", "Refresh")]
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -16,7 +16,6 @@ class LogoutScreen(CoreScreen):
     """Shows who is logged in; l logs out here, a ends every session of that user."""
 
     BINDINGS = [
-        *CoreScreen.BINDINGS,
         Binding("l", "logout(False)", "Log out"),
         Binding("a", "logout(True)", "Log out everywhere"),
     ]

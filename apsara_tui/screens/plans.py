@@ -27,14 +27,6 @@ def limit_error(text: str) -> str | None:
 class LimitModal(ModalScreen[dict[str, Any] | None]):
     """Edit one plan/model limit; dismisses {"kind": "daily"|"total", "value": int} or None."""
 
-    DEFAULT_CSS = """
-    LimitModal { align: center middle; }
-    LimitModal > Vertical { width: 64; max-width: 100%; height: auto;
-        border: thick $primary 60%; background: $surface; padding: 1 2; }
-    LimitModal RadioSet { layout: horizontal; height: auto; width: auto; }
-    LimitModal #error { color: $error; height: auto; }
-    LimitModal Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-    """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, plan: str, model: str, entry: dict[str, Any]) -> None:
@@ -81,11 +73,7 @@ class LimitModal(ModalScreen[dict[str, Any] | None]):
 class PlansScreen(CoreScreen):
     """Plans x models; Enter on a row edits its limit (admins; changes are audited)."""
 
-    DEFAULT_CSS = """
-    PlansScreen #summary { padding: 0 1; height: auto; }
-    PlansScreen DataTable { height: 1fr; }
-    """
-    BINDINGS = [*CoreScreen.BINDINGS, Binding("r", "refresh", "Refresh"),
+    BINDINGS = [Binding("r", "refresh", "Refresh"),
                 Binding("enter", "edit", "Edit limit", show=True)]
 
     def __init__(self) -> None:

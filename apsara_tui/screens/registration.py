@@ -38,7 +38,6 @@ class RegistrationScreen(CoreScreen):
     """Tabs for each way in; F2–F6 switch tabs, Enter submits the form you are in."""
 
     BINDINGS = [
-        *CoreScreen.BINDINGS,
         Binding("f2", "tab('register')", "Register"),
         Binding("f3", "tab('login')", "Login"),
         Binding("f4", "tab('google')", "Google"),

@@ -39,14 +39,7 @@ def fill(table: DataTable[str], rows: list[list[Any]]) -> None:
 class StatsBase(CoreScreen):
     """Shared layout: a summary line, then a scrolling column of charts and tables."""
 
-    DEFAULT_CSS = """
-    StatsBase #summary { padding: 0 1; height: auto; }
-    StatsBase VerticalScroll { height: 1fr; }
-    StatsBase .caption { padding: 0 1; color: $text-muted; height: 1; }
-    StatsBase Sparkline { height: 2; margin: 0 1; }
-    StatsBase DataTable { height: auto; max-height: 12; margin: 0 1 1 1; }
-    """
-    BINDINGS = [*CoreScreen.BINDINGS, Binding("r", "refresh", "Refresh"),
+    BINDINGS = [Binding("r", "refresh", "Refresh"),
                 Binding("p", "plans", "Plans")]
 
     def table(self, table_id: str, *columns: str) -> DataTable[str]:
@@ -122,12 +115,6 @@ class DatabaseStatsScreen(StatsBase):
 class PasswordModal(ModalScreen[str | None]):
     """Ask for the user's password; dismisses the text, or None on cancel."""
 
-    DEFAULT_CSS = """
-    PasswordModal { align: center middle; }
-    PasswordModal > Vertical { width: 60; max-width: 100%; height: auto;
-        border: thick $primary 60%; background: $surface; padding: 1 2; }
-    PasswordModal Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-    """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, email: str) -> None:
@@ -171,10 +158,6 @@ class UserStatsScreen(StatsBase):
             yield self.table("convs", "most active conversation", "messages", "tokens")
         yield Footer()
 
-    DEFAULT_CSS = """
-    UserStatsScreen #pick { height: auto; padding: 0 1; }
-    UserStatsScreen #who { width: 1fr; }
-    """
 
     _me: Principal | None = None
     """Who acts here (the core's actor rule), resolved when the screen opens."""

@@ -15,13 +15,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Checkbox, DataTable, Footer, Header, Select, Static
 
+from apsara_tui.keys import SEARCH_DEBOUNCE_S, TABLE_BINDINGS
 from apsara_tui.screens.base import CoreScreen
 from apsara_tui.screens.delete_user import confirm_and_delete
 from apsara_tui.widgets.confirm import ChoiceModal
 from apsara_tui.widgets.forms import Form, FormField, email_check, length, password_checks, required
 from apsara_tui.widgets.user_table import ASSIGNABLE_PLANS, ASSIGNABLE_ROLES, UserBrowser, UserDetailsModal
-
-SEARCH_DEBOUNCE_S = 0.2
 
 
 class CreateUserScreen(CoreScreen):
@@ -71,16 +70,10 @@ class CreateUserScreen(CoreScreen):
 
 
 class _BrowsingScreen(CoreScreen):
-    """A screen around a UserBrowser: loads pages in a worker, pages with [ ] or PgUp/PgDn."""
+    """A screen around a UserBrowser: loads pages in a worker; the tables' key map
+    (apsara_tui.keys)."""
 
-    BINDINGS = [
-        *CoreScreen.BINDINGS,
-        Binding("slash", "search", "Search"),
-        Binding("left_square_bracket", "page(-1)", "Prev page", show=False),
-        Binding("right_square_bracket", "page(1)", "Next page", show=False),
-        Binding("pageup", "page(-1)", "Prev page", priority=True),
-        Binding("pagedown", "page(1)", "Next page", priority=True),
-    ]
+    BINDINGS = TABLE_BINDINGS
     TITLE_TEXT = ""
 
     def __init__(self) -> None:
@@ -128,7 +121,6 @@ class UserListScreen(_BrowsingScreen):
     """Action 9: search, filter and page through users; Enter shows one with the admin extras."""
 
     BINDINGS = [
-        *_BrowsingScreen.BINDINGS,
         Binding("p", "admin('plan')", "Plan"),
         Binding("r", "admin('role')", "Role"),
         Binding("u", "admin('unlock')", "Unlock"),
@@ -189,7 +181,7 @@ class UserListScreen(_BrowsingScreen):
 class ChooseUserScreen(_BrowsingScreen):
     """Action 10: pick the user the app acts as; the header shows them."""
 
-    BINDINGS = [*_BrowsingScreen.BINDINGS, Binding("n", "choose_nobody", "No user")]
+    BINDINGS = [Binding("n", "choose_nobody", "No user")]
     TITLE_TEXT = "Enter: make the highlighted user the current user · n: no user · / search"
 
     def on_user_browser_picked(self, event: UserBrowser.Picked) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
@@ -20,13 +22,12 @@ class ChatInput(TextArea):
         Binding("shift+enter", "newline", "New line", key_display="⇧⏎"),
     ]
 
+    @dataclass
     class Submitted(Message):
         """The user pressed Enter on non-blank text."""
 
-        def __init__(self, chat_input: "ChatInput", text: str) -> None:
-            super().__init__()
-            self.chat_input = chat_input
-            self.text = text
+        chat_input: "ChatInput"
+        text: str
 
         @property
         def control(self) -> "ChatInput":

@@ -8,6 +8,7 @@ The log is anchored: it follows a growing reply only while the reader is at the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.markdown import Markdown
@@ -174,14 +175,14 @@ class MessageView(Vertical):
 class ChatLog(VerticalScroll):
     """A scrolling window of messages; posts `OlderWanted` at the top."""
 
+    @dataclass
     class OlderWanted(Message):
         """The reader reached the top and older messages exist."""
 
-        def __init__(self, log: "ChatLog", before_sequence: int) -> None:
-            super().__init__()
-            self.log = log
-            self.before_sequence = before_sequence
+        log: "ChatLog"
+        before_sequence: int
 
+    @dataclass
     class WindowShown(Message):
         """The first window of messages is mounted and painted."""
 

@@ -145,13 +145,12 @@ class Form(Vertical):
     Form > .form-buttons > Button { margin-right: 1; }
     """
 
+    @dataclass
     class Submitted(Message):
         """All fields passed their checks; `values` maps keys to values."""
 
-        def __init__(self, form: "Form", values: dict[str, Any]) -> None:
-            super().__init__()
-            self.form = form
-            self.values = values
+        form: "Form"
+        values: dict[str, Any]
 
         @property
         def control(self) -> "Form":

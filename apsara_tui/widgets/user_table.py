@@ -7,6 +7,7 @@ run and shows what the screen hands back (`show(result)` with `core.users.list`'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from math import ceil
 from typing import Any
@@ -78,21 +79,19 @@ class UserBrowser(Vertical):
     UserBrowser #user-page { height: 1; padding: 0 1; color: $text-muted; }
     """
 
+    @dataclass
     class QueryChanged(Message):
         """The filters or the page changed: run `query` and `show` the result."""
 
-        def __init__(self, browser: "UserBrowser", query: dict[str, Any]) -> None:
-            super().__init__()
-            self.browser = browser
-            self.query = query
+        browser: "UserBrowser"
+        query: dict[str, Any]
 
+    @dataclass
     class Picked(Message):
         """Enter was pressed on `user`."""
 
-        def __init__(self, browser: "UserBrowser", user: dict[str, Any]) -> None:
-            super().__init__()
-            self.browser = browser
-            self.user = user
+        browser: "UserBrowser"
+        user: dict[str, Any]
 
     def __init__(self, *, page_size: int = PAGE_SIZE, id: str | None = None) -> None:
         super().__init__(id=id)

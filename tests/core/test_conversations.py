@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
+from pymongo import AsyncMongoClient, monitoring
 
+from apsara_core.core import Core
 from apsara_core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_store
-from tests.factories import create_user, principal_of
+from apsara_core.services.conversations import SUMMARY_BOUND
+from apsara_core.services.sessions import OPERATOR
+from tests.factories import create_user, insert_conversations, principal_of
 
 
 async def user(core, email="u@example.com", **kw) -> Principal:
@@ -137,3 +143,114 @@ async def test_export_json_and_markdown(core):
     assert md.startswith("# Trip") and "Be brief" in md and "## User (#1)" in md and "m2" in md
     with pytest.raises(ValidationError):
         await core.conversations.export(actor=actor, conversation_id=cid, fmt="pdf")
+
+
+# --- read views, search and the delete-all summary ---------------------------------------
+
+class Commands(monitoring.CommandListener):
+    """Records (command name, collection) of every command a client sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@asynccontextmanager
+async def counted(core: Core, mongo_uri: str) -> AsyncIterator[tuple[Core, Commands]]:
+    """The same Core over a client that records the commands it sends."""
+    listener = Commands()
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, event_listeners=[listener],
+                                                tz_aware=True, retryWrites=False)
+    try:
+        yield Core(settings=core.settings, client=client, db=client[core.db.name],
+                   target=core.target, schema_version=core.schema_version), listener
+    finally:
+        await client.close()
+
+
+async def test_view_names_owner_system_instruction_and_counts(core):
+    ada = await user(core, "ada@example.com")
+    cid = (await core.conversations.create(actor=ada, title="Pirates",
+                                           system_instruction="Answer like a pirate."))["conversationId"]
+    await seed(core, cid, ada.user_id, 3)
+    view = await core.conversations.view(actor=ada, conversation_id=cid)
+    assert (view.title, view.owner_email, view.system_instruction) == (
+        "Pirates", "ada@example.com", "Answer like a pirate.")
+    assert view.message_count == 3 and view.user_id == ada.user_id
+    assert view.created_at is not None and view.last_activity >= view.created_at
+    other = await user(core, "bob@example.com")
+    with pytest.raises(NotFoundError):
+        await core.conversations.view(actor=other, conversation_id=cid)
+
+
+async def test_a_page_of_views_fetches_its_owners_emails_in_one_query(core, mongo_uri):
+    owners = [await create_user(core, f"owner{i}@example.com") for i in range(12)]
+    await insert_conversations(core, [o["_id"] for o in owners], 60)
+    await core.db.users.delete_one({"_id": owners[5]["_id"]})  # a gone owner shows their id
+    async with counted(core, mongo_uri) as (listened, commands):
+        page = await listened.conversations.browse(actor=OPERATOR, limit=50)
+    assert len(page.items) == 50 and page.has_more
+    assert {v.owner_email for v in page.items if v.user_id != owners[5]["_id"]} == {
+        o["email"] for i, o in enumerate(owners) if i != 5}
+    gone = [v for v in page.items if v.user_id == owners[5]["_id"]]
+    assert gone and all(v.owner_email is None and v.owner == owners[5]["_id"] for v in gone)
+    assert commands.sent.count(("find", "users")) == 1
+    assert commands.sent.count(("find", "conversations")) == 1
+
+
+async def test_search_runs_over_every_page_not_only_the_shown_one(core):
+    ada, bob = await create_user(core, "ada@example.com"), await create_user(core, "bob@example.com")
+    ids = await insert_conversations(core, [ada["_id"]], 130, title="Chat {n}")
+    await core.conversations.create(actor=principal_of(bob), title="Bob's Budget")
+    third = await core.conversations.browse(actor=OPERATOR, user_id=ada["_id"], limit=50, skip=100)
+    assert third.number == 3 and "Chat 127" in [v.title for v in third.items] and not third.has_more
+    for scope in (ada["_id"], None):  # one user's (through its index) and everyone's
+        found = await core.conversations.browse(actor=OPERATOR, user_id=scope, search="chat 127")
+        assert [v.conversation_id for v in found.items] == [ids[127]]
+    by_id = await core.conversations.browse(actor=OPERATOR, search=ids[42])
+    assert [v.title for v in by_id.items] == ["Chat 42"]
+    by_owner = await core.conversations.browse(actor=OPERATOR, search="BOB@")
+    assert [v.title for v in by_owner.items] == ["Bob's Budget"]
+    literal = await core.conversations.browse(actor=OPERATOR, search="Chat 1.*")  # not a regex
+    assert literal.items == ()
+
+
+async def test_search_stays_inside_what_the_actor_may_see(core):
+    ada, bob = await user(core, "ada@example.com"), await user(core, "bob@example.com")
+    await core.conversations.create(actor=ada, title="Shared word")
+    mine = await core.conversations.create(actor=bob, title="Shared word too")
+    found = await core.conversations.browse(actor=bob, search="shared")
+    assert [v.conversation_id for v in found.items] == [mine["conversationId"]]
+    assert (await core.conversations.browse(actor=bob, search="ada@")).items == ()
+    with pytest.raises(PermissionDeniedError):
+        await core.conversations.browse(actor=bob, user_id=ada.user_id)
+    for bad in ({"$ne": None}, "x" * 101):
+        with pytest.raises(ValidationError) as info:
+            await core.conversations.browse(actor=bob, search=bad)
+        assert info.value.field == "search"
+
+
+async def test_delete_all_summary_counts_12000_conversations_in_one_bounded_read(core, mongo_uri):
+    ada, bob = await create_user(core, "ada@example.com"), await create_user(core, "bob@example.com")
+    await insert_conversations(core, [ada["_id"]] * 3 + [bob["_id"]], 12_000, messages=2)
+    async with counted(core, mongo_uri) as (listened, commands):
+        everyone = await listened.conversations.summary(actor=OPERATOR)
+    assert everyone.at_least and everyone.conversations == SUMMARY_BOUND
+    assert everyone.messages == 2 * SUMMARY_BOUND and len(everyone.titles) == 10
+    assert commands.sent.count(("find", "conversations")) == 1
+    assert not [c for c in commands.sent if c[0] in ("getMore", "count", "aggregate")]
+    cy = await user(core, "cy@example.com")
+    for title in ("One", "Two"):
+        cid = (await core.conversations.create(actor=cy, title=title))["conversationId"]
+        await seed(core, cid, cy.user_id, 2)
+    mine = await core.conversations.summary(actor=cy)  # under the bound: exact
+    assert (mine.conversations, mine.messages, set(mine.titles), mine.at_least) == (
+        2, 4, {"One", "Two"}, False)

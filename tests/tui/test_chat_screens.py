@@ -7,12 +7,15 @@ from textual.widgets import Collapsible, Input, OptionList, Static, TextArea
 
 from apsara_core.core import Core
 from apsara_core.errors import RateLimitError
+from apsara_core.models.views import ConversationView
 from apsara_tui.app import ApsaraApp
 from apsara_tui.screens.chat import ChatScreen, MessagesScreen
 from apsara_tui.screens.chat_edit import EditMessageScreen, RegenerateScreen
+from apsara_tui.screens.home import HomeScreen
 from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import WINDOW, ChatLog, MessageView
 from apsara_tui.widgets.confirm import ConfirmModal
+from apsara_tui.widgets.model_panel import ModelPanel
 from tests.factories import principal_of
 from tests.tui.chat_fixtures import chat_app, chat_user, fake, fake_gemini_server, seed_conversation  # noqa: F401
 
@@ -40,7 +43,7 @@ def views(app: ApsaraApp, selector: str = "ChatLog") -> list[MessageView]:
 async def chosen(app: ApsaraApp, core: Core, *, plan: str = "premium", title: str = "Talk") -> dict:
     user = await chat_user(core, plan=plan)
     conv = await core.conversations.create(actor=principal_of(user), title=title)
-    app.current_user, app.current_conversation = user, conv
+    app.current_user, app.current_conversation = user, ConversationView.of(conv)
     return user
 
 
@@ -48,27 +51,34 @@ async def stored(core: Core, conv_id: str) -> list[dict]:
     return await core.db.messages.find({"conversationId": conv_id}).sort("messageSequence", 1).to_list()
 
 
-async def test_chat_says_what_is_missing(chat_app: ApsaraApp, core: Core) -> None:
+def warnings(app: ApsaraApp) -> list[str]:
+    return [n.message for n in app._notifications if n.severity == "warning"]
+
+
+async def test_chat_screens_open_only_with_a_user_and_their_conversation(chat_app: ApsaraApp, core: Core) -> None:
     async with chat_app.run_test(size=(80, 24)) as pilot:
-        chat_app.open_action(4)
-        await settle(chat_app, pilot)
-        assert "Choose a user first (action 10)" in text_of(chat_app.screen.query_one("#missing", Static))
-        await pilot.press("escape")
+        for number in (4, 5, 6, 20):  # every chat screen: the app says why, the screen stays shut
+            chat_app.open_action(number)
+            await settle(chat_app, pilot)
+            assert isinstance(chat_app.screen, HomeScreen)
+            assert "Choose a user first (action 10)." in warnings(chat_app)[-1]
         chat_app.current_user = await chat_user(core)
         chat_app.open_action(4)
         await settle(chat_app, pilot)
-        assert "Choose a conversation first (action 3)" in text_of(chat_app.screen.query_one("#missing", Static))
-        await pilot.press("escape")
+        assert isinstance(chat_app.screen, HomeScreen)
+        assert "Choose a conversation first (action 3)" in warnings(chat_app)[-1]
         other = await chat_user(core, "other@example.com")
-        chat_app.current_conversation = await core.conversations.create(actor=principal_of(other), title="theirs")
+        chat_app.current_conversation = ConversationView.of(
+            await core.conversations.create(actor=principal_of(other), title="theirs"))
         chat_app.open_action(5)
         await settle(chat_app, pilot)
-        assert "belongs to another user" in text_of(chat_app.screen.query_one("#missing", Static))
+        assert isinstance(chat_app.screen, HomeScreen)
+        assert "belongs to another user" in warnings(chat_app)[-1]
 
 
 async def test_streamed_reply_with_thoughts_usage_and_quota(chat_app: ApsaraApp, core: Core) -> None:
     await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation["conversationId"]
+    conv_id = chat_app.current_conversation.conversation_id
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
         await settle(chat_app, pilot)
@@ -101,11 +111,16 @@ async def test_streamed_reply_with_thoughts_usage_and_quota(chat_app: ApsaraApp,
 
 async def test_panel_config_is_sent_and_bad_values_are_refused(chat_app: ApsaraApp, core: Core, fake) -> None:
     await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation["conversationId"]
+    conv_id = chat_app.current_conversation.conversation_id
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
         await settle(chat_app, pilot)
         screen = chat_app.screen
+        panel = screen.query_one(ModelPanel)
+        await pilot.press("ctrl+t")  # from the message box: hide the panel, then show it again
+        assert not panel.display and screen.query_one(ChatInput).text == ""
+        await pilot.press("ctrl+t")
+        assert panel.display
         screen.query_one("#temperature", Input).value = "7"
         screen.query_one(ChatInput).text = "hot"
         await pilot.press("enter")
@@ -125,7 +140,7 @@ async def test_panel_config_is_sent_and_bad_values_are_refused(chat_app: ApsaraA
 
 async def test_provider_failure_is_shown_without_a_crash(chat_app: ApsaraApp, core: Core, fake) -> None:
     await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation["conversationId"]
+    conv_id = chat_app.current_conversation.conversation_id
     fake.script("500", "500", "500", "500", "500")
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
@@ -144,7 +159,7 @@ async def test_provider_failure_is_shown_without_a_crash(chat_app: ApsaraApp, co
 
 async def test_stream_cut_midway_keeps_partial_reply(chat_app: ApsaraApp, core: Core, fake) -> None:
     await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation["conversationId"]
+    conv_id = chat_app.current_conversation.conversation_id
     fake.headers.update({"x-fake-chunks": "6"})
     fake.script("cut:3")
     async with chat_app.run_test(size=(80, 24)) as pilot:
@@ -162,7 +177,7 @@ async def test_stream_cut_midway_keeps_partial_reply(chat_app: ApsaraApp, core: 
 
 async def test_rate_limit_refusal_names_the_reset_time(chat_app: ApsaraApp, core: Core) -> None:
     user = await chosen(chat_app, core, plan="free")
-    conv_id = chat_app.current_conversation["conversationId"]
+    conv_id = chat_app.current_conversation.conversation_id
     for _ in range(200):  # use up today's allowance through the limits service itself
         try:
             await core.limits.reserve(actor=principal_of(user), model="gemini-2.5-flash")
@@ -186,7 +201,7 @@ async def test_rate_limit_refusal_names_the_reset_time(chat_app: ApsaraApp, core
 async def test_long_history_mounts_a_window_and_loads_older_on_scroll(chat_app: ApsaraApp, core: Core) -> None:
     user = await chat_user(core)
     conv = await seed_conversation(core, user, 120)
-    chat_app.current_user, chat_app.current_conversation = user, conv
+    chat_app.current_user, chat_app.current_conversation = user, ConversationView.of(conv)
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
         await settle(chat_app, pilot)
@@ -206,7 +221,7 @@ async def test_long_history_mounts_a_window_and_loads_older_on_scroll(chat_app: 
 async def test_messages_screen_pages_back(chat_app: ApsaraApp, core: Core) -> None:
     user = await chat_user(core)
     conv = await seed_conversation(core, user, 60, title="Sixty")
-    chat_app.current_user, chat_app.current_conversation = user, conv
+    chat_app.current_user, chat_app.current_conversation = user, ConversationView.of(conv)
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(5)
         await settle(chat_app, pilot)
@@ -222,7 +237,7 @@ async def test_messages_screen_pages_back(chat_app: ApsaraApp, core: Core) -> No
 
 async def test_edit_streams_new_reply_and_branch_is_restorable(chat_app: ApsaraApp, core: Core) -> None:
     user = await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation["conversationId"]
+    conv_id = chat_app.current_conversation.conversation_id
     for text in ("first question", "second question"):
         await core.chat.generate(actor=principal_of(user), conversation_id=conv_id, text=text)
     async with chat_app.run_test(size=(80, 24)) as pilot:
@@ -260,7 +275,7 @@ async def test_edit_streams_new_reply_and_branch_is_restorable(chat_app: ApsaraA
 
 async def test_regenerate_last_with_new_config_keeps_previous(chat_app: ApsaraApp, core: Core) -> None:
     user = await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation["conversationId"]
+    conv_id = chat_app.current_conversation.conversation_id
     await core.chat.generate(actor=principal_of(user), conversation_id=conv_id, text="tell me")
     before = (await stored(core, conv_id))[-1]
     async with chat_app.run_test(size=(80, 24)) as pilot:
@@ -284,7 +299,7 @@ async def test_reader_scrolled_up_is_not_yanked_and_input_is_locked_while_stream
         chat_app: ApsaraApp, core: Core, fake) -> None:
     user = await chat_user(core)
     conv = await seed_conversation(core, user, 30)
-    chat_app.current_user, chat_app.current_conversation = user, conv
+    chat_app.current_user, chat_app.current_conversation = user, ConversationView.of(conv)
     fake.headers.update({"x-fake-chunks": "300", "x-fake-chunk-delay-ms": "8"})
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
@@ -328,7 +343,7 @@ async def test_no_api_key_is_explained(app: ApsaraApp, core: Core) -> None:
 
 async def test_regenerate_a_chosen_reply(chat_app: ApsaraApp, core: Core) -> None:
     user = await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation["conversationId"]
+    conv_id = chat_app.current_conversation.conversation_id
     for text in ("one", "two"):
         await core.chat.generate(actor=principal_of(user), conversation_id=conv_id, text=text)
     first_reply = (await stored(core, conv_id))[1]
@@ -349,7 +364,7 @@ async def test_regenerate_a_chosen_reply(chat_app: ApsaraApp, core: Core) -> Non
 
 async def test_leaving_mid_stream_cancels_the_reply_without_a_crash(chat_app: ApsaraApp, core: Core, fake) -> None:
     await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation["conversationId"]
+    conv_id = chat_app.current_conversation.conversation_id
     fake.headers.update({"x-fake-chunks": "3000", "x-fake-chunk-delay-ms": "8"})  # 24 s: always left mid-stream, even on a loaded machine
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
