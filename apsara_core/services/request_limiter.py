@@ -8,16 +8,15 @@ old windows expire through the TTL index on `expiresAt`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
 
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.clock import Clock
+from apsara_core.config import Settings
 from apsara_core.errors import RateLimitError, ValidationError
 from apsara_core.repos import request_limits as repo
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
 
 MAX_KEY_LENGTH = 200
 
@@ -41,17 +40,17 @@ class Decision:
 class RequestLimiter:
     """`hit(key=...)` counts a request and says whether it may proceed.
 
-    `window_ms`, `max_requests` come from the settings; `now` is the clock (tests replace it).
+    `window_ms`, `max_requests` come from the settings; windows are read from `clock`.
     """
 
-    def __init__(self, core: "Core") -> None:
-        self.core = core
-        self.window_ms: int = core.settings.rate_limit_window_ms
-        self.max_requests: int = core.settings.rate_limit_max_requests
-        self.now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    def __init__(self, *, db: AsyncDatabase, settings: Settings, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self.window_ms: int = settings.rate_limit_window_ms
+        self.max_requests: int = settings.rate_limit_max_requests
 
     def _window(self) -> tuple[int, datetime]:
-        now_ms = int(self.now().timestamp() * 1000)
+        now_ms = int(self._clock.now().timestamp() * 1000)
         start = now_ms - now_ms % self.window_ms
         return start, datetime.fromtimestamp((start + self.window_ms) / 1000, timezone.utc)
 
@@ -65,10 +64,10 @@ class RequestLimiter:
             raise ValidationError(f"The caller key must be 1-{MAX_KEY_LENGTH} characters",
                                   field="key")
         window, reset = self._window()
-        allowed = await repo.take(self.core.db, key=key, window=window,
+        allowed = await repo.take(self._db, key=key, window=window,
                                   limit=self.max_requests,
                                   expires_at=reset + timedelta(seconds=60))
-        used = await repo.count(self.core.db, key=key, window=window)
+        used = await repo.count(self._db, key=key, window=window)
         return Decision(allowed, self.max_requests, max(0, self.max_requests - used), reset)
 
     async def check(self, *, key: str) -> Decision:

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static, Tex
 
 from apsara_core.errors import ApsaraError
 from apsara_core.models import Principal
+from apsara_core.vocabulary import TITLE_MAX_LENGTH
 from apsara_tui.screens.chat_base import ChatBaseScreen, conversation_label
 from apsara_tui.widgets.confirm import ConfirmModal
 from apsara_tui.widgets.forms import Form, FormField, length, required
@@ -43,7 +44,7 @@ class CreateConversationScreen(ChatBaseScreen):
         else:
             with Vertical(id="create-conversation"):
                 yield Static(f"New conversation for {self.user.get('email')}", classes="intro")
-                yield Form(FormField("title", "Title", checks=[required("a title"), length(1, 200, "The title")]),
+                yield Form(FormField("title", "Title", checks=[required("a title"), length(1, TITLE_MAX_LENGTH, "The title")]),
                            Label("System instruction (optional; fixed once the first message exists)"),
                            TextArea(id="system-instruction", soft_wrap=True),
                            submit="Create (ctrl+s)", id="conversation-form")
