@@ -166,7 +166,8 @@ def regenerate(
 def embed(
     texts: Annotated[list[str], typer.Argument(help="One or more texts.")],
     user: UserOpt = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Embedding model.")] = DEFAULT_EMBEDDING_MODEL,
+    model: Annotated[str, typer.Option("--model", "-m",
+                                       help="Embedding model.")] = DEFAULT_EMBEDDING_MODEL,
     dimensions: Annotated[int | None, typer.Option("--dimensions", help="outputDimensionality.")] = None,
     task_type: Annotated[str | None, typer.Option("--task-type", help="e.g. RETRIEVAL_QUERY.")] = None,
     json_out: JsonOpt = False,

@@ -44,7 +44,8 @@ class CreateConversationScreen(ChatBaseScreen):
         else:
             with Vertical(id="create-conversation"):
                 yield Static(f"New conversation for {self.user.get('email')}", classes="intro")
-                yield Form(FormField("title", "Title", checks=[required("a title"), length(1, TITLE_MAX_LENGTH, "The title")]),
+                yield Form(FormField("title", "Title", checks=[required("a title"),
+                                                               length(1, TITLE_MAX_LENGTH, "The title")]),
                            Label("System instruction (optional; fixed once the first message exists)"),
                            TextArea(id="system-instruction", soft_wrap=True),
                            submit="Create (ctrl+s)", id="conversation-form")

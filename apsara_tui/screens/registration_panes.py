@@ -56,7 +56,8 @@ def register_pane() -> ComposeResult:
     with TabPane("Register", id="register"):
         with VerticalScroll():
             yield Form(FormField("full_name", "Full name",
-                                 checks=[required("your full name"), length(1, FULL_NAME_MAX_LENGTH, "The name")]),
+                                 checks=[required("your full name"),
+                                         length(1, FULL_NAME_MAX_LENGTH, "The name")]),
                        _email(), _password("password", "Password"),
                        Checkbox("I accept the terms of use", id="accept_terms"),
                        submit="Register", id="register-form")
@@ -98,7 +99,8 @@ def guest_pane() -> ComposeResult:
             yield Static("Guests get a 24-hour session and a few messages in total; the allowance "
                          "is tied to the client key, so new sessions do not reset it.", classes="hint")
             yield Form(FormField("client_key", "Client key",
-                                 checks=[required("a client key"), length(1, CLIENT_KEY_MAX_LENGTH, "The client key")],
+                                 checks=[required("a client key"),
+                                         length(1, CLIENT_KEY_MAX_LENGTH, "The client key")],
                                  value=machine_client_key()),
                        submit="Continue as guest", id="guest-form")
             yield Static("", id="guest-result", classes="result")

@@ -34,7 +34,8 @@ class CreateUserScreen(CoreScreen):
         with VerticalScroll():
             yield Form(
                 FormField("full_name", "Full name",
-                          checks=[required("the full name"), length(1, FULL_NAME_MAX_LENGTH, "The name")]),
+                          checks=[required("the full name"),
+                                  length(1, FULL_NAME_MAX_LENGTH, "The name")]),
                 FormField("email", "Email", checks=[required("an email"), email_check()],
                           placeholder="ada@example.com"),
                 FormField("password", "Password", checks=password_checks(), optional=True, password=True,
