@@ -1,6 +1,8 @@
 """`open_core(settings)` builds the `Core`: the one object every front end holds.
 
-Services are created on first use so a front end pays only for what it touches.
+Services are created on first use so a front end pays only for what it touches. Each service
+is built with the collaborators it needs (keyword arguments), and this module is the only one
+that knows them all: no service imports it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.clock import Clock
 from apsara_core.config import Settings
 from apsara_core.db.client import Target, connect, resolve_target
 from apsara_core.db.schema import ensure_schema
@@ -48,6 +51,7 @@ class Core:
     db: AsyncDatabase
     target: Target
     schema_version: int
+    clock: Clock = field(default_factory=Clock)
     extras: dict[str, Any] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
 
@@ -56,7 +60,7 @@ class Core:
         """Password hashing and checking (one hasher, so its check counts cover every path)."""
         from apsara_core.services.password_store import PasswordStore
 
-        return PasswordStore(self.db, self.settings)
+        return PasswordStore(db=self.db, settings=self.settings, clock=self.clock)
 
     def defer(self, job: Coroutine[Any, Any, Any], what: str) -> None:
         """Run `job` after the current answer, so its time and failures never show in it
@@ -81,7 +85,8 @@ class Core:
         """Schema, counts and indexes (management action 11)."""
         from apsara_core.services.dbinfo import DatabaseInfoService
 
-        return DatabaseInfoService(self)
+        return DatabaseInfoService(db=self.db, target=self.target,
+                                   schema_version=self.schema_version)
 
     # Accounts (issue 3)
     @cached_property
@@ -89,14 +94,17 @@ class Core:
         """Users: create, list, show, delete, plan, role, unlock (admin actions audited)."""
         from apsara_core.services.users import UserService
 
-        return UserService(self)
+        return UserService(db=self.db, passwords=self.passwords, audit=self.audit,
+                           clock=self.clock)
 
     @cached_property
     def auth(self) -> "AuthService":
         """Registration, login, tokens, guests, Google sign-in, password reset."""
         from apsara_core.services.auth import AuthService
 
-        return AuthService(self)
+        return AuthService(db=self.db, settings=self.settings, passwords=self.passwords,
+                           mail=self.mail, limits=self.limits, clock=self.clock,
+                           defer=self.defer)
 
     @cached_property
     def sessions(self) -> "SessionService":
@@ -110,14 +118,14 @@ class Core:
         """Outgoing mail: database outbox or SMTP."""
         from apsara_core.services.mail import MailService
 
-        return MailService(self)
+        return MailService(db=self.db, settings=self.settings, clock=self.clock)
 
     @cached_property
     def audit(self) -> "AuditService":
         """The audit trail of admin actions."""
         from apsara_core.services.audit import AuditService
 
-        return AuditService(self)
+        return AuditService(db=self.db, clock=self.clock)
 
     # Plans, quotas, statistics (issue 4)
     @cached_property
@@ -125,28 +133,28 @@ class Core:
         """Subscription plans as data."""
         from apsara_core.services.plans import PlanService
 
-        return PlanService(self)
+        return PlanService(db=self.db, audit=self.audit, clock=self.clock)
 
     @cached_property
     def limits(self) -> "LimitsService":
         """Quota reservations: reserve, refund, commit."""
         from apsara_core.services.limits import LimitsService
 
-        return LimitsService(self)
+        return LimitsService(db=self.db, plans=self.plans, clock=self.clock)
 
     @cached_property
     def request_limiter(self) -> "RequestLimiter":
         """Per-caller HTTP request limiter stored in the database."""
         from apsara_core.services.request_limiter import RequestLimiter
 
-        return RequestLimiter(self)
+        return RequestLimiter(db=self.db, settings=self.settings, clock=self.clock)
 
     @cached_property
     def stats(self) -> "StatsService":
         """Database and user statistics."""
         from apsara_core.services.stats import StatsService
 
-        return StatsService(self)
+        return StatsService(db=self.db, users=self.users, limits=self.limits, clock=self.clock)
 
     # Conversations and AI (issue 5)
     @cached_property
@@ -154,21 +162,23 @@ class Core:
         """Conversations and their messages."""
         from apsara_core.services.conversations import ConversationService
 
-        return ConversationService(self)
+        return ConversationService(db=self.db, settings=self.settings, limits=self.limits,
+                                   clock=self.clock)
 
     @cached_property
     def chat(self) -> "ChatService":
         """Generate, stream, edit, regenerate, embed."""
         from apsara_core.services.chat import ChatService
 
-        return ChatService(self)
+        return ChatService(db=self.db, settings=self.settings, limits=self.limits,
+                           providers=self.providers, clock=self.clock)
 
     @cached_property
     def providers(self) -> "ProviderManager":
         """AI providers, picked by model name."""
         from apsara_core.providers.manager import ProviderManager
 
-        return ProviderManager(self)
+        return ProviderManager(settings=self.settings)
 
     async def close(self) -> None:
         """Finish deferred jobs, then close the database client."""
@@ -176,24 +186,28 @@ class Core:
         await self.client.close()
 
 
-async def open_core(settings: Settings | None = None) -> Core:
+async def open_core(settings: Settings | None = None, *, clock: Clock | None = None) -> Core:
     """Connect to the database (starting the embedded server when needed) and prepare it.
+
+    `clock` is the source of "now" for every service (a new system clock by default).
 
     Raises:
         ConfigError: an invalid setting.
         DatabaseUnavailableError: the database cannot be reached or started.
     """
     settings = settings or Settings.load()
+    clock = clock or Clock()
     settings.jwt_keys()  # fail at start, not at first login, on a short secret or pepper
     settings.pepper_key()
     target = await asyncio.to_thread(resolve_target, settings)  # may start the server
     client, db = await connect(target)
     try:
-        version = await ensure_schema(db)
+        version = await ensure_schema(db, now=clock.now())
         from apsara_core.services.password_store import check_pepper
 
         await check_pepper(db, settings)
     except BaseException:
         await client.close()
         raise
-    return Core(settings=settings, client=client, db=db, target=target, schema_version=version)
+    return Core(settings=settings, client=client, db=db, target=target, schema_version=version,
+                clock=clock)

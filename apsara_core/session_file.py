@@ -10,14 +10,8 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from apsara_core.config import ensure_data_dir
-from apsara_core.errors import ApsaraError
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
-    from apsara_core.models import Principal
 
 FILE_NAME = "session.json"
 
@@ -63,14 +57,3 @@ def delete_session(data_dir: Path) -> bool:
     except FileNotFoundError:
         return False
 
-
-async def active_session(core: "Core") -> "tuple[StoredSession, Principal] | None":
-    """The stored session and its principal when its token still verifies, else None
-    (expired, revoked, locked or no file: not an active session)."""
-    stored = read_session(core.settings.data_dir)
-    if stored is None:
-        return None
-    try:
-        return stored, await core.auth.verify_token(stored.token)
-    except ApsaraError:
-        return None

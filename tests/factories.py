@@ -14,10 +14,11 @@ async def create_user(core: Core, email: str = "user@example.com", *, role: str 
                       plan: str = "free", full_name: str = "Test User", verified: bool = True,
                       **extra: Any) -> dict[str, Any]:
     """Insert a user document directly (no password unless given as a bcrypt hash)."""
+    stamps = {"createdAt": core.clock.now(), "updatedAt": core.clock.now(), **extra}
     doc = User(_id=new_id(), fullName=full_name, email=normalize_email(email), role=role,
                subscriptionPlan=plan, isEmailVerified=verified,
                isGuest=role == "guest", authProvider="guest" if role == "guest" else "local",
-               **extra).to_mongo()
+               **stamps).to_mongo()
     await core.db.users.insert_one(doc)
     return doc
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -136,9 +136,9 @@ def fingerprint() -> str:
     return hashlib.sha256(repr((SCHEMA_VERSION, COLLECTIONS)).encode()).hexdigest()[:16]
 
 
-async def ensure_schema(db: AsyncDatabase, *, force: bool = False) -> int:
+async def ensure_schema(db: AsyncDatabase, *, now: datetime, force: bool = False) -> int:
     """Migrate data written by an older version (db/migrations.py), create missing collections
-    and indexes, and record the schema version.
+    and indexes, and record the schema version (checked at `now`).
 
     Safe to run from several processes at once: creating an existing index is a no-op.
     When the recorded fingerprint matches the declared schema, nothing is sent but one read.
@@ -167,7 +167,7 @@ async def ensure_schema(db: AsyncDatabase, *, force: bool = False) -> int:
     await db.meta.update_one(
         {"_id": "schema"},
         {"$max": {"version": SCHEMA_VERSION},
-         "$set": {"fingerprint": wanted, "checkedAt": datetime.now(timezone.utc)}},
+         "$set": {"fingerprint": wanted, "checkedAt": now}},
         upsert=True,
     )
     doc = await db.meta.find_one({"_id": "schema"})

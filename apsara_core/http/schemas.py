@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from apsara_core.services.inputs import GoogleInput
+from apsara_core.vocabulary import (CLIENT_KEY_MAX_LENGTH, DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL,
+                                    TITLE_MAX_LENGTH)
 
 
 class Body(BaseModel):
@@ -26,7 +28,7 @@ class GoogleBody(GoogleInput):
 
 
 class GuestBody(Body):
-    clientKey: StrictStr | None = Field(None, min_length=1, max_length=200)
+    clientKey: StrictStr | None = Field(None, min_length=1, max_length=CLIENT_KEY_MAX_LENGTH)
 
 
 class ResetPasswordBody(Body):
@@ -36,13 +38,13 @@ class ResetPasswordBody(Body):
 
 class ConversationCreateBody(Body):
     userId: StrictStr | None = None
-    title: StrictStr = Field(min_length=1, max_length=200)
+    title: StrictStr = Field(min_length=1, max_length=TITLE_MAX_LENGTH)
     systemInstruction: StrictStr | None = Field(None, max_length=20_000)
 
 
 class ConversationUpdateBody(Body):
     userId: StrictStr | None = None
-    title: StrictStr | None = Field(None, min_length=1, max_length=200)
+    title: StrictStr | None = Field(None, min_length=1, max_length=TITLE_MAX_LENGTH)
     systemInstruction: StrictStr | None = Field(None, max_length=20_000)
 
 
@@ -51,7 +53,7 @@ class GenerateBody(Body):
     conversationId: StrictStr
     contents: StrictStr
     files: list[StrictStr] | None = None
-    model: StrictStr = "gemini-2.5-flash"
+    model: StrictStr = DEFAULT_MODEL
     config: dict[str, Any] | None = None
 
 
@@ -61,7 +63,7 @@ class EditBody(Body):
     messageId: StrictStr
     newContent: StrictStr
     files: list[StrictStr] | None = None
-    model: StrictStr = "gemini-2.5-flash"
+    model: StrictStr = DEFAULT_MODEL
     config: dict[str, Any] | None = None
 
 
@@ -69,13 +71,13 @@ class RegenerateBody(Body):
     userId: StrictStr | None = None
     conversationId: StrictStr
     messageId: StrictStr | None = None
-    model: StrictStr = "gemini-2.5-flash"
+    model: StrictStr = DEFAULT_MODEL
     config: dict[str, Any] | None = None
 
 
 class EmbeddingsBody(Body):
     userId: StrictStr | None = None
     contents: StrictStr | list[StrictStr]
-    model: StrictStr = "gemini-embedding-001"
+    model: StrictStr = DEFAULT_EMBEDDING_MODEL
     taskType: StrictStr | None = None
     outputDimensionality: StrictInt | None = Field(None, ge=1, le=3072)

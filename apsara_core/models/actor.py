@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Role = Literal["user", "admin", "guest"]
-Plan = Literal["guest", "free", "premium"]
+from apsara_core.vocabulary import Plan, Role
 
 
 @dataclass(frozen=True)

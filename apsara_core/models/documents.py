@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+from apsara_core.vocabulary import AuthProvider, Plan, Role
 
 
 class Document(BaseModel):
@@ -31,9 +28,9 @@ class User(Document):
     email: str
     password: str | None = None
     passwordPepper: str | None = None  # id of the pepper of `password`; None: legacy (JWT-derived)
-    role: Literal["user", "admin", "guest"] = "user"
-    subscriptionPlan: Literal["guest", "free", "premium"] = "free"
-    authProvider: Literal["local", "google", "guest"] = "local"
+    role: Role = "user"
+    subscriptionPlan: Plan = "free"
+    authProvider: AuthProvider = "local"
     googleId: str | None = None
     picture: str | None = None
     isGuest: bool = False
@@ -44,8 +41,8 @@ class User(Document):
     lockedUntil: datetime | None = None
     tokensValidAfter: datetime | None = None
     lastLoginAt: datetime | None = None
-    createdAt: datetime = Field(default_factory=utcnow)
-    updatedAt: datetime = Field(default_factory=utcnow)
+    createdAt: datetime  # from the caller's clock, like every stamp
+    updatedAt: datetime
 
 
 class ModelCount(BaseModel):
@@ -91,8 +88,8 @@ class Conversation(Document):
     title: str
     config: ConversationConfig = Field(default_factory=ConversationConfig)
     stats: ConversationStats = Field(default_factory=ConversationStats)
-    createdAt: datetime = Field(default_factory=utcnow)
-    updatedAt: datetime = Field(default_factory=utcnow)
+    createdAt: datetime  # from the caller's clock, like every stamp
+    updatedAt: datetime
 
 
 class MessageContent(BaseModel):
@@ -115,4 +112,4 @@ class Message(Document):
     metadata: dict[str, Any] = Field(default_factory=dict)
     isEdited: bool = False
     editHistory: list[dict[str, Any]] = Field(default_factory=list)
-    createdAt: datetime = Field(default_factory=utcnow)
+    createdAt: datetime

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from google import genai
 
     from apsara_core.config import Settings
-    from apsara_core.core import Core
 
 T = TypeVar("T")
 MODELS = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-2.0-flash",
@@ -52,9 +51,9 @@ AUTH_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED",
 _FILE_DENIED = re.compile(r"permission to access the File", re.IGNORECASE)
 
 
-def register_providers(register: Callable[[Any], None], core: "Core") -> None:
+def register_providers(register: Callable[[Any], None], settings: "Settings") -> None:
     """The plugin hook: the built-in Google provider registers like any plugin."""
-    register(GoogleProvider(core.settings))
+    register(GoogleProvider(settings))
 
 
 def map_error(exc: BaseException) -> ProviderError | None:

@@ -1,9 +1,11 @@
 """ProviderManager: picks the provider of a model name.
 
 Providers arrive through one hook, as in simonw/llm: a plugin is any module or object with
-``register_providers(register, core)`` that calls ``register(provider)``. The built-in Google
-provider is such a plugin (listed in BUILTIN_PLUGINS); third parties publish theirs under the
-``apsara.providers`` entry-point group or call `ProviderManager.add_plugin` at runtime.
+``register_providers(register, settings)`` that calls ``register(provider)``. A plugin gets the
+settings (to read its key and endpoint) and the registration hook, nothing else: no database,
+no services. The built-in Google provider is such a plugin (listed in BUILTIN_PLUGINS); third
+parties publish theirs under the ``apsara.providers`` entry-point group or call
+`ProviderManager.add_plugin` at runtime.
 """
 
 from __future__ import annotations
@@ -11,13 +13,11 @@ from __future__ import annotations
 import importlib
 import logging
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from apsara_core.config import Settings
 from apsara_core.errors import ConfigError, ValidationError
 from apsara_core.providers.base import Provider
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
 
 BUILTIN_PLUGINS = ["apsara_core.providers.google"]
 ENTRY_POINT_GROUP = "apsara.providers"
@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 class ProviderManager:
     """The registered providers and the model ids each serves."""
 
-    def __init__(self, core: "Core") -> None:
-        self.core = core
+    def __init__(self, *, settings: Settings) -> None:
+        self._settings = settings
         self._providers: dict[str, Provider] = {}
         for name in BUILTIN_PLUGINS:
             self.add_plugin(importlib.import_module(name))
@@ -39,11 +39,11 @@ class ProviderManager:
                 log.exception("provider plugin %s failed to load", ep.name)
 
     def add_plugin(self, plugin: Any) -> None:
-        """Call the plugin's `register_providers(register, core)` hook."""
+        """Call the plugin's `register_providers(register, settings)` hook."""
         hook = getattr(plugin, "register_providers", None)
         if hook is None:
             raise ConfigError(f"Provider plugin {plugin!r} has no register_providers hook")
-        hook(self.register, self.core)
+        hook(self.register, self._settings)
 
     def register(self, provider: Provider) -> None:
         """Add (or replace) a provider under its name."""

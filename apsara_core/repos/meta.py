@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -16,8 +16,8 @@ async def recorded_pepper(db: AsyncDatabase) -> str | None:
     return str(doc["pepperId"]) if doc else None
 
 
-async def claim_pepper(db: AsyncDatabase, pepper_id: str) -> str:
-    """Record `pepper_id` unless another one is recorded first; returns the recorded id.
+async def claim_pepper(db: AsyncDatabase, pepper_id: str, *, now: datetime) -> str:
+    """Record `pepper_id` (at `now`) unless another one is recorded first; returns the recorded id.
 
     One upsert with `$setOnInsert`: of several processes writing their first hash at once,
     exactly one pepper id is kept.
@@ -25,7 +25,7 @@ async def claim_pepper(db: AsyncDatabase, pepper_id: str) -> str:
     try:
         await db.meta.update_one({"_id": PEPPER_ID},
                                  {"$setOnInsert": {"pepperId": pepper_id,
-                                                   "recordedAt": datetime.now(timezone.utc)}},
+                                                   "recordedAt": now}},
                                  upsert=True)
     except DuplicateKeyError:  # a parallel first claim inserted it: read what it kept
         pass

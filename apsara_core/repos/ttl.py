@@ -11,12 +11,11 @@ closure let a second refund give the unit back twice (counts one below the truth
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from apsara_core.clock import wall_clock
 
-def wall_clock() -> datetime:
-    """The real current time, aware UTC (what the TTL monitor compares with)."""
-    return datetime.now(timezone.utc)
+__all__ = ["expires_in", "wall_clock"]
 
 
 def expires_in(life: timedelta) -> datetime:

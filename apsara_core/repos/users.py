@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -79,10 +79,10 @@ async def insert(db: AsyncDatabase, doc: dict[str, Any], session: Any = None) ->
     await db.users.insert_one(doc, session=session)
 
 
-async def update(db: AsyncDatabase, user_id: str, set_: dict[str, Any],
+async def update(db: AsyncDatabase, user_id: str, set_: dict[str, Any], *, now: datetime,
                  unset: tuple[str, ...] = (), session: Any = None) -> dict[str, Any] | None:
-    """Set (and unset) fields, stamping updatedAt; returns the document after, or None."""
-    change: dict[str, Any] = {"$set": {**set_, "updatedAt": _now()}}
+    """Set (and unset) fields, stamping updatedAt with `now`; returns the document after, or None."""
+    change: dict[str, Any] = {"$set": {**set_, "updatedAt": now}}
     if unset:
         change["$unset"] = {name: "" for name in unset}
     return await update_then_get(db.users, {"_id": user_id}, change, session=session)
@@ -109,9 +109,8 @@ async def mirror_lock(db: AsyncDatabase, email: str, until: datetime) -> dict[st
                                  {"$set": {"lockedUntil": until}})
 
 
-async def record_login(db: AsyncDatabase, user_id: str) -> dict[str, Any] | None:
-    """A successful sign-in: reset the failure counter, stamp lastLoginAt."""
-    now = _now()
+async def record_login(db: AsyncDatabase, user_id: str, *, now: datetime) -> dict[str, Any] | None:
+    """A successful sign-in: reset the failure counter, stamp lastLoginAt with `now`."""
     return await update_then_get(
         db.users, {"_id": user_id}, {"$set": {"failedLoginAttempts": 0, "lockedUntil": None,
                                               "lastLoginAt": now, "updatedAt": now}})
@@ -186,7 +185,3 @@ async def delete_with_data(db: AsyncDatabase, user_id: str, session: Any) -> dic
     return {"conversations": counts["conversations"],
             "messages": counts["messages"] + counts["message_archive"],
             "files": counts["files"], "usage": counts["user_usage"] + counts["usage_daily"]}
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)

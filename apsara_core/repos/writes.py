@@ -2,23 +2,22 @@
 
 On servers that speak MongoDB 8.0's client-level `bulkWrite` (wire version 25+; the embedded
 server advertises 27) a list of writes is one command; on older servers it is one command per
-write, with the same results and errors. Used inside transactions, where the writes commit or
-abort together: storing a message with its sequence and its quota bookkeeping costs two round
-trips (the bulk write and the commit) instead of six.
+write, with the same results and errors. Used inside transactions (db/transactions.py),
+where the writes commit or abort together: storing a message with its sequence and its quota
+bookkeeping costs two round trips (the bulk write and the commit) instead of six.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ClientBulkWriteException, DuplicateKeyError, PyMongoError
 
-T = TypeVar("T")
 CLIENT_BULK_WIRE_VERSION = 25
 DUPLICATE_KEY = 11000
 
@@ -42,17 +41,6 @@ class Update:
 
 
 Write = Insert | Update
-
-
-async def transaction(db: AsyncDatabase, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-    """Run `work(session)` in one transaction, retried by pymongo on transient errors.
-
-    The session is not causally consistent: every read goes to the primary anyway, and a causal
-    session adds readConcern.afterClusterTime to a retried transaction's first command, which
-    the embedded server refuses on bulkWrite (error 40415).
-    """
-    async with db.client.start_session(causal_consistency=False) as session:
-        return await session.with_transaction(work)
 
 
 def bulk_capable(db: AsyncDatabase) -> bool:

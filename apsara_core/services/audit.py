@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.clock import Clock
 from apsara_core.errors import PermissionDeniedError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.repos import audit as audit_repo
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
 
 
 class AuditService:
     """Records and lists audit entries."""
 
-    def __init__(self, core: "Core") -> None:
-        self._core = core
+    def __init__(self, *, db: AsyncDatabase, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
 
     async def record(self, *, actor: Principal, action: str, target_id: str,
                      before: dict[str, Any] | None, after: dict[str, Any] | None,
                      session: Any = None) -> dict[str, Any]:
         """Store one entry (inside `session`'s transaction when given) and return it."""
-        entry = {"_id": str(ObjectId()), "at": datetime.now(timezone.utc),
+        entry = {"_id": str(ObjectId()), "at": self._clock.now(),
                  "actorId": actor.user_id, "actorEmail": actor.email, "actorRole": actor.role,
                  "action": action, "targetId": target_id, "before": before, "after": after}
-        await audit_repo.add(self._core.db, entry, session=session)
+        await audit_repo.add(self._db, entry, session=session)
         return entry
 
     async def list(self, *, actor: Principal, target_id: str | None = None,
@@ -43,5 +42,5 @@ class AuditService:
             raise PermissionDeniedError("Only admins can read the audit trail")
         if not isinstance(limit, int) or not 1 <= limit <= 500:
             raise ValidationError("limit must be between 1 and 500", field="limit")
-        return await audit_repo.latest(self._core.db, target_id=target_id, action=action,
+        return await audit_repo.latest(self._db, target_id=target_id, action=action,
                                        limit=limit)

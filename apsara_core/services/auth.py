@@ -11,10 +11,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from apsara_core.clock import Clock
+from apsara_core.config import Settings
 
 from apsara_core.errors import (AccountLockedError, ApsaraError, AuthenticationError,
                                 ConflictError, RateLimitError)
@@ -29,19 +34,16 @@ from apsara_core.services.auth_otp import OtpManager, wrong_code
 from apsara_core.services.auth_tokens import Session, TokenSigner, invalid_token
 from apsara_core.services.inputs import (EmailInput, GoogleInput, GuestInput, LoginInput,
                                          OtpInput, RegisterInput, ResendInput, ResetInput, parse)
+from apsara_core.services.limits import LimitsService
+from apsara_core.services.mail import MailService
+from apsara_core.services.password_store import PasswordStore
 from apsara_core.services.passwords import StoredPassword, check_policy
-from apsara_core.services.users import new_user_doc, now_ms, public_user
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
+from apsara_core.services.users import new_user_doc, public_user
+from apsara_core.vocabulary import FULL_NAME_MAX_LENGTH
 
 GUEST_LIFETIME = timedelta(hours=24)
 GUEST_SESSIONS_PER_HOUR = 10
 GUEST_MESSAGES = 5
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def bad_credentials() -> AuthenticationError:
@@ -50,13 +52,13 @@ def bad_credentials() -> AuthenticationError:
                                suggestions=["Check the email and password, or use forgot-password"])
 
 
-def _locked(user: dict[str, Any]) -> bool:
+def _locked(user: dict[str, Any], now: datetime) -> bool:
     until = user.get("lockedUntil")
-    return until is not None and until > _now()
+    return until is not None and until > now
 
 
-def _check_not_locked(user: dict[str, Any]) -> None:
-    if _locked(user):
+def _check_not_locked(user: dict[str, Any], now: datetime) -> None:
+    if _locked(user, now):
         until = user["lockedUntil"].strftime("%H:%M UTC")
         raise AccountLockedError(
             f"This account is locked until {until} after too many failed sign-ins",
@@ -66,16 +68,23 @@ def _check_not_locked(user: dict[str, Any]) -> None:
 class AuthService:
     """Registration, login, tokens, guests, Google sign-in, password reset."""
 
-    def __init__(self, core: "Core") -> None:
-        self._core = core
-        self._passwords = core.passwords
-        self._signer = TokenSigner(core.settings.jwt_keys())
+    def __init__(self, *, db: AsyncDatabase, settings: Settings, passwords: PasswordStore,
+                 mail: MailService, limits: LimitsService, clock: Clock,
+                 defer: Callable[[Coroutine[Any, Any, Any], str], None]) -> None:
+        """`defer(job, what)` runs a job after the current answer (the lock mail)."""
+        self._db = db
+        self._settings = settings
+        self._passwords = passwords
+        self._mail = mail
+        self._limits = limits
+        self._clock = clock
+        self._signer = TokenSigner(settings.jwt_keys())
         # Keyed by the pepper, not the JWT key: rotating JWT_SECRET must not void codes.
-        pepper = core.settings.pepper_key()
-        self._otp = OtpManager(core.db, hmac.new(pepper, b"apsara-otp-pepper", hashlib.sha256).digest())
-        self._google = GoogleVerifier(core.settings)
-        self._guard = LoginGuard(core)
-        self._guests = GuestAccounts(core)
+        pepper = hmac.new(settings.pepper_key(), b"apsara-otp-pepper", hashlib.sha256).digest()
+        self._otp = OtpManager(db=db, pepper=pepper, clock=clock)
+        self._google = GoogleVerifier(settings)
+        self._guard = LoginGuard(db=db, passwords=passwords, mail=mail, clock=clock, defer=defer)
+        self._guests = GuestAccounts(db=db, settings=settings, clock=clock)
 
     # -- registration and codes -------------------------------------------------------
 
@@ -96,15 +105,15 @@ class AuthService:
         if await self._otp.may_send(data.email, kind):  # throttled: no mail, same answer
             if created:
                 code = await self._otp.new_code(data.email, "verify_email")
-                await self._core.mail.send(to=data.email, **mails.verification(data.full_name, code))
+                await self._mail.send(to=data.email, **mails.verification(data.full_name, code))
             else:
-                await self._core.mail.send(to=data.email, **mails.already_registered())
+                await self._mail.send(to=data.email, **mails.already_registered())
         return {"success": True, "message": mails.REGISTERED}
 
     async def _create_account(self, email: str, name: str, hashed: StoredPassword,
                               actor: Principal | None) -> bool:
         """Store the account (or upgrade the guest); False when the email is taken."""
-        if await repo.find_by_email(self._core.db, email) is not None:
+        if await repo.find_by_email(self._db, email) is not None:
             return False
         fields = {"email": email, "fullName": name, **hashed.fields(), "role": "user",
                   "subscriptionPlan": "free", "authProvider": "local", "isGuest": False,
@@ -112,18 +121,19 @@ class AuthService:
         try:
             if actor is not None and actor.is_guest:
                 return await self._upgrade_guest(actor, fields)
-            await repo.insert(self._core.db, new_user_doc(
-                email=email, full_name=name, password=hashed))
+            await repo.insert(self._db, new_user_doc(
+                email=email, full_name=name, password=hashed, now=self._clock.now()))
         except DuplicateKeyError:
             return False
         return True
 
     async def _upgrade_guest(self, actor: Principal, fields: dict[str, Any]) -> bool:
-        guest = await repo.find_by_id(self._core.db, actor.user_id)
+        guest = await repo.find_by_id(self._db, actor.user_id)
         if guest is None or not guest.get("isGuest"):
             raise invalid_token("The guest session is no longer valid")
-        fields.update(formerGuestClientKey=guest.get("guestClientKey"), tokensValidAfter=now_ms())
-        await repo.update(self._core.db, actor.user_id, fields,
+        fields.update(formerGuestClientKey=guest.get("guestClientKey"),
+                      tokensValidAfter=self._clock.now_ms())
+        await repo.update(self._db, actor.user_id, fields, now=self._clock.now(),
                           unset=("guestClientKey", "guestSessionId"))
         return True
 
@@ -135,10 +145,11 @@ class AuthService:
         """
         data = parse(OtpInput, {"email": email, "otp": otp})
         await self._otp.check(data.email, "verify_email", data.otp)
-        user = await repo.find_by_email(self._core.db, data.email)
+        user = await repo.find_by_email(self._db, data.email)
         if user is None:
             raise wrong_code()
-        await repo.update(self._core.db, str(user["_id"]), {"isEmailVerified": True})
+        await repo.update(self._db, str(user["_id"]), {"isEmailVerified": True},
+                          now=self._clock.now())
         return {"success": True, "message": "Email verified: you can sign in now"}
 
     async def resend_otp(self, *, email: str, purpose: str = "verify_email") -> dict[str, Any]:
@@ -150,7 +161,7 @@ class AuthService:
         data = parse(ResendInput, {"email": email, "purpose": purpose})
         if not await self._otp.may_send(data.email, data.purpose):
             raise await self._otp.throttled(data.email, data.purpose)
-        user = await repo.find_by_email(self._core.db, data.email)
+        user = await repo.find_by_email(self._db, data.email)
         if user is not None and self._wants_code(user, data.purpose):
             await self._mail_code(user, data.purpose)
         return {"success": True, "message": mails.SENT_IF_ACCOUNT}
@@ -165,7 +176,7 @@ class AuthService:
         code = await self._otp.new_code(user["email"], purpose)
         body = (mails.verification(user["fullName"], code) if purpose == "verify_email"
                 else mails.reset(user["fullName"], code))
-        await self._core.mail.send(to=user["email"], **body)
+        await self._mail.send(to=user["email"], **body)
 
     # -- password reset -----------------------------------------------------------------
 
@@ -174,7 +185,7 @@ class AuthService:
         data = parse(EmailInput, {"email": email})
         if not await self._otp.may_send(data.email, "reset_password"):
             raise await self._otp.throttled(data.email, "reset_password")
-        user = await repo.find_by_email(self._core.db, data.email)
+        user = await repo.find_by_email(self._db, data.email)
         if user is not None and self._wants_code(user, "reset_password"):
             await self._mail_code(user, "reset_password")
         return {"success": True, "message": mails.SENT_IF_ACCOUNT}
@@ -183,10 +194,10 @@ class AuthService:
         """Trade the reset code for a short-lived (15 min) single-use reset token."""
         data = parse(OtpInput, {"email": email, "otp": otp})
         await self._otp.check(data.email, "reset_password", data.otp)
-        user = await repo.find_by_email(self._core.db, data.email)
+        user = await repo.find_by_email(self._db, data.email)
         if user is None:
             raise wrong_code()
-        _check_not_locked(user)
+        _check_not_locked(user, self._clock.now())
         token = await self._otp.new_reset_token(str(user["_id"]), data.email)
         return {"success": True, "resetToken": token,
                 "message": "Code accepted: set the new password within 15 minutes"}
@@ -196,8 +207,9 @@ class AuthService:
         data = parse(ResetInput, {"resetToken": reset_token, "password": new_password})
         hashed = await self._passwords.hash(check_policy(data.password))
         user_id = await self._otp.take_reset_token(data.reset_token)
-        await repo.update(self._core.db, user_id, {
-            **hashed.fields(), "tokensValidAfter": now_ms(), "isEmailVerified": True})
+        await repo.update(self._db, user_id, {
+            **hashed.fields(), "tokensValidAfter": self._clock.now_ms(), "isEmailVerified": True},
+            now=self._clock.now())
         return {"success": True,
                 "message": "Password changed; every session was signed out. Sign in again."}
 
@@ -215,8 +227,8 @@ class AuthService:
         """
         data = parse(LoginInput, {"email": email, "password": password})
         slot, user = await asyncio.gather(self._guard.take(data.email),
-                                          repo.find_by_email(self._core.db, data.email))
-        if not slot or (user is not None and _locked(user)):
+                                          repo.find_by_email(self._db, data.email))
+        if not slot or (user is not None and _locked(user, self._clock.now())):
             raise await self._guard.refuse(data.email, data.password)
         if not await self._passwords.check(data.password, user):
             await self._guard.failed(data.email, user)
@@ -233,9 +245,10 @@ class AuthService:
 
     async def _sign_in(self, user: dict[str, Any], lifetime: timedelta | None = None) -> Session:
         """Reset the failure counter and issue a session token."""
-        user = await repo.record_login(self._core.db, str(user["_id"])) or user
+        now = self._clock.now()
+        user = await repo.record_login(self._db, str(user["_id"]), now=now) or user
         token, _, expires = self._signer.issue(
-            user=user, lifetime=lifetime or self._core.settings.token_lifetime)
+            user=user, lifetime=lifetime or self._settings.token_lifetime, now=now)
         public = public_user(user)
         if user.get("isGuest"):
             public["messagesLeft"] = await self.messages_left(user)
@@ -250,10 +263,10 @@ class AuthService:
         """
         data = parse(GoogleInput, {"idToken": id_token})
         claims = await self._google.verify(data.id_token)
-        user = await repo.find_by_google_id(self._core.db, str(claims["sub"]))
+        user = await repo.find_by_google_id(self._db, str(claims["sub"]))
         if user is None:
             user = await self._google_account(claims)
-        _check_not_locked(user)
+        _check_not_locked(user, self._clock.now())
         return await self._sign_in(user)
 
     async def _google_account(self, claims: dict[str, Any]) -> dict[str, Any]:
@@ -262,7 +275,7 @@ class AuthService:
             raise AuthenticationError("Google did not share an email address for this account",
                                       code="INVALID_GOOGLE_TOKEN", field="idToken")
         email = repo.normalize_email(email)
-        existing = await repo.find_by_email(self._core.db, email)
+        existing = await repo.find_by_email(self._db, email)
         picture = claims.get("picture") if isinstance(claims.get("picture"), str) else None
         if existing is not None:
             if not verified:
@@ -276,17 +289,17 @@ class AuthService:
             # An unverified password was set by someone who never proved the address: drop it.
             drop = () if existing.get("isEmailVerified") else ("password",)
             if drop:
-                fields["tokensValidAfter"] = now_ms()
-            return await repo.update(self._core.db, str(existing["_id"]), fields,
-                                     unset=drop) or existing
+                fields["tokensValidAfter"] = self._clock.now_ms()
+            return await repo.update(self._db, str(existing["_id"]), fields,
+                                     now=self._clock.now(), unset=drop) or existing
         name = claims.get("name") if isinstance(claims.get("name"), str) else email.split("@")[0]
-        doc = new_user_doc(email=email, full_name=name[:100] or email, password=None,
-                           provider="google", verified=verified, googleId=str(claims["sub"]),
-                           picture=picture)
+        doc = new_user_doc(email=email, full_name=name[:FULL_NAME_MAX_LENGTH] or email,
+                           password=None, provider="google", verified=verified,
+                           googleId=str(claims["sub"]), picture=picture, now=self._clock.now())
         try:
-            await repo.insert(self._core.db, doc)
+            await repo.insert(self._db, doc)
         except DuplicateKeyError:  # a parallel first sign-in won
-            return await repo.find_by_google_id(self._core.db, str(claims["sub"])) or doc
+            return await repo.find_by_google_id(self._db, str(claims["sub"])) or doc
         return doc
 
     async def guest(self, *, client_key: str, address: str) -> Session:
@@ -306,10 +319,10 @@ class AuthService:
         """
         data = parse(GuestInput, {"clientKey": client_key})
         user = await self._guests.find_or_create(data.client_key, address)
-        _check_not_locked(user)
-        now = _now()
+        now = self._clock.now()
+        _check_not_locked(user, now)
         window = now.replace(minute=0, second=0, microsecond=0)
-        if not await repo.take_guest_session(self._core.db, str(user["_id"]), window,
+        if not await repo.take_guest_session(self._db, str(user["_id"]), window,
                                              GUEST_SESSIONS_PER_HOUR):
             raise RateLimitError("Too many guest sessions from this client: at most "
                                  f"{GUEST_SESSIONS_PER_HOUR} per hour", field="clientKey",
@@ -319,13 +332,13 @@ class AuthService:
     async def messages_left(self, user: dict[str, Any]) -> int:
         """A guest's remaining lifetime messages (from the limits service)."""
         try:
-            info = await self._core.limits.quota(actor=Principal.of_user(user))
+            info = await self._limits.quota(actor=Principal.of_user(user))
         except (ImportError, ApsaraError):
             info = {}
         limits = info.get("guestLimits") or {}
         used = limits.get("totalMessagesUsed")
         if used is None:
-            doc = await self._core.db.user_usage.find_one({"_id": str(user["_id"])})
+            doc = await self._db.user_usage.find_one({"_id": str(user["_id"])})
             used = ((doc or {}).get("guestLimits") or {}).get("totalMessagesUsed", 0)
         return max(0, int(limits.get("totalMessagesLimit", GUEST_MESSAGES)) - int(used))
 
@@ -340,8 +353,8 @@ class AuthService:
         """
         claims = self._signer.decode(token)
         revoked, user = await asyncio.gather(
-            token_repo.is_revoked(self._core.db, claims["jti"]),
-            repo.find_by_id(self._core.db, claims["sub"]))
+            token_repo.is_revoked(self._db, claims["jti"]),
+            repo.find_by_id(self._db, claims["sub"]))
         if revoked:
             raise invalid_token("This session was signed out")
         if user is None:
@@ -349,15 +362,16 @@ class AuthService:
         valid_after = user.get("tokensValidAfter")
         if valid_after is not None and float(claims["iat"]) < valid_after.timestamp():
             raise invalid_token("This session was ended (signed out everywhere or password reset)")
-        _check_not_locked(user)
+        _check_not_locked(user, self._clock.now())
         return Principal.of_user(user, jti=claims["jti"])
 
     async def logout(self, *, token: str) -> None:
         """Revoke this token at once (kept until it would have expired)."""
         claims = self._signer.decode(token)
-        await token_repo.revoke(self._core.db, claims["jti"], claims["sub"],
-                                datetime.fromtimestamp(claims["exp"], timezone.utc), _now())
+        await token_repo.revoke(self._db, claims["jti"], claims["sub"],
+                                datetime.fromtimestamp(claims["exp"], timezone.utc), self._clock.now())
 
     async def logout_all(self, *, actor: Principal) -> None:
         """End every session of the actor (tokens issued before now stop working)."""
-        await repo.update(self._core.db, actor.user_id, {"tokensValidAfter": now_ms()})
+        await repo.update(self._db, actor.user_id, {"tokensValidAfter": self._clock.now_ms()},
+                          now=self._clock.now())

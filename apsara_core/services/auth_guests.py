@@ -10,18 +10,18 @@ ends (CLI, TUI) pass LOCAL_ADDRESS and are not capped.
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from apsara_core.clock import Clock, next_midnight
+from apsara_core.config import Settings
 from apsara_core.errors import RateLimitError, ValidationError
 from apsara_core.repos import guest_caps
 from apsara_core.repos import users as repo
 from apsara_core.services.users import new_user_doc
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
 
 LOCAL_ADDRESS = "local"
 GUEST_DOMAIN = "guest.apsara.invalid"
@@ -50,8 +50,10 @@ def address_key(address: object) -> str:
 class GuestAccounts:
     """Finds or creates the guest of a client key, within the per-address cap."""
 
-    def __init__(self, core: "Core") -> None:
-        self._core = core
+    def __init__(self, *, db: AsyncDatabase, settings: Settings, clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
 
     async def find_or_create(self, client_key: str, address: str) -> dict[str, Any]:
         """The guest of `client_key`, created when new (counted against `address`).
@@ -64,19 +66,19 @@ class GuestAccounts:
             RateLimitError: the address made its new guests for today (reset: next 00:00 UTC).
         """
         key = LOCAL_ADDRESS if address == LOCAL_ADDRESS else address_key(address)
-        user = await repo.find_guest_by_key(self._core.db, client_key)
+        user = await repo.find_guest_by_key(self._db, client_key)
         if user is not None:
             return user
         user, created = await self._create(client_key)
         if not created or key == LOCAL_ADDRESS:
             return user
-        now = datetime.now(timezone.utc)
-        tomorrow = _next_midnight(now)
-        limit = self._core.settings.guest_accounts_per_address_per_day
-        if await guest_caps.take(self._core.db, address=key, day=now.strftime("%Y-%m-%d"),
+        now = self._clock.now()
+        tomorrow = next_midnight(now.date())
+        limit = self._settings.guest_accounts_per_address_per_day
+        if await guest_caps.take(self._db, address=key, day=now.strftime("%Y-%m-%d"),
                                  limit=limit, expires_at=tomorrow + timedelta(hours=1)):
             return user
-        await repo.delete_new_guest(self._core.db, str(user["_id"]))
+        await repo.delete_new_guest(self._db, str(user["_id"]))
         raise RateLimitError(
             f"Too many new guest accounts from this address today: at most {limit} per day",
             reset_time=tomorrow,
@@ -87,14 +89,10 @@ class GuestAccounts:
         user_id = repo.new_id()
         doc = new_user_doc(email=f"guest-{user_id}@{GUEST_DOMAIN}", full_name="Guest",
                            password=None, role="guest", plan="guest", provider="guest",
-                           guestClientKey=client_key)
+                           guestClientKey=client_key, now=self._clock.now())
         doc["_id"] = user_id
         try:
-            await repo.insert(self._core.db, doc)
+            await repo.insert(self._db, doc)
         except DuplicateKeyError:
-            return await repo.find_guest_by_key(self._core.db, client_key) or doc, False
+            return await repo.find_guest_by_key(self._db, client_key) or doc, False
         return doc, True
-
-
-def _next_midnight(now: datetime) -> datetime:
-    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.clock import Clock
 from apsara_core.errors import RateLimitError, ValidationError
 from apsara_core.repos import otps as otp_repo
 
@@ -22,10 +23,6 @@ SENDS_PER_WINDOW = 5
 RESET_TOKEN_TTL = timedelta(minutes=15)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def wrong_code() -> ValidationError:
     """The one error for a wrong, expired, used or other-purpose code."""
     return ValidationError("The code is wrong or has expired", field="otp",
@@ -35,17 +32,19 @@ def wrong_code() -> ValidationError:
 class OtpManager:
     """Creates, sends-throttles and checks codes and reset tokens."""
 
-    def __init__(self, db: AsyncDatabase, pepper: bytes) -> None:
+    def __init__(self, *, db: AsyncDatabase, pepper: bytes, clock: Clock) -> None:
         self._db = db
         self._pepper = pepper
+        self._clock = clock
 
     def _hash(self, *parts: str) -> str:
         return hmac.new(self._pepper, ":".join(parts).encode(), hashlib.sha256).hexdigest()
 
     async def may_send(self, email: str, purpose: str) -> bool:
         """Count one mail of `purpose` to `email`; False when throttled."""
-        return await otp_repo.take_send(self._db, email, purpose, _now(), gap=SEND_GAP,
-                                        window=SEND_WINDOW, per_window=SENDS_PER_WINDOW)
+        return await otp_repo.take_send(self._db, email, purpose, self._clock.now(),
+                                        gap=SEND_GAP, window=SEND_WINDOW,
+                                        per_window=SENDS_PER_WINDOW)
 
     async def throttled(self, email: str, purpose: str) -> RateLimitError:
         """The error for a throttled send, with when the next one is allowed."""
@@ -59,7 +58,7 @@ class OtpManager:
         """A fresh code; the previous code of this purpose stops working."""
         code = f"{secrets.randbelow(1_000_000):06d}"
         await otp_repo.put_code(self._db, email, purpose, self._hash(purpose, email, code),
-                                _now(), CODE_TTL)
+                                self._clock.now(), CODE_TTL)
         return code
 
     async def check(self, email: str, purpose: str, code: str) -> None:
@@ -68,7 +67,8 @@ class OtpManager:
         Raises:
             ValidationError: field "otp" — wrong, expired, used, other purpose, or killed.
         """
-        doc = await otp_repo.take_attempt(self._db, email, purpose, _now(), MAX_ATTEMPTS)
+        doc = await otp_repo.take_attempt(self._db, email, purpose, self._clock.now(),
+                                          MAX_ATTEMPTS)
         wanted = self._hash(purpose, email, code)
         if doc is not None and hmac.compare_digest(doc["codeHash"], wanted):
             if await otp_repo.consume_code(self._db, email, purpose, wanted):
@@ -84,7 +84,7 @@ class OtpManager:
         await otp_repo.drop_reset_tokens(self._db, email)
         token = secrets.token_urlsafe(32)
         await otp_repo.put_reset_token(self._db, self._hash("reset", token), user_id, email,
-                                       _now(), RESET_TOKEN_TTL)
+                                       self._clock.now(), RESET_TOKEN_TTL)
         return token
 
     async def take_reset_token(self, token: str) -> str:
@@ -93,7 +93,8 @@ class OtpManager:
         Raises:
             ValidationError: field "resetToken" — unknown, used or expired.
         """
-        doc = await otp_repo.take_reset_token(self._db, self._hash("reset", token), _now())
+        doc = await otp_repo.take_reset_token(self._db, self._hash("reset", token),
+                                              self._clock.now())
         if doc is None:
             raise ValidationError("The reset token is invalid, used or expired", field="resetToken",
                                   suggestions=["Start again with forgot-password"])

@@ -60,14 +60,13 @@ class TokenSigner:
         self._all = list(dict.fromkeys(keys))
 
     def issue(self, *, user: dict[str, Any], lifetime: timedelta,
-              now: datetime | None = None) -> tuple[str, str, datetime]:
-        """A new token for `user`, signed with the current key (`kid` names it).
+              now: datetime) -> tuple[str, str, datetime]:
+        """A new token for `user` issued at `now`, signed with the current key (`kid` names it).
 
         Returns:
             (token, jti, expires_at). `iat` keeps sub-second precision so a token issued
             right after a "log out everywhere" is told apart from the ones before it.
         """
-        now = now or datetime.now(timezone.utc)
         expires = now + lifetime
         jti = secrets.token_urlsafe(16)
         claims = {"sub": str(user["_id"]), "role": user.get("role", "user"),

@@ -1,7 +1,7 @@
 """ChatService: send, edit, regenerate (streamed or whole) and embeddings.
 
 Every call validates everything first (nothing is written on bad input), reserves quota, stores
-the user's side, then streams the model's reply through `chat_stream.run_reply`. The streaming
+the user's side, then streams the model's reply through `chat_stream.ReplyRunner.run`. The streaming
 methods yield `ChatEvent`s, "started" first. A failure before "started" (bad input, unknown or
 foreign conversation, unknown model, quota) is raised with nothing yielded; one after it is
 yielded as an "error" event and then raised.
@@ -13,25 +13,25 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.clock import Clock
+from apsara_core.config import Settings
 from apsara_core.errors import PayloadTooLargeError, ValidationError
 from apsara_core.models import Principal
-from apsara_core.models.documents import utcnow
 from apsara_core.providers.base import GenerationOptions, Provider
+from apsara_core.providers.manager import ProviderManager
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_edit, chat_store
 from apsara_core.services.chat_embed import embed_texts
 from apsara_core.services.chat_history import parse_files
-from apsara_core.services.chat_stream import ChatEvent, ReplyJob, error_event, read_window, run_reply
+from apsara_core.services.chat_stream import ChatEvent, ReplyJob, ReplyRunner, error_event
 from apsara_core.services.conversations import load_owned
 from apsara_core.services.input_checks import check_unicode
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
-
-DEFAULT_MODEL = "gemini-2.5-flash"
-DEFAULT_EMBEDDING_MODEL = "gemini-embedding-001"
+from apsara_core.services.limits import LimitsService
+from apsara_core.vocabulary import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL
 
 __all__ = ["ChatEvent", "ChatService", "DEFAULT_MODEL", "DEFAULT_EMBEDDING_MODEL"]
 
@@ -81,17 +81,23 @@ async def _guarded(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]
 class ChatService:
     """Generate, stream, edit, regenerate, embed (see contracts.md)."""
 
-    def __init__(self, core: "Core") -> None:
-        self.core = core
+    def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
+                 providers: ProviderManager, clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._limits = limits
+        self._providers = providers
+        self._clock = clock
+        self._replies = ReplyRunner(db=db, settings=settings, limits=limits, clock=clock)
 
     def _model(self, model: Any, config: Any) -> tuple[Provider, GenerationOptions]:
-        provider = self.core.providers.for_model(model)
+        provider = self._providers.for_model(model)
         options = GenerationOptions.from_config(config, thinking=provider.thinks(model))
         provider.check_ready()
         return provider, options
 
     async def _reserve(self, actor: Principal, model: str) -> Any:
-        return await self.core.limits.reserve(actor=actor, model=model)
+        return await self._limits.reserve(actor=actor, model=model)
 
     def stream(self, *, actor: Principal, conversation_id: Any, text: Any, model: Any = DEFAULT_MODEL,
                config: Any = None, files: Any = None) -> AsyncIterator[ChatEvent]:
@@ -104,21 +110,21 @@ class ChatService:
 
     async def _send(self, actor: Principal, conversation_id: Any, text: Any, model: Any,
                     config: Any, files: Any) -> AsyncIterator[ChatEvent]:
-        started, request_at = time.perf_counter(), utcnow()
-        text = check_text(text, self.core.settings.max_message_chars)
+        started, request_at = time.perf_counter(), self._clock.now()
+        text = check_text(text, self._settings.max_message_chars)
         provider, options = self._model(model, config)
         file_parts = parse_files(files)
-        conv = await load_owned(self.core, actor, conversation_id)
+        conv = await load_owned(self._db, actor, conversation_id)
         reservation, window = await self._reserve_reading(actor, model, conv)
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
         # The user's message is stored while the model call starts; no reply text is shown or
         # stored before it is (see ReplyJob.prompt_store).
         storing = asyncio.ensure_future(chat_store.append(
-            self.core, user_doc, expected=conv["stats"]["messageSequence"]))
+            self._db, user_doc, expected=conv["stats"]["messageSequence"]))
         job = ReplyJob(actor, conv, model, provider, options, reservation, prompt_store=storing,
                        prompt_id=user_doc["messageId"], request_at=request_at, started=started,
                        window=[*window, user_doc])
-        async with aclosing(run_reply(self.core, job)) as events:
+        async with aclosing(self._replies.run(job)) as events:
             async for event in events:
                 yield event
 
@@ -128,7 +134,7 @@ class ChatService:
         last = conv["stats"]["messageSequence"]
         if not last:
             return await self._reserve(actor, model), []
-        reading = asyncio.ensure_future(read_window(self.core, conv["conversationId"], last + 1))
+        reading = asyncio.ensure_future(self._replies.read_window(conv["conversationId"], last + 1))
         try:
             reservation = await self._reserve(actor, model)
         except BaseException:
@@ -137,7 +143,7 @@ class ChatService:
         try:
             return reservation, await reading
         except BaseException:
-            await self.core.limits.refund(reservation)
+            await self._limits.refund(reservation)
             raise
 
     def _user_doc(self, conv: dict[str, Any], text: str, files: list[dict[str, str]], model: str,
@@ -164,22 +170,23 @@ class ChatService:
 
     async def _edit(self, actor: Principal, conversation_id: Any, message_id: Any, new_text: Any,
                     model: Any, config: Any, files: Any) -> AsyncIterator[ChatEvent]:
-        started, request_at = time.perf_counter(), utcnow()
-        text = check_text(new_text, self.core.settings.max_message_chars, field="newText")
+        started, request_at = time.perf_counter(), self._clock.now()
+        text = check_text(new_text, self._settings.max_message_chars, field="newText")
         provider, options = self._model(model, config)
         file_parts = parse_files(files) if files is not None else None
-        conv = await load_owned(self.core, actor, conversation_id)
-        message = await chat_edit.editable(self.core, conv, message_id)
+        conv = await load_owned(self._db, actor, conversation_id)
+        message = await chat_edit.editable(self._db, conv, message_id)
         reservation = await self._reserve(actor, model)
         try:
-            prompt, branch = await chat_edit.apply_edit(self.core, conv, message, text, file_parts)
+            prompt, branch = await chat_edit.apply_edit(self._db, conv, message, text, file_parts,
+                                                        now=self._clock.now())
         except BaseException:
-            await self.core.limits.refund(reservation)
+            await self._limits.refund(reservation)
             raise
         job = ReplyJob(actor, conv, model, provider, options, reservation, prompt=prompt,
                        request_at=request_at, started=started,
                        extra={"branchId": branch, "editedMessageId": prompt["messageId"]})
-        async with aclosing(run_reply(self.core, job)) as events:
+        async with aclosing(self._replies.run(job)) as events:
             async for event in events:
                 yield event
 
@@ -194,26 +201,29 @@ class ChatService:
 
     async def _regenerate(self, actor: Principal, conversation_id: Any, message_id: Any, model: Any,
                           config: Any) -> AsyncIterator[ChatEvent]:
-        started, request_at = time.perf_counter(), utcnow()
+        started, request_at = time.perf_counter(), self._clock.now()
         provider, options = self._model(model, config)
-        conv = await load_owned(self.core, actor, conversation_id)
-        target, prompt = await chat_edit.regenerate_target(self.core, conv, message_id)
+        conv = await load_owned(self._db, actor, conversation_id)
+        target, prompt = await chat_edit.regenerate_target(self._db, conv, message_id)
         reservation = await self._reserve(actor, model)
         try:
-            branch = await chat_edit.archive_reply(self.core, conv, target) if target else None
+            branch = (await chat_edit.archive_reply(self._db, conv, target, now=self._clock.now())
+                      if target else None)
         except BaseException:
-            await self.core.limits.refund(reservation)
+            await self._limits.refund(reservation)
             raise
         extra = {"branchId": branch, "regeneratedMessageId": target["messageId"] if target else None}
         job = ReplyJob(actor, conv, model, provider, options, reservation, prompt=prompt,
                        request_at=request_at, started=started, extra=extra)
-        async with aclosing(run_reply(self.core, job)) as events:
+        async with aclosing(self._replies.run(job)) as events:
             async for event in events:
                 yield event
 
     async def embed(self, *, actor: Principal, texts: Any, model: Any = DEFAULT_EMBEDDING_MODEL,
                     task_type: Any = None, output_dimensionality: Any = None) -> dict[str, Any]:
         """Embed a batch of texts: {"embeddings": [[float]], "model"} (metered like generation)."""
-        return await embed_texts(self.core, actor=actor, texts=texts, model=model,
-                                 task_type=task_type, output_dimensionality=output_dimensionality)
+        return await embed_texts(providers=self._providers, limits=self._limits,
+                                 max_chars=self._settings.max_message_chars, actor=actor,
+                                 texts=texts, model=model, task_type=task_type,
+                                 output_dimensionality=output_dimensionality)
 

@@ -1,27 +1,26 @@
 """The database part of edit and regenerate: checks first, then one transaction.
 
-The model call happens afterwards in `chat_stream.run_reply`, never inside the transaction.
+The model call happens afterwards in `chat_stream.ReplyRunner.run`, never inside the transaction.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.db.transactions import run_in_transaction
 from apsara_core.errors import NotFoundError, ValidationError
-from apsara_core.models.documents import utcnow
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_store
 from apsara_core.services.conversations import check_id
 
-if TYPE_CHECKING:
-    from apsara_core.core import Core
-
 PROMPT_ROLES = ("user", "tool")
 
 
-async def find_message(core: "Core", conv: dict[str, Any], message_id: Any) -> dict[str, Any]:
+async def find_message(db: AsyncDatabase, conv: dict[str, Any], message_id: Any) -> dict[str, Any]:
     """A message of this conversation.
 
     Raises:
@@ -29,19 +28,19 @@ async def find_message(core: "Core", conv: dict[str, Any], message_id: Any) -> d
         NotFoundError: no such message in the conversation.
     """
     mid = check_id(message_id, "messageId")
-    msg = await msg_repo.find(core.db, conv["conversationId"], mid)
+    msg = await msg_repo.find(db, conv["conversationId"], mid)
     if msg is None:
         raise NotFoundError(f"No message {mid!r} in this conversation", field="messageId")
     return msg
 
 
-async def editable(core: "Core", conv: dict[str, Any], message_id: Any) -> dict[str, Any]:
+async def editable(db: AsyncDatabase, conv: dict[str, Any], message_id: Any) -> dict[str, Any]:
     """The user message to edit.
 
     Raises:
         ValidationError: the message is a model or tool message.
     """
-    msg = await find_message(core, conv, message_id)
+    msg = await find_message(db, conv, message_id)
     if msg["role"] != "user":
         raise ValidationError(f"Only user messages can be edited; {msg['messageId']} is a "
                               f"{msg['role']} message (regenerate a model reply instead)",
@@ -49,9 +48,11 @@ async def editable(core: "Core", conv: dict[str, Any], message_id: Any) -> dict[
     return msg
 
 
-async def apply_edit(core: "Core", conv: dict[str, Any], message: dict[str, Any], text: str,
-                     files: list[dict[str, str]] | None) -> tuple[dict[str, Any], str | None]:
-    """Archive what follows the message as a branch and store the new text, in one transaction.
+async def apply_edit(db: AsyncDatabase, conv: dict[str, Any], message: dict[str, Any], text: str,
+                     files: list[dict[str, str]] | None, *,
+                     now: datetime) -> tuple[dict[str, Any], str | None]:
+    """Archive what follows the message as a branch and store the new text, in one transaction
+    (stamped `now`).
 
     Returns:
         (the edited message, branchId of the archived messages or None).
@@ -59,34 +60,34 @@ async def apply_edit(core: "Core", conv: dict[str, Any], message: dict[str, Any]
     cid = conv["conversationId"]
 
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], str | None]:
-        current = await msg_repo.find(core.db, cid, message["messageId"], session=session)
+        current = await msg_repo.find(db, cid, message["messageId"], session=session)
         if current is None:
             raise NotFoundError(f"No message {message['messageId']!r} in this conversation",
                                 field="messageId")
-        branch, _ = await chat_store.archive_from(core, cid, current["messageSequence"], reason="edit",
-                                                  anchor=current, session=session)
+        branch, _ = await chat_store.archive_from(db, cid, current["messageSequence"], reason="edit",
+                                                  now=now, anchor=current, session=session)
         old = {"text": current["content"].get("text", ""), "files": current.get("files") or [],
-               "editedAt": utcnow()}
+               "editedAt": now}
         edited = {**current, "content": {**current["content"], "text": text}, "isEdited": True,
                   "editHistory": [*current.get("editHistory", []), old]}
         if files is not None:
             edited["files"] = files
-        await msg_repo.replace(core.db, edited, session=session)
+        await msg_repo.replace(db, edited, session=session)
         return edited, branch
 
-    return await chat_store.transaction(core, work)
+    return await run_in_transaction(db, work)
 
 
-async def _before(core: "Core", conv: dict[str, Any], sequence: int) -> dict[str, Any]:
+async def _before(db: AsyncDatabase, conv: dict[str, Any], sequence: int) -> dict[str, Any]:
     """The message a reply at `sequence` answers (a user or tool message)."""
-    previous = await msg_repo.window(core.db, conv["conversationId"], sequence, 1)
+    previous = await msg_repo.window(db, conv["conversationId"], sequence, 1)
     if not previous or previous[-1]["role"] not in PROMPT_ROLES:
         raise ValidationError("This reply does not follow a user or tool message; nothing to "
                               "regenerate from", field="messageId")
     return previous[-1]
 
 
-async def regenerate_target(core: "Core", conv: dict[str, Any],
+async def regenerate_target(db: AsyncDatabase, conv: dict[str, Any],
                             message_id: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(the model reply to replace or None, the prompt message to answer).
 
@@ -98,25 +99,26 @@ async def regenerate_target(core: "Core", conv: dict[str, Any],
         NotFoundError: unknown message id.
     """
     if message_id is not None:
-        target = await find_message(core, conv, message_id)
+        target = await find_message(db, conv, message_id)
         if target["role"] != "model":
             raise ValidationError(f"Only model replies can be regenerated; {target['messageId']} is "
                                   f"a {target['role']} message", field="messageId")
-        return target, await _before(core, conv, target["messageSequence"])
-    last = await msg_repo.window(core.db, conv["conversationId"], conv["stats"]["messageSequence"] + 1, 1)
+        return target, await _before(db, conv, target["messageSequence"])
+    last = await msg_repo.window(db, conv["conversationId"], conv["stats"]["messageSequence"] + 1, 1)
     if not last:
         raise ValidationError("The conversation has no messages: nothing to regenerate",
                               field="conversationId", suggestions=["Send a message first"])
     if last[-1]["role"] in PROMPT_ROLES:
         return None, last[-1]
-    return last[-1], await _before(core, conv, last[-1]["messageSequence"])
+    return last[-1], await _before(db, conv, last[-1]["messageSequence"])
 
 
-async def archive_reply(core: "Core", conv: dict[str, Any], target: dict[str, Any]) -> str | None:
-    """Archive the reply and everything after it as an earlier version; the branchId."""
+async def archive_reply(db: AsyncDatabase, conv: dict[str, Any], target: dict[str, Any], *,
+                        now: datetime) -> str | None:
+    """Archive the reply and everything after it as an earlier version (at `now`); the branchId."""
     async def work(session: AsyncClientSession) -> str | None:
-        branch, _ = await chat_store.archive_from(core, conv["conversationId"], target["messageSequence"],
-                                                  reason="regenerate", session=session)
+        branch, _ = await chat_store.archive_from(db, conv["conversationId"], target["messageSequence"],
+                                                  reason="regenerate", now=now, session=session)
         return branch
 
-    return await chat_store.transaction(core, work)
+    return await run_in_transaction(db, work)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apsara_core.errors import PayloadTooLargeError, ValidationError
 from apsara_core.models import Principal
+from apsara_core.providers.manager import ProviderManager
 from apsara_core.services.chat_history import estimate_tokens
 from apsara_core.services.input_checks import check_unicode
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
+from apsara_core.services.limits import LimitsService
 
 MAX_TEXTS = 100
 MAX_DIMENSIONS = 3072
@@ -52,21 +51,22 @@ def check_options(task_type: Any, dimensions: Any) -> tuple[str | None, int | No
     return task_type, dimensions
 
 
-async def embed_texts(core: "Core", *, actor: Principal, texts: Any, model: Any, task_type: Any,
+async def embed_texts(*, providers: ProviderManager, limits: LimitsService, max_chars: int,
+                      actor: Principal, texts: Any, model: Any, task_type: Any,
                       output_dimensionality: Any) -> dict[str, Any]:
     """{"embeddings": [[float]], "model"}; quota reserved first, refunded on failure."""
-    texts = check_texts(texts, core.settings.max_message_chars)
+    texts = check_texts(texts, max_chars)
     task_type, dims = check_options(task_type, output_dimensionality)
-    provider = core.providers.for_embedding_model(model)
+    provider = providers.for_embedding_model(model)
     provider.check_ready()
-    reservation = await core.limits.reserve(actor=actor, model=model)
+    reservation = await limits.reserve(actor=actor, model=model)
     try:
         vectors = await provider.embed(texts=texts, model=model, task_type=task_type,
                                        output_dimensionality=dims)
     except BaseException:
-        await core.limits.refund(reservation)
+        await limits.refund(reservation)
         raise
-    await core.limits.commit(reservation, prompt_tokens=sum(estimate_tokens(t) for t in texts),
+    await limits.commit(reservation, prompt_tokens=sum(estimate_tokens(t) for t in texts),
                              output_tokens=0)
     return {"success": True, "embeddings": vectors, "model": model, "provider": provider.name,
             "dimensions": len(vectors[0]) if vectors else 0}

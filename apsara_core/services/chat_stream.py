@@ -21,19 +21,20 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.clock import Clock
+from apsara_core.config import Settings
 from apsara_core.errors import ApsaraError, InterruptedReplyError
 from apsara_core.models import Principal
-from apsara_core.models.documents import utcnow
 from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest, ProviderResult
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_store
 from apsara_core.services.chat_history import History, build_history
-from apsara_core.services.conversations import system_instruction_of
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
+from apsara_core.models.views import system_instruction_of
+from apsara_core.services.limits import LimitsService
 
 EventKind = Literal["started", "thought", "text", "usage", "done", "error"]
 log = logging.getLogger(__name__)
@@ -63,13 +64,13 @@ class ReplyJob:
     provider: Provider
     options: GenerationOptions
     reservation: Any
+    request_at: datetime
     prompt: dict[str, Any] | None = None
     prompt_store: "asyncio.Future[dict[str, Any]] | None" = None
     prompt_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     history: History | None = None
     window: list[dict[str, Any]] | None = None
-    request_at: datetime = field(default_factory=utcnow)
     started: float = field(default_factory=time.perf_counter)
     first_chunk_ms: float | None = None
 
@@ -86,61 +87,106 @@ def error_event(exc: BaseException) -> ChatEvent:
     return ChatEvent("error", "Internal error", {"code": "INTERNAL_ERROR", "message": "Internal error"})
 
 
-async def read_window(core: "Core", conversation_id: str, upper: int) -> list[dict[str, Any]]:
-    """The newest history_max_messages messages below sequence `upper` (a sequence range)."""
-    return await msg_repo.window(core.db, conversation_id, upper, core.settings.history_max_messages)
+class ReplyRunner:
+    """Runs replies: reads the history, streams the model, stores the reply and meters it."""
 
+    def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
+                 clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._limits = limits
+        self._clock = clock
 
-async def load_history(core: "Core", job: ReplyJob) -> History:
-    """The window ending at the prompt (pre-read or read now), trimmed to the token budget."""
-    window = job.window
-    if window is None:
-        assert job.prompt is not None
-        window = await read_window(core, job.conv["conversationId"], job.prompt["messageSequence"] + 1)
-    count = core.settings.history_max_messages
-    unread = 0
-    if len(window) >= count:  # older messages exist beyond the window
-        unread = max(job.conv["stats"].get("totalMessages", 0) - len(window), 0)
-    return build_history(window[-count:], system_instruction=system_instruction_of(job.conv),
-                         budget=job.provider.token_budget(job.model), unread=unread)
+    async def read_window(self, conversation_id: str, upper: int) -> list[dict[str, Any]]:
+        """The newest history_max_messages messages below sequence `upper` (a sequence range)."""
+        return await msg_repo.window(self._db, conversation_id, upper,
+                                     self._settings.history_max_messages)
 
+    async def load_history(self, job: ReplyJob) -> History:
+        """The window ending at the prompt (pre-read or read now), trimmed to the token budget."""
+        window = job.window
+        if window is None:
+            assert job.prompt is not None
+            window = await self.read_window(job.conv["conversationId"],
+                                            job.prompt["messageSequence"] + 1)
+        count = self._settings.history_max_messages
+        unread = 0
+        if len(window) >= count:  # older messages exist beyond the window
+            unread = max(job.conv["stats"].get("totalMessages", 0) - len(window), 0)
+        return build_history(window[-count:], system_instruction=system_instruction_of(job.conv),
+                             budget=job.provider.token_budget(job.model), unread=unread)
 
-async def run_reply(core: "Core", job: ReplyJob) -> AsyncIterator[ChatEvent]:
-    """Call the model with the conversation's history, yielding events as they arrive.
+    async def run(self, job: ReplyJob) -> AsyncIterator[ChatEvent]:
+        """Call the model with the conversation's history, yielding events as they arrive.
 
-    Raises:
-        InterruptedReplyError: the call failed after some reply text; the partial reply is
-            stored (interrupted, quota kept) and carried by the error.
-        ApsaraError: provider failures before any reply text (quota refunded).
-        asyncio.CancelledError: the caller went away (the upstream call is closed first).
-    """
-    result = ProviderResult()
-    try:
-        yield ChatEvent("started", data=_started(job))
-        job.history = await load_history(core, job)
-        request = ProviderRequest(model=job.model, turns=job.history.turns, options=job.options,
-                                  system_instruction=system_instruction_of(job.conv))
-        async with aclosing(job.provider.stream(request)) as chunks:
-            async for chunk in chunks:
-                result.add(chunk)
-                if chunk.kind in ("thought", "text") and chunk.text:
-                    if job.first_chunk_ms is None:
-                        await _stored_prompt(job)
-                        job.first_chunk_ms = _ms_since(job.started)
-                    yield ChatEvent(chunk.kind, chunk.text)
-        await _stored_prompt(job)
-    except BaseException as exc:
-        kept = await asyncio.shield(_settle_failure(core, job, result, exc))
-        if kept is not None and isinstance(exc, Exception):
-            raise _interrupted(job, result, kept, exc) from exc
-        raise
-    try:
-        response = await _finish(core, job, result)
-    except BaseException:
-        await asyncio.shield(core.limits.refund(job.reservation))
-        raise
-    yield ChatEvent("usage", data=response["usageMetadata"])
-    yield ChatEvent("done", data=response)
+        Raises:
+            InterruptedReplyError: the call failed after some reply text; the partial reply is
+                stored (interrupted, quota kept) and carried by the error.
+            ApsaraError: provider failures before any reply text (quota refunded).
+            asyncio.CancelledError: the caller went away (the upstream call is closed first).
+        """
+        result = ProviderResult()
+        try:
+            yield ChatEvent("started", data=_started(job))
+            job.history = await self.load_history(job)
+            request = ProviderRequest(model=job.model, turns=job.history.turns,
+                                      options=job.options,
+                                      system_instruction=system_instruction_of(job.conv))
+            async with aclosing(job.provider.stream(request)) as chunks:
+                async for chunk in chunks:
+                    result.add(chunk)
+                    if chunk.kind in ("thought", "text") and chunk.text:
+                        if job.first_chunk_ms is None:
+                            await _stored_prompt(job)
+                            job.first_chunk_ms = _ms_since(job.started)
+                        yield ChatEvent(chunk.kind, chunk.text)
+            await _stored_prompt(job)
+        except BaseException as exc:
+            kept = await asyncio.shield(self._settle_failure(job, result, exc))
+            if kept is not None and isinstance(exc, Exception):
+                raise _interrupted(job, result, kept, exc) from exc
+            raise
+        try:
+            response = await self._finish(job, result)
+        except BaseException:
+            await asyncio.shield(self._limits.refund(job.reservation))
+            raise
+        yield ChatEvent("usage", data=response["usageMetadata"])
+        yield ChatEvent("done", data=response)
+
+    async def _finish(self, job: ReplyJob, result: ProviderResult) -> dict[str, Any]:
+        """Store the complete reply and commit its quota unit with its tokens, in one transaction."""
+        doc = _model_doc(job, result, status="complete", now=self._clock.now())
+        return _response(job, result, await self._store_reply(job, result, doc))
+
+    async def _store_reply(self, job: ReplyJob, result: ProviderResult,
+                           doc: dict[str, Any]) -> dict[str, Any]:
+        """Append the reply and commit the reservation with its tokens, in one transaction."""
+        commit = self._limits.commit_writes(job.reservation, prompt_tokens=result.usage.prompt,
+                                            output_tokens=result.usage.output,
+                                            thoughts_tokens=result.usage.thoughts)
+        expected = job.prompt["messageSequence"] if job.prompt is not None else None
+        return await chat_store.append(self._db, doc, tokens=result.usage.total, expected=expected,
+                                       also=commit)
+
+    async def _settle_failure(self, job: ReplyJob, result: ProviderResult,
+                              exc: BaseException) -> dict[str, Any] | None:
+        """Keep a partial reply (interrupted, quota kept) or refund when nothing was delivered
+        (or when the user's message could not be stored: then no reply is stored either).
+
+        Returns:
+            The stored partial reply, or None when the unit was refunded.
+        """
+        if not await _prompt_settled(job) or not result.text:
+            await self._limits.refund(job.reservation)
+            return None
+        doc = _model_doc(job, result, status="interrupted", error=error_event(exc).data,
+                         now=self._clock.now())
+        try:
+            return await self._store_reply(job, result, doc)
+        except Exception:
+            await self._limits.refund(job.reservation)
+            raise
 
 
 async def _stored_prompt(job: ReplyJob) -> None:
@@ -157,43 +203,6 @@ async def _prompt_settled(job: ReplyJob) -> bool:
         return True
     except BaseException:
         return False
-
-
-async def _finish(core: "Core", job: ReplyJob, result: ProviderResult) -> dict[str, Any]:
-    """Store the complete reply and commit its quota unit with its tokens, in one transaction."""
-    stored = await _store_reply(core, job, result, _model_doc(job, result, status="complete"))
-    return _response(job, result, stored)
-
-
-async def _store_reply(core: "Core", job: ReplyJob, result: ProviderResult,
-                       doc: dict[str, Any]) -> dict[str, Any]:
-    """Append the reply and commit the reservation with its tokens, in one transaction."""
-    commit = core.limits.commit_writes(job.reservation, prompt_tokens=result.usage.prompt,
-                                       output_tokens=result.usage.output,
-                                       thoughts_tokens=result.usage.thoughts)
-    expected = job.prompt["messageSequence"] if job.prompt is not None else None
-    return await chat_store.append(core, doc, tokens=result.usage.total, expected=expected,
-                                   also=commit)
-
-
-async def _settle_failure(core: "Core", job: ReplyJob, result: ProviderResult,
-                          exc: BaseException) -> dict[str, Any] | None:
-    """Keep a partial reply (interrupted, quota kept) or refund when nothing was delivered
-    (or when the user's message could not be stored: then no reply is stored either).
-
-    Returns:
-        The stored partial reply, or None when the unit was refunded.
-    """
-    if not await _prompt_settled(job) or not result.text:
-        await core.limits.refund(job.reservation)
-        return None
-    error = error_event(exc).data
-    try:
-        return await _store_reply(core, job, result,
-                                  _model_doc(job, result, status="interrupted", error=error))
-    except Exception:
-        await core.limits.refund(job.reservation)
-        raise
 
 
 def _interrupted(job: ReplyJob, result: ProviderResult, stored: dict[str, Any],
@@ -221,7 +230,7 @@ def _timing(job: ReplyJob) -> dict[str, Any]:
             "totalMs": _ms_since(job.started)}
 
 
-def _model_doc(job: ReplyJob, result: ProviderResult, *, status: str,
+def _model_doc(job: ReplyJob, result: ProviderResult, *, status: str, now: datetime,
                error: dict[str, Any] | None = None) -> dict[str, Any]:
     content: dict[str, Any] = {"text": result.text}
     if result.thoughts:
@@ -241,7 +250,7 @@ def _model_doc(job: ReplyJob, result: ProviderResult, *, status: str,
     return {"messageId": msg_repo.new_message_id(), "conversationId": job.conv["conversationId"],
             "userId": job.conv["userId"], "role": "model", "content": content,
             "config": {"model": job.model, **job.options.to_config()}, "metadata": metadata,
-            "isEdited": False, "editHistory": [], "createdAt": utcnow()}
+            "isEdited": False, "editHistory": [], "createdAt": now}
 
 
 def _response(job: ReplyJob, result: ProviderResult, stored: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,14 @@ conversation answers NotFoundError exactly like an unknown id.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.clock import Clock
+from apsara_core.config import Settings
+from apsara_core.db.transactions import run_in_transaction
 from apsara_core.errors import (
     ConflictError,
     NotFoundError,
@@ -16,7 +22,7 @@ from apsara_core.errors import (
     ValidationError,
 )
 from apsara_core.models import Principal
-from apsara_core.models.documents import Conversation, utcnow
+from apsara_core.models.documents import Conversation
 from apsara_core.models.views import (
     ConversationPage,
     ConversationsSummary,
@@ -28,11 +34,9 @@ from apsara_core.repos import messages as msg_repo
 from apsara_core.repos import users as user_repo
 from apsara_core.services import chat_store
 from apsara_core.services.input_checks import check_unicode
+from apsara_core.services.limits import LimitsService
+from apsara_core.vocabulary import TITLE_MAX_LENGTH
 
-if TYPE_CHECKING:
-    from apsara_core.core import Core
-
-MAX_TITLE = 200
 MAX_PAGE = 1000
 MAX_SEARCH = 100
 OWNER_MATCHES = 50  # owners whose email matches a search, at most
@@ -55,20 +59,20 @@ def check_id(value: Any, field: str) -> str:
 def _title(value: Any) -> str:
     if not isinstance(value, str) or not check_unicode(value, "title").strip():
         raise ValidationError("title must be a non-empty string", field="title")
-    if len(value.strip()) > MAX_TITLE:
-        raise ValidationError(f"title must be at most {MAX_TITLE} characters", field="title")
+    if len(value.strip()) > TITLE_MAX_LENGTH:
+        raise ValidationError(f"title must be at most {TITLE_MAX_LENGTH} characters", field="title")
     return value.strip()
 
 
-def _system_instruction(core: "Core", value: Any) -> str | None:
+def _system_instruction(value: Any, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise ValidationError("systemInstruction must be a string", field="systemInstruction")
     check_unicode(value, "systemInstruction")
-    if len(value) > core.settings.max_message_chars:
-        raise ValidationError(f"systemInstruction must be at most {core.settings.max_message_chars} "
-                              "characters", field="systemInstruction")
+    if len(value) > limit:
+        raise ValidationError(f"systemInstruction must be at most {limit} characters",
+                              field="systemInstruction")
     return value.strip() or None
 
 
@@ -89,7 +93,7 @@ def _search(value: Any) -> str | None:
     return value.strip() or None
 
 
-async def load_owned(core: "Core", actor: Principal, conversation_id: Any) -> dict[str, Any]:
+async def load_owned(db: AsyncDatabase, actor: Principal, conversation_id: Any) -> dict[str, Any]:
     """The conversation when the actor may see it.
 
     Raises:
@@ -97,7 +101,7 @@ async def load_owned(core: "Core", actor: Principal, conversation_id: Any) -> di
         NotFoundError: unknown, or another user's (for non-admins).
     """
     cid = check_id(conversation_id, "conversationId")
-    conv = await conv_repo.find(core.db, cid)
+    conv = await conv_repo.find(db, cid)
     if conv is None or (conv["userId"] != actor.user_id and not actor.is_admin):
         raise NotFoundError(f"No conversation {cid!r}", field="conversationId",
                             suggestions=["List conversations with `apsara conv list`"])
@@ -119,8 +123,12 @@ def _scope(actor: Principal, user_id: Any) -> str | None:
 class ConversationService:
     """Conversations and their messages (see contracts.md)."""
 
-    def __init__(self, core: "Core") -> None:
-        self.core = core
+    def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
+                 clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._limits = limits
+        self._clock = clock
 
     async def create(self, *, actor: Principal, title: Any,
                      system_instruction: Any = None) -> dict[str, Any]:
@@ -130,14 +138,17 @@ class ConversationService:
             ValidationError: empty or over-long title, or a non-string system instruction.
         """
         rest: dict[str, Any] = {}
-        if (instruction := _system_instruction(self.core, system_instruction)) is not None:
+        if (instruction := _system_instruction(system_instruction,
+                                               self._settings.max_message_chars)) is not None:
             rest["systemInstruction"] = instruction
+        now = self._clock.now()
         doc = Conversation(conversationId=conv_repo.new_conversation_id(), userId=actor.user_id,
-                           title=_title(title), config={"rest": rest}).to_mongo()
+                           title=_title(title), config={"rest": rest}, createdAt=now,
+                           updatedAt=now).to_mongo()
         doc["stats"]["lastActivity"] = doc["createdAt"]
-        await conv_repo.insert(self.core.db, doc)
-        await self.core.limits.record_conversation(user_id=actor.user_id)
-        return await conv_repo.find(self.core.db, doc["conversationId"]) or doc
+        await conv_repo.insert(self._db, doc)
+        await self._limits.record_conversation(user_id=actor.user_id)
+        return await conv_repo.find(self._db, doc["conversationId"]) or doc
 
     async def list(self, *, actor: Principal, user_id: Any = None, limit: Any = 50,
                    skip: Any = 0, everyone: bool = False) -> list[dict[str, Any]]:
@@ -150,7 +161,7 @@ class ConversationService:
             raise PermissionDeniedError("Only admins may list everyone's conversations",
                                         field="--all")
         limit, skip = _paging(limit, skip)
-        return await conv_repo.list_for(self.core.db, _scope(actor, user_id), limit=limit, skip=skip)
+        return await conv_repo.list_for(self._db, _scope(actor, user_id), limit=limit, skip=skip)
 
     async def browse(self, *, actor: Principal, user_id: Any = None, search: Any = None,
                      limit: Any = 50, skip: Any = 0) -> ConversationPage:
@@ -168,26 +179,26 @@ class ConversationService:
         scope, text = _scope(actor, user_id), _search(search)
         owners = None
         if text and scope is None:
-            owners = await user_repo.ids_by_email_prefix(self.core.db, text, limit=OWNER_MATCHES)
+            owners = await user_repo.ids_by_email_prefix(self._db, text, limit=OWNER_MATCHES)
         query = conv_repo.listing_filter(scope, search=text, owner_ids=owners)
-        docs = await conv_repo.page(self.core.db, query, skip=skip, limit=limit + 1)
+        docs = await conv_repo.page(self._db, query, skip=skip, limit=limit + 1)
         return ConversationPage(items=tuple(await self._views(docs[:limit])), skip=skip,
                                 limit=limit, has_more=len(docs) > limit, search=text)
 
     async def view(self, *, actor: Principal, conversation_id: Any) -> ConversationView:
         """One conversation's view (NotFoundError for unknown or another user's)."""
-        conv = await load_owned(self.core, actor, conversation_id)
+        conv = await load_owned(self._db, actor, conversation_id)
         return (await self._views([conv]))[0]
 
     async def _views(self, docs: list[dict[str, Any]]) -> list[ConversationView]:
         """Views of `docs`, with their owners' emails fetched in one query."""
-        emails = await user_repo.emails_by_id(self.core.db, sorted({d["userId"] for d in docs}))
+        emails = await user_repo.emails_by_id(self._db, sorted({d["userId"] for d in docs}))
         return [ConversationView.of(d, emails.get(d["userId"])) for d in docs]
 
     async def summary(self, *, actor: Principal, user_id: Any = None) -> ConversationsSummary:
         """What `delete_all` with the same arguments would remove, counted up to
         SUMMARY_BOUND conversations (reading only their titles and message counts)."""
-        docs = await conv_repo.first_of(self.core.db, _scope(actor, user_id),
+        docs = await conv_repo.first_of(self._db, _scope(actor, user_id),
                                         limit=SUMMARY_BOUND + 1)
         counted = docs[:SUMMARY_BOUND]
         return ConversationsSummary(
@@ -198,7 +209,7 @@ class ConversationService:
 
     async def get(self, *, actor: Principal, conversation_id: Any) -> dict[str, Any]:
         """One conversation (NotFoundError for unknown or another user's)."""
-        return await load_owned(self.core, actor, conversation_id)
+        return await load_owned(self._db, actor, conversation_id)
 
     async def update(self, *, actor: Principal, conversation_id: Any, title: Any = None,
                      system_instruction: Any = None) -> dict[str, Any]:
@@ -207,15 +218,16 @@ class ConversationService:
         Raises:
             ConflictError: changing the system instruction after the first message.
         """
-        conv = await load_owned(self.core, actor, conversation_id)
-        fields: dict[str, Any] = {"updatedAt": utcnow()}
+        conv = await load_owned(self._db, actor, conversation_id)
+        fields: dict[str, Any] = {"updatedAt": self._clock.now()}
         guard: dict[str, Any] = {}
         if title is not None:
             fields["title"] = _title(title)
         if system_instruction is not None:
-            fields["config.rest.systemInstruction"] = _system_instruction(self.core, system_instruction)
+            fields["config.rest.systemInstruction"] = _system_instruction(
+                system_instruction, self._settings.max_message_chars)
             guard = {"stats.messageSequence": 0}
-        updated = await conv_repo.set_fields(self.core.db, conv["conversationId"], fields, guard=guard)
+        updated = await conv_repo.set_fields(self._db, conv["conversationId"], fields, guard=guard)
         if updated is None:
             raise ConflictError("The system instruction is fixed once the conversation has messages",
                                 field="systemInstruction",
@@ -224,45 +236,45 @@ class ConversationService:
 
     async def delete(self, *, actor: Principal, conversation_id: Any) -> dict[str, Any]:
         """Delete a conversation with its messages and archive."""
-        conv = await load_owned(self.core, actor, conversation_id)
+        conv = await load_owned(self._db, actor, conversation_id)
         return await self._delete_ids([conv["conversationId"]])
 
     async def delete_all(self, *, actor: Principal, user_id: Any = None) -> dict[str, Any]:
         """Delete every conversation of a user (admins without user_id: of everyone)."""
         scope = _scope(actor, user_id)
-        ids = await conv_repo.ids_of_user(self.core.db, scope)
+        ids = await conv_repo.ids_of_user(self._db, scope)
         return await self._delete_ids(ids)
 
     async def _delete_ids(self, ids: list[str]) -> dict[str, Any]:
         if not ids:
             return {"conversations": 0, "messages": 0}
 
-        async def work(session: Any) -> dict[str, Any]:
-            messages = await msg_repo.delete_conversations(self.core.db, ids, session=session)
-            count = await conv_repo.delete(self.core.db, ids, session=session)
+        async def work(session: AsyncClientSession) -> dict[str, Any]:
+            messages = await msg_repo.delete_conversations(self._db, ids, session=session)
+            count = await conv_repo.delete(self._db, ids, session=session)
             return {"conversations": count, "messages": messages}
 
-        return await chat_store.transaction(self.core, work)
+        return await run_in_transaction(self._db, work)
 
     async def messages(self, *, actor: Principal, conversation_id: Any, before_sequence: Any = None,
                        limit: Any = 50) -> list[dict[str, Any]]:
         """Messages ascending: the newest `limit`, or the `limit` before before_sequence."""
-        conv = await load_owned(self.core, actor, conversation_id)
+        conv = await load_owned(self._db, actor, conversation_id)
         limit, _ = _paging(limit, 0)
         upper = conv["stats"]["messageSequence"] + 1
         if before_sequence is not None:
             if not isinstance(before_sequence, int) or isinstance(before_sequence, bool):
                 raise ValidationError("before_sequence must be a whole number", field="beforeSequence")
             upper = min(upper, before_sequence)
-        return await msg_repo.window(self.core.db, conv["conversationId"], upper, limit)
+        return await msg_repo.window(self._db, conv["conversationId"], upper, limit)
 
     async def export(self, *, actor: Principal, conversation_id: Any, fmt: Any = "json") -> str:
         """The whole conversation as JSON or Markdown text."""
         if fmt not in EXPORT_FORMATS:
             raise ValidationError(f"format must be one of {', '.join(EXPORT_FORMATS)}", field="format")
-        conv = await load_owned(self.core, actor, conversation_id)
+        conv = await load_owned(self._db, actor, conversation_id)
         upper = conv["stats"]["messageSequence"] + 1
-        msgs = await msg_repo.window(self.core.db, conv["conversationId"], upper, upper)
+        msgs = await msg_repo.window(self._db, conv["conversationId"], upper, upper)
         if fmt == "json":
             return json.dumps({"conversation": conv, "messages": msgs}, default=_json_default,
                               indent=2, ensure_ascii=False)
@@ -270,15 +282,16 @@ class ConversationService:
 
     async def branches(self, *, actor: Principal, conversation_id: Any) -> list[dict[str, Any]]:
         """Archived branches (earlier versions from edit and regenerate), oldest first."""
-        conv = await load_owned(self.core, actor, conversation_id)
-        docs = await msg_repo.archived(self.core.db, conv["conversationId"])
+        conv = await load_owned(self._db, actor, conversation_id)
+        docs = await msg_repo.archived(self._db, conv["conversationId"])
         return chat_store.group_branches(docs)
 
     async def restore_branch(self, *, actor: Principal, conversation_id: Any,
                              branch_id: Any) -> dict[str, Any]:
         """Bring an archived branch back; the messages it replaces are archived in turn."""
-        conv = await load_owned(self.core, actor, conversation_id)
-        return await chat_store.restore(self.core, conv["conversationId"], check_id(branch_id, "branchId"))
+        conv = await load_owned(self._db, actor, conversation_id)
+        return await chat_store.restore(self._db, conv["conversationId"],
+                                        check_id(branch_id, "branchId"), now=self._clock.now())
 
 
 def _json_default(value: Any) -> Any:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.db.client import Target
 from apsara_core.db.schema import COLLECTIONS
 from apsara_core.errors import PermissionDeniedError
 from apsara_core.models import Principal
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
 
 
 class DatabaseInfoService:
     """Reads what the database holds; never writes."""
 
-    def __init__(self, core: "Core") -> None:
-        self._core = core
+    def __init__(self, *, db: AsyncDatabase, target: Target, schema_version: int) -> None:
+        self._db = db
+        self._target = target
+        self._schema_version = schema_version
 
     async def info(self, *, actor: Principal) -> dict[str, Any]:
         """Server, schema version and every collection with its count and indexes (admins).
@@ -26,7 +28,7 @@ class DatabaseInfoService:
         """
         if not actor.is_admin:
             raise PermissionDeniedError("Only admins can read the database's schema and counts")
-        db = self._core.db
+        db = self._db
         purposes = {c.name: c.purpose for c in COLLECTIONS}
         names = sorted(set(await db.list_collection_names()) | set(purposes))
         collections = []
@@ -38,11 +40,11 @@ class DatabaseInfoService:
                 "documents": await db[name].estimated_document_count(),
                 "indexes": [_describe(idx_name, spec) for idx_name, spec in indexes.items()],
             })
-        target = self._core.target
+        target = self._target
         return {
             "server": {"address": target.label, "embedded": target.embedded,
                        "database": target.database},
-            "schemaVersion": self._core.schema_version,
+            "schemaVersion": self._schema_version,
             "collections": collections,
         }
 

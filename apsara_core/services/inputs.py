@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_
 
 from apsara_core.errors import ValidationError
 from apsara_core.services.input_checks import check_tree
+from apsara_core.vocabulary import CLIENT_KEY_MAX_LENGTH, EMAIL_MAX_LENGTH, FULL_NAME_MAX_LENGTH
 
 M = TypeVar("M", bound=BaseModel)
 OTP_PURPOSES = ("verify_email", "reset_password")
@@ -25,7 +26,7 @@ def check_email(value: str, field: str = "email") -> str:
     Raises:
         ValidationError: naming the field and what is wrong with the address.
     """
-    if not isinstance(value, str) or not value.strip() or len(value) > 254:
+    if not isinstance(value, str) or not value.strip() or len(value) > EMAIL_MAX_LENGTH:
         raise ValidationError("email must be an address like name@example.com", field=field)
     try:
         info = validate_email(value.strip(), check_deliverability=False)
@@ -41,7 +42,7 @@ class _Input(BaseModel):
 class EmailInput(_Input):
     """Just an email (forgot-password, resend)."""
 
-    email: StrictStr = Field(max_length=254)
+    email: StrictStr = Field(max_length=EMAIL_MAX_LENGTH)
 
     @field_validator("email")
     @classmethod
@@ -52,7 +53,7 @@ class EmailInput(_Input):
 class RegisterInput(EmailInput):
     """POST /users/register: fullName, email, password, acceptTerms (must be true)."""
 
-    full_name: StrictStr = Field(alias="fullName", min_length=1, max_length=100)
+    full_name: StrictStr = Field(alias="fullName", min_length=1, max_length=FULL_NAME_MAX_LENGTH)
     password: StrictStr = Field(max_length=4096)
     accept_terms: StrictBool = Field(alias="acceptTerms")
 
@@ -113,7 +114,7 @@ class GoogleInput(_Input):
 class GuestInput(_Input):
     """The caller-supplied client key a guest is tied to (device id, IP)."""
 
-    client_key: StrictStr = Field(alias="clientKey", min_length=1, max_length=200)
+    client_key: StrictStr = Field(alias="clientKey", min_length=1, max_length=CLIENT_KEY_MAX_LENGTH)
 
 
 def parse(model: type[M], data: dict[str, Any]) -> M:

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import Any
 from uuid import uuid4
 
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from apsara_core.clock import Clock, next_midnight
+from apsara_core.db.transactions import run_in_transaction
 from apsara_core.errors import RateLimitError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.repos import usage, writes
 from apsara_core.repos.writes import Write
-from apsara_core.services.plans import ModelLimit
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
+from apsara_core.services.plans import ModelLimit, PlanService
 
 TOKEN_FIELDS = ("promptTokens", "outputTokens", "thoughtsTokens")
 
@@ -46,16 +46,6 @@ class Reservation:
         return usage.TOTAL if self.guest else self.day.isoformat()
 
 
-def utc_now() -> datetime:
-    """The current time, aware UTC."""
-    return datetime.now(timezone.utc)
-
-
-def next_midnight(day: date) -> datetime:
-    """00:00 UTC of the day after `day`: when daily counters reset."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc)
-
-
 def _tokens(prompt: Any, output: Any, thoughts: Any) -> dict[str, int]:
     values = {}
     for name, value in zip(TOKEN_FIELDS, (prompt, output, thoughts)):
@@ -69,15 +59,16 @@ def _tokens(prompt: Any, output: Any, thoughts: Any) -> dict[str, int]:
 class LimitsService:
     """reserve / refund / commit / record_conversation / quota.
 
-    `now` is the clock (aware UTC); tests replace it to cross midnight without sleeping.
+    Days are read from `clock` (tests set it to cross midnight without sleeping).
     """
 
-    def __init__(self, core: "Core") -> None:
-        self.core = core
-        self.now: Callable[[], datetime] = utc_now
+    def __init__(self, *, db: AsyncDatabase, plans: PlanService, clock: Clock) -> None:
+        self._db = db
+        self._plans = plans
+        self._clock = clock
 
     def _today(self) -> date:
-        return self.now().astimezone(timezone.utc).date()
+        return self._clock.now().date()
 
     async def reserve(self, *, actor: Principal, model: str) -> Reservation:
         """Take one message of `model` from the actor's plan allowance.
@@ -87,15 +78,15 @@ class LimitsService:
             PermissionDeniedError: the actor's plan does not include the model.
             ValidationError: unknown model or plan.
         """
-        limit = await self.core.plans.limit_for(plan=actor.plan, model=model)
+        limit = await self._plans.limit_for(plan=actor.plan, model=model)
         day, guest = self._today(), limit.kind == "total"
         counter = usage.TOTAL if guest else day.isoformat()
         rid = uuid4().hex
         if await usage.admit(
-                self.core.db, user_id=actor.user_id, date=counter, model=model,
+                self._db, user_id=actor.user_id, date=counter, model=model,
                 limit=limit.limit, reservation_id=rid):
             return Reservation(actor.user_id, model, day, guest, rid)
-        await usage.bump(self.core.db, user_id=actor.user_id, date=day.isoformat(),
+        await usage.bump(self._db, user_id=actor.user_id, date=day.isoformat(),
                          model=model, inc={"refused": 1})
         raise await self._refusal(actor, limit, day)
 
@@ -146,12 +137,12 @@ class LimitsService:
     def _close_writes(self, r: Reservation, tokens: dict[str, int] | None) -> list[Write]:
         return usage.close_writes(user_id=r.user_id, counter_date=r.counter_date,
                                   day=r.day.isoformat(), model=r.model, reservation_id=r.id,
-                                  tokens=tokens, now=self.now())
+                                  tokens=tokens, now=self._clock.now())
 
     async def _transaction(self, work: Callable[[Any], Awaitable[None]]) -> None:
         for attempt in range(3):
             try:
-                await writes.transaction(self.core.db, work)
+                await run_in_transaction(self._db, work)
                 return
             except DuplicateKeyError:  # a racing first-of-day upsert or close: retry sees it
                 if attempt == 2:
@@ -159,13 +150,13 @@ class LimitsService:
 
     async def _close(self, session: Any, r: Reservation, tokens: dict[str, int] | None) -> None:
         """Close `r` unless it is closed already: refund when `tokens` is None, else commit."""
-        if await usage.is_closed(self.core.db, r.id, session=session):
+        if await usage.is_closed(self._db, r.id, session=session):
             return
-        await writes.apply(self.core.db, self._close_writes(r, tokens), session=session)
+        await writes.apply(self._db, self._close_writes(r, tokens), session=session)
 
     async def record_conversation(self, *, user_id: str) -> None:
         """Count a new conversation in the user's totals."""
-        await usage.add_totals(self.core.db, user_id=user_id, now=self.now(),
+        await usage.add_totals(self._db, user_id=user_id, now=self._clock.now(),
                                inc={"totalConversations": 1})
 
     async def quota(self, *, actor: Principal, model: str | None = None) -> dict[str, Any]:
@@ -175,13 +166,13 @@ class LimitsService:
             PermissionDeniedError / ValidationError: `model` is not in the plan / unknown.
         """
         if model is not None:
-            await self.core.plans.limit_for(plan=actor.plan, model=model)
+            await self._plans.limit_for(plan=actor.plan, model=model)
         return await self._usage_info(actor, self._today(), model)
 
     async def _usage_info(self, actor: Principal, day: date, model: str | None) -> dict[str, Any]:
-        plan = await self.core.plans.get(name=actor.plan)
+        plan = await self._plans.get(name=actor.plan)
         keys = [day.isoformat(), usage.TOTAL]
-        found = await usage.counts(self.core.db, doc_ids=[
+        found = await usage.counts(self._db, doc_ids=[
             usage.day_id(actor.user_id, k, m) for m in plan["models"] for k in keys])
         counts = {(k, m): found.get(usage.day_id(actor.user_id, k, m), 0)
                   for m in plan["models"] for k in keys}
@@ -198,7 +189,7 @@ class LimitsService:
             if kind == "total":
                 guest["totalMessagesLimit"] += entry[kind]
                 guest["totalMessagesUsed"] += used
-        totals = (await usage.totals(self.core.db, user_id=actor.user_id)).get("totalUsage", {})
+        totals = (await usage.totals(self._db, user_id=actor.user_id)).get("totalUsage", {})
         info = {"subscriptionPlan": actor.plan, "dailyUsage": daily, "totalUsage": {
             "totalMessages": totals.get("totalMessages", 0),
             "totalTokens": totals.get("totalTokens", 0)}}

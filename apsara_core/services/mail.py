@@ -10,19 +10,18 @@ import asyncio
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.clock import Clock
+from apsara_core.config import Settings
 from apsara_core.errors import ApsaraError, ConfigError, PermissionDeniedError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.repos import mail as mail_repo
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
 
 SMTP_TIMEOUT = 15.0
 
@@ -83,13 +82,15 @@ class SmtpTarget:
 class MailService:
     """Sends mail through the configured backend; reads the outbox."""
 
-    def __init__(self, core: "Core") -> None:
-        self._core = core
+    def __init__(self, *, db: AsyncDatabase, settings: Settings, clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
 
     @property
     def backend(self) -> str:
         """"smtp" when EMAIL_SMTP_URL is set, else "outbox"."""
-        return "smtp" if self._core.settings.email_smtp_url else "outbox"
+        return "smtp" if self._settings.email_smtp_url else "outbox"
 
     async def send(self, *, to: str, subject: str, body: str) -> None:
         """Send one plain-text mail.
@@ -97,12 +98,12 @@ class MailService:
         Raises:
             MailDeliveryError: the SMTP server failed (the message says which host).
         """
-        sender = self._core.settings.email_from
-        smtp_url = self._core.settings.email_smtp_url
+        sender = self._settings.email_from
+        smtp_url = self._settings.email_smtp_url
         if smtp_url is None:
-            await mail_repo.add(self._core.db, {
+            await mail_repo.add(self._db, {
                 "_id": str(ObjectId()), "to": to, "from": sender, "subject": subject,
-                "body": body, "createdAt": datetime.now(timezone.utc)})
+                "body": body, "createdAt": self._clock.now()})
             return
         target = SmtpTarget.parse(smtp_url.get_secret_value())
         message = EmailMessage()
@@ -136,4 +137,4 @@ class MailService:
                     "Only admins can read other addresses' mail: the outbox holds everyone's codes",
                     field="to", suggestions=["Log out (`apsara auth logout`) or pass --operator"])
             address = own
-        return await mail_repo.latest(self._core.db, to=address, limit=limit)
+        return await mail_repo.latest(self._db, to=address, limit=limit)

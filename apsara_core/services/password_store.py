@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.clock import Clock
 from apsara_core.errors import ConfigError
 from apsara_core.repos import meta
 from apsara_core.repos import users as users_repo
@@ -46,8 +47,9 @@ async def check_pepper(db: AsyncDatabase, settings: "Settings") -> None:
 class PasswordStore:
     """One per Core: the hasher (cost, pepper, legacy JWT-derived peppers) and its bookkeeping."""
 
-    def __init__(self, db: AsyncDatabase, settings: "Settings") -> None:
+    def __init__(self, *, db: AsyncDatabase, settings: "Settings", clock: Clock) -> None:
         self._db = db
+        self._clock = clock
         self.hasher = PasswordHasher(settings.pepper_key(), settings.bcrypt_rounds,
                                      legacy_keys=settings.jwt_keys())
         self._claimed = False
@@ -59,7 +61,8 @@ class PasswordStore:
             ConfigError: another process already recorded a different pepper.
         """
         if not self._claimed:
-            recorded = await meta.claim_pepper(self._db, self.hasher.pepper_id)
+            recorded = await meta.claim_pepper(self._db, self.hasher.pepper_id,
+                                                now=self._clock.now())
             if recorded != self.hasher.pepper_id:
                 raise pepper_mismatch(recorded, self.hasher.pepper_id)
             self._claimed = True

@@ -23,11 +23,9 @@ import bcrypt
 
 from apsara_core.config import key_id
 from apsara_core.errors import ValidationError
+from apsara_core.vocabulary import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 log = logging.getLogger(__name__)
-
-MIN_LENGTH = 8
-MAX_LENGTH = 128
 
 
 @lru_cache(maxsize=1)
@@ -46,11 +44,11 @@ def check_policy(password: object, field: str = "password") -> str:
     """
     if not isinstance(password, str):
         raise ValidationError(f"{field} must be a string", field=field)
-    if len(password) < MIN_LENGTH:
-        raise ValidationError(f"{field} is too short: use at least {MIN_LENGTH} characters",
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise ValidationError(f"{field} is too short: use at least {PASSWORD_MIN_LENGTH} characters",
                               field=field)
-    if len(password) > MAX_LENGTH:
-        raise ValidationError(f"{field} is too long: use at most {MAX_LENGTH} characters",
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise ValidationError(f"{field} is too long: use at most {PASSWORD_MAX_LENGTH} characters",
                               field=field)
     if password.lower() in common_passwords():
         raise ValidationError(f"{field} is one of the most common passwords; choose another",

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.clock import Clock
+from apsara_core.db.transactions import run_in_transaction
 from apsara_core.errors import PermissionDeniedError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.repos import plans as repo
+from apsara_core.services.audit import AuditService
+from apsara_core.vocabulary import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL, PLANS, PRO_MODEL
 
-if TYPE_CHECKING:
-    from apsara_core.core import Core
-
-FLASH, PRO, EMBED = "gemini-2.5-flash", "gemini-2.5-pro", "gemini-embedding-001"
-PLAN_ORDER = ["guest", "free", "premium"]
+FLASH, PRO, EMBED = DEFAULT_MODEL, PRO_MODEL, DEFAULT_EMBEDDING_MODEL
 MAX_LIMIT = 1_000_000_000
 
 
@@ -73,7 +74,7 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sort_key(name: str) -> tuple[int, str]:
-    return (PLAN_ORDER.index(name) if name in PLAN_ORDER else len(PLAN_ORDER), name)
+    return (PLANS.index(name) if name in PLANS else len(PLANS), name)
 
 
 class PlanService:
@@ -81,8 +82,10 @@ class PlanService:
 
     cache_seconds = 5.0
 
-    def __init__(self, core: "Core") -> None:
-        self.core = core
+    def __init__(self, *, db: AsyncDatabase, audit: AuditService, clock: Clock) -> None:
+        self._db = db
+        self._audit = audit
+        self._clock = clock
         self._cache: dict[str, dict[str, Any]] | None = None
         self._loaded_at = 0.0
 
@@ -92,17 +95,17 @@ class PlanService:
 
     async def ensure_seeded(self) -> int:
         """Insert the spec's plans that are not stored yet (idempotent, multi-process safe)."""
-        now = datetime.now(timezone.utc)
+        now = self._clock.now()
         return await repo.insert_missing(
-            self.core.db, [{**p, "updatedAt": now} for p in SEED_PLANS])
+            self._db, [{**p, "updatedAt": now} for p in SEED_PLANS])
 
     async def _plans(self) -> dict[str, dict[str, Any]]:
         if self._cache is not None and time.monotonic() - self._loaded_at < self.cache_seconds:
             return self._cache
-        docs = await repo.all_plans(self.core.db)
+        docs = await repo.all_plans(self._db)
         if not {p["name"] for p in SEED_PLANS} <= {d["name"] for d in docs}:
             await self.ensure_seeded()
-            docs = await repo.all_plans(self.core.db)
+            docs = await repo.all_plans(self._db)
         self._cache, self._loaded_at = {d["name"]: d for d in docs}, time.monotonic()
         return self._cache
 
@@ -179,9 +182,8 @@ class PlanService:
         entry = (_entry(daily=parse_limit(daily, "daily")) if daily is not None
                  else _entry(total=parse_limit(total, "total")))
         for _ in range(10):  # optimistic: retry when another admin changed the plan meanwhile
-            async with self.core.client.start_session() as session:
-                after = await session.with_transaction(
-                    lambda s: self._store(s, actor, plan, model, entry))
+            after = await run_in_transaction(
+                self._db, lambda s: self._store(s, actor, plan, model, entry))
             if after is not None:
                 self.invalidate()
                 return after
@@ -191,13 +193,13 @@ class PlanService:
     async def _store(self, session: Any, actor: Principal, plan: str, model: str,
                      entry: dict[str, Any]) -> dict[str, Any] | None:
         """Replace the plan's model table and audit it in one transaction; None if raced."""
-        doc = await repo.find_plan(self.core.db, plan)
+        doc = await repo.find_plan(self._db, plan)
         assert doc is not None  # checked by get(); plans are never deleted
-        models, now = {**doc.get("models", {}), model: entry}, datetime.now(timezone.utc)
-        if not await repo.replace_models(self.core.db, name=plan, expected=doc["updatedAt"],
+        models, now = {**doc.get("models", {}), model: entry}, self._clock.now()
+        if not await repo.replace_models(self._db, name=plan, expected=doc["updatedAt"],
                                          models=models, now=now, session=session):
             return None
-        await self.core.audit.record(
+        await self._audit.record(
             actor=actor, action="plan.set_limit", target_id=f"plan:{plan}",
             before={"model": model, "limits": doc.get("models", {}).get(model)},
             after={"model": model, "limits": entry}, session=session)

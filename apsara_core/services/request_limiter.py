@@ -9,17 +9,16 @@ after the window's first request, by the real clock (see repos/ttl.py), so after
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
 
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.clock import Clock
+from apsara_core.config import Settings
 from apsara_core.errors import RateLimitError, ValidationError
 from apsara_core.repos import request_limits as repo
 from apsara_core.repos import ttl
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
 
 MAX_KEY_LENGTH = 200
 EXPIRY_GRACE = timedelta(seconds=60)
@@ -44,17 +43,17 @@ class Decision:
 class RequestLimiter:
     """`hit(key=...)` counts a request and says whether it may proceed.
 
-    `window_ms`, `max_requests` come from the settings; `now` is the clock (tests replace it).
+    `window_ms`, `max_requests` come from the settings; windows are read from `clock`.
     """
 
-    def __init__(self, core: "Core") -> None:
-        self.core = core
-        self.window_ms: int = core.settings.rate_limit_window_ms
-        self.max_requests: int = core.settings.rate_limit_max_requests
-        self.now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    def __init__(self, *, db: AsyncDatabase, settings: Settings, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self.window_ms: int = settings.rate_limit_window_ms
+        self.max_requests: int = settings.rate_limit_max_requests
 
     def _window(self) -> tuple[int, datetime]:
-        now_ms = int(self.now().timestamp() * 1000)
+        now_ms = int(self._clock.now().timestamp() * 1000)
         start = now_ms - now_ms % self.window_ms
         return start, datetime.fromtimestamp((start + self.window_ms) / 1000, timezone.utc)
 
@@ -72,9 +71,9 @@ class RequestLimiter:
         # time of that request, the expiry holds whatever `now` says (a test's clock may lie
         # in the past, or stand still for up to a window).
         expires = ttl.expires_in(timedelta(milliseconds=self.window_ms) + EXPIRY_GRACE)
-        allowed = await repo.take(self.core.db, key=key, window=window,
+        allowed = await repo.take(self._db, key=key, window=window,
                                   limit=self.max_requests, expires_at=expires)
-        used = await repo.count(self.core.db, key=key, window=window)
+        used = await repo.count(self._db, key=key, window=window)
         return Decision(allowed, self.max_requests, max(0, self.max_requests - used), reset)
 
     async def check(self, *, key: str) -> Decision:

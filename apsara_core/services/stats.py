@@ -7,19 +7,20 @@ messages. Failed model calls are the refunded reservations.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.clock import Clock
 from apsara_core.errors import (AuthenticationError, NotFoundError, PermissionDeniedError,
                                  ValidationError)
 from apsara_core.models import Principal
 from apsara_core.repos import stats as repo
 from apsara_core.repos.users import emails_by_id, find_by_email_or_id
 from apsara_core.repos.usage import totals as usage_totals
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
+from apsara_core.services.limits import LimitsService
+from apsara_core.services.users import UserService
 
 MAX_DAYS = 366
 TOP = 10
@@ -56,12 +57,15 @@ def _usage_series(rows: list[dict[str, Any]], start: date, days: int) -> list[di
 class StatsService:
     """`database(actor=...)` and `user(actor=..., user=..., password=...)`."""
 
-    def __init__(self, core: "Core") -> None:
-        self.core = core
-        self.now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    def __init__(self, *, db: AsyncDatabase, users: UserService, limits: LimitsService,
+                 clock: Clock) -> None:
+        self._db = db
+        self._users = users
+        self._limits = limits
+        self._clock = clock
 
     def _period(self, days: int) -> tuple[date, date, datetime]:
-        today = self.now().astimezone(timezone.utc).date()
+        today = self._clock.now().date()
         start = today - timedelta(days=days - 1)
         return start, today, datetime.combine(start, time(0), tzinfo=timezone.utc)
 
@@ -77,13 +81,13 @@ class StatsService:
             raise PermissionDeniedError("Database statistics are for admins")
         days = _days(days)
         start, today, since = self._period(days)
-        db, dates = self.core.db, {"date": repo.date_range(start.isoformat(), today.isoformat())}
+        db, dates = self._db, {"date": repo.date_range(start.isoformat(), today.isoformat())}
         per_day = _usage_series(await repo.usage_by(db, "date", dates), start, days)
         models = sorted((_usage_row(r, "model") for r in await repo.usage_by(db, "model", dates)),
                         key=lambda r: (-r["messages"], r["model"]))
         return {
             "period": {"from": start.isoformat(), "to": today.isoformat(), "days": days},
-            "users": await self._users(),
+            "users": await self._user_counts(),
             "registrationsPerDay": series(
                 await repo.per_day(db, "users", repo.created_since(since)), start, days),
             "usagePerDay": per_day,
@@ -97,17 +101,17 @@ class StatsService:
             "mostActiveUsers": await self._top_users(dates),
         }
 
-    async def _users(self) -> dict[str, Any]:
-        db = self.core.db
+    async def _user_counts(self) -> dict[str, Any]:
+        db = self._db
         by_plan = await repo.count_by(db, "users", "subscriptionPlan")
         return {"total": sum(by_plan.values()), "byPlan": by_plan,
                 "byRole": await repo.count_by(db, "users", "role"),
                 "byProvider": await repo.count_by(db, "users", "authProvider")}
 
     async def _top_users(self, match: dict[str, Any]) -> list[dict[str, Any]]:
-        rows = [_usage_row(r, "userId") for r in await repo.usage_by(self.core.db, "userId", match)]
+        rows = [_usage_row(r, "userId") for r in await repo.usage_by(self._db, "userId", match)]
         rows = sorted(rows, key=lambda r: (-r["messages"], -r["tokens"]))[:TOP]
-        emails = await emails_by_id(self.core.db, [r["userId"] for r in rows])
+        emails = await emails_by_id(self._db, [r["userId"] for r in rows])
         return [{"userId": r["userId"], "email": emails.get(r["userId"]), "messages": r["messages"],
                  "tokens": r["tokens"], "refused": r["refused"]} for r in rows]
 
@@ -129,7 +133,7 @@ class StatsService:
 
     async def _target(self, actor: Principal, user: str | None) -> dict[str, Any]:
         key = user if user is not None else actor.user_id
-        doc = await find_by_email_or_id(self.core.db, key) if isinstance(key, str) else None
+        doc = await find_by_email_or_id(self._db, key) if isinstance(key, str) else None
         if doc is None or (not actor.is_admin and str(doc["_id"]) != actor.user_id):
             raise NotFoundError(f"No user {key!r}", field="user")
         return doc
@@ -138,11 +142,11 @@ class StatsService:
         if not isinstance(password, str) or not password:
             raise AuthenticationError("Your password is required to see your statistics",
                                       field="password", code="PASSWORD_REQUIRED")
-        if not await self.core.users.verify_password(user_id=user_id, password=password):
+        if not await self._users.verify_password(user_id=user_id, password=password):
             raise AuthenticationError("Wrong password", field="password")
 
     async def _user_stats(self, doc: dict[str, Any], days: int) -> dict[str, Any]:
-        db, uid = self.core.db, str(doc["_id"])
+        db, uid = self._db, str(doc["_id"])
         start, _, since = self._period(days)
         by_role = await repo.count_by(db, "messages", "role", {"userId": uid})
         convs = await repo.conversations_of(db, uid)
@@ -150,7 +154,7 @@ class StatsService:
             db, "model", {"userId": uid, "date": {"$ne": "total"}})),
             key=lambda r: (-r["messages"], r["model"]))
         totals = await usage_totals(db, user_id=uid)
-        quota = await self.core.limits.quota(actor=Principal.of_user(doc))
+        quota = await self._limits.quota(actor=Principal.of_user(doc))
         return {
             "user": {"_id": uid, "email": doc.get("email"), "fullName": doc.get("fullName"),
                      "role": doc.get("role"), "subscriptionPlan": doc.get("subscriptionPlan")},

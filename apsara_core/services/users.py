@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from apsara_core.clock import Clock
+from apsara_core.db.transactions import run_in_transaction
 from apsara_core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from apsara_core.models import Principal, User
 from apsara_core.repos import login_attempts
 from apsara_core.repos import users as repo
+from apsara_core.services.audit import AuditService
 from apsara_core.services.inputs import check_email
+from apsara_core.services.password_store import PasswordStore
 from apsara_core.services.passwords import StoredPassword, check_policy
-
-if TYPE_CHECKING:
-    from apsara_core.core import Core
+from apsara_core.vocabulary import (ASSIGNABLE_PLANS, ASSIGNABLE_ROLES, AUTH_PROVIDERS,
+                                    EMAIL_MAX_LENGTH, FULL_NAME_MAX_LENGTH, PLANS, ROLES)
 
 PUBLIC_FIELDS = ("_id", "fullName", "email", "role", "subscriptionPlan", "authProvider", "isGuest",
                  "isEmailVerified", "picture", "lockedUntil", "failedLoginAttempts", "createdAt",
                  "updatedAt", "lastLoginAt")
-ROLES = ("user", "admin")
-PLANS = ("free", "premium")
-PROVIDERS = ("local", "google", "guest")
 MAX_PAGE_SIZE = 100
 
 
@@ -38,14 +39,15 @@ def public_user(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def new_user_doc(*, email: str, full_name: str, password: StoredPassword | None,
+def new_user_doc(*, email: str, full_name: str, password: StoredPassword | None, now: datetime,
                  role: str = "user", plan: str = "free", provider: str = "local",
                  verified: bool = False, **extra: Any) -> dict[str, Any]:
-    """A user document as stored (camelCase, string `_id`)."""
+    """A user document as stored (camelCase, string `_id`), created at `now`."""
     hashed = password.fields() if password is not None else {}
     return User(_id=repo.new_id(), fullName=full_name, email=email, **hashed,
                 role=role, subscriptionPlan=plan, authProvider=provider,
-                isGuest=role == "guest", isEmailVerified=verified, **extra).to_mongo()
+                isGuest=role == "guest", isEmailVerified=verified, createdAt=now, updatedAt=now,
+                **extra).to_mongo()
 
 
 def check_choice(value: object, allowed: tuple[str, ...], field: str) -> str:
@@ -79,19 +81,17 @@ def _require_admin(actor: Principal) -> None:
 class UserService:
     """User administration (admins) and self-lookup (anyone, for themselves)."""
 
-    def __init__(self, core: "Core") -> None:
-        self._core = core
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Any]:
-        async with self._core.client.start_session() as session:
-            async with await session.start_transaction():
-                yield session
+    def __init__(self, *, db: AsyncDatabase, passwords: PasswordStore, audit: AuditService,
+                 clock: Clock) -> None:
+        self._db = db
+        self._passwords = passwords
+        self._audit = audit
+        self._clock = clock
 
     async def _find(self, actor: Principal, key: object) -> dict[str, Any]:
         """The user `key` (email or id) the actor may see; 404 otherwise."""
-        text = check_text(key, "user", 254)
-        doc = await repo.find_by_email_or_id(self._core.db, text)
+        text = check_text(key, "user", EMAIL_MAX_LENGTH)
+        doc = await repo.find_by_email_or_id(self._db, text)
         if doc is None or (not actor.is_admin and str(doc["_id"]) != actor.user_id):
             raise NotFoundError(f"No user {text!r}", field="user",
                                 suggestions=["List users with `apsara user list`"])
@@ -107,21 +107,23 @@ class UserService:
         """
         _require_admin(actor)
         address = check_email(email)
-        name = check_text(full_name, "fullName", 100)
-        check_choice(role, ROLES, "role")
-        check_choice(plan, PLANS, "plan")
+        name = check_text(full_name, "fullName", FULL_NAME_MAX_LENGTH)
+        check_choice(role, ASSIGNABLE_ROLES, "role")
+        check_choice(plan, ASSIGNABLE_PLANS, "plan")
         if not isinstance(verified, bool):
             raise ValidationError("verified must be true or false", field="verified")
-        hashed = (await self._core.passwords.hash(check_policy(password))
+        hashed = (await self._passwords.hash(check_policy(password))
                   if password is not None else None)
         doc = new_user_doc(email=address, full_name=name, password=hashed, role=role,
-                           plan=plan, verified=verified)
+                           plan=plan, verified=verified, now=self._clock.now())
+
+        async def work(s: AsyncClientSession) -> None:
+            await repo.insert(self._db, doc, session=s)
+            await self._audit.record(actor=actor, action="user.create", target_id=doc["_id"],
+                                     before=None, after=public_user(doc), session=s)
+
         try:
-            async with self._transaction() as s:
-                await repo.insert(self._core.db, doc, session=s)
-                await self._core.audit.record(actor=actor, action="user.create",
-                                              target_id=doc["_id"], before=None,
-                                              after=public_user(doc), session=s)
+            await run_in_transaction(self._db, work)
         except DuplicateKeyError:
             raise ConflictError(f"A user with email {address} already exists",
                                 field="email") from None
@@ -136,9 +138,8 @@ class UserService:
             PermissionDeniedError, ValidationError (naming the filter).
         """
         _require_admin(actor)
-        for value, allowed, field in ((role, ROLES + ("guest",), "role"),
-                                      (plan, PLANS + ("guest",), "plan"),
-                                      (provider, PROVIDERS, "provider")):
+        for value, allowed, field in ((role, ROLES, "role"), (plan, PLANS, "plan"),
+                                      (provider, AUTH_PROVIDERS, "provider")):
             if value is not None:
                 check_choice(value, allowed, field)
         search = check_text(text, "search", 100) if text not in (None, "") else None
@@ -149,7 +150,7 @@ class UserService:
             raise ValidationError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}",
                                   field="pageSize")
         query = repo.list_filter(role=role, plan=plan, provider=provider, text=search)
-        items, total = await repo.list_page(self._core.db, query, skip=(page - 1) * page_size,
+        items, total = await repo.list_page(self._db, query, skip=(page - 1) * page_size,
                                             limit=page_size)
         return {"items": [public_user(d) for d in items], "total": total, "page": page,
                 "pageSize": page_size}
@@ -171,21 +172,23 @@ class UserService:
         """
         _require_admin(actor)
         doc = await self._find(actor, user)
-        async with self._transaction() as s:
-            counts = await repo.delete_with_data(self._core.db, str(doc["_id"]), session=s)
-            await self._core.audit.record(actor=actor, action="user.delete",
-                                          target_id=str(doc["_id"]), before=public_user(doc),
-                                          after={"deleted": counts}, session=s)
-        return {"user": doc["email"], **counts}
+
+        async def work(s: AsyncClientSession) -> dict[str, int]:
+            counts = await repo.delete_with_data(self._db, str(doc["_id"]), session=s)
+            await self._audit.record(actor=actor, action="user.delete", target_id=str(doc["_id"]),
+                                     before=public_user(doc), after={"deleted": counts}, session=s)
+            return counts
+
+        return {"user": doc["email"], **await run_in_transaction(self._db, work)}
 
     async def set_plan(self, *, actor: Principal, user: str, plan: str) -> dict[str, Any]:
         """Change a user's plan (admins); applies at the user's next call."""
-        check_choice(plan, PLANS, "plan")
+        check_choice(plan, ASSIGNABLE_PLANS, "plan")
         return await self._change(actor, user, "user.set_plan", {"subscriptionPlan": plan})
 
     async def set_role(self, *, actor: Principal, user: str, role: str) -> dict[str, Any]:
         """Change a user's role (admins); applies at the user's next call."""
-        check_choice(role, ROLES, "role")
+        check_choice(role, ASSIGNABLE_ROLES, "role")
         return await self._change(actor, user, "user.set_role", {"role": role})
 
     async def unlock(self, *, actor: Principal, user: str) -> dict[str, Any]:
@@ -194,7 +197,7 @@ class UserService:
         return await self._change(actor, user, "user.unlock",
                                   {"lockedUntil": None, "failedLoginAttempts": 0},
                                   also=lambda doc, s: login_attempts.clear(
-                                      self._core.db, doc["email"], session=s))
+                                      self._db, doc["email"], session=s))
 
     async def _change(self, actor: Principal, key: str, action: str, fields: dict[str, Any],
                       also: Callable[[dict[str, Any], Any], Awaitable[None]] | None = None,
@@ -204,27 +207,25 @@ class UserService:
         if doc.get("isGuest") and action != "user.unlock":
             raise ValidationError("Guest accounts keep the guest role and plan until they "
                                   "register", field="user")
-        async with self._transaction() as s:
-            after = await repo.update(self._core.db, str(doc["_id"]), fields, session=s)
+
+        async def work(s: AsyncClientSession) -> dict[str, Any]:
+            after = await repo.update(self._db, str(doc["_id"]), fields, now=self._clock.now(),
+                                      session=s)
             if after is None:
                 raise NotFoundError(f"No user {key!r}", field="user")
             if also is not None:
                 await also(doc, s)
-            await self._core.audit.record(
+            await self._audit.record(
                 actor=actor, action=action, target_id=str(doc["_id"]),
                 before={k: doc.get(k) for k in fields}, after={k: after.get(k) for k in fields},
                 session=s)
-        return public_user(after)
+            return after
+
+        return public_user(await run_in_transaction(self._db, work))
 
     async def verify_password(self, *, user_id: str, password: str) -> bool:
         """Whether `password` is this user's password (no lockout side effects)."""
         if not isinstance(user_id, str) or not isinstance(password, str) or len(password) > 4096:
             return False
-        doc = await repo.find_by_id(self._core.db, user_id)
-        return await self._core.passwords.check(password, doc)
-
-
-def now_ms() -> datetime:
-    """The current UTC time truncated to milliseconds (what the database keeps)."""
-    now = datetime.now(timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+        doc = await repo.find_by_id(self._db, user_id)
+        return await self._passwords.check(password, doc)

@@ -16,12 +16,13 @@ import typer
 
 from apsara_core.errors import InterruptedReplyError
 from apsara_core.models import Principal
-from apsara_core.services.chat import DEFAULT_MODEL, ChatEvent
+from apsara_core.services.chat import ChatEvent
+from apsara_core.vocabulary import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL, PRO_MODEL
 from apsara_tui.commands.options import ConvOpt, JsonOpt, UserOpt
 from apsara_tui.commands.runtime import actor, console, emit, run, run_as
 
 app = typer.Typer(help="Talk to the model: send, edit, regenerate, embed.", no_args_is_help=True)
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model id, e.g. gemini-2.5-pro.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"Model id, e.g. {PRO_MODEL}.")]
 TempOpt = Annotated[float | None, typer.Option("--temperature", help="0 to 2.")]
 MaxOpt = Annotated[int | None, typer.Option("--max-tokens", help="maxOutputTokens (> 0).")]
 BudgetOpt = Annotated[int | None, typer.Option("--thinking-budget", help="Thinking tokens (2.5+ models).")]
@@ -165,7 +166,8 @@ def regenerate(
 def embed(
     texts: Annotated[list[str], typer.Argument(help="One or more texts.")],
     user: UserOpt = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Embedding model.")] = "gemini-embedding-001",
+    model: Annotated[str, typer.Option("--model", "-m",
+                                       help="Embedding model.")] = DEFAULT_EMBEDDING_MODEL,
     dimensions: Annotated[int | None, typer.Option("--dimensions", help="outputDimensionality.")] = None,
     task_type: Annotated[str | None, typer.Option("--task-type", help="e.g. RETRIEVAL_QUERY.")] = None,
     json_out: JsonOpt = False,

@@ -19,6 +19,7 @@ from apsara_core.core import Core
 from apsara_core.errors import ValidationError
 from apsara_core.services.auth_guests import LOCAL_ADDRESS
 from apsara_core.services.auth_tokens import Session
+from apsara_core.vocabulary import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from apsara_tui.commands.options import EmailOpt, JsonOpt, SwitchOpt
 from apsara_tui.commands.runtime import console, emit, emit_json, run
 from apsara_tui.commands.user import show_user
@@ -38,7 +39,8 @@ def register(
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     email: EmailOpt,
     password: Annotated[str | None, typer.Option(
-        "--password", help="8-128 characters (prompted, hidden, when omitted).")] = None,
+        "--password", help=f"{PASSWORD_MIN_LENGTH}-{PASSWORD_MAX_LENGTH} characters "
+                           "(prompted, hidden, when omitted).")] = None,
     accept_terms: Annotated[bool, typer.Option("--accept-terms", help="Accept the terms (required).")] = False,
     json_out: JsonOpt = False,
 ) -> None:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+
+
+def one_of(values: Sequence[str]) -> str:
+    """`("user", "admin", "guest")` -> "user, admin or guest" (for help texts)."""
+    *rest, last = values
+    return f"{', '.join(rest)} or {last}" if rest else last
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 UserOpt = Annotated[str | None, typer.Option(

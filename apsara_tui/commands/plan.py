@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from apsara_core.vocabulary import PRO_MODEL
 from apsara_tui.commands.options import JsonOpt
 from apsara_tui.commands.runtime import console, emit, run, run_as
 
@@ -44,7 +45,7 @@ def list_plans(json_out: JsonOpt = False) -> None:
 @app.command("set")
 def set_limit(
     plan: Annotated[str, typer.Argument(help="Plan name: guest, free, premium.")],
-    model: Annotated[str, typer.Option("--model", help="Model name, e.g. gemini-2.5-pro.")],
+    model: Annotated[str, typer.Option("--model", help=f"Model name, e.g. {PRO_MODEL}.")],
     daily: Annotated[str | None, typer.Option("--daily", help="Messages per UTC day.")] = None,
     total: Annotated[str | None, typer.Option("--total", help="Messages in total.")] = None,
     json_out: JsonOpt = False,

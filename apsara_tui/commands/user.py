@@ -13,7 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from apsara_tui.commands.options import JsonOpt, UserArg, YesOpt
+from apsara_core.vocabulary import (ASSIGNABLE_PLANS, ASSIGNABLE_ROLES, AUTH_PROVIDERS, PLANS,
+                                    ROLES)
+from apsara_tui.commands.options import JsonOpt, UserArg, YesOpt, one_of
 from apsara_tui.commands.runtime import console, emit, run_as
 
 app = typer.Typer(help="Users: create, list, show, delete, plan, role, unlock.", no_args_is_help=True)
@@ -44,8 +46,8 @@ def create(
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     password: Annotated[str | None, typer.Option(
         "--password", help="Initial password (prompted, hidden, when omitted).")] = None,
-    role: Annotated[str, typer.Option("--role", help="user or admin.")] = "user",
-    plan: Annotated[str, typer.Option("--plan", help="free or premium.")] = "free",
+    role: Annotated[str, typer.Option("--role", help=f"{one_of(ASSIGNABLE_ROLES)}.")] = "user",
+    plan: Annotated[str, typer.Option("--plan", help=f"{one_of(ASSIGNABLE_PLANS)}.")] = "free",
     verified: Annotated[bool, typer.Option("--verified", help="Mark the email verified.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -62,9 +64,10 @@ def create(
 
 @app.command("list")
 def list_users(
-    role: Annotated[str | None, typer.Option("--role", help="user, admin or guest.")] = None,
-    plan: Annotated[str | None, typer.Option("--plan", help="guest, free or premium.")] = None,
-    provider: Annotated[str | None, typer.Option("--provider", help="local, google or guest.")] = None,
+    role: Annotated[str | None, typer.Option("--role", help=f"{one_of(ROLES)}.")] = None,
+    plan: Annotated[str | None, typer.Option("--plan", help=f"{one_of(PLANS)}.")] = None,
+    provider: Annotated[str | None, typer.Option("--provider",
+                                                 help=f"{one_of(AUTH_PROVIDERS)}.")] = None,
     search: Annotated[str | None, typer.Option("--search", help="Text in the email or name.")] = None,
     page: Annotated[int, typer.Option("--page", help="Page number, from 1.")] = 1,
     page_size: Annotated[int, typer.Option("--page-size", help="Users per page (1-100).")] = 20,
@@ -120,7 +123,7 @@ def delete(
 
 @app.command("set-plan")
 def set_plan(user: UserArg,
-             plan: Annotated[str, typer.Argument(metavar="PLAN", help="free or premium.")],
+             plan: Annotated[str, typer.Argument(metavar="PLAN", help=f"{one_of(ASSIGNABLE_PLANS)}.")],
              json_out: JsonOpt = False) -> None:
     """Change a user's plan (applies at their next call; audited)."""
     data = run_as(lambda core, me: core.users.set_plan(actor=me, user=user, plan=plan))
@@ -130,7 +133,7 @@ def set_plan(user: UserArg,
 
 @app.command("set-role")
 def set_role(user: UserArg,
-             role: Annotated[str, typer.Argument(metavar="ROLE", help="user or admin.")],
+             role: Annotated[str, typer.Argument(metavar="ROLE", help=f"{one_of(ASSIGNABLE_ROLES)}.")],
              json_out: JsonOpt = False) -> None:
     """Change a user's role (applies at their next call; audited)."""
     data = run_as(lambda core, me: core.users.set_role(actor=me, user=user, role=role))

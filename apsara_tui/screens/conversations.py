@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static, Tex
 
 from apsara_core.models import Principal
 from apsara_core.models.views import ConversationPage, ConversationsSummary, ConversationView
+from apsara_core.vocabulary import TITLE_MAX_LENGTH
 from apsara_tui.keys import SEARCH_DEBOUNCE_S, TABLE_BINDINGS
 from apsara_tui.screens.base import CoreScreen, Need
 from apsara_tui.screens.chat_base import conversation_label
@@ -52,7 +53,7 @@ class CreateConversationScreen(CoreScreen):
         yield Header()
         with Vertical(id="create-conversation"):
             yield Static(f"New conversation for {(self.user or {}).get('email')}", classes="intro")
-            yield Form(FormField("title", "Title", checks=[required("a title"), length(1, 200, "The title")]),
+            yield Form(FormField("title", "Title", checks=[required("a title"), length(1, TITLE_MAX_LENGTH, "The title")]),
                        Label("System instruction (optional; fixed once the first message exists)"),
                        TextArea(id="system-instruction", soft_wrap=True),
                        submit="Create (ctrl+s)", id="conversation-form")

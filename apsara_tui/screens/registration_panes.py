@@ -13,6 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Checkbox, Static, TabPane
 
+from apsara_core.vocabulary import (CLIENT_KEY_MAX_LENGTH, FULL_NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH,
+                                    PASSWORD_MIN_LENGTH)
 from apsara_tui.widgets.forms import (
     Form, FormField, digits, email_check, length, password_checks, required,
 )
@@ -39,7 +41,8 @@ def _email(key: str = "email", value: str = "") -> FormField:
                      placeholder="ada@example.com", value=value)
 
 
-def _password(key: str, label: str, placeholder: str = "8–128 characters") -> FormField:
+def _password(key: str, label: str,
+              placeholder: str = f"{PASSWORD_MIN_LENGTH}–{PASSWORD_MAX_LENGTH} characters") -> FormField:
     return FormField(key, label, checks=[required("a password"), *password_checks()], password=True,
                      placeholder=placeholder, aliases=["password", "newPassword"])
 
@@ -53,7 +56,8 @@ def register_pane() -> ComposeResult:
     with TabPane("Register", id="register"):
         with VerticalScroll():
             yield Form(FormField("full_name", "Full name",
-                                 checks=[required("your full name"), length(1, 100, "The name")]),
+                                 checks=[required("your full name"),
+                                         length(1, FULL_NAME_MAX_LENGTH, "The name")]),
                        _email(), _password("password", "Password"),
                        Checkbox("I accept the terms of use", id="accept_terms"),
                        submit="Register", id="register-form")
@@ -95,7 +99,8 @@ def guest_pane() -> ComposeResult:
             yield Static("Guests get a 24-hour session and a few messages in total; the allowance "
                          "is tied to the client key, so new sessions do not reset it.", classes="hint")
             yield Form(FormField("client_key", "Client key",
-                                 checks=[required("a client key"), length(1, 200, "The client key")],
+                                 checks=[required("a client key"),
+                                         length(1, CLIENT_KEY_MAX_LENGTH, "The client key")],
                                  value=machine_client_key()),
                        submit="Continue as guest", id="guest-form")
             yield Static("", id="guest-result", classes="result")

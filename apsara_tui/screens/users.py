@@ -16,11 +16,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Checkbox, DataTable, Footer, Header, Select, Static
 
 from apsara_tui.keys import SEARCH_DEBOUNCE_S, TABLE_BINDINGS
+from apsara_core.vocabulary import (ASSIGNABLE_PLANS, ASSIGNABLE_ROLES, FULL_NAME_MAX_LENGTH,
+                                    PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH)
 from apsara_tui.screens.base import CoreScreen
 from apsara_tui.screens.delete_user import confirm_and_delete
 from apsara_tui.widgets.confirm import ChoiceModal
 from apsara_tui.widgets.forms import Form, FormField, email_check, length, password_checks, required
-from apsara_tui.widgets.user_table import ASSIGNABLE_PLANS, ASSIGNABLE_ROLES, UserBrowser, UserDetailsModal
+from apsara_tui.widgets.user_table import UserBrowser, UserDetailsModal
 
 
 class CreateUserScreen(CoreScreen):
@@ -31,11 +33,13 @@ class CreateUserScreen(CoreScreen):
         with VerticalScroll():
             yield Form(
                 FormField("full_name", "Full name",
-                          checks=[required("the full name"), length(1, 100, "The name")]),
+                          checks=[required("the full name"),
+                                  length(1, FULL_NAME_MAX_LENGTH, "The name")]),
                 FormField("email", "Email", checks=[required("an email"), email_check()],
                           placeholder="ada@example.com"),
                 FormField("password", "Password", checks=password_checks(), optional=True, password=True,
-                          placeholder="8–128 characters; empty: no password sign-in"),
+                          placeholder=f"{PASSWORD_MIN_LENGTH}–{PASSWORD_MAX_LENGTH} characters; "
+                                      "empty: no password sign-in"),
                 Horizontal(Select([(r, r) for r in ASSIGNABLE_ROLES], value="user", allow_blank=False,
                                   id="role"),
                            Select([(p, p) for p in ASSIGNABLE_PLANS], value="free", allow_blank=False,

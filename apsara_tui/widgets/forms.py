@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from apsara_core.errors import ApsaraError
+from apsara_core.vocabulary import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 T = TypeVar("T")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -57,7 +58,7 @@ def digits(count: int) -> Check:
 
 def password_checks() -> list[Check]:
     """The password rules the Core enforces that can be checked while typing."""
-    return [length(8, 128, "The password")]
+    return [length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, "The password")]
 
 
 def _norm(key: str | None) -> str:

@@ -9,9 +9,10 @@ from textual.containers import VerticalScroll
 from textual.validation import Integer, Number
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-MODELS = ("gemini-2.5-flash", "gemini-2.5-pro")
+from apsara_core.vocabulary import CHAT_MODELS, DEFAULT_MODEL
+
+MODELS = CHAT_MODELS
 """Offered until the quota names the plan's models."""
-DEFAULT_MODEL = "gemini-2.5-flash"
 
 
 def quota_text(info: dict[str, Any] | None) -> str:

@@ -8,7 +8,7 @@ run and shows what the screen hands back (`show(result)` with `core.users.list`'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from math import ceil
 from typing import Any
 
@@ -19,13 +19,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Select, Static
 
-from apsara_core.models.documents import utcnow
+from apsara_core.vocabulary import AUTH_PROVIDERS, PLANS, ROLES
 
-ROLES = ("user", "admin", "guest")
-PLANS = ("guest", "free", "premium")
-PROVIDERS = ("local", "google", "guest")
-ASSIGNABLE_ROLES = ("user", "admin")  # guests keep role and plan "guest" until they register
-ASSIGNABLE_PLANS = ("free", "premium")
 PAGE_SIZE = 15  # a whole page stays visible at 80x24
 
 
@@ -43,7 +38,7 @@ def is_locked(user: dict[str, Any]) -> bool:
     until = user.get("lockedUntil")
     if not isinstance(until, datetime):
         return False
-    return (until if until.tzinfo else until.replace(tzinfo=utcnow().tzinfo)) > utcnow()
+    return (until if until.tzinfo else until.replace(tzinfo=timezone.utc)) > datetime.now(timezone.utc)
 
 
 def describe_user(user: dict[str, Any]) -> str:
@@ -105,7 +100,7 @@ class UserBrowser(Vertical):
             yield Input(placeholder="search name or email", id="user-search")
             yield Select([(r, r) for r in ROLES], prompt="role", id="filter-role")
             yield Select([(p, p) for p in PLANS], prompt="plan", id="filter-plan")
-            yield Select([(p, p) for p in PROVIDERS], prompt="via", id="filter-provider")
+            yield Select([(p, p) for p in AUTH_PROVIDERS], prompt="via", id="filter-provider")
         table: DataTable[str] = DataTable(id="users", cursor_type="row", zebra_stripes=True)
         table.add_columns("email", "name", "role", "plan", "via", "ok", "locked")
         yield table

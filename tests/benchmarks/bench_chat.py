@@ -124,8 +124,9 @@ async def _components(core: Core, actor: Principal) -> list[Result]:
         t1 = time.perf_counter()
         await core.limits.commit(r, prompt_tokens=1, output_tokens=1)
         t2 = time.perf_counter()
-        await chat_store.append(core, {"messageId": msg_repo.new_message_id(), "conversationId": cid,
-                                       "userId": actor.user_id, "role": "user", "content": {"text": "x"}})
+        await chat_store.append(core.db, {"messageId": msg_repo.new_message_id(), "conversationId": cid,
+                                          "userId": actor.user_id, "role": "user", "content": {"text": "x"},
+                                          "createdAt": core.clock.now()})
         t3 = time.perf_counter()
         reserve.append(t1 - t0)
         commit.append(t2 - t1)
@@ -170,10 +171,11 @@ async def bench_append(core: Core, actor: Principal, big: str) -> list[Result]:
     small = await _conversation(core, actor, SMALL_APPEND)
 
     def append(cid: str) -> Callable[[], Awaitable[Any]]:
-        return lambda: chat_store.append(core, {
+        return lambda: chat_store.append(core.db, {
             "messageId": msg_repo.new_message_id(), "conversationId": cid, "userId": actor.user_id,
             "role": "user", "content": {"text": "appended"}, "config": {},
-            "metadata": {"status": "complete"}, "isEdited": False, "editHistory": []})
+            "metadata": {"status": "complete"}, "isEdited": False, "editHistory": [],
+            "createdAt": core.clock.now()})
 
     t_small, t_big = await _alternate(append(small), append(big), APPEND_RUNS)
     return [

@@ -245,3 +245,14 @@ async def test_a_locked_account_gets_no_reset_token(core: Core) -> None:
         await _answer(core, EMAIL, "wrong password r")
     with pytest.raises(AccountLockedError):
         await core.auth.verify_reset_otp(email=EMAIL, otp=code)
+
+
+async def test_the_lock_lifts_fifteen_minutes_later_by_the_core_clock(core: Core) -> None:
+    core.clock.set(core.clock.now())
+    await registered_user(core)
+    for _ in range(5):
+        await _answer(core, EMAIL, "wrong password z")
+    core.clock.advance(timedelta(minutes=14, seconds=59))
+    assert (await _answer(core, EMAIL, STRONG_PASSWORD))[0] == 423
+    core.clock.advance(timedelta(seconds=2))
+    assert (await core.auth.login(email=EMAIL, password=STRONG_PASSWORD)).token

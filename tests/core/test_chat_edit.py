@@ -96,10 +96,10 @@ async def test_regenerate_after_a_tool_message(chat_core, fake_gemini):
     await chat_core.chat.generate(actor=actor, conversation_id=cid, text="compute")
     # a plugin stores its result as a tool message (the plugins issue writes these)
     from apsara_core.services import chat_store
-    tool = await chat_store.append(chat_core, {
+    tool = await chat_store.append(chat_core.db, {
         "messageId": "msg_tool1", "conversationId": cid, "userId": actor.user_id, "role": "tool",
         "content": {"text": "calculator -> 105"}, "config": {}, "metadata": {"status": "complete"},
-        "isEdited": False, "editHistory": []})
+        "isEdited": False, "editHistory": [], "createdAt": chat_core.clock.now()})
     first = await chat_core.chat.regenerate(actor=actor, conversation_id=cid)
     assert first["userMessageId"] == tool["messageId"] and first["branchId"] is None
     assert first["text"] == "Echo: [tool result] calculator -> 105 (turns=3)"

@@ -228,7 +228,8 @@ async def test_a_consumer_that_stops_reading_leaves_an_interrupted_reply(chat_co
 async def test_without_an_api_key_nothing_is_written(chat_core, fake_gemini):
     actor, cid = await setup(chat_core)
     chat_core.settings.google_ai_api_key = None
-    chat_core.__dict__.pop("providers", None)  # rebuild the providers with the new settings
+    for built in ("providers", "chat"):  # rebuild them with the new settings
+        chat_core.__dict__.pop(built, None)
     with pytest.raises(NoApiKeyError) as info:
         await chat_core.chat.generate(actor=actor, conversation_id=cid, text="hello")
     assert "GOOGLE_AI_API_KEY" in info.value.message and info.value.code == "NO_API_KEY"

@@ -25,10 +25,11 @@ async def user(core, email="u@example.com", **kw) -> Principal:
 
 async def seed(core, cid: str, owner: str, n: int) -> None:
     for i in range(n):
-        await chat_store.append(core, {
+        await chat_store.append(core.db, {
             "messageId": msg_repo.new_message_id(), "conversationId": cid, "userId": owner,
             "role": "user" if i % 2 == 0 else "model", "content": {"text": f"m{i + 1}"},
-            "config": {}, "metadata": {"status": "complete"}, "isEdited": False, "editHistory": []})
+            "config": {}, "metadata": {"status": "complete"}, "isEdited": False, "editHistory": [],
+            "createdAt": core.clock.now()})
 
 
 async def test_create_returns_the_stored_document(core):

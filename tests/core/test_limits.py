@@ -40,7 +40,7 @@ async def history(core: Core, user_id: str, day: str, model: str) -> dict:
 
 
 def fix_clock(core: Core, when: datetime) -> None:
-    core.limits.now = lambda: when
+    core.clock.set(when)
 
 
 async def reserve_all(core: Core, actor: Principal, model: str, n: int):
@@ -307,8 +307,7 @@ class QuotaMachine(RuleBasedStateMachine):
     def start(self, kind) -> None:
         plan, self.model, self.limit = kind
         self.actor = principal(plan)
-        self.clock = datetime(2026, 7, 1, 23, 59, 59, 900000, tzinfo=timezone.utc)
-        self.core.limits.now = lambda: self.clock
+        self.core.clock.set(datetime(2026, 7, 1, 23, 59, 59, 900000, tzinfo=timezone.utc))
         self.open: list[Reservation] = []
         self.closed: list[Reservation] = []
         self.net: dict[str, int] = {}  # counter date -> admitted - refunded
@@ -316,7 +315,7 @@ class QuotaMachine(RuleBasedStateMachine):
     def _key(self, r: Reservation | None = None) -> str:
         if self.actor.plan == "guest":
             return "total"
-        return (r.day if r else self.clock.date()).isoformat()
+        return (r.day if r else self.core.clock.now().date()).isoformat()
 
     @rule()
     def reserve(self) -> None:
@@ -349,7 +348,7 @@ class QuotaMachine(RuleBasedStateMachine):
     @rule(step=st.sampled_from([timedelta(milliseconds=200), timedelta(hours=7),
                                 timedelta(days=1)]))
     def advance_clock(self, step: timedelta) -> None:
-        self.clock += step
+        self.core.clock.advance(step)
 
     @invariant()
     def counters_match(self) -> None:

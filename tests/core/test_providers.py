@@ -96,12 +96,12 @@ class EchoProvider:
 
 class EchoPlugin:
     @staticmethod
-    def register_providers(register, core):
+    def register_providers(register, settings):
         register(EchoProvider())
 
 
 async def test_manager_picks_by_model_and_accepts_plugins(chat_core, fake_gemini):
-    manager = ProviderManager(chat_core)
+    manager = ProviderManager(settings=chat_core.settings)
     assert manager.for_model("gemini-2.5-pro").name == "google"
     assert "gemini-embedding-001" in manager.known_embedding_models()
     with pytest.raises(ValidationError) as info:

@@ -17,7 +17,7 @@ def configure(core: Core, *, window_ms: int = 60_000, max_requests: int = 5,
               when: datetime = T0) -> None:
     limiter = core.request_limiter
     limiter.window_ms, limiter.max_requests = window_ms, max_requests
-    limiter.now = lambda: when
+    core.clock.set(when)
 
 
 async def test_defaults_come_from_the_settings(core: Core) -> None:

@@ -21,8 +21,8 @@ async def test_schema_created_once_and_idempotent(core: Core) -> None:
     before = await _index_sets(core)
     assert "email_1" in before["users"]
     assert "conversationId_1_messageSequence_1" in before["messages"]
-    assert await ensure_schema(core.db, force=True) == SCHEMA_VERSION
-    await asyncio.gather(*(ensure_schema(core.db, force=True) for _ in range(3)))
+    assert await ensure_schema(core.db, now=core.clock.now(), force=True) == SCHEMA_VERSION
+    await asyncio.gather(*(ensure_schema(core.db, now=core.clock.now(), force=True) for _ in range(3)))
     assert await _index_sets(core) == before
 
 
@@ -72,7 +72,8 @@ async def test_version_1_data_is_keyed_by_public_ids_and_still_works(core: Core)
     await db.user_usage.insert_one({"userId": actor.user_id, "totalUsage": {"totalMessages": 7}})
     await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 1, "fingerprint": "old"}})
 
-    await asyncio.gather(ensure_schema(db), ensure_schema(db))
+    now = core.clock.now()
+    await asyncio.gather(ensure_schema(db, now=now), ensure_schema(db, now=now))
 
     conv = await db.conversations.find_one({})
     assert conv["_id"] == "conv_old" and conv["title"] == "Before the upgrade"

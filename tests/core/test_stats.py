@@ -46,7 +46,7 @@ async def add_conversation(core: Core, user: dict[str, Any], title: str, turns: 
 async def use(core: Core, user: dict[str, Any], model: str, ok: int, failed: int = 0,
               when: datetime = NOW) -> None:
     """`ok` committed and `failed` refunded calls through the limits service at `when`."""
-    core.limits.now = lambda: when
+    core.clock.set(when)
     actor = principal_of(user)
     for _ in range(ok):
         r = await core.limits.reserve(actor=actor, model=model)
@@ -57,7 +57,7 @@ async def use(core: Core, user: dict[str, Any], model: str, ok: int, failed: int
 
 @pytest.fixture
 async def world(core: Core) -> dict[str, Any]:
-    core.stats.now = lambda: NOW
+    core.clock.set(NOW)
     alice = await create_user(core, "alice@example.com", plan="premium", createdAt=NOW)
     bob = await create_user(core, "bob@example.com", plan="free",
                             createdAt=NOW - timedelta(days=2))
@@ -73,7 +73,7 @@ async def world(core: Core) -> dict[str, Any]:
     await use(core, guest, FLASH, ok=1)
     await add_conversation(core, alice, "Busy", turns=3)
     await add_conversation(core, alice, "Quiet", turns=1, when=NOW - timedelta(days=3))
-    core.limits.now = lambda: NOW
+    core.clock.set(NOW)
     return {"alice": alice, "bob": bob, "root": root, "guest": guest}
 
 

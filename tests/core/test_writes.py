@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from pymongo.errors import DuplicateKeyError
 
+from apsara_core.db.transactions import run_in_transaction
 from apsara_core.repos import writes
 from apsara_core.repos.writes import Insert, Update
 
@@ -29,7 +30,7 @@ async def test_results_count_matches_inserts_and_upserts(core, bulk):
             Insert("other", {"_id": 1, "x": "y"}),
         ], session=session, bulk=bulk)
 
-    assert await writes.transaction(core.db, work) == [1, 0, 1, 1]
+    assert await run_in_transaction(core.db, work) == [1, 0, 1, 1]
     assert {d["_id"]: d["n"] async for d in core.db.w.find()} == {"a": 1, "b": 5}
     assert await core.db.other.count_documents({}) == 1
 
@@ -47,7 +48,7 @@ async def test_a_duplicate_key_aborts_the_whole_transaction(core, bulk):
         ], session=session, bulk=bulk)
 
     with pytest.raises(DuplicateKeyError):
-        await writes.transaction(core.db, work)
+        await run_in_transaction(core.db, work)
     assert await core.db.w.count_documents({}) == 1  # nothing half-written
     assert await core.db.other.count_documents({}) == 0
 
@@ -62,7 +63,7 @@ async def test_conflicting_transactions_are_retried_until_each_lands(core, bulk)
         async def work(session):
             await writes.apply(core.db, [Update("w", {"_id": "hot"}, {"$inc": {"n": 1}}),
                                          Insert("other", {"_id": i})], session=session, bulk=bulk)
-        await writes.transaction(core.db, work)
+        await run_in_transaction(core.db, work)
 
     await asyncio.gather(*(one(i) for i in range(20)))
     assert (await core.db.w.find_one({"_id": "hot"}))["n"] == 20

@@ -79,7 +79,7 @@ async def _serve(conn: Any, uri: str, data_dir: Path) -> None:
         while (msg := await asyncio.to_thread(conn.recv)) != "stop":
             spec, name, tasks = Round(**msg[0]), msg[1], msg[2]
             clock = datetime.fromisoformat(spec.clock)
-            core.limits.now = core.request_limiter.now = lambda: clock
+            core.clock.set(clock)  # every service reads the one clock
             core.request_limiter.max_requests = spec.limit
             core.request_limiter.window_ms = LIMITER_WINDOW_MS
             conn.send(await _attempts(core, by_name[name], spec, tasks))

@@ -7,7 +7,6 @@ from datetime import timedelta
 from textual.widgets import DataTable, Input, Select
 
 from apsara_core.models import Conversation
-from apsara_core.models.documents import utcnow
 from apsara_tui.app import ApsaraApp
 from apsara_tui.screens.delete_user import DeleteUserScreen
 from apsara_tui.screens.home import HomeScreen
@@ -151,7 +150,7 @@ async def test_search_box_matches_name_or_email(app: ApsaraApp) -> None:
 
 async def test_enter_shows_details_and_admin_extras_change_the_database(app: ApsaraApp) -> None:
     user = await create_user(app.core, "pat@example.com", full_name="Pat", failedLoginAttempts=5,
-                             lockedUntil=utcnow() + timedelta(minutes=10))
+                             lockedUntil=app.core.clock.now() + timedelta(minutes=10))
     async with app.run_test(size=(80, 24)) as pilot:
         await open_action(pilot, 9)
         assert "locked" in app.screen.query_one(DataTable).get_row_at(0)
@@ -225,7 +224,9 @@ async def test_choose_user_sets_current_user_and_header(app: ApsaraApp) -> None:
 
 async def _user_with_conversation(app: ApsaraApp, email: str) -> dict:
     user = await create_user(app.core, email, full_name="Doomed")
-    conv = Conversation(conversationId=f"c-{user['_id']}", userId=user["_id"], title="hello").to_mongo()
+    now = app.core.clock.now()
+    conv = Conversation(conversationId=f"c-{user['_id']}", userId=user["_id"], title="hello",
+                        createdAt=now, updatedAt=now).to_mongo()
     await app.core.db.conversations.insert_one(conv)
     return user
 
