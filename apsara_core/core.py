@@ -88,7 +88,7 @@ class Core:
         return DatabaseInfoService(db=self.db, target=self.target,
                                    schema_version=self.schema_version)
 
-    # Accounts (issue 3)
+    # Accounts
     @cached_property
     def users(self) -> "UserService":
         """Users: create, list, show, delete, plan, role, unlock (admin actions audited)."""
@@ -127,7 +127,7 @@ class Core:
 
         return AuditService(db=self.db, clock=self.clock)
 
-    # Plans, quotas, statistics (issue 4)
+    # Plans, quotas, statistics
     @cached_property
     def plans(self) -> "PlanService":
         """Subscription plans as data."""
@@ -156,7 +156,7 @@ class Core:
 
         return StatsService(db=self.db, users=self.users, limits=self.limits, clock=self.clock)
 
-    # Conversations and AI (issue 5)
+    # Conversations and AI
     @cached_property
     def conversations(self) -> "ConversationService":
         """Conversations and their messages."""

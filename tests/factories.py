@@ -29,7 +29,7 @@ def principal_of(user: dict[str, Any]) -> Principal:
                      email=user.get("email"))
 
 
-# --- accounts (issue 3) ---------------------------------------------------------------
+# --- accounts ------------------------------------------------------------------------
 
 STRONG_PASSWORD = "correct horse battery staple"
 

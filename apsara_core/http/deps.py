@@ -13,6 +13,7 @@ from apsara_core.core import Core
 from apsara_core.errors import AuthenticationError, PayloadTooLargeError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.services.inputs import parse
+from apsara_core.jsonable import jsonable
 
 M = TypeVar("M", bound=BaseModel)
 MAX_JSON_BYTES = 1 << 20
@@ -101,21 +102,6 @@ async def read_json(request: Request, model: type[M]) -> M:
 def ok(status_code: int = 200, **fields: Any) -> JSONResponse:
     """The success envelope."""
     return JSONResponse(jsonable({"success": True, **fields}), status_code=status_code)
-
-
-def jsonable(value: Any) -> Any:
-    """Datetimes as ISO 8601 UTC, ObjectIds as strings, recursively."""
-    from datetime import datetime
-
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 async def acting_for(request: Request, user_id: str | None) -> Principal:

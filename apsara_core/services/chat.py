@@ -79,7 +79,7 @@ async def _guarded(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]
 
 
 class ChatService:
-    """Generate, stream, edit, regenerate, embed (see contracts.md)."""
+    """Generate, stream, edit, regenerate, embed."""
 
     def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
                  providers: ProviderManager, clock: Clock) -> None:

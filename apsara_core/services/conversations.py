@@ -6,7 +6,6 @@ conversation answers NotFoundError exactly like an unknown id.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -36,6 +35,7 @@ from apsara_core.services import chat_store
 from apsara_core.services.input_checks import check_unicode
 from apsara_core.services.limits import LimitsService
 from apsara_core.vocabulary import TITLE_MAX_LENGTH
+from apsara_core.jsonable import dumps
 
 MAX_PAGE = 1000
 MAX_SEARCH = 100
@@ -121,7 +121,8 @@ def _scope(actor: Principal, user_id: Any) -> str | None:
 
 
 class ConversationService:
-    """Conversations and their messages (see contracts.md)."""
+    """Conversations and their messages: create, list, browse, show, rename, delete, export,
+    archived branches."""
 
     def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
                  clock: Clock) -> None:
@@ -276,8 +277,7 @@ class ConversationService:
         upper = conv["stats"]["messageSequence"] + 1
         msgs = await msg_repo.window(self._db, conv["conversationId"], upper, upper)
         if fmt == "json":
-            return json.dumps({"conversation": conv, "messages": msgs}, default=_json_default,
-                              indent=2, ensure_ascii=False)
+            return dumps({"conversation": conv, "messages": msgs})
         return _markdown(conv, msgs)
 
     async def branches(self, *, actor: Principal, conversation_id: Any) -> list[dict[str, Any]]:
@@ -292,10 +292,6 @@ class ConversationService:
         conv = await load_owned(self._db, actor, conversation_id)
         return await chat_store.restore(self._db, conv["conversationId"],
                                         check_id(branch_id, "branchId"), now=self._clock.now())
-
-
-def _json_default(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def _markdown(conv: dict[str, Any], msgs: list[dict[str, Any]]) -> str:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -18,6 +16,7 @@ from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
 from apsara_core.errors import ApsaraError
 from apsara_core.models import Principal
+from apsara_core.jsonable import dumps
 from apsara_tui.errors import describe
 
 T = TypeVar("T")
@@ -80,15 +79,9 @@ def emit(data: Any, *, json_out: bool, human: Callable[[Any], None] | None = Non
         human(data)
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return str(value)
-
-
 def emit_json(data: Any) -> None:
-    """Print one JSON document on stdout."""
-    sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
+    """Print one JSON document on stdout (the core's one encoding, as over HTTP)."""
+    sys.stdout.write(dumps(data) + "\n")
 
 
 @dataclass
