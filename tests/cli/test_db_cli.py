@@ -33,8 +33,9 @@ def test_fresh_data_dir_starts_the_embedded_server_and_db_commands_manage_it(tmp
     finally:
         stop = run_cli("db", "stop", env=env, cwd=tmp_path)
     assert stop.returncode == 0 and "stopped" in stop.stdout
-    status = json.loads(run_cli("db", "status", "--json", env=env, cwd=tmp_path).stdout)
-    assert status["running"] is False
+    after = run_cli("db", "status", "--json", env=env, cwd=tmp_path)
+    assert after.returncode == 0 and after.stdout.strip(), (after.returncode, after.stderr)
+    assert json.loads(after.stdout)["running"] is False
 
 
 def _assert_clean_failure(result, *needles: str) -> None:
