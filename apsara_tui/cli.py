@@ -5,22 +5,19 @@ so the app starts fast.
 
 
 import sys
+from collections.abc import Iterable
 from typing import Any
 
-GROUPS: dict[str, str] = {
-    "db": "apsara_tui.commands.db",
-    "user": "apsara_tui.commands.user",
-    "auth": "apsara_tui.commands.auth",
-    "mail": "apsara_tui.commands.mail",
-    "conv": "apsara_tui.commands.conv",
-    "ai": "apsara_tui.commands.ai",
-    "stats": "apsara_tui.commands.stats",
-    "plan": "apsara_tui.commands.plan",
-}
+from apsara_tui.commands.catalog import GROUPS
 
 
-def build_app() -> Any:
-    """The Typer root with every group added."""
+def build_app(load: Iterable[str] | None = None) -> Any:
+    """The Typer root with every group added.
+
+    Args:
+        load: the groups whose modules are imported (None: all of them); the others are
+            empty stand-ins carrying only their help, enough for `apsara --help`.
+    """
     import importlib
 
     import typer
@@ -46,8 +43,11 @@ def build_app() -> Any:
 
             launch_tui()
 
-    for name, module in GROUPS.items():
-        root.add_typer(importlib.import_module(module).app, name=name)
+    wanted = set(GROUPS) if load is None else set(load)
+    for name, (module, help_text) in GROUPS.items():
+        group = (importlib.import_module(module).app if name in wanted
+                 else typer.Typer(help=help_text))
+        root.add_typer(group, name=name)
     from apsara_tui.commands.serve import serve
 
     root.command()(serve)
@@ -61,7 +61,7 @@ def main() -> None:
 
         launch_tui()
         return
-    build_app()()
+    build_app(load=[arg for arg in sys.argv[1:] if arg in GROUPS][:1])()
 
 
 def __getattr__(name: str) -> Any:

@@ -19,9 +19,10 @@ from apsara_core.models import Principal
 from apsara_core.services.chat import ChatEvent
 from apsara_core.vocabulary import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL, PRO_MODEL
 from apsara_tui.commands.options import ConvOpt, JsonOpt, UserOpt
+from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.runtime import actor, console, emit, run, run_as
 
-app = typer.Typer(help="Talk to the model: send, edit, regenerate, embed.", no_args_is_help=True)
+app = typer.Typer(help=help_of("ai"), no_args_is_help=True)
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"Model id, e.g. {PRO_MODEL}.")]
 TempOpt = Annotated[float | None, typer.Option("--temperature", help="0 to 2.")]
 MaxOpt = Annotated[int | None, typer.Option("--max-tokens", help="maxOutputTokens (> 0).")]

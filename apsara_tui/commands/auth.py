@@ -22,9 +22,10 @@ from apsara_core.services.auth_tokens import Session
 from apsara_core.vocabulary import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from apsara_tui.commands.options import EmailOpt, JsonOpt, SwitchOpt
 from apsara_tui.commands.runtime import console, emit, emit_json, run
+from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.user import show_user
 
-app = typer.Typer(help="Sign-up and sign-in: register, verify, login, Google, guest, password reset, logout.", no_args_is_help=True)
+app = typer.Typer(help=help_of("auth"), no_args_is_help=True)
 OtpOpt = Annotated[str, typer.Option("--otp", help="The 6-digit code from the mail.")]
 CLIENT_KEY_FILE = "client_key"
 

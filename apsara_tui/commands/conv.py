@@ -16,9 +16,10 @@ from rich.table import Table
 
 from apsara_core.models.views import ConversationView
 from apsara_tui.commands.options import ConvArg, JsonOpt, UserOpt, YesOpt
+from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.runtime import console, emit, run_as
 
-app = typer.Typer(help="Conversations: create, list, show, messages, rename, delete, export.", no_args_is_help=True)
+app = typer.Typer(help=help_of("conv"), no_args_is_help=True)
 
 
 def _when(value: Any) -> str:

@@ -10,9 +10,10 @@ from rich.table import Table
 from apsara_core.db.embedded import EmbeddedServer
 from apsara_core.errors import ApsaraError
 from apsara_tui.commands.options import JsonOpt
+from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.runtime import console, emit, emit_json, fail, load_settings, run_as
 
-app = typer.Typer(help="The database: schema info and the embedded server.", no_args_is_help=True)
+app = typer.Typer(help=help_of("db"), no_args_is_help=True)
 
 
 @app.command()

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
+from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.runtime import console, emit, run_as
 
-app = typer.Typer(help="Mail sent by Apsara (the outbox when no SMTP server is set).", no_args_is_help=True)
+app = typer.Typer(help=help_of("mail"), no_args_is_help=True)
 
 
 @app.command()

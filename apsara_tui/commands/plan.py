@@ -9,9 +9,10 @@ from rich.table import Table
 
 from apsara_core.vocabulary import PRO_MODEL
 from apsara_tui.commands.options import JsonOpt
+from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.runtime import console, emit, run, run_as
 
-app = typer.Typer(help="Subscription plans and their model limits.", no_args_is_help=True)
+app = typer.Typer(help=help_of("plan"), no_args_is_help=True)
 
 
 def plans_table(plans: list[dict[str, Any]]) -> Table:

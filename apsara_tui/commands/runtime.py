@@ -6,18 +6,20 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from apsara_core.config import Settings
-from apsara_core.core import Core, open_core
 from apsara_core.errors import ApsaraError
-from apsara_core.models import Principal
 from apsara_core.jsonable import dumps
 from apsara_tui.errors import describe
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` needs neither the driver nor settings
+    from apsara_core.config import Settings
+    from apsara_core.core import Core
+    from apsara_core.models import Principal
 
 T = TypeVar("T")
 console = Console()
@@ -37,8 +39,10 @@ def fail(error: ApsaraError) -> NoReturn:
     raise typer.Exit(1)
 
 
-def load_settings() -> Settings:
+def load_settings() -> "Settings":
     """Settings from the environment, or a clean exit naming the bad variable."""
+    from apsara_core.config import Settings
+
     try:
         return Settings.load()
     except ApsaraError as exc:
@@ -47,6 +51,8 @@ def load_settings() -> Settings:
 
 def run(job: Callable[[Core], Awaitable[T]]) -> T:
     """Open a Core, run `job` on it in a fresh event loop, close it; errors exit cleanly."""
+
+    from apsara_core.core import open_core
 
     async def main() -> T:
         core = await open_core(load_settings())

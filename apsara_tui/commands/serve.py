@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from apsara_core.db.embedded import port_open
 from apsara_core.errors import ConfigError
 from apsara_tui.commands.runtime import err_console, fail, load_settings
 
@@ -17,6 +16,8 @@ def serve(
 ) -> None:
     """Serve the HTTP API (the original endpoints under /api) until interrupted."""
     import uvicorn
+
+    from apsara_core.db.embedded import port_open
 
     from apsara_core.http.app import create_app
 

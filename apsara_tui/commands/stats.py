@@ -10,9 +10,10 @@ from rich.table import Table
 from apsara_core.core import Core
 from apsara_core.models import Principal
 from apsara_tui.commands.options import JsonOpt
+from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.runtime import console, emit, run_as
 
-app = typer.Typer(help="Statistics: the whole database, or one user.", no_args_is_help=True)
+app = typer.Typer(help=help_of("stats"), no_args_is_help=True)
 DaysOpt = Annotated[int, typer.Option("--days", help="How many days back (1-366).")]
 
 

@@ -16,9 +16,10 @@ from rich.table import Table
 from apsara_core.vocabulary import (ASSIGNABLE_PLANS, ASSIGNABLE_ROLES, AUTH_PROVIDERS, PLANS,
                                     ROLES)
 from apsara_tui.commands.options import JsonOpt, UserArg, YesOpt, one_of
+from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.runtime import console, emit, run_as
 
-app = typer.Typer(help="Users: create, list, show, delete, plan, role, unlock.", no_args_is_help=True)
+app = typer.Typer(help=help_of("user"), no_args_is_help=True)
 
 
 def _when(value: Any) -> str:
