@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from apsara_core.services.chat import ChatService
     from apsara_core.services.conversations import ConversationService
     from apsara_core.services.dbinfo import DatabaseInfoService
+    from apsara_core.services.files import FileService
     from apsara_core.services.limits import LimitsService
     from apsara_core.services.mail import MailService
     from apsara_core.services.password_store import PasswordStore
@@ -169,6 +170,19 @@ class Core:
         from apsara_core.providers.manager import ProviderManager
 
         return ProviderManager(self)
+
+    # Files (issue 7)
+    @cached_property
+    def files(self) -> "FileService":
+        """Stored files: upload (local, S3, File API), list, delete, and their AI use."""
+        from apsara_core.services.files import FileService
+        from apsara_core.storage.setup import build_gemini_files, build_storage
+
+        gemini = build_gemini_files(self.settings, lambda: self.providers.get("google").client())  # type: ignore[attr-defined]
+        storage = build_storage(self.settings, gemini)
+        return FileService(db=self.db, storage=storage, local=storage.get("local"),  # type: ignore[arg-type]
+                           gemini=gemini,
+                           plan_limits=lambda plan: self.plans.file_limits(plan=plan))
 
     async def close(self) -> None:
         """Finish deferred jobs, then close the database client."""

@@ -171,12 +171,16 @@ class UserService:
         """
         _require_admin(actor)
         doc = await self._find(actor, user)
+        files = await self._core.files.records_of(str(doc["_id"]))
         async with self._transaction() as s:
             counts = await repo.delete_with_data(self._core.db, str(doc["_id"]), session=s)
             await self._core.audit.record(actor=actor, action="user.delete",
                                           target_id=str(doc["_id"]), before=public_user(doc),
                                           after={"deleted": counts}, session=s)
-        return {"user": doc["email"], **counts}
+        # The stored objects go once the records are gone, best effort (failures are logged):
+        # a storage outage must not undo or block the deletion.
+        failed = await self._core.files.purge(files)
+        return {"user": doc["email"], **counts, **({"filesNotRemoved": failed} if failed else {})}
 
     async def set_plan(self, *, actor: Principal, user: str, plan: str) -> dict[str, Any]:
         """Change a user's plan (admins); applies at the user's next call."""
