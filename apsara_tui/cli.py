@@ -14,6 +14,7 @@ GROUPS: dict[str, str] = {
     "mail": "apsara_tui.commands.mail",
     "conv": "apsara_tui.commands.conv",
     "ai": "apsara_tui.commands.ai",
+    "file": "apsara_tui.commands.file",
     "stats": "apsara_tui.commands.stats",
     "plan": "apsara_tui.commands.plan",
 }

@@ -15,7 +15,7 @@ from tests.conftest import opened_core
 from tests.core.files_helpers import records, stored_paths, upload
 from tests.factories import create_user, principal_of
 from tests.fakes.gemini_server import FakeGemini
-from tests.fakes.s3 import keys, moto_endpoint, s3_client, s3_overrides, BUCKET  # noqa: F401
+from tests.fakes.s3 import BUCKET, keys, moto_endpoint, s3_client, s3_overrides  # noqa: F401
 from tests.file_samples import SAMPLES, mp4, pdf, png, text
 
 
