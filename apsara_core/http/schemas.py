@@ -69,6 +69,7 @@ class RegenerateBody(Body):
     userId: StrictStr | None = None
     conversationId: StrictStr
     messageId: StrictStr | None = None
+    files: list[StrictStr] | None = None
     model: StrictStr = "gemini-2.5-flash"
     config: dict[str, Any] | None = None
 

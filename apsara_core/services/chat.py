@@ -20,7 +20,7 @@ from apsara_core.models import Principal
 from apsara_core.models.documents import utcnow
 from apsara_core.providers.base import GenerationOptions, Provider
 from apsara_core.repos import messages as msg_repo
-from apsara_core.services import chat_edit, chat_store
+from apsara_core.services import chat_edit, chat_files, chat_store
 from apsara_core.services.chat_embed import embed_texts
 from apsara_core.services.chat_history import parse_files
 from apsara_core.services.chat_stream import ChatEvent, ReplyJob, error_event, read_window, run_reply
@@ -109,6 +109,7 @@ class ChatService:
         provider, options = self._model(model, config)
         file_parts = parse_files(files)
         conv = await load_owned(self.core, actor, conversation_id)
+        file_parts = await chat_files.attach(self.core, conv["userId"], file_parts)
         reservation, window = await self._reserve_reading(actor, model, conv)
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
         # The user's message is stored while the model call starts; no reply text is shown or
@@ -169,6 +170,8 @@ class ChatService:
         provider, options = self._model(model, config)
         file_parts = parse_files(files) if files is not None else None
         conv = await load_owned(self.core, actor, conversation_id)
+        if file_parts is not None:
+            file_parts = await chat_files.attach(self.core, conv["userId"], file_parts)
         message = await chat_edit.editable(self.core, conv, message_id)
         reservation = await self._reserve(actor, model)
         try:
@@ -184,23 +187,35 @@ class ChatService:
                 yield event
 
     def stream_regenerate(self, *, actor: Principal, conversation_id: Any, message_id: Any = None,
-                          model: Any = DEFAULT_MODEL, config: Any = None) -> AsyncIterator[ChatEvent]:
-        """Archive a model reply (the last, or message_id) and stream a new one."""
-        return _guarded(self._regenerate(actor, conversation_id, message_id, model, config))
+                          model: Any = DEFAULT_MODEL, config: Any = None,
+                          files: Any = None) -> AsyncIterator[ChatEvent]:
+        """Archive a model reply (the last, or message_id) and stream a new one. `files`, when
+        given, replace the files of the user message answered (kept in its edit history)."""
+        return _guarded(self._regenerate(actor, conversation_id, message_id, model, config, files))
 
     async def regenerate(self, **kwargs: Any) -> dict[str, Any]:
         """`stream_regenerate` collected; carries branchId and regeneratedMessageId."""
         return await collect(self.stream_regenerate(**kwargs))
 
     async def _regenerate(self, actor: Principal, conversation_id: Any, message_id: Any, model: Any,
-                          config: Any) -> AsyncIterator[ChatEvent]:
+                          config: Any, files: Any = None) -> AsyncIterator[ChatEvent]:
         started, request_at = time.perf_counter(), utcnow()
         provider, options = self._model(model, config)
+        file_parts = parse_files(files) if files is not None else None
         conv = await load_owned(self.core, actor, conversation_id)
         target, prompt = await chat_edit.regenerate_target(self.core, conv, message_id)
+        if file_parts is not None:
+            file_parts = await chat_files.attach(self.core, conv["userId"], file_parts)
+            if prompt["role"] != "user":
+                raise ValidationError("Only a reply to a user message can be regenerated with "
+                                      "files", field="files")
         reservation = await self._reserve(actor, model)
         try:
-            branch = await chat_edit.archive_reply(self.core, conv, target) if target else None
+            if file_parts is not None:  # the prompt takes the files; what follows is archived
+                prompt, branch = await chat_edit.apply_edit(
+                    self.core, conv, prompt, prompt["content"].get("text", ""), file_parts)
+            else:
+                branch = await chat_edit.archive_reply(self.core, conv, target) if target else None
         except BaseException:
             await self.core.limits.refund(reservation)
             raise

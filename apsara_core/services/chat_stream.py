@@ -28,7 +28,7 @@ from apsara_core.models import Principal
 from apsara_core.models.documents import utcnow
 from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest, ProviderResult
 from apsara_core.repos import messages as msg_repo
-from apsara_core.services import chat_store
+from apsara_core.services import chat_files, chat_store
 from apsara_core.services.chat_history import History, build_history
 from apsara_core.services.conversations import system_instruction_of
 
@@ -72,6 +72,7 @@ class ReplyJob:
     request_at: datetime = field(default_factory=utcnow)
     started: float = field(default_factory=time.perf_counter)
     first_chunk_ms: float | None = None
+    file_stats: dict[str, int] = field(default_factory=dict)  # autoUploads (chat_files)
 
 
 def error_event(exc: BaseException) -> ChatEvent:
@@ -120,7 +121,7 @@ async def run_reply(core: "Core", job: ReplyJob) -> AsyncIterator[ChatEvent]:
         job.history = await load_history(core, job)
         request = ProviderRequest(model=job.model, turns=job.history.turns, options=job.options,
                                   system_instruction=system_instruction_of(job.conv))
-        async with aclosing(job.provider.stream(request)) as chunks:
+        async with aclosing(chat_files.stream(core, job, request)) as chunks:
             async for chunk in chunks:
                 result.add(chunk)
                 if chunk.kind in ("thought", "text") and chunk.text:
@@ -253,6 +254,7 @@ def _response(job: ReplyJob, result: ProviderResult, stored: dict[str, Any]) -> 
             "model": job.model, "provider": job.provider.name, "finishReason": result.finish_reason,
             "historyMessages": meta["historyMessages"], "trimmedMessages": meta["trimmedMessages"],
             "filesProcessed": len((job.prompt or {}).get("files") or []),
+            "autoUploads": job.file_stats.get("autoUploads", 0),
             "functionCalls": result.function_calls, "timing": meta["timing"]},
         "userMessageId": (job.prompt or {}).get("messageId"),
         "modelMessageId": stored["messageId"],

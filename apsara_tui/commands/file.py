@@ -72,7 +72,8 @@ def upload(
     user: UserOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Upload files (--json: an array of the stored records)."""
+    """Upload files (--json: an array of the stored records; with --analyze each carries its
+    `analysis` response)."""
     if analyze is not None and analyze not in ANALYSES:
         raise typer.BadParameter(f"must be one of {', '.join(ANALYSES)}", param_hint="--analyze")
     bar = _progress_bar(paths, json_out)
@@ -92,14 +93,24 @@ def upload(
                 bar.stop()
 
     stored = run_as(job, user, need_user=True)
-    emit(stored, json_out=json_out, human=lambda recs: [
-        console.print(f"stored {r['fileId']} {r['displayName']!r} ({human_size(r['size'])}, "
-                      f"{r['mimeType']}) — {r['reason']}", highlight=False, markup=False)
-        for r in recs])
+    answers = None
     if analyze is not None:
         from apsara_tui.commands.file_analyze import analyze_files
 
-        analyze_files(stored, analyze, question, conversation, user, json_out)
+        if not json_out:
+            _print_stored(stored)
+        answers = analyze_files(stored, analyze, question, conversation, user, json_out)
+    if json_out:  # one document: the records (each with its analysis when asked)
+        emit([{**r, "analysis": a} for r, a in zip(stored, answers, strict=True)]
+             if answers is not None else stored, json_out=True)
+    elif analyze is None:
+        _print_stored(stored)
+
+
+def _print_stored(stored: list[dict[str, Any]]) -> None:
+    for r in stored:
+        console.print(f"stored {r['fileId']} {r['displayName']!r} ({human_size(r['size'])}, "
+                      f"{r['mimeType']}) — {r['reason']}", highlight=False, markup=False)
 
 
 @app.command("list")

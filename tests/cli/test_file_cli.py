@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.factories import create_user
+from tests.fakes.fixtures import fake_gemini, fake_gemini_server  # noqa: F401
 from tests.fakes.s3 import keys, moto_endpoint, s3_env  # noqa: F401
 from tests.file_samples import html, pdf, png, text
 
@@ -123,3 +124,28 @@ async def test_progress_bar_on_a_terminal(core, cli, tmp_path: Path) -> None:
     os.close(leader)
     shown = output.decode(errors="replace")
     assert "uploading" in shown and "stored file_" in shown
+
+
+async def test_ai_send_with_a_stored_file_and_analysis(core, cli, tmp_path: Path, fake_gemini) -> None:  # noqa: F811
+    from tests.fakes.fixtures import gemini_env
+
+    await create_user(core, "ann@example.com", plan="premium")
+    env = gemini_env(fake_gemini)
+    path = write(tmp_path, "doc.pdf", pdf())
+    [rec] = json.loads(ok(cli("file", "upload", str(path), "--user", "ann@example.com", "--json",
+                              **env)).stdout)
+    conv = json.loads(ok(cli("conv", "create", "--user", "ann@example.com", "--title", "T",
+                             "--json")).stdout)
+    sent = json.loads(ok(cli("ai", "send", "--conversation", conv["conversationId"], "--file",
+                             rec["fileId"], "--json", "what is it?", **env)).stdout)
+    assert sent["modelMetadata"]["filesProcessed"] == 1 and sent["modelMetadata"]["autoUploads"] == 1
+    [analyzed] = json.loads(ok(cli("file", "upload", str(path), "--analyze", "ask", "--question",
+                                   "Who wrote it?", "--user", "ann@example.com", "--json",
+                                   **env)).stdout)
+    answer = analyzed["analysis"]
+    assert "Echo: Who wrote it?" in answer["text"] and answer["modelMetadata"]["autoUploads"] == 1
+    follow = ok(cli("ai", "send", "--conversation", answer["conversationId"], "and then?", **env))
+    assert "Echo: and then? (turns=3)" in follow.stdout  # the analysis conversation goes on
+    shown = ok(cli("file", "upload", str(path), "--analyze", "describe", "--user",
+                   "ann@example.com", **env)).stdout
+    assert "stored file_" in shown and "Echo: Analyze this file" in shown

@@ -15,6 +15,7 @@ from apsara_core.models import Principal
 from apsara_core.storage.types import MB
 from tests.core.files_helpers import records, stored_paths
 from tests.factories import STRONG_PASSWORD, registered_user
+from tests.fakes.fixtures import chat_core, chat_settings, fake_gemini, fake_gemini_server  # noqa: F401
 from tests.file_samples import html, pdf, png, text
 
 BOUNDARY = "apsaraboundary1234"
@@ -197,3 +198,29 @@ async def test_supported_types_and_openapi(core: Core, http: httpx.AsyncClient) 
     assert "200" in doc["paths"]["/api/files"]["get"]["responses"]
     assert "404" in doc["paths"]["/api/files/{file_id}"]["delete"]["responses"]
     assert "200" in doc["paths"]["/api/files/supported-types"]["get"]["responses"]
+
+
+@pytest.fixture
+async def api(chat_core: Core) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
+    app = create_app(chat_core)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://apsara.test") as client:
+            yield client
+
+
+async def test_generate_with_a_stored_file(chat_core: Core, api: httpx.AsyncClient, fake_gemini) -> None:  # noqa: F811
+    ann, bob = await signed_in(chat_core), await signed_in(chat_core, "bob@example.com")
+    [rec] = (await post_files(api, ann, multipart([("a.png", png())]))).json()["files"]
+    cid = (await api.post("/api/conversations", headers=ann, json={"title": "T"})).json()["conversationId"]
+    body = {"conversationId": cid, "contents": "describe", "files": [rec["fileId"], "gs://b/x.pdf"]}
+    resp = await api.post("/api/ai/generate", headers=ann, json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["modelMetadata"]["filesProcessed"] == 2
+    assert resp.json()["modelMetadata"]["autoUploads"] == 1
+    bob_cid = (await api.post("/api/conversations", headers=bob, json={"title": "T"})).json()["conversationId"]
+    foreign = await api.post("/api/ai/generate", headers=bob, json={**body, "conversationId": bob_cid})
+    unknown = await api.post("/api/ai/generate", headers=bob, json={
+        **body, "conversationId": bob_cid, "files": ["file_" + "0" * 24]})
+    assert foreign.status_code == unknown.status_code == 404
+    assert foreign.json()["field"] == unknown.json()["field"] == "files[0]"
