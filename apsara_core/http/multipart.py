@@ -40,7 +40,7 @@ class MultipartReader:
             raise ValidationError("The body must be multipart/form-data with a boundary",
                                   field="body")
         self._stream, self._events = stream, deque[tuple[str, Any]]()
-        self._header_field, self._headers = b"", {}
+        self._header_field, self._headers = b"", dict[bytes, bytes]()
         self._done = False
         self._parser = MultipartParser(boundary, {
             "on_part_begin": lambda: self._headers.clear(),

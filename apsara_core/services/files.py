@@ -14,6 +14,7 @@ Another user's file answers NotFoundError exactly like an unknown id.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -294,7 +295,7 @@ class FileService:
         return {"fileId": doc["fileId"], "displayName": doc["displayName"], "deleted": True,
                 "notes": notes}
 
-    async def _remove_objects(self, doc: dict[str, Any]) -> list[str]:
+    async def _remove_objects(self, doc: dict[str, Any]) -> builtins.list[str]:
         notes = []
         if not doc.get("method") or not doc.get("location"):
             return ["The record named no stored object"]
@@ -306,7 +307,7 @@ class FileService:
                 notes.append("The Gemini File API copy had already expired or been removed")
         return notes
 
-    async def purge(self, docs: list[dict[str, Any]]) -> int:
+    async def purge(self, docs: builtins.list[dict[str, Any]]) -> int:
         """Best-effort removal of the objects of these records (a deleted user's, or a failed
         upload's); failures are logged, never raised. Returns how many failed."""
         failed = 0
@@ -321,7 +322,7 @@ class FileService:
             await self.local.purge_owner(owner)
         return failed
 
-    async def records_of(self, owner: str) -> list[dict[str, Any]]:
+    async def records_of(self, owner: str) -> builtins.list[dict[str, Any]]:
         """Every record of a user (read before deleting the user)."""
         return await repo.of_owner(self.db, owner)
 

@@ -72,8 +72,8 @@ class GoogleFiles:
         """
         client = self._client()
         config = {"mime_type": mime, "display_name": display_name[:512]}
-        work = asyncio.ensure_future(asyncio.to_thread(client.files.upload, file=reader,
-                                                       config=config))
+        work = asyncio.ensure_future(asyncio.to_thread(
+            client.files.upload, file=reader, config=config))  # type: ignore[arg-type]
         try:
             uploaded = await self._sdk(lambda: asyncio.shield(work))
         except asyncio.CancelledError:

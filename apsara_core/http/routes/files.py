@@ -34,7 +34,7 @@ class _Upload:
     """The state of one upload request while its parts are read."""
 
     def __init__(self, request: Request) -> None:
-        self.request, self.fields = request, {}
+        self.request, self.fields = request, dict[str, str]()
         self.stream = request.stream()
         self.batch: UploadBatch | None = None
         self.actor: Any = None
