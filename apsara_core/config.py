@@ -133,9 +133,27 @@ class Settings(BaseSettings):
     """Most recent messages read as the conversation history of a model call."""
     history_token_budget: int | None = Field(None, validation_alias="APSARA_HISTORY_TOKEN_BUDGET", gt=0)
     """Token budget of the history (~4 chars per token); unset: the model's own budget."""
+    s3_bucket: str | None = Field(None, validation_alias="S3_BUCKET")
+    """Bucket of S3 file storage; unset: S3 is not offered (auto never picks it)."""
+    s3_endpoint_url: str | None = Field(None, validation_alias="S3_ENDPOINT_URL")
+    """Another S3 endpoint (MinIO, moto_server); unset: AWS's own."""
+    s3_prefix: str = Field("", validation_alias="S3_PREFIX")
+    """Key prefix of every object Apsara stores in the bucket (e.g. apsara/)."""
+    aws_access_key_id: SecretStr | None = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
+    """S3 credentials; unset: boto3's own chain (instance role, ~/.aws)."""
+    aws_secret_access_key: SecretStr | None = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
+    """Secret of AWS_ACCESS_KEY_ID."""
+    aws_session_token: SecretStr | None = Field(None, validation_alias="AWS_SESSION_TOKEN")
+    """Temporary-credential token, when the keys are temporary."""
+    aws_region: str | None = Field(None, validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION"))
+    """Region of the bucket (AWS_DEFAULT_REGION, or AWS_REGION)."""
+    file_active_timeout_s: float = Field(120.0, validation_alias="APSARA_FILE_ACTIVE_TIMEOUT_S", gt=0)
+    """How long a Gemini File API copy may stay PROCESSING before a request using it fails."""
 
     @field_validator("mongodb_uri", "jwt_secret", "jwt_previous_secrets", "password_pepper",
-                     "google_ai_api_key", "email_smtp_url", mode="before")
+                     "google_ai_api_key", "email_smtp_url", "s3_bucket", "s3_endpoint_url",
+                     "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+                     "aws_region", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`MONGODB_URI=` (an empty line in .env) means unset, not an empty URI."""
@@ -151,6 +169,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_proxies(cls, value: str) -> str:
         return ",".join(parse_networks(value))
+
+    @property
+    def s3_configured(self) -> bool:
+        """Whether S3 storage is offered (S3_BUCKET is set)."""
+        return bool(self.s3_bucket)
 
     @property
     def trusted_proxy_list(self) -> list[str]:

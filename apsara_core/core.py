@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from apsara_core.services.audit import AuditService
     from apsara_core.services.auth import AuthService
     from apsara_core.services.chat import ChatService
+    from apsara_core.services.file_analysis import FileAnalysisService
     from apsara_core.services.conversations import ConversationService
     from apsara_core.services.dbinfo import DatabaseInfoService
+    from apsara_core.services.files import FileService
     from apsara_core.services.limits import LimitsService
     from apsara_core.services.mail import MailService
     from apsara_core.services.password_store import PasswordStore
@@ -95,7 +97,7 @@ class Core:
         from apsara_core.services.users import UserService
 
         return UserService(db=self.db, passwords=self.passwords, audit=self.audit,
-                           clock=self.clock)
+                           files=self.files, clock=self.clock)
 
     @cached_property
     def auth(self) -> "AuthService":
@@ -169,9 +171,19 @@ class Core:
     def chat(self) -> "ChatService":
         """Generate, stream, edit, regenerate, embed."""
         from apsara_core.services.chat import ChatService
+        from apsara_core.services.chat_files import ChatFiles
 
+        files = ChatFiles(db=self.db, files=self.files, clock=self.clock)
         return ChatService(db=self.db, settings=self.settings, limits=self.limits,
-                           providers=self.providers, clock=self.clock)
+                           providers=self.providers, files=files, clock=self.clock)
+
+    @cached_property
+    def file_analysis(self) -> "FileAnalysisService":
+        """Management action 19's analyses: describe, extract or ask about a stored file."""
+        from apsara_core.services.file_analysis import FileAnalysisService
+
+        return FileAnalysisService(files=self.files, conversations=self.conversations,
+                                   chat=self.chat)
 
     @cached_property
     def providers(self) -> "ProviderManager":
@@ -179,6 +191,20 @@ class Core:
         from apsara_core.providers.manager import ProviderManager
 
         return ProviderManager(settings=self.settings)
+
+    # Files (issue 7)
+    @cached_property
+    def files(self) -> "FileService":
+        """Stored files: upload (local, S3, File API), list, delete, and their AI use."""
+        from apsara_core.services.files import FileService
+        from apsara_core.storage.setup import build_gemini_files, build_storage
+
+        gemini = build_gemini_files(self.settings, lambda: self.providers.get("google").client())  # type: ignore[attr-defined]
+        storage = build_storage(self.settings, gemini)
+        return FileService(db=self.db, storage=storage, local=storage.get("local"),  # type: ignore[arg-type]
+                           gemini=gemini,
+                           plan_limits=lambda plan: self.plans.file_limits(plan=plan),
+                           clock=self.clock)
 
     async def close(self) -> None:
         """Finish deferred jobs, then close the database client."""

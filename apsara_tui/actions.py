@@ -25,7 +25,6 @@ class Action:
 
 
 _PLUGINS = "not built yet: plugins"
-_FILES = "not built yet: file upload and analysis"
 
 ACTIONS: list[Action] = [
     Action(1, "Create a new conversation", "Set up a conversation with a system instruction",
@@ -58,7 +57,8 @@ ACTIONS: list[Action] = [
            screen="stats:DatabaseStatsScreen"),
     Action(18, "User-specific statistics", "Personal analytics (password protected)",
            screen="stats:UserStatsScreen"),
-    Action(19, "Upload file and analyze with AI", "Upload, then describe or question a file", unavailable=_FILES),
+    Action(19, "Upload file and analyze with AI", "Upload, then describe or question a file (F6: files)",
+           screen="files:FileUploadScreen"),
     Action(20, "Regenerate AI response", "Regenerate the last or a chosen reply",
            screen="chat_edit:RegenerateScreen"),
     Action(21, "Exit", "Close Apsara", screen="exit"),

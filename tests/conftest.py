@@ -24,11 +24,11 @@ for _name in ("MONGODB_URI", "JWT_SECRET", "JWT_PREVIOUS_SECRETS", "PASSWORD_PEP
               "FORWARDED_ALLOW_IPS", "JWT_EXPIRES_IN", "GOOGLE_AI_API_KEY", "GEMINI_API_KEY",
               "GOOGLE_GEMINI_BASE_URL", "EMAIL_SMTP_URL", "EMAIL_FROM", "GOOGLE_CLIENT_ID",
               "GOOGLE_CLIENT_SECRET", "GOOGLE_JWKS_URL", "APSARA_DATA_DIR", "APSARA_UPLOAD_DIR",
-              "APSARA_ENV", "NODE_ENV", "PORT", "S3_ENDPOINT_URL", "S3_BUCKET",
+              "APSARA_ENV", "NODE_ENV", "PORT", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_PREFIX",
               "RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_MAX_REQUESTS", "APSARA_BCRYPT_ROUNDS",
               "APSARA_EMBEDDED_SYNC_ON_COMMIT"):
     os.environ.pop(_name, None)
-for _name in [n for n in os.environ if n.startswith("APSARA_")]:
+for _name in [n for n in os.environ if n.startswith(("APSARA_", "AWS_"))]:
     os.environ.pop(_name, None)
 
 TEST_SECRET = "test-secret-" + "x" * 40

@@ -105,6 +105,8 @@ COLLECTIONS: list[Collection] = [
         Index([("fileId", A)], unique=True),
         Index([("userId", A), ("createdAt", D)]),
     ]),
+    # `_id` is the userId: {files, bytes} stored, checked and counted atomically at upload.
+    Collection("file_usage", "stored files and bytes per user (the plan's file limits)", []),
     Collection("otps", "hashed one-time codes (expire after 10 minutes)", [
         Index([("email", A), ("purpose", A)]),
         Index([("expiresAt", A)], ttl_seconds=0),

@@ -20,7 +20,7 @@ from apsara_core.http.errors import HANDLERS, CatchAllMiddleware
 from apsara_core.http.limiter import RequestLimitMiddleware
 
 # Route modules under apsara_core/http/routes, each exposing ROUTES: list[Route].
-ROUTE_MODULES: list[str] = ["users", "conversations", "ai"]
+ROUTE_MODULES: list[str] = ["users", "conversations", "ai", "files"]
 
 
 async def health(request: Request) -> JSONResponse:
@@ -37,9 +37,12 @@ async def openapi(request: Request) -> JSONResponse:
         doc = (route.endpoint.__doc__ or "").strip().splitlines()
         for method in sorted((route.methods or set()) - {"HEAD"}):
             paths.setdefault(path, {})[method.lower()] = {
-                "summary": doc[0] if doc else route.name, "operationId": f"{route.name}_{method.lower()}"}
+                "summary": doc[0] if doc else route.name, "operationId": f"{route.name}_{method.lower()}",
+                **getattr(route.endpoint, "openapi", {})}  # bodies and responses, where declared
+    from apsara_core.http.openapi_files import ERROR_SCHEMA
+
     return JSONResponse({"openapi": "3.1.0", "info": {"title": "Apsara API", "version": "0.1.0"},
-                         "paths": paths})
+                         "paths": paths, "components": {"schemas": {"Error": ERROR_SCHEMA}}})
 
 
 def _walk(routes: list[BaseRoute], prefix: str) -> list[tuple[str, Route]]:

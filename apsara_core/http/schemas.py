@@ -71,6 +71,7 @@ class RegenerateBody(Body):
     userId: StrictStr | None = None
     conversationId: StrictStr
     messageId: StrictStr | None = None
+    files: list[StrictStr] | None = None
     model: StrictStr = DEFAULT_MODEL
     config: dict[str, Any] | None = None
 

@@ -49,6 +49,16 @@ class ProviderManager:
         """Add (or replace) a provider under its name."""
         self._providers[provider.name] = provider
 
+    def get(self, name: str) -> Provider:
+        """The provider registered as `name`.
+
+        Raises:
+            ConfigError: no such provider.
+        """
+        if name not in self._providers:
+            raise ConfigError(f"No AI provider {name!r} is registered")
+        return self._providers[name]
+
     def providers(self) -> list[Provider]:
         """Every registered provider."""
         return list(self._providers.values())

@@ -57,3 +57,10 @@ async def replace_models(db: AsyncDatabase, *, name: str, expected: datetime,
     result = await db.plans.replace_one({"_id": current["_id"], "updatedAt": expected}, current,
                                         session=session)
     return result.modified_count == 1
+
+
+async def set_files(db: AsyncDatabase, *, name: str, files: dict[str, int], now: datetime,
+                    session: AsyncClientSession | None = None) -> None:
+    """Store a plan's file limits."""
+    await db.plans.update_one({"name": name}, {"$set": {"files": files, "updatedAt": now}},
+                              session=session)

@@ -178,6 +178,7 @@ async def delete_with_data(db: AsyncDatabase, user_id: str, session: Any) -> dic
         result = await db[name].delete_many(by_user, session=session)
         counts[name] = result.deleted_count
     counts["user_usage"] = (await db.user_usage.delete_many({"_id": user_id}, session=session)).deleted_count
+    await db.file_usage.delete_many({"_id": user_id}, session=session)
     # quota counters are keyed "<userId>|<date>|<model>": an _id prefix, served by the _id index
     await db.quota_counters.delete_many({"_id": {"$regex": f"^{re.escape(user_id)}\\|"}},
                                         session=session)

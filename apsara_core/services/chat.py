@@ -25,6 +25,7 @@ from apsara_core.providers.base import GenerationOptions, Provider
 from apsara_core.providers.manager import ProviderManager
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_edit, chat_store
+from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_embed import embed_texts
 from apsara_core.services.chat_history import parse_files
 from apsara_core.services.chat_stream import ChatEvent, ReplyJob, ReplyRunner, error_event
@@ -82,13 +83,15 @@ class ChatService:
     """Generate, stream, edit, regenerate, embed."""
 
     def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
-                 providers: ProviderManager, clock: Clock) -> None:
+                 providers: ProviderManager, files: ChatFiles, clock: Clock) -> None:
         self._db = db
         self._settings = settings
         self._limits = limits
         self._providers = providers
+        self._files = files
         self._clock = clock
-        self._replies = ReplyRunner(db=db, settings=settings, limits=limits, clock=clock)
+        self._replies = ReplyRunner(db=db, settings=settings, limits=limits, files=files,
+                                    clock=clock)
 
     def _model(self, model: Any, config: Any) -> tuple[Provider, GenerationOptions]:
         provider = self._providers.for_model(model)
@@ -115,6 +118,7 @@ class ChatService:
         provider, options = self._model(model, config)
         file_parts = parse_files(files)
         conv = await load_owned(self._db, actor, conversation_id)
+        file_parts = await self._files.attach(conv["userId"], file_parts)
         reservation, window = await self._reserve_reading(actor, model, conv)
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
         # The user's message is stored while the model call starts; no reply text is shown or
@@ -175,6 +179,8 @@ class ChatService:
         provider, options = self._model(model, config)
         file_parts = parse_files(files) if files is not None else None
         conv = await load_owned(self._db, actor, conversation_id)
+        if file_parts is not None:
+            file_parts = await self._files.attach(conv["userId"], file_parts)
         message = await chat_edit.editable(self._db, conv, message_id)
         reservation = await self._reserve(actor, model)
         try:
@@ -191,24 +197,38 @@ class ChatService:
                 yield event
 
     def stream_regenerate(self, *, actor: Principal, conversation_id: Any, message_id: Any = None,
-                          model: Any = DEFAULT_MODEL, config: Any = None) -> AsyncIterator[ChatEvent]:
-        """Archive a model reply (the last, or message_id) and stream a new one."""
-        return _guarded(self._regenerate(actor, conversation_id, message_id, model, config))
+                          model: Any = DEFAULT_MODEL, config: Any = None,
+                          files: Any = None) -> AsyncIterator[ChatEvent]:
+        """Archive a model reply (the last, or message_id) and stream a new one. `files`, when
+        given, replace the files of the user message answered (kept in its edit history)."""
+        return _guarded(self._regenerate(actor, conversation_id, message_id, model, config, files))
 
     async def regenerate(self, **kwargs: Any) -> dict[str, Any]:
         """`stream_regenerate` collected; carries branchId and regeneratedMessageId."""
         return await collect(self.stream_regenerate(**kwargs))
 
     async def _regenerate(self, actor: Principal, conversation_id: Any, message_id: Any, model: Any,
-                          config: Any) -> AsyncIterator[ChatEvent]:
+                          config: Any, files: Any = None) -> AsyncIterator[ChatEvent]:
         started, request_at = time.perf_counter(), self._clock.now()
         provider, options = self._model(model, config)
+        file_parts = parse_files(files) if files is not None else None
         conv = await load_owned(self._db, actor, conversation_id)
         target, prompt = await chat_edit.regenerate_target(self._db, conv, message_id)
+        if file_parts is not None:
+            file_parts = await self._files.attach(conv["userId"], file_parts)
+            if prompt["role"] != "user":
+                raise ValidationError("Only a reply to a user message can be regenerated with "
+                                      "files", field="files")
         reservation = await self._reserve(actor, model)
         try:
-            branch = (await chat_edit.archive_reply(self._db, conv, target, now=self._clock.now())
-                      if target else None)
+            if file_parts is not None:  # the prompt takes the files; what follows is archived
+                prompt, branch = await chat_edit.apply_edit(
+                    self._db, conv, prompt, prompt["content"].get("text", ""), file_parts,
+                    now=self._clock.now())
+            else:
+                branch = (await chat_edit.archive_reply(self._db, conv, target,
+                                                        now=self._clock.now())
+                          if target else None)
         except BaseException:
             await self._limits.refund(reservation)
             raise

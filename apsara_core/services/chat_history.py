@@ -78,22 +78,27 @@ def build_history(messages: list[dict[str, Any]], *, system_instruction: str | N
 
 
 def parse_files(files: Any) -> list[dict[str, str]]:
-    """gs:// and https:// URIs as {"uri", "mimeType"} (mime type guessed from the extension).
+    """Stored file ids as {"fileId"} (checked against the owner later, see chat_files.attach);
+    gs:// and https:// URIs as {"uri", "mimeType"} (mime type guessed from the extension).
 
     Raises:
-        ValidationError: not a list of such URIs (stored file ids are not supported yet).
+        ValidationError: not a list of at most 10 such ids or URIs.
     """
     if files is None:
         return []
     if not isinstance(files, list) or len(files) > MAX_FILES:
-        raise ValidationError(f"files must be a list of at most {MAX_FILES} URIs", field="files")
+        raise ValidationError(f"files must be a list of at most {MAX_FILES} file ids or URIs",
+                              field="files")
     out = []
-    for i, uri in enumerate(files):
-        if not isinstance(uri, str) or not uri.startswith(URI_SCHEMES) or len(uri) > 2048:
+    for i, ref in enumerate(files):
+        if isinstance(ref, str) and ref.startswith("file_") and len(ref) <= 100:
+            out.append({"fileId": check_unicode(ref, f"files[{i}]")})  # unknown ids: 404 later
+            continue
+        if not isinstance(ref, str) or not ref.startswith(URI_SCHEMES) or len(ref) > 2048:
             raise ValidationError(
-                f"files[{i}] must be a gs:// or https:// URI; stored file ids are not supported yet",
+                f"files[{i}] must be a stored file id (file_...), a gs:// or an https:// URI",
                 field=f"files[{i}]")
-        check_unicode(uri, f"files[{i}]")
-        mime = mimetypes.guess_type(uri.split("?", 1)[0])[0] or "application/octet-stream"
-        out.append({"uri": uri, "mimeType": mime})
+        check_unicode(ref, f"files[{i}]")
+        mime = mimetypes.guess_type(ref.split("?", 1)[0])[0] or "application/octet-stream"
+        out.append({"uri": ref, "mimeType": mime})
     return out

@@ -32,6 +32,7 @@ from apsara_core.models import Principal
 from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest, ProviderResult
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_store
+from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import History, build_history
 from apsara_core.models.views import system_instruction_of
 from apsara_core.services.limits import LimitsService
@@ -73,6 +74,7 @@ class ReplyJob:
     window: list[dict[str, Any]] | None = None
     started: float = field(default_factory=time.perf_counter)
     first_chunk_ms: float | None = None
+    file_stats: dict[str, int] = field(default_factory=dict)  # autoUploads (chat_files)
 
 
 def error_event(exc: BaseException) -> ChatEvent:
@@ -91,10 +93,11 @@ class ReplyRunner:
     """Runs replies: reads the history, streams the model, stores the reply and meters it."""
 
     def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
-                 clock: Clock) -> None:
+                 files: ChatFiles, clock: Clock) -> None:
         self._db = db
         self._settings = settings
         self._limits = limits
+        self._files = files
         self._clock = clock
 
     async def read_window(self, conversation_id: str, upper: int) -> list[dict[str, Any]]:
@@ -132,7 +135,8 @@ class ReplyRunner:
             request = ProviderRequest(model=job.model, turns=job.history.turns,
                                       options=job.options,
                                       system_instruction=system_instruction_of(job.conv))
-            async with aclosing(job.provider.stream(request)) as chunks:
+            async with aclosing(self._files.stream(job.provider, request, owner=job.conv["userId"],
+                                                    stats=job.file_stats)) as chunks:
                 async for chunk in chunks:
                     result.add(chunk)
                     if chunk.kind in ("thought", "text") and chunk.text:
@@ -262,6 +266,7 @@ def _response(job: ReplyJob, result: ProviderResult, stored: dict[str, Any]) -> 
             "model": job.model, "provider": job.provider.name, "finishReason": result.finish_reason,
             "historyMessages": meta["historyMessages"], "trimmedMessages": meta["trimmedMessages"],
             "filesProcessed": len((job.prompt or {}).get("files") or []),
+            "autoUploads": job.file_stats.get("autoUploads", 0),
             "functionCalls": result.function_calls, "timing": meta["timing"]},
         "userMessageId": (job.prompt or {}).get("messageId"),
         "modelMessageId": stored["messageId"],

@@ -32,13 +32,20 @@ def _entry(daily: int | None = None, total: int | None = None) -> dict[str, int 
     return {"daily": daily, "total": total}
 
 
+MB = 1024 * 1024
+# Stored files per user: guests none (they sign up first), free 20 / 100 MB, premium 500 / 5 GB.
+FILE_LIMITS = {"guest": {"maxFiles": 0, "maxBytes": 0},
+               "free": {"maxFiles": 20, "maxBytes": 100 * MB},
+               "premium": {"maxFiles": 500, "maxBytes": 5 * 1024 * MB}}
 SEED_PLANS: list[dict[str, Any]] = [
     {"name": "guest", "features": ["Trial access", "24h session"],
-     "models": {FLASH: _entry(total=5)}},
+     "models": {FLASH: _entry(total=5)}, "files": FILE_LIMITS["guest"]},
     {"name": "free", "features": ["Full features", "Daily reset"],
-     "models": {FLASH: _entry(daily=20), PRO: _entry(daily=5), EMBED: _entry(daily=100)}},
+     "models": {FLASH: _entry(daily=20), PRO: _entry(daily=5), EMBED: _entry(daily=100)},
+     "files": FILE_LIMITS["free"]},
     {"name": "premium", "features": ["Priority support", "Analytics"],
-     "models": {FLASH: _entry(daily=100), PRO: _entry(daily=50), EMBED: _entry(daily=1000)}},
+     "models": {FLASH: _entry(daily=100), PRO: _entry(daily=50), EMBED: _entry(daily=1000)},
+     "files": FILE_LIMITS["premium"]},
 ]
 KNOWN_MODELS = frozenset({FLASH, PRO, EMBED})
 
@@ -67,10 +74,32 @@ def parse_limit(value: Any, field: str) -> int:
     return value
 
 
+def file_limits_of(doc: dict[str, Any]) -> dict[str, int]:
+    """A plan's file limits {maxFiles, maxBytes}: stored, else the default of its name (plans
+    stored before file limits existed have none), else none allowed."""
+    default = FILE_LIMITS.get(doc["name"], {"maxFiles": 0, "maxBytes": 0})
+    return {**default, **(doc.get("files") or {})}
+
+
+def parse_limit_bytes(value: Any, field: str) -> int:
+    """A byte count from 0 to 1 PiB (an int or a string of digits).
+
+    Raises:
+        ValidationError: not such a number.
+    """
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1 << 50:
+        raise ValidationError(f"{field} must be a whole number of bytes from 0 to {1 << 50}, "
+                              f"got {value!r}", field=field)
+    return value
+
+
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     """A plan as callers see it."""
     return {"name": doc["name"], "models": doc.get("models", {}),
-            "features": doc.get("features", []), "updatedAt": doc.get("updatedAt")}
+            "features": doc.get("features", []), "files": file_limits_of(doc),
+            "updatedAt": doc.get("updatedAt")}
 
 
 def _sort_key(name: str) -> tuple[int, str]:
@@ -126,6 +155,39 @@ class PlanService:
                 f"Unknown plan {name!r}; expected one of {', '.join(sorted(plans, key=_sort_key))}",
                 field="plan")
         return public(plans[name])
+
+    async def file_limits(self, *, plan: str) -> dict[str, int]:
+        """What `plan` allows in stored files: {maxFiles, maxBytes}.
+
+        Raises:
+            ValidationError: no such plan.
+        """
+        return (await self.get(name=plan))["files"]
+
+    async def set_file_limits(self, *, actor: Principal, plan: str, max_files: Any,
+                              max_bytes: Any) -> dict[str, Any]:
+        """Set a plan's file limits (admins; audited); applies to the next upload.
+
+        Raises:
+            PermissionDeniedError: the actor is not an admin.
+            ValidationError: unknown plan or a bad number.
+        """
+        if not actor.is_admin:
+            raise PermissionDeniedError("Only admins can change plans", field="plan")
+        before = await self.get(name=plan)
+        files = {"maxFiles": parse_limit(max_files, "maxFiles"),
+                 "maxBytes": parse_limit_bytes(max_bytes, "maxBytes")}
+
+        async def work(session: Any) -> None:
+            await repo.set_files(self._db, name=plan, files=files, now=self._clock.now(),
+                                 session=session)
+            await self._audit.record(actor=actor, action="plan.set_file_limits",
+                                     target_id=f"plan:{plan}", before=before["files"],
+                                     after=files, session=session)
+
+        await run_in_transaction(self._db, work)
+        self.invalidate()
+        return await self.get(name=plan)
 
     async def known_models(self) -> list[str]:
         """Models any plan lists, plus the built-in ones."""

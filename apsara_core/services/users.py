@@ -20,6 +20,7 @@ from apsara_core.services.audit import AuditService
 from apsara_core.services.inputs import check_email
 from apsara_core.services.password_store import PasswordStore
 from apsara_core.services.passwords import StoredPassword, check_policy
+from apsara_core.services.files import FileService
 from apsara_core.vocabulary import (ASSIGNABLE_PLANS, ASSIGNABLE_ROLES, AUTH_PROVIDERS,
                                     EMAIL_MAX_LENGTH, FULL_NAME_MAX_LENGTH, PLANS, ROLES)
 
@@ -82,10 +83,11 @@ class UserService:
     """User administration (admins) and self-lookup (anyone, for themselves)."""
 
     def __init__(self, *, db: AsyncDatabase, passwords: PasswordStore, audit: AuditService,
-                 clock: Clock) -> None:
+                 files: FileService, clock: Clock) -> None:
         self._db = db
         self._passwords = passwords
         self._audit = audit
+        self._files = files
         self._clock = clock
 
     async def _find(self, actor: Principal, key: object) -> dict[str, Any]:
@@ -172,6 +174,7 @@ class UserService:
         """
         _require_admin(actor)
         doc = await self._find(actor, user)
+        files = await self._files.records_of(str(doc["_id"]))
 
         async def work(s: AsyncClientSession) -> dict[str, int]:
             counts = await repo.delete_with_data(self._db, str(doc["_id"]), session=s)
@@ -179,7 +182,11 @@ class UserService:
                                      before=public_user(doc), after={"deleted": counts}, session=s)
             return counts
 
-        return {"user": doc["email"], **await run_in_transaction(self._db, work)}
+        counts = await run_in_transaction(self._db, work)
+        # The stored objects go once the records are gone, best effort (failures are logged):
+        # a storage outage must not undo or block the deletion.
+        failed = await self._files.purge(files)
+        return {"user": doc["email"], **counts, **({"filesNotRemoved": failed} if failed else {})}
 
     async def set_plan(self, *, actor: Principal, user: str, plan: str) -> dict[str, Any]:
         """Change a user's plan (admins); applies at the user's next call."""

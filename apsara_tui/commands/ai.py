@@ -27,6 +27,8 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"Model id, e.g. {P
 TempOpt = Annotated[float | None, typer.Option("--temperature", help="0 to 2.")]
 MaxOpt = Annotated[int | None, typer.Option("--max-tokens", help="maxOutputTokens (> 0).")]
 BudgetOpt = Annotated[int | None, typer.Option("--thinking-budget", help="Thinking tokens (2.5+ models).")]
+FileOpt = Annotated[list[str] | None, typer.Option(
+    "--file", help="A stored file id (apsara file list), gs:// or https:// URI (repeatable).")]
 ThoughtsOpt = Annotated[bool, typer.Option("--thoughts/--no-thoughts", help="Show the model's thoughts.")]
 
 
@@ -111,7 +113,7 @@ def send(
     conversation: ConvOpt,
     user: UserOpt = None,
     model: ModelOpt = DEFAULT_MODEL,
-    file: Annotated[list[str] | None, typer.Option("--file", help="gs:// or https:// URI (repeatable).")] = None,
+    file: FileOpt = None,
     temperature: TempOpt = None,
     max_tokens: MaxOpt = None,
     thinking_budget: BudgetOpt = None,
@@ -132,6 +134,7 @@ def edit(
     message: Annotated[str, typer.Option("--message", help="The user message's id.")],
     user: UserOpt = None,
     model: ModelOpt = DEFAULT_MODEL,
+    file: FileOpt = None,
     temperature: TempOpt = None,
     max_tokens: MaxOpt = None,
     thinking_budget: BudgetOpt = None,
@@ -142,7 +145,7 @@ def edit(
     config = build_config(temperature, max_tokens, thinking_budget, thoughts)
     stream_command(conversation, user, json_out, lambda core, actor: core.chat.stream_edit(
         actor=actor, conversation_id=conversation, message_id=message, new_text=text, model=model,
-        config=config))
+        config=config, files=file or None))
 
 
 @app.command()
@@ -151,6 +154,7 @@ def regenerate(
     message: Annotated[str | None, typer.Option("--message", help="A model reply's id (default: the last).")] = None,
     user: UserOpt = None,
     model: ModelOpt = DEFAULT_MODEL,
+    file: FileOpt = None,
     temperature: TempOpt = None,
     max_tokens: MaxOpt = None,
     thinking_budget: BudgetOpt = None,
@@ -160,7 +164,8 @@ def regenerate(
     """Regenerate the last (or a given) reply; the previous one is kept as an archived version."""
     config = build_config(temperature, max_tokens, thinking_budget, thoughts)
     stream_command(conversation, user, json_out, lambda core, actor: core.chat.stream_regenerate(
-        actor=actor, conversation_id=conversation, message_id=message, model=model, config=config))
+        actor=actor, conversation_id=conversation, message_id=message, model=model, config=config,
+        files=file or None))
 
 
 @app.command()

@@ -17,6 +17,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "conv": ("apsara_tui.commands.conv",
              "Conversations: create, list, show, messages, rename, delete, export."),
     "ai": ("apsara_tui.commands.ai", "Talk to the model: send, edit, regenerate, embed."),
+    "file": ("apsara_tui.commands.file",
+             "Stored files: upload, list, show, delete, download, types."),
     "stats": ("apsara_tui.commands.stats", "Statistics: the whole database, or one user."),
     "plan": ("apsara_tui.commands.plan", "Subscription plans and their model limits."),
 }

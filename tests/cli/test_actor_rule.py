@@ -8,6 +8,7 @@ the logged-in user's rights; `--operator` returns to admin.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,9 @@ MATRIX: dict[str, tuple[str, str, str]] = {
     "conv list --all": (ALLOWED, ALLOWED, REFUSED),
     "ai send in OTHER's": (ALLOWED, ALLOWED, REFUSED),
     "auth whoami": (REFUSED, ALLOWED, ALLOWED),
+    "file upload (own)": (REFUSED, ALLOWED, ALLOWED),
+    "file show OTHER's": (ALLOWED, ALLOWED, REFUSED),
+    "file list --user OTHER": (ALLOWED, ALLOWED, REFUSED),
 }
 STATES = ("none", "admin", "user")
 
@@ -54,12 +58,16 @@ def _outcome(result: Any) -> str:
 
 
 @pytest.mark.parametrize("state", STATES)
-async def test_who_acts_for_every_command_group(state: str, core: Core, cli, fake_gemini) -> None:
+async def test_who_acts_for_every_command_group(state: str, core: Core, cli, fake_gemini,
+                                                 tmp_path: Path) -> None:
     people = await _people(core)
     other = people[OTHER]
     other_conv = await core.conversations.create(actor=Principal.of_user(other), title="Otto's")
     cid = other_conv["conversationId"]
     await core.mail.send(to=OTHER, subject="for otto", body="code 123456")
+    note = tmp_path / "note.txt"
+    note.write_text("a note\n")
+    [otto_file] = await core.files.upload_paths(actor=Principal.of_user(other), paths=[note])
     if state != "none":
         login = cli("auth", "login", "--email", ADMIN if state == "admin" else USER,
                     "--password", PASSWORD)
@@ -82,6 +90,9 @@ async def test_who_acts_for_every_command_group(state: str, core: Core, cli, fak
         "conv list --all": cli("conv", "list", "--all", "--json"),
         "ai send in OTHER's": cli("ai", "send", "--conversation", cid, "--json", "hello", **env),
         "auth whoami": cli("auth", "whoami", "--json"),
+        "file upload (own)": cli("file", "upload", str(note), "--json"),
+        "file show OTHER's": cli("file", "show", otto_file["fileId"], "--json"),
+        "file list --user OTHER": cli("file", "list", "--user", OTHER, "--json"),
     }
     column = STATES.index(state)
     got = {name: _outcome(result) for name, result in runs.items()}
@@ -108,6 +119,8 @@ async def test_who_acts_for_every_command_group(state: str, core: Core, cli, fak
         assert {m["userId"] for m in sent} == {other["_id"]} and len(sent) == 2
         usage = await core.limits.quota(actor=Principal.of_user(other))
         assert usage["dailyUsage"]["gemini-2.5-flash"]["count"] == 1
+    uploaded = await core.db.files.find({"userId": {"$ne": other["_id"]}}).to_list()
+    assert [f["userId"] for f in uploaded] == ([me["_id"]] if me else [])
     if state == "user":  # the user reads only mail to their own address
         own = cli("mail", "outbox", "--json")
         assert own.returncode == 0 and all(m["to"] == USER for m in json.loads(own.stdout))

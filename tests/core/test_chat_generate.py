@@ -181,7 +181,7 @@ BAD_SENDS = [
     ({"config": {"stopSequences": "END"}}, ValidationError, "config.stopSequences"),
     ({"model": "gemini-2.0-flash", "config": {"thinkingConfig": {"thinkingBudget": 100}}},
      ValidationError, "config.thinkingConfig.thinkingBudget"),
-    ({"files": ["file_123"]}, ValidationError, "files[0]"),
+    ({"files": ["file_123"]}, NotFoundError, "files[0]"),  # an unknown stored file id
     ({"files": ["http://insecure.example/x.png"]}, ValidationError, "files[0]"),
     ({"conversation_id": {"$ne": None}}, ValidationError, "conversationId"),
     ({"conversation_id": "conv_unknown"}, NotFoundError, "conversationId"),

@@ -54,8 +54,9 @@ def json_routes(client: httpx.Client) -> list[tuple[str, str]]:
     """(method, path) of every route that takes a JSON body, from the live OpenAPI."""
     spec = client.get("/api/openapi.json").json()
     routes = [(method, path.replace("{conversation_id}", "c_fuzz"))
-              for path, methods in spec["paths"].items() for method in methods
-              if method in ("post", "put", "patch")]
+              for path, methods in spec["paths"].items() for method, op in methods.items()
+              if method in ("post", "put", "patch")  # multipart uploads are not JSON routes
+              and "multipart/form-data" not in (op.get("requestBody") or {}).get("content", {})]
     return [r for r in routes if r not in NO_BODY]
 
 

@@ -37,7 +37,8 @@ async def _edit_args(request: Request) -> dict[str, Any]:
 async def _regenerate_args(request: Request) -> dict[str, Any]:
     body = await read_json(request, RegenerateBody)
     return {"actor": await acting_for(request, body.userId), "conversation_id": body.conversationId,
-            "message_id": body.messageId, "model": body.model, "config": body.config}
+            "message_id": body.messageId, "model": body.model, "config": body.config,
+            "files": body.files}
 
 
 async def generate(request: Request) -> JSONResponse:
