@@ -8,8 +8,12 @@ from typing import Any
 __all__ = ["ApsaraError", "Core", "Settings", "open_core"]
 __version__ = "0.1.0"
 
-_LAZY = {"Settings": "apsara_core.config", "Core": "apsara_core.core",
-         "open_core": "apsara_core.core", "ApsaraError": "apsara_core.errors"}
+_LAZY = {
+    "Settings": "apsara_core.config",
+    "Core": "apsara_core.core",
+    "open_core": "apsara_core.core",
+    "ApsaraError": "apsara_core.errors",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ in under it.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 
 class Clock:
@@ -25,7 +25,7 @@ class Clock:
 
     def now(self) -> datetime:
         """The current instant, timezone-aware UTC."""
-        return self._fixed if self._fixed is not None else datetime.now(timezone.utc)
+        return self._fixed if self._fixed is not None else datetime.now(UTC)
 
     def now_ms(self) -> datetime:
         """`now()` truncated to milliseconds: exactly what the database keeps of it."""
@@ -40,7 +40,7 @@ class Clock:
         """
         if when is not None and when.tzinfo is None:
             raise ValueError("Clock.set needs a timezone-aware datetime")
-        self._fixed = when.astimezone(timezone.utc) if when is not None else None
+        self._fixed = when.astimezone(UTC) if when is not None else None
 
     def advance(self, delta: timedelta) -> None:
         """Move a stopped clock on by `delta` (a running one is stopped at now + delta)."""
@@ -51,9 +51,9 @@ def wall_clock() -> datetime:
     """The real current time, whatever a `Clock` was set to: for times written into
     TTL-indexed fields, which the database's TTL monitor compares with its own real clock
     (see `apsara_core.repos.ttl`)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def next_midnight(day: date) -> datetime:
     """00:00 UTC of the day after `day`: when daily quotas and daily caps reset."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)

@@ -103,7 +103,8 @@ class Settings(BaseSettings):
     """Comma-separated IPs or CIDR networks whose X-Forwarded-For `apsara serve` believes;
     empty (the default) trusts no one, so a client cannot pick its own address."""
     guest_accounts_per_address_per_day: int = Field(
-        3, validation_alias="APSARA_GUEST_ACCOUNTS_PER_ADDRESS_PER_DAY", ge=1, le=100_000)
+        3, validation_alias="APSARA_GUEST_ACCOUNTS_PER_ADDRESS_PER_DAY", ge=1, le=100_000
+    )
     """New guest accounts one client address may create per UTC day (a speed bump)."""
     data_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("apsara")),
@@ -123,7 +124,9 @@ class Settings(BaseSettings):
     """Longest message text accepted for the model, in characters."""
     gemini_timeout_s: float = Field(120.0, validation_alias="APSARA_GEMINI_TIMEOUT_S", gt=0)
     """HTTP timeout of one Gemini request, in seconds."""
-    gemini_idle_timeout_s: float = Field(60.0, validation_alias="APSARA_GEMINI_IDLE_TIMEOUT_S", gt=0)
+    gemini_idle_timeout_s: float = Field(
+        60.0, validation_alias="APSARA_GEMINI_IDLE_TIMEOUT_S", gt=0
+    )
     """A stream that sends nothing for this many seconds is given up as interrupted."""
     gemini_retries: int = Field(3, validation_alias="APSARA_GEMINI_RETRIES", ge=1, le=10)
     """Attempts per model call on 429/5xx before the first chunk (exponential backoff)."""
@@ -131,7 +134,9 @@ class Settings(BaseSettings):
     """First backoff delay in seconds; doubled after each failed attempt."""
     history_max_messages: int = Field(200, validation_alias="APSARA_HISTORY_MAX_MESSAGES", gt=0)
     """Most recent messages read as the conversation history of a model call."""
-    history_token_budget: int | None = Field(None, validation_alias="APSARA_HISTORY_TOKEN_BUDGET", gt=0)
+    history_token_budget: int | None = Field(
+        None, validation_alias="APSARA_HISTORY_TOKEN_BUDGET", gt=0
+    )
     """Token budget of the history (~4 chars per token); unset: the model's own budget."""
     s3_bucket: str | None = Field(None, validation_alias="S3_BUCKET")
     """Bucket of S3 file storage; unset: S3 is not offered (auto never picks it)."""
@@ -145,15 +150,30 @@ class Settings(BaseSettings):
     """Secret of AWS_ACCESS_KEY_ID."""
     aws_session_token: SecretStr | None = Field(None, validation_alias="AWS_SESSION_TOKEN")
     """Temporary-credential token, when the keys are temporary."""
-    aws_region: str | None = Field(None, validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION"))
+    aws_region: str | None = Field(
+        None, validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION")
+    )
     """Region of the bucket (AWS_DEFAULT_REGION, or AWS_REGION)."""
-    file_active_timeout_s: float = Field(120.0, validation_alias="APSARA_FILE_ACTIVE_TIMEOUT_S", gt=0)
+    file_active_timeout_s: float = Field(
+        120.0, validation_alias="APSARA_FILE_ACTIVE_TIMEOUT_S", gt=0
+    )
     """How long a Gemini File API copy may stay PROCESSING before a request using it fails."""
 
-    @field_validator("mongodb_uri", "jwt_secret", "jwt_previous_secrets", "password_pepper",
-                     "google_ai_api_key", "email_smtp_url", "s3_bucket", "s3_endpoint_url",
-                     "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-                     "aws_region", mode="before")
+    @field_validator(
+        "mongodb_uri",
+        "jwt_secret",
+        "jwt_previous_secrets",
+        "password_pepper",
+        "google_ai_api_key",
+        "email_smtp_url",
+        "s3_bucket",
+        "s3_endpoint_url",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_region",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`MONGODB_URI=` (an empty line in .env) means unset, not an empty URI."""
@@ -186,7 +206,7 @@ class Settings(BaseSettings):
         return parse_duration(self.jwt_expires_in)
 
     @classmethod
-    def load(cls, **overrides: object) -> "Settings":
+    def load(cls, **overrides: object) -> Settings:
         """Read settings, turning validation failures into one clear ConfigError."""
         from pydantic import ValidationError
 
@@ -216,8 +236,11 @@ class Settings(BaseSettings):
         keys = [self.jwt_key()]
         raw = self.jwt_previous_secrets.get_secret_value() if self.jwt_previous_secrets else ""
         for item in (part.strip() for part in raw.split(",")):
-            key = _long_enough(item.encode(), "JWT_PREVIOUS_SECRETS",
-                                "A key in JWT_PREVIOUS_SECRETS") if item else None
+            key = (
+                _long_enough(item.encode(), "JWT_PREVIOUS_SECRETS", "A key in JWT_PREVIOUS_SECRETS")
+                if item
+                else None
+            )
             if key is not None and key not in keys:
                 keys.append(key)
         return keys
@@ -231,15 +254,17 @@ class Settings(BaseSettings):
             ConfigError: a configured pepper shorter than 32 bytes, or an unwritable data dir.
         """
         if self.password_pepper is not None:
-            return _long_enough(self.password_pepper.get_secret_value().encode(),
-                                "PASSWORD_PEPPER")
+            return _long_enough(self.password_pepper.get_secret_value().encode(), "PASSWORD_PEPPER")
         return _generated_secret(ensure_data_dir(self.data_dir) / "password_pepper")
 
 
 def _long_enough(key: bytes, name: str, label: str | None = None) -> bytes:
     if len(key) < MIN_SECRET_BYTES:
-        raise ConfigError(f"{label or name} is {len(key)} bytes; it must be at least "
-                          f"{MIN_SECRET_BYTES} bytes. {_SECRET_HINT}", field=name)
+        raise ConfigError(
+            f"{label or name} is {len(key)} bytes; it must be at least "
+            f"{MIN_SECRET_BYTES} bytes. {_SECRET_HINT}",
+            field=name,
+        )
     return key
 
 
@@ -259,7 +284,8 @@ def parse_networks(text: str, name: str = "APSARA_TRUSTED_PROXIES") -> list[str]
             raise ConfigError(
                 f"{name} must list IP addresses or networks like 10.0.0.0/8, separated by "
                 f"commas; {item!r} is not one (to trust every address, say 0.0.0.0/0,::/0)",
-                field=name) from None
+                field=name,
+            ) from None
     return networks
 
 

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from apsara_core.services.audit import AuditService
     from apsara_core.services.auth import AuthService
     from apsara_core.services.chat import ChatService
-    from apsara_core.services.file_analysis import FileAnalysisService
     from apsara_core.services.conversations import ConversationService
     from apsara_core.services.dbinfo import DatabaseInfoService
+    from apsara_core.services.file_analysis import FileAnalysisService
     from apsara_core.services.files import FileService
     from apsara_core.services.limits import LimitsService
     from apsara_core.services.mail import MailService
@@ -58,7 +58,7 @@ class Core:
     _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
 
     @cached_property
-    def passwords(self) -> "PasswordStore":
+    def passwords(self) -> PasswordStore:
         """Password hashing and checking (one hasher, so its check counts cover every path)."""
         from apsara_core.services.password_store import PasswordStore
 
@@ -83,47 +83,59 @@ class Core:
             await asyncio.wait(set(self._background), timeout=timeout)
 
     @cached_property
-    def dbinfo(self) -> "DatabaseInfoService":
+    def dbinfo(self) -> DatabaseInfoService:
         """Schema, counts and indexes (management action 11)."""
         from apsara_core.services.dbinfo import DatabaseInfoService
 
-        return DatabaseInfoService(db=self.db, target=self.target,
-                                   schema_version=self.schema_version)
+        return DatabaseInfoService(
+            db=self.db, target=self.target, schema_version=self.schema_version
+        )
 
     # Accounts
     @cached_property
-    def users(self) -> "UserService":
+    def users(self) -> UserService:
         """Users: create, list, show, delete, plan, role, unlock (admin actions audited)."""
         from apsara_core.services.users import UserService
 
-        return UserService(db=self.db, passwords=self.passwords, audit=self.audit,
-                           files=self.files, clock=self.clock)
+        return UserService(
+            db=self.db,
+            passwords=self.passwords,
+            audit=self.audit,
+            files=self.files,
+            clock=self.clock,
+        )
 
     @cached_property
-    def auth(self) -> "AuthService":
+    def auth(self) -> AuthService:
         """Registration, login, tokens, guests, Google sign-in, password reset."""
         from apsara_core.services.auth import AuthService
 
-        return AuthService(db=self.db, settings=self.settings, passwords=self.passwords,
-                           mail=self.mail, limits=self.limits, clock=self.clock,
-                           defer=self.defer)
+        return AuthService(
+            db=self.db,
+            settings=self.settings,
+            passwords=self.passwords,
+            mail=self.mail,
+            limits=self.limits,
+            clock=self.clock,
+            defer=self.defer,
+        )
 
     @cached_property
-    def sessions(self) -> "SessionService":
+    def sessions(self) -> SessionService:
         """This machine's session file, sign-in/out, and who a command or screen acts as."""
         from apsara_core.services.sessions import SessionService
 
         return SessionService(data_dir=self.settings.data_dir, db=self.db, auth=self.auth)
 
     @cached_property
-    def mail(self) -> "MailService":
+    def mail(self) -> MailService:
         """Outgoing mail: database outbox or SMTP."""
         from apsara_core.services.mail import MailService
 
         return MailService(db=self.db, settings=self.settings, clock=self.clock)
 
     @cached_property
-    def audit(self) -> "AuditService":
+    def audit(self) -> AuditService:
         """The audit trail of admin actions."""
         from apsara_core.services.audit import AuditService
 
@@ -131,28 +143,28 @@ class Core:
 
     # Plans, quotas, statistics
     @cached_property
-    def plans(self) -> "PlanService":
+    def plans(self) -> PlanService:
         """Subscription plans as data."""
         from apsara_core.services.plans import PlanService
 
         return PlanService(db=self.db, audit=self.audit, clock=self.clock)
 
     @cached_property
-    def limits(self) -> "LimitsService":
+    def limits(self) -> LimitsService:
         """Quota reservations: reserve, refund, commit."""
         from apsara_core.services.limits import LimitsService
 
         return LimitsService(db=self.db, plans=self.plans, clock=self.clock)
 
     @cached_property
-    def request_limiter(self) -> "RequestLimiter":
+    def request_limiter(self) -> RequestLimiter:
         """Per-caller HTTP request limiter stored in the database."""
         from apsara_core.services.request_limiter import RequestLimiter
 
         return RequestLimiter(db=self.db, settings=self.settings, clock=self.clock)
 
     @cached_property
-    def stats(self) -> "StatsService":
+    def stats(self) -> StatsService:
         """Database and user statistics."""
         from apsara_core.services.stats import StatsService
 
@@ -160,33 +172,41 @@ class Core:
 
     # Conversations and AI
     @cached_property
-    def conversations(self) -> "ConversationService":
+    def conversations(self) -> ConversationService:
         """Conversations and their messages."""
         from apsara_core.services.conversations import ConversationService
 
-        return ConversationService(db=self.db, settings=self.settings, limits=self.limits,
-                                   clock=self.clock)
+        return ConversationService(
+            db=self.db, settings=self.settings, limits=self.limits, clock=self.clock
+        )
 
     @cached_property
-    def chat(self) -> "ChatService":
+    def chat(self) -> ChatService:
         """Generate, stream, edit, regenerate, embed."""
         from apsara_core.services.chat import ChatService
         from apsara_core.services.chat_files import ChatFiles
 
         files = ChatFiles(db=self.db, files=self.files, clock=self.clock)
-        return ChatService(db=self.db, settings=self.settings, limits=self.limits,
-                           providers=self.providers, files=files, clock=self.clock)
+        return ChatService(
+            db=self.db,
+            settings=self.settings,
+            limits=self.limits,
+            providers=self.providers,
+            files=files,
+            clock=self.clock,
+        )
 
     @cached_property
-    def file_analysis(self) -> "FileAnalysisService":
+    def file_analysis(self) -> FileAnalysisService:
         """Management action 19's analyses: describe, extract or ask about a stored file."""
         from apsara_core.services.file_analysis import FileAnalysisService
 
-        return FileAnalysisService(files=self.files, conversations=self.conversations,
-                                   chat=self.chat)
+        return FileAnalysisService(
+            files=self.files, conversations=self.conversations, chat=self.chat
+        )
 
     @cached_property
-    def providers(self) -> "ProviderManager":
+    def providers(self) -> ProviderManager:
         """AI providers, picked by model name."""
         from apsara_core.providers.manager import ProviderManager
 
@@ -194,17 +214,21 @@ class Core:
 
     # Files (issue 7)
     @cached_property
-    def files(self) -> "FileService":
+    def files(self) -> FileService:
         """Stored files: upload (local, S3, File API), list, delete, and their AI use."""
         from apsara_core.services.files import FileService
         from apsara_core.storage.setup import build_gemini_files, build_storage
 
         gemini = build_gemini_files(self.settings, lambda: self.providers.get("google").client())  # type: ignore[attr-defined]
         storage = build_storage(self.settings, gemini)
-        return FileService(db=self.db, storage=storage, local=storage.get("local"),  # type: ignore[arg-type]
-                           gemini=gemini,
-                           plan_limits=lambda plan: self.plans.file_limits(plan=plan),
-                           clock=self.clock)
+        return FileService(
+            db=self.db,
+            storage=storage,
+            local=storage.get("local"),  # type: ignore[arg-type]
+            gemini=gemini,
+            plan_limits=lambda plan: self.plans.file_limits(plan=plan),
+            clock=self.clock,
+        )
 
     async def close(self) -> None:
         """Finish deferred jobs, then close the database client."""
@@ -235,5 +259,6 @@ async def open_core(settings: Settings | None = None, *, clock: Clock | None = N
     except BaseException:
         await client.close()
         raise
-    return Core(settings=settings, client=client, db=db, target=target, schema_version=version,
-                clock=clock)
+    return Core(
+        settings=settings, client=client, db=db, target=target, schema_version=version, clock=clock
+    )

@@ -180,7 +180,11 @@ class ProviderAuthError(ProviderError):
     502: the server's key or project is at fault, not the client's request.
     """
 
-    http_status, code, title = 502, "PROVIDER_AUTH_FAILED", "AI provider refused the server's credentials"
+    http_status, code, title = (
+        502,
+        "PROVIDER_AUTH_FAILED",
+        "AI provider refused the server's credentials",
+    )
 
 
 class NoApiKeyError(ProviderError):
@@ -198,10 +202,16 @@ class InterruptedReplyError(ApsaraError):
     """
 
     def __init__(self, cause: ApsaraError, partial: dict[str, Any]) -> None:
-        super().__init__(cause.message, details=cause.details, code=cause.code,
-                         suggestions=[*cause.suggestions,
-                                      "The partial reply is kept (status interrupted); "
-                                      "regenerate it to get a complete one"])
+        super().__init__(
+            cause.message,
+            details=cause.details,
+            code=cause.code,
+            suggestions=[
+                *cause.suggestions,
+                "The partial reply is kept (status interrupted); "
+                "regenerate it to get a complete one",
+            ],
+        )
         self.http_status, self.title, self.cause = cause.http_status, cause.title, cause
         self.partial = {**partial, "status": "interrupted"}
 

@@ -56,4 +56,3 @@ def delete_session(data_dir: Path) -> bool:
         return True
     except FileNotFoundError:
         return False
-

@@ -36,16 +36,16 @@ class ApsaraApp(App[None]):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     current_user: reactive[dict[str, Any] | None] = reactive(None)
-    current_conversation: reactive["ConversationView | None"] = reactive(None)
+    current_conversation: reactive[ConversationView | None] = reactive(None)
     core_ready: reactive[bool] = reactive(False)
 
-    def __init__(self, core: "Core | None" = None) -> None:
+    def __init__(self, core: Core | None = None) -> None:
         super().__init__()
         self._core = core
         self.owns_core = core is None
 
     @property
-    def core(self) -> "Core":
+    def core(self) -> Core:
         """The open Core (screens are only opened once it is ready)."""
         if self._core is None:
             raise RuntimeError("the Core is not open yet")
@@ -117,8 +117,11 @@ class ApsaraApp(App[None]):
             self.exit()
             return
         if not action.enabled:
-            self.notify(f"{action.number}. {action.title}: {action.unavailable}",
-                        title="Unavailable", severity="warning")
+            self.notify(
+                f"{action.number}. {action.title}: {action.unavailable}",
+                title="Unavailable",
+                severity="warning",
+            )
             return
         if not self.core_ready:
             self.notify("Still connecting to the database…", severity="warning")
@@ -130,7 +133,7 @@ class ApsaraApp(App[None]):
         self.push_screen(screen_class())
 
     @staticmethod
-    def _screen_class(action: Action) -> "type[CoreScreen]":
+    def _screen_class(action: Action) -> type[CoreScreen]:
         module_name, class_name = (action.screen or "").split(":")
         module = importlib.import_module(f"apsara_tui.screens.{module_name}")
         return getattr(module, class_name)

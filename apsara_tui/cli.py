@@ -3,7 +3,6 @@ do the same work for scripts. Typer and the groups load only when a sub-command 
 so the app starts fast.
 """
 
-
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -25,16 +24,21 @@ def build_app(load: Iterable[str] | None = None) -> Any:
     root = typer.Typer(
         name="apsara",
         help="Apsara: AI conversations, users and plans, run from the terminal. "
-             "Without a command: the full-screen app.",
+        "Without a command: the full-screen app.",
         invoke_without_command=True,
         pretty_exceptions_enable=False,
         add_completion=False,
     )
 
     @root.callback()
-    def _root(ctx: typer.Context, operator: bool = typer.Option(
-            False, "--operator",
-            help="Act as the operator (admin) even while a session is logged in.")) -> None:
+    def _root(
+        ctx: typer.Context,
+        operator: bool = typer.Option(
+            False,
+            "--operator",
+            help="Act as the operator (admin) even while a session is logged in.",
+        ),
+    ) -> None:
         from apsara_tui.commands.runtime import invocation
 
         invocation.operator = operator
@@ -45,8 +49,9 @@ def build_app(load: Iterable[str] | None = None) -> Any:
 
     wanted = set(GROUPS) if load is None else set(load)
     for name, (module, help_text) in GROUPS.items():
-        group = (importlib.import_module(module).app if name in wanted
-                 else typer.Typer(help=help_text))
+        group = (
+            importlib.import_module(module).app if name in wanted else typer.Typer(help=help_text)
+        )
         root.add_typer(group, name=name)
     from apsara_tui.commands.serve import serve
 

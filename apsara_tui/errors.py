@@ -9,7 +9,7 @@ No Textual import here: the commands use it too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal, cast
 
 from apsara_core.errors import ApsaraError, RateLimitError
@@ -19,10 +19,10 @@ Severity = Literal["error", "warning"]
 
 def when(moment: datetime) -> str:
     """`2026-11-27 00:00 UTC (in 3h 12m)`."""
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    left = int((moment - datetime.now(timezone.utc)).total_seconds())
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    left = int((moment - datetime.now(UTC)).total_seconds())
     hours, minutes = divmod(max(0, left) // 60, 60)
-    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC (in {hours}h {minutes}m)"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC (in {hours}h {minutes}m)"
 
 
 @dataclass(frozen=True)

@@ -30,5 +30,9 @@ class ActionsProvider(Provider):
         for label, help_text, number in self._entries():
             score = matcher.match(label)
             if score > 0:
-                yield Hit(score, matcher.highlight(label), partial(app.open_action, number),
-                          help=help_text)
+                yield Hit(
+                    score,
+                    matcher.highlight(label),
+                    partial(app.open_action, number),
+                    help=help_text,
+                )

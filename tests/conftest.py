@@ -20,16 +20,41 @@ from apsara_core.core import Core, open_core
 from apsara_core.db.embedded import free_port, spawn, wait_ready
 
 # The machine's own configuration must not leak into tests.
-for _name in ("MONGODB_URI", "JWT_SECRET", "JWT_PREVIOUS_SECRETS", "PASSWORD_PEPPER",
-              "FORWARDED_ALLOW_IPS", "JWT_EXPIRES_IN", "GOOGLE_AI_API_KEY", "GEMINI_API_KEY",
-              "GOOGLE_GEMINI_BASE_URL", "EMAIL_SMTP_URL", "EMAIL_FROM", "GOOGLE_CLIENT_ID",
-              "GOOGLE_CLIENT_SECRET", "GOOGLE_JWKS_URL", "APSARA_DATA_DIR", "APSARA_UPLOAD_DIR",
-              "APSARA_ENV", "NODE_ENV", "PORT", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_PREFIX",
-              "RATE_LIMIT_WINDOW_MS", "RATE_LIMIT_MAX_REQUESTS", "APSARA_BCRYPT_ROUNDS",
-              "APSARA_EMBEDDED_SYNC_ON_COMMIT"):
+for _name in (
+    "MONGODB_URI",
+    "JWT_SECRET",
+    "JWT_PREVIOUS_SECRETS",
+    "PASSWORD_PEPPER",
+    "FORWARDED_ALLOW_IPS",
+    "JWT_EXPIRES_IN",
+    "GOOGLE_AI_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "EMAIL_SMTP_URL",
+    "EMAIL_FROM",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_JWKS_URL",
+    "APSARA_DATA_DIR",
+    "APSARA_UPLOAD_DIR",
+    "APSARA_ENV",
+    "NODE_ENV",
+    "PORT",
+    "S3_ENDPOINT_URL",
+    "S3_BUCKET",
+    "S3_PREFIX",
+    "RATE_LIMIT_WINDOW_MS",
+    "RATE_LIMIT_MAX_REQUESTS",
+    "APSARA_BCRYPT_ROUNDS",
+    "APSARA_EMBEDDED_SYNC_ON_COMMIT",
+):
     os.environ.pop(_name, None)
 for _name in [n for n in os.environ if n.startswith(("APSARA_", "AWS_"))]:
     os.environ.pop(_name, None)
+
+# Fixtures shared across directories (the fake Gemini, Google, S3, the chat app), loaded for
+# every test instead of imported into each module.
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.s3", "tests.tui.chat_fixtures"]
 
 TEST_SECRET = "test-secret-" + "x" * 40
 
@@ -59,8 +84,12 @@ def mongo_uri(mongo_port: int) -> str:
 def settings(tmp_path: Path, mongo_uri: str) -> Settings:
     """Settings pointing at this test's database and temp dirs; no .env read."""
     return Settings(
-        _env_file=None, mongodb_uri=mongo_uri, data_dir=tmp_path / "data",
-        upload_dir=tmp_path / "uploads", jwt_secret=TEST_SECRET, env="test",
+        _env_file=None,
+        mongodb_uri=mongo_uri,
+        data_dir=tmp_path / "data",
+        upload_dir=tmp_path / "uploads",
+        jwt_secret=TEST_SECRET,
+        env="test",
         bcrypt_rounds=4,
     )
 
@@ -91,17 +120,24 @@ def cli_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60,
-            input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `apsara ARGS` as a user would, in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "apsara_tui", *args], env=env, cwd=cwd, text=True,
-        capture_output=True, timeout=timeout, input=input_text,
+        [sys.executable, "-m", "apsara_tui", *args],
+        env=env,
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        input=input_text,
     )
 
 
-def invoke_cli(*args: str, env: dict[str, str], cwd: Path,
-               input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def invoke_cli(
+    *args: str, env: dict[str, str], cwd: Path, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `apsara ARGS` in this process with Typer's CliRunner, as `run_cli` would in a
     subprocess (same environment, working directory, stdin; a CompletedProcess back).
 
@@ -118,15 +154,17 @@ def invoke_cli(*args: str, env: dict[str, str], cwd: Path,
         before = os.getcwd()
         os.chdir(cwd)
         try:
-            result = CliRunner().invoke(build_app(), list(args), input=input_text,
-                                        env=env, catch_exceptions=True)
+            result = CliRunner().invoke(
+                build_app(), list(args), input=input_text, env=env, catch_exceptions=True
+            )
         finally:
             os.chdir(before)
         stderr = result.stderr
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             stderr += "".join(traceback.format_exception(result.exception))
         outcome["done"] = subprocess.CompletedProcess(
-            ["apsara", *args], result.exit_code, result.stdout, stderr)
+            ["apsara", *args], result.exit_code, result.stdout, stderr
+        )
 
     thread = threading.Thread(target=work, name="apsara-cli")
     thread.start()
@@ -136,9 +174,14 @@ def invoke_cli(*args: str, env: dict[str, str], cwd: Path,
 
 def apsara_env(mongo_uri: str, root: Path, **overrides: str) -> dict[str, str]:
     """The environment of an `apsara` subprocess on `mongo_uri`, with its dirs under `root`."""
-    return cli_env(MONGODB_URI=mongo_uri, APSARA_DATA_DIR=str(root / "data"),
-                   JWT_SECRET=TEST_SECRET, APSARA_UPLOAD_DIR=str(root / "uploads"),
-                   APSARA_BCRYPT_ROUNDS="4", **overrides)
+    return cli_env(
+        MONGODB_URI=mongo_uri,
+        APSARA_DATA_DIR=str(root / "data"),
+        JWT_SECRET=TEST_SECRET,
+        APSARA_UPLOAD_DIR=str(root / "uploads"),
+        APSARA_BCRYPT_ROUNDS="4",
+        **overrides,
+    )
 
 
 @pytest.fixture

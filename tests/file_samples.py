@@ -18,8 +18,12 @@ def png(width: int = 2, height: int = 2) -> bytes:
     """A valid RGB PNG of width x height pixels."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-            + _png_chunk(b"IDAT", zlib.compress(raw)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(raw))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def jpeg() -> bytes:
@@ -31,8 +35,10 @@ def jpeg() -> bytes:
 
 def gif() -> bytes:
     """A 1x1 GIF89a."""
-    return (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00"
-            b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+    return (
+        b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00"
+        b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+    )
 
 
 def webp() -> bytes:
@@ -44,18 +50,29 @@ def webp() -> bytes:
 def pdf(text: str = "Hello from a PDF") -> bytes:
     """A one-page PDF whose content stream shows `text`."""
     stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    return (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-            b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
-            b"3 0 obj << /Type /Page /Parent 2 0 R /Contents 4 0 R >> endobj\n"
-            + f"4 0 obj << /Length {len(stream)} >> stream\n".encode() + stream
-            + b"\nendstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+        b"3 0 obj << /Type /Page /Parent 2 0 R /Contents 4 0 R >> endobj\n"
+        + f"4 0 obj << /Length {len(stream)} >> stream\n".encode()
+        + stream
+        + b"\nendstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    )
 
 
 def wav(samples: int = 64) -> bytes:
     """A mono 8 kHz 16-bit PCM WAV of silence."""
     data = b"\x00\x00" * samples
     fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    body = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
@@ -82,7 +99,12 @@ def mp4() -> bytes:
 
 def webm() -> bytes:
     """An EBML header declaring the webm doc type."""
-    return bytes.fromhex("1a45dfa3a34286810142f7810142f2810442f381084282847765626d42878104428581021853806701") + b"\x00" * 32
+    return (
+        bytes.fromhex(
+            "1a45dfa3a34286810142f7810142f2810442f381084282847765626d42878104428581021853806701"
+        )
+        + b"\x00" * 32
+    )
 
 
 def mov() -> bytes:

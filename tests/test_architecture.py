@@ -33,7 +33,7 @@ def _absolute(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
         return node.module or ""
     base = importer.split(".")
     base = base if is_package else base[:-1]
-    base = base[:len(base) - (node.level - 1)]
+    base = base[: len(base) - (node.level - 1)]
     return ".".join(base + ([node.module] if node.module else []))
 
 
@@ -57,9 +57,15 @@ def imports_in(source: str, name: str, known: set[str], *, is_package: bool = Fa
 def import_graph() -> dict[str, set[str]]:
     """module -> the package modules it imports."""
     found = modules()
-    return {name: imports_in(path.read_text(encoding="utf-8"), name, set(found),
-                             is_package=path.name == "__init__.py")
-            for name, path in found.items()}
+    return {
+        name: imports_in(
+            path.read_text(encoding="utf-8"),
+            name,
+            set(found),
+            is_package=path.name == "__init__.py",
+        )
+        for name, path in found.items()
+    }
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -76,7 +82,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
                 state[path.pop()] = 2
                 stack.pop()
             elif state.get(step) == 1:
-                return path[path.index(step):] + [step]
+                return path[path.index(step) :] + [step]
             elif not state.get(step):
                 state[step] = 1
                 path.append(step)
@@ -86,12 +92,20 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_every_kind_of_import() -> None:
     """The reader itself: type-checking, function-level and relative imports are edges too."""
-    source = ("from typing import TYPE_CHECKING\n"
-              "if TYPE_CHECKING:\n    from apsara_core.core import Core\n"
-              "def f():\n    from ..errors import ApsaraError\n    import apsara_core.config\n"
-              "from apsara_core.repos import users\nfrom apsara_core.models import Principal\n")
-    known = {"apsara_core.core", "apsara_core.errors", "apsara_core.config",
-             "apsara_core.repos", "apsara_core.repos.users", "apsara_core.models"}
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from apsara_core.core import Core\n"
+        "def f():\n    from ..errors import ApsaraError\n    import apsara_core.config\n"
+        "from apsara_core.repos import users\nfrom apsara_core.models import Principal\n"
+    )
+    known = {
+        "apsara_core.core",
+        "apsara_core.errors",
+        "apsara_core.config",
+        "apsara_core.repos",
+        "apsara_core.repos.users",
+        "apsara_core.models",
+    }
     assert imports_in(source, "apsara_core.services.probe", known) == known - {"apsara_core.repos"}
     graph = import_graph()
     assert "apsara_core.services.chat" in graph["apsara_core.core"]  # inside a property
@@ -110,12 +124,21 @@ def test_apsara_core_has_no_import_cycle() -> None:
 def test_only_the_front_ends_know_the_core() -> None:
     """Services, providers, repos and models get their collaborators; only the façade itself
     and the HTTP front end (which holds it) import `apsara_core.core`."""
-    leaning = sorted(name for name, edges in import_graph().items()
-                     if "apsara_core.core" in edges and not name.startswith("apsara_core.http"))
+    leaning = sorted(
+        name
+        for name, edges in import_graph().items()
+        if "apsara_core.core" in edges and not name.startswith("apsara_core.http")
+    )
     assert leaning == [], f"these modules import apsara_core.core: {leaning}"
 
-SYSTEM_TIME = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
-               ("date", "today"), ("time", "time")}
+
+SYSTEM_TIME = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+}
 
 
 def test_only_the_clock_reads_the_system_time() -> None:
@@ -126,7 +149,10 @@ def test_only_the_clock_reads_the_system_time() -> None:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             func = node.func if isinstance(node, ast.Call) else None
-            if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                    and (func.value.id, func.attr) in SYSTEM_TIME):
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and (func.value.id, func.attr) in SYSTEM_TIME
+            ):
                 readers.append(f"{name}:{node.lineno}")
     assert readers == [], f"read the time from the Clock instead: {readers}"

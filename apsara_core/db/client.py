@@ -36,8 +36,7 @@ def resolve_target(settings: Settings) -> Target:
         DatabaseUnavailableError: the embedded server cannot be started.
     """
     if settings.mongodb_uri is None:
-        server = EmbeddedServer(settings.data_dir,
-                                sync_on_commit=settings.embedded_sync_on_commit)
+        server = EmbeddedServer(settings.data_dir, sync_on_commit=settings.embedded_sync_on_commit)
         state = server.ensure_running()
         return Target(state.uri, f"embedded 127.0.0.1:{state.port}", True, DEFAULT_DB)
     uri = settings.mongodb_uri.get_secret_value()
@@ -45,16 +44,24 @@ def resolve_target(settings: Settings) -> Target:
         parsed = parse_uri(uri)
     except (InvalidURI, ConfigurationError, ValueError) as exc:
         reason = str(exc).replace(uri, "<uri>") if uri else str(exc)
-        raise ConfigError(f"MONGODB_URI is malformed: {reason}", field="MONGODB_URI",
-                          suggestions=["Use mongodb://host:27017/apsara or mongodb+srv://..."]) from None
+        raise ConfigError(
+            f"MONGODB_URI is malformed: {reason}",
+            field="MONGODB_URI",
+            suggestions=["Use mongodb://host:27017/apsara or mongodb+srv://..."],
+        ) from None
     hosts = ",".join(f"{h}:{p}" for h, p in parsed["nodelist"]) or uri.split("@")[-1].split("/")[0]
     return Target(uri, hosts, False, parsed.get("database") or DEFAULT_DB)
 
 
 def _client(target: Target, *, retry_writes: bool) -> AsyncMongoClient:
     return AsyncMongoClient(
-        target.uri, w="majority", journal=True, retryWrites=retry_writes, tz_aware=True,
-        serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS, connectTimeoutMS=CONNECT_TIMEOUT_MS,
+        target.uri,
+        w="majority",
+        journal=True,
+        retryWrites=retry_writes,
+        tz_aware=True,
+        serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS,
+        connectTimeoutMS=CONNECT_TIMEOUT_MS,
         appname="apsara",
     )
 
@@ -84,8 +91,10 @@ async def connect(target: Target) -> tuple[AsyncMongoClient, AsyncDatabase]:
         await client.close()
         raise DatabaseUnavailableError(
             f"Cannot reach MongoDB at {target.label} within {CONNECT_TIMEOUT_MS // 1000} s",
-            suggestions=["Check that the server is running and MONGODB_URI is right",
-                         "Unset MONGODB_URI to use the embedded server"],
+            suggestions=[
+                "Check that the server is running and MONGODB_URI is right",
+                "Unset MONGODB_URI to use the embedded server",
+            ],
         ) from None
     if not (target.embedded or is_embedded_server(info)) and _uri_allows_retries(target.uri):
         await client.close()

@@ -94,8 +94,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def spawn(storage_path: str, port: int, log_path: Path, *, detach: bool,
-          sync_on_commit: bool = False) -> subprocess.Popen[bytes]:
+def spawn(
+    storage_path: str, port: int, log_path: Path, *, detach: bool, sync_on_commit: bool = False
+) -> subprocess.Popen[bytes]:
     """Start `secantusd-py` on 127.0.0.1:port; the caller waits for it with `wait_ready`.
 
     `detach` keeps the server running after its parent (the app's shared server); otherwise
@@ -103,16 +104,28 @@ def spawn(storage_path: str, port: int, log_path: Path, *, detach: bool,
     `sync_on_commit` passes `--sync-on-commit`: every commit, transactions included, is
     fsynced before it is acknowledged (APSARA_EMBEDDED_SYNC_ON_COMMIT; see the README).
     """
-    args = [find_executable(), "--host", "127.0.0.1", "--port", str(port),
-            "--storage-path", storage_path, "--log-level", "WARNING"]
+    args = [
+        find_executable(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        storage_path,
+        "--log-level",
+        "WARNING",
+    ]
     if sync_on_commit:
         args.append("--sync-on-commit")
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         return subprocess.Popen(
             args,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            cwd=log_path.parent, start_new_session=detach,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=log_path.parent,
+            start_new_session=detach,
             preexec_fn=None if detach or sys.platform != "linux" else _die_with_parent,
         )
     finally:
@@ -209,9 +222,12 @@ class EmbeddedServer:
 
     def _reused(self, state: ServerState) -> ServerState:
         if state.sync_on_commit != self.sync_on_commit:
-            log.warning("The embedded server runs %s --sync-on-commit; "
-                        "APSARA_EMBEDDED_SYNC_ON_COMMIT applies when it next starts "
-                        "(apsara db stop)", "with" if state.sync_on_commit else "without")
+            log.warning(
+                "The embedded server runs %s --sync-on-commit; "
+                "APSARA_EMBEDDED_SYNC_ON_COMMIT applies when it next starts "
+                "(apsara db stop)",
+                "with" if state.sync_on_commit else "without",
+            )
         return state
 
     def _start(self) -> ServerState:
@@ -219,8 +235,13 @@ class EmbeddedServer:
         last_error: DatabaseUnavailableError | None = None
         for _ in range(3):  # a port taken between free_port() and bind: try another
             port = free_port()
-            proc = spawn(str(self.storage), port, self.log_path, detach=True,
-                         sync_on_commit=self.sync_on_commit)
+            proc = spawn(
+                str(self.storage),
+                port,
+                self.log_path,
+                detach=True,
+                sync_on_commit=self.sync_on_commit,
+            )
             try:
                 wait_ready(proc, port, self.log_path)
             except DatabaseUnavailableError as exc:
@@ -228,8 +249,7 @@ class EmbeddedServer:
                 if "in use" in exc.message.lower():
                     continue
                 raise
-            state = ServerState("127.0.0.1", port, proc.pid, str(self.storage),
-                                self.sync_on_commit)
+            state = ServerState("127.0.0.1", port, proc.pid, str(self.storage), self.sync_on_commit)
             tmp = self.state_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(asdict(state)))
             tmp.replace(self.state_path)

@@ -52,83 +52,149 @@ class Collection:
 A, D = ASCENDING, DESCENDING
 
 COLLECTIONS: list[Collection] = [
-    Collection("users", "accounts: local, Google and guest", [
-        Index([("email", A)], unique=True),
-        Index([("googleId", A)], unique=True, partial={"googleId": {"$type": "string"}}),
-        Index([("role", A), ("createdAt", D)]),
-        Index([("subscriptionPlan", A), ("createdAt", D)]),
-        Index([("createdAt", D)]),
-        Index([("authProvider", A), ("createdAt", D)]),
-        Index([("guestClientKey", A)], unique=True,
-              partial={"guestClientKey": {"$type": "string"}}),
-    ]),
+    Collection(
+        "users",
+        "accounts: local, Google and guest",
+        [
+            Index([("email", A)], unique=True),
+            Index([("googleId", A)], unique=True, partial={"googleId": {"$type": "string"}}),
+            Index([("role", A), ("createdAt", D)]),
+            Index([("subscriptionPlan", A), ("createdAt", D)]),
+            Index([("createdAt", D)]),
+            Index([("authProvider", A), ("createdAt", D)]),
+            Index(
+                [("guestClientKey", A)],
+                unique=True,
+                partial={"guestClientKey": {"$type": "string"}},
+            ),
+        ],
+    ),
     # `_id` is the userId (see migrations.key_by_public_id).
     Collection("user_usage", "per-user usage totals and history", []),
-    Collection("usage_daily", "per-user, per-model, per-UTC-day usage history (statistics)", [
-        Index([("userId", A), ("date", A), ("model", A)], unique=True),
-        Index([("date", A), ("model", A)]),
-    ]),
+    Collection(
+        "usage_daily",
+        "per-user, per-model, per-UTC-day usage history (statistics)",
+        [
+            Index([("userId", A), ("date", A), ("model", A)], unique=True),
+            Index([("date", A), ("model", A)]),
+        ],
+    ),
     # Only _id ("user|date|model"): each secondary index adds ~0.3 ms to every update on the
     # embedded server, and a reservation is one update of this collection.
     Collection("quota_counters", "quota admission counters (one per user, model and day)", []),
-    Collection("reservation_closures", "committed or refunded quota reservations", [
-        Index([("closedAt", A)], ttl_seconds=7 * 86400),
-    ]),
-    Collection("plans", "subscription plans and their model limits", [
-        Index([("name", A)], unique=True),
-    ]),
-    Collection("request_limits", "HTTP request-limiter windows (_id \"key|window\")", [
-        Index([("expiresAt", A)], ttl_seconds=0),
-    ]),
+    Collection(
+        "reservation_closures",
+        "committed or refunded quota reservations",
+        [
+            Index([("closedAt", A)], ttl_seconds=7 * 86400),
+        ],
+    ),
+    Collection(
+        "plans",
+        "subscription plans and their model limits",
+        [
+            Index([("name", A)], unique=True),
+        ],
+    ),
+    Collection(
+        "request_limits",
+        'HTTP request-limiter windows (_id "key|window")',
+        [
+            Index([("expiresAt", A)], ttl_seconds=0),
+        ],
+    ),
     # `_id` is the normalised email (with or without an account): every query is by `_id`.
-    Collection("login_attempts", "password attempts and locks per email", [
-        Index([("expiresAt", A)], ttl_seconds=0),
-    ]),
-    Collection("guest_caps", "new guest accounts per client address and UTC day "
-                             "(_id \"address|day\")", [
-        Index([("expiresAt", A)], ttl_seconds=0),
-    ]),
+    Collection(
+        "login_attempts",
+        "password attempts and locks per email",
+        [
+            Index([("expiresAt", A)], ttl_seconds=0),
+        ],
+    ),
+    Collection(
+        "guest_caps",
+        'new guest accounts per client address and UTC day (_id "address|day")',
+        [
+            Index([("expiresAt", A)], ttl_seconds=0),
+        ],
+    ),
     # `_id` is the conversationId; one secondary index, as each message updates the document.
-    Collection("conversations", "conversations and their stats", [
-        Index([("userId", A), ("updatedAt", D)]),
-    ]),
-    Collection("messages", "messages, ordered by messageSequence", [
-        Index([("messageId", A)], unique=True),
-        Index([("conversationId", A), ("messageSequence", A)], unique=True),
-        Index([("userId", A), ("createdAt", D)]),
-    ]),
-    Collection("message_archive", "earlier versions kept by edit and regenerate", [
-        Index([("conversationId", A), ("branchId", A), ("messageSequence", A)]),
-        Index([("messageId", A), ("archivedAt", D)]),
-    ]),
-    Collection("files", "uploaded files and where they are stored", [
-        Index([("fileId", A)], unique=True),
-        Index([("userId", A), ("createdAt", D)]),
-    ]),
+    Collection(
+        "conversations",
+        "conversations and their stats",
+        [
+            Index([("userId", A), ("updatedAt", D)]),
+        ],
+    ),
+    Collection(
+        "messages",
+        "messages, ordered by messageSequence",
+        [
+            Index([("messageId", A)], unique=True),
+            Index([("conversationId", A), ("messageSequence", A)], unique=True),
+            Index([("userId", A), ("createdAt", D)]),
+        ],
+    ),
+    Collection(
+        "message_archive",
+        "earlier versions kept by edit and regenerate",
+        [
+            Index([("conversationId", A), ("branchId", A), ("messageSequence", A)]),
+            Index([("messageId", A), ("archivedAt", D)]),
+        ],
+    ),
+    Collection(
+        "files",
+        "uploaded files and where they are stored",
+        [
+            Index([("fileId", A)], unique=True),
+            Index([("userId", A), ("createdAt", D)]),
+        ],
+    ),
     # `_id` is the userId: {files, bytes} stored, checked and counted atomically at upload.
     Collection("file_usage", "stored files and bytes per user (the plan's file limits)", []),
-    Collection("otps", "hashed one-time codes (expire after 10 minutes)", [
-        Index([("email", A), ("purpose", A)]),
-        Index([("expiresAt", A)], ttl_seconds=0),
-    ]),
-    Collection("revoked_tokens", "revoked session token ids until they expire", [
-        Index([("jti", A)], unique=True),
-        Index([("expiresAt", A)], ttl_seconds=0),
-    ]),
-    Collection("mail_outbox", "mails kept when no SMTP server is set", [
-        Index([("to", A), ("createdAt", D)]),
-        Index([("createdAt", D)]),
-    ]),
-    Collection("jobs", "background plugin jobs", [
-        Index([("jobId", A)], unique=True),
-        Index([("status", A), ("createdAt", A)]),
-        Index([("userId", A), ("createdAt", D)]),
-    ]),
-    Collection("audit", "who changed what, when, before and after", [
-        Index([("at", D)]),
-        Index([("targetId", A), ("at", D)]),
-        Index([("action", A), ("at", D)]),
-    ]),
+    Collection(
+        "otps",
+        "hashed one-time codes (expire after 10 minutes)",
+        [
+            Index([("email", A), ("purpose", A)]),
+            Index([("expiresAt", A)], ttl_seconds=0),
+        ],
+    ),
+    Collection(
+        "revoked_tokens",
+        "revoked session token ids until they expire",
+        [
+            Index([("jti", A)], unique=True),
+            Index([("expiresAt", A)], ttl_seconds=0),
+        ],
+    ),
+    Collection(
+        "mail_outbox",
+        "mails kept when no SMTP server is set",
+        [
+            Index([("to", A), ("createdAt", D)]),
+            Index([("createdAt", D)]),
+        ],
+    ),
+    Collection(
+        "jobs",
+        "background plugin jobs",
+        [
+            Index([("jobId", A)], unique=True),
+            Index([("status", A), ("createdAt", A)]),
+            Index([("userId", A), ("createdAt", D)]),
+        ],
+    ),
+    Collection(
+        "audit",
+        "who changed what, when, before and after",
+        [
+            Index([("at", D)]),
+            Index([("targetId", A), ("at", D)]),
+            Index([("action", A), ("at", D)]),
+        ],
+    ),
     Collection("meta", "schema version", []),
 ]
 
@@ -168,8 +234,7 @@ async def ensure_schema(db: AsyncDatabase, *, now: datetime, force: bool = False
             await db[coll.name].create_index(index.keys, **index.options())
     await db.meta.update_one(
         {"_id": "schema"},
-        {"$max": {"version": SCHEMA_VERSION},
-         "$set": {"fingerprint": wanted, "checkedAt": now}},
+        {"$max": {"version": SCHEMA_VERSION}, "$set": {"fingerprint": wanted, "checkedAt": now}},
         upsert=True,
     )
     doc = await db.meta.find_one({"_id": "schema"})

@@ -15,8 +15,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 T = TypeVar("T")
 
 
-async def run_in_transaction(db: AsyncDatabase,
-                             work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+async def run_in_transaction(
+    db: AsyncDatabase, work: Callable[[AsyncClientSession], Awaitable[T]]
+) -> T:
     """Run `work(session)` in one transaction and return what it returns.
 
     pymongo's `with_transaction` runs `work` again on a transient error (a write conflict, a

@@ -37,12 +37,20 @@ async def openapi(request: Request) -> JSONResponse:
         doc = (route.endpoint.__doc__ or "").strip().splitlines()
         for method in sorted((route.methods or set()) - {"HEAD"}):
             paths.setdefault(path, {})[method.lower()] = {
-                "summary": doc[0] if doc else route.name, "operationId": f"{route.name}_{method.lower()}",
-                **getattr(route.endpoint, "openapi", {})}  # bodies and responses, where declared
+                "summary": doc[0] if doc else route.name,
+                "operationId": f"{route.name}_{method.lower()}",
+                **getattr(route.endpoint, "openapi", {}),
+            }  # bodies and responses, where declared
     from apsara_core.http.openapi_files import ERROR_SCHEMA
 
-    return JSONResponse({"openapi": "3.1.0", "info": {"title": "Apsara API", "version": "0.1.0"},
-                         "paths": paths, "components": {"schemas": {"Error": ERROR_SCHEMA}}})
+    return JSONResponse(
+        {
+            "openapi": "3.1.0",
+            "info": {"title": "Apsara API", "version": "0.1.0"},
+            "paths": paths,
+            "components": {"schemas": {"Error": ERROR_SCHEMA}},
+        }
+    )
 
 
 def _walk(routes: list[BaseRoute], prefix: str) -> list[tuple[str, Route]]:
@@ -57,8 +65,10 @@ def _walk(routes: list[BaseRoute], prefix: str) -> list[tuple[str, Route]]:
 
 def api_routes() -> list[BaseRoute]:
     """Health, OpenAPI and the routes of every route module."""
-    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"]),
-                               Route("/openapi.json", openapi, methods=["GET"])]
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
     for module in ROUTE_MODULES:
         routes += importlib.import_module(f"apsara_core.http.routes.{module}").ROUTES
     return routes
@@ -79,6 +89,9 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
         finally:
             await app.state.core.close()
 
-    return Starlette(routes=[Mount("/api", routes=api_routes())], lifespan=lifespan,
-                     middleware=[Middleware(CatchAllMiddleware), Middleware(RequestLimitMiddleware)],
-                     exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    return Starlette(
+        routes=[Mount("/api", routes=api_routes())],
+        lifespan=lifespan,
+        middleware=[Middleware(CatchAllMiddleware), Middleware(RequestLimitMiddleware)],
+        exception_handlers=HANDLERS,
+    )  # type: ignore[arg-type]

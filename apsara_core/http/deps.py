@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse
 
 from apsara_core.core import Core
 from apsara_core.errors import AuthenticationError, PayloadTooLargeError, ValidationError
+from apsara_core.jsonable import jsonable
 from apsara_core.models import Principal
 from apsara_core.services.inputs import parse
-from apsara_core.jsonable import jsonable
 
 M = TypeVar("M", bound=BaseModel)
 MAX_JSON_BYTES = 1 << 20
@@ -39,8 +39,10 @@ async def require_actor(request: Request) -> Principal:
     """
     token = bearer_token(request)
     if token is None:
-        raise AuthenticationError("Missing bearer token",
-                                  suggestions=["Send Authorization: Bearer <token> from /api/users/login"])
+        raise AuthenticationError(
+            "Missing bearer token",
+            suggestions=["Send Authorization: Bearer <token> from /api/users/login"],
+        )
     return await core_of(request).auth.verify_token(token)
 
 
@@ -69,8 +71,9 @@ async def read_body(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
 
 def _too_large(request: Request, limit: int) -> PayloadTooLargeError:
     request.state.close_connection = True  # rendered with Connection: close (http/errors.py)
-    return PayloadTooLargeError(f"JSON body over {limit} bytes", field="body",
-                                suggestions=[f"Send at most {limit} bytes"])
+    return PayloadTooLargeError(
+        f"JSON body over {limit} bytes", field="body", suggestions=[f"Send at most {limit} bytes"]
+    )
 
 
 def _refuse_constant(name: str) -> Any:

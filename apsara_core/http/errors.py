@@ -19,9 +19,13 @@ from apsara_core.errors import ApsaraError
 from apsara_core.http.deps import jsonable
 
 log = logging.getLogger("apsara.http")
-INTERNAL = {"success": False, "error": "Internal error",
-            "details": "An unexpected error occurred; it has been logged.",
-            "code": "INTERNAL_ERROR", "suggestions": []}
+INTERNAL = {
+    "success": False,
+    "error": "Internal error",
+    "details": "An unexpected error occurred; it has been logged.",
+    "code": "INTERNAL_ERROR",
+    "suggestions": [],
+}
 
 
 async def apsara_error(request: Request, exc: Exception) -> JSONResponse:
@@ -33,17 +37,27 @@ async def apsara_error(request: Request, exc: Exception) -> JSONResponse:
     """
     assert isinstance(exc, ApsaraError)
     close = getattr(request.state, "close_connection", False)
-    return JSONResponse(jsonable(exc.to_dict()), status_code=exc.http_status,
-                        headers={"Connection": "close"} if close else None)
+    return JSONResponse(
+        jsonable(exc.to_dict()),
+        status_code=exc.http_status,
+        headers={"Connection": "close"} if close else None,
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     """Render Starlette's own errors (404 route, 405 method) in the same envelope."""
     assert isinstance(exc, HTTPException)
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-    return JSONResponse({"success": False, "error": str(exc.detail), "details": str(exc.detail),
-                         "code": code, "suggestions": ["See /api/openapi.json for the endpoints"]},
-                        status_code=exc.status_code)
+    return JSONResponse(
+        {
+            "success": False,
+            "error": str(exc.detail),
+            "details": str(exc.detail),
+            "code": code,
+            "suggestions": ["See /api/openapi.json for the endpoints"],
+        },
+        status_code=exc.status_code,
+    )
 
 
 class CatchAllMiddleware:

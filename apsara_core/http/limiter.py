@@ -27,7 +27,9 @@ class RequestLimitMiddleware:
         core = scope["app"].state.core
         client = scope.get("client")
         try:
-            decision = await core.request_limiter.check(key=f"ip:{client[0] if client else 'unknown'}")
+            decision = await core.request_limiter.check(
+                key=f"ip:{client[0] if client else 'unknown'}"
+            )
         except ApsaraError as exc:
             await JSONResponse(exc.to_dict(), status_code=exc.http_status)(scope, receive, send)
             return

@@ -37,20 +37,24 @@ class MultipartReader:
         kind, params = parse_options_header(content_type)
         boundary = params.get(b"boundary")
         if kind != b"multipart/form-data" or not boundary:
-            raise ValidationError("The body must be multipart/form-data with a boundary",
-                                  field="body")
+            raise ValidationError(
+                "The body must be multipart/form-data with a boundary", field="body"
+            )
         self._stream, self._events = stream, deque[tuple[str, Any]]()
         self._header_field, self._headers = b"", dict[bytes, bytes]()
         self._done = False
-        self._parser = MultipartParser(boundary, {
-            "on_part_begin": lambda: self._headers.clear(),
-            "on_header_field": lambda d, s, e: self._field(d[s:e]),
-            "on_header_value": lambda d, s, e: self._value(d[s:e]),
-            "on_headers_finished": lambda: self._events.append(("part", dict(self._headers))),
-            "on_part_data": lambda d, s, e: self._events.append(("data", bytes(d[s:e]))),
-            "on_part_end": lambda: self._events.append(("end", None)),
-            "on_end": lambda: self._events.append(("finished", None)),
-        })
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": lambda: self._headers.clear(),
+                "on_header_field": lambda d, s, e: self._field(d[s:e]),
+                "on_header_value": lambda d, s, e: self._value(d[s:e]),
+                "on_headers_finished": lambda: self._events.append(("part", dict(self._headers))),
+                "on_part_data": lambda d, s, e: self._events.append(("data", bytes(d[s:e]))),
+                "on_part_end": lambda: self._events.append(("end", None)),
+                "on_end": lambda: self._events.append(("finished", None)),
+            },
+        )
 
     def _field(self, data: bytes) -> None:
         self._header_field = data.lower()
@@ -61,8 +65,9 @@ class MultipartReader:
     async def _event(self) -> tuple[str, Any]:
         while not self._events:
             if self._done:
-                raise ValidationError("The multipart body ended in the middle of a part",
-                                      field="body")
+                raise ValidationError(
+                    "The multipart body ended in the middle of a part", field="body"
+                )
             try:
                 chunk = await anext(self._stream)
             except StopAsyncIteration:
@@ -114,10 +119,13 @@ class MultipartReader:
 def _part(headers: dict[bytes, bytes]) -> Part:
     disposition, params = parse_options_header(headers.get(b"content-disposition", b""))
     if disposition != b"form-data" or b"name" not in params:
-        raise ValidationError("Every part needs Content-Disposition: form-data with a name",
-                              field="body")
+        raise ValidationError(
+            "Every part needs Content-Disposition: form-data with a name", field="body"
+        )
     filename = params.get(b"filename")
     ctype = headers.get(b"content-type")
-    return Part(name=params[b"name"].decode("utf-8", "replace"),
-                filename=filename.decode("utf-8", "replace") if filename is not None else None,
-                content_type=ctype.decode("latin-1") if ctype else None)
+    return Part(
+        name=params[b"name"].decode("utf-8", "replace"),
+        filename=filename.decode("utf-8", "replace") if filename is not None else None,
+        content_type=ctype.decode("latin-1") if ctype else None,
+    )

@@ -7,8 +7,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from apsara_core.services.inputs import GoogleInput
-from apsara_core.vocabulary import (CLIENT_KEY_MAX_LENGTH, DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL,
-                                    TITLE_MAX_LENGTH)
+from apsara_core.vocabulary import (
+    CLIENT_KEY_MAX_LENGTH,
+    DEFAULT_EMBEDDING_MODEL,
+    DEFAULT_MODEL,
+    TITLE_MAX_LENGTH,
+)
 
 
 class Body(BaseModel):

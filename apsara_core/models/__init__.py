@@ -11,5 +11,13 @@ from apsara_core.models.documents import (
     UserUsage,
 )
 
-__all__ = ["Conversation", "ConversationConfig", "ConversationStats", "Message",
-           "MessageContent", "Principal", "User", "UserUsage"]
+__all__ = [
+    "Conversation",
+    "ConversationConfig",
+    "ConversationStats",
+    "Message",
+    "MessageContent",
+    "Principal",
+    "User",
+    "UserUsage",
+]

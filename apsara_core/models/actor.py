@@ -29,12 +29,17 @@ class Principal:
         return self.role == "guest"
 
     @classmethod
-    def operator(cls) -> "Principal":
+    def operator(cls) -> Principal:
         """The terminal operator: direct database access, acts as admin."""
         return cls(user_id="operator", role="admin", plan="premium", email=None)
 
     @classmethod
-    def of_user(cls, user: dict[str, Any], jti: str | None = None) -> "Principal":
+    def of_user(cls, user: dict[str, Any], jti: str | None = None) -> Principal:
         """The principal of a stored user document."""
-        return cls(user_id=str(user["_id"]), role=user.get("role", "user"),
-                   plan=user.get("subscriptionPlan", "free"), email=user.get("email"), jti=jti)
+        return cls(
+            user_id=str(user["_id"]),
+            role=user.get("role", "user"),
+            plan=user.get("subscriptionPlan", "free"),
+            email=user.get("email"),
+            jti=jti,
+        )

@@ -59,8 +59,9 @@ class UserUsage(Document):
     subscriptionPlan: str = "free"
     dailyUsage: dict[str, Any] = Field(default_factory=dict)
     guestLimits: dict[str, int] | None = None
-    totalUsage: dict[str, int] = Field(default_factory=lambda: {
-        "totalMessages": 0, "totalTokens": 0, "totalConversations": 0})
+    totalUsage: dict[str, int] = Field(
+        default_factory=lambda: {"totalMessages": 0, "totalTokens": 0, "totalConversations": 0}
+    )
     lastActivity: datetime | None = None
 
 

@@ -40,17 +40,21 @@ class ConversationView:
     last_activity: datetime | None
 
     @classmethod
-    def of(cls, doc: dict[str, Any], owner_email: str | None = None) -> "ConversationView":
+    def of(cls, doc: dict[str, Any], owner_email: str | None = None) -> ConversationView:
         """The view of a stored conversation document."""
         stats = doc.get("stats") or {}
         return cls(
-            conversation_id=str(doc["conversationId"]), title=str(doc.get("title") or ""),
-            user_id=str(doc.get("userId") or ""), owner_email=owner_email,
+            conversation_id=str(doc["conversationId"]),
+            title=str(doc.get("title") or ""),
+            user_id=str(doc.get("userId") or ""),
+            owner_email=owner_email,
             system_instruction=system_instruction_of(doc),
             message_count=int(stats.get("totalMessages") or 0),
             total_tokens=int(stats.get("totalTokens") or 0),
-            created_at=_when(doc.get("createdAt")), updated_at=_when(doc.get("updatedAt")),
-            last_activity=_when(stats.get("lastActivity")) or _when(doc.get("updatedAt")))
+            created_at=_when(doc.get("createdAt")),
+            updated_at=_when(doc.get("updatedAt")),
+            last_activity=_when(stats.get("lastActivity")) or _when(doc.get("updatedAt")),
+        )
 
     @property
     def owner(self) -> str:

@@ -30,13 +30,21 @@ class Usage:
 
     def to_metadata(self) -> dict[str, int]:
         """The spec's usageMetadata document."""
-        return {"promptTokenCount": self.prompt, "candidatesTokenCount": self.output,
-                "thoughtsTokenCount": self.thoughts, "totalTokenCount": self.total}
+        return {
+            "promptTokenCount": self.prompt,
+            "candidatesTokenCount": self.output,
+            "thoughtsTokenCount": self.thoughts,
+            "totalTokenCount": self.total,
+        }
 
     def to_stored(self) -> dict[str, int]:
         """The stored message's metadata.tokens document."""
-        return {"prompt": self.prompt, "output": self.output, "thoughts": self.thoughts,
-                "total": self.total}
+        return {
+            "prompt": self.prompt,
+            "output": self.output,
+            "thoughts": self.thoughts,
+            "total": self.total,
+        }
 
 
 @dataclass
@@ -120,8 +128,10 @@ class GenerationOptions:
             raise ValidationError("config must be an object", field="config")
         unknown = sorted(set(config) - set(CONFIG_KEYS))
         if unknown:
-            raise ValidationError(f"Unknown config field {unknown[0]!r}; expected one of "
-                                  f"{', '.join(CONFIG_KEYS)}", field=f"config.{unknown[0]}")
+            raise ValidationError(
+                f"Unknown config field {unknown[0]!r}; expected one of {', '.join(CONFIG_KEYS)}",
+                field=f"config.{unknown[0]}",
+            )
         include, budget = _thinking(config.get("thinkingConfig"), thinking)
         return cls(
             temperature=_number(config, "temperature", 0.0, 2.0),
@@ -137,8 +147,12 @@ class GenerationOptions:
         """The config as stored on the message, camelCase (or snake_case for the SDK);
         unset fields omitted."""
         out: dict[str, Any] = {}
-        for key, value in (("temperature", self.temperature), ("topP", self.top_p),
-                           ("topK", self.top_k), ("maxOutputTokens", self.max_output_tokens)):
+        for key, value in (
+            ("temperature", self.temperature),
+            ("topP", self.top_p),
+            ("topK", self.top_k),
+            ("maxOutputTokens", self.max_output_tokens),
+        ):
             if value is not None:
                 out[key] = value
         if self.stop_sequences:
@@ -153,14 +167,21 @@ class GenerationOptions:
         return _snake_keys(out) if snake else out
 
 
-_SNAKE = {"topP": "top_p", "topK": "top_k", "maxOutputTokens": "max_output_tokens",
-          "stopSequences": "stop_sequences", "thinkingConfig": "thinking_config",
-          "includeThoughts": "include_thoughts", "thinkingBudget": "thinking_budget"}
+_SNAKE = {
+    "topP": "top_p",
+    "topK": "top_k",
+    "maxOutputTokens": "max_output_tokens",
+    "stopSequences": "stop_sequences",
+    "thinkingConfig": "thinking_config",
+    "includeThoughts": "include_thoughts",
+    "thinkingBudget": "thinking_budget",
+}
 
 
 def _snake_keys(config: dict[str, Any]) -> dict[str, Any]:
-    return {_SNAKE.get(k, k): _snake_keys(v) if isinstance(v, dict) else v
-            for k, v in config.items()}
+    return {
+        _SNAKE.get(k, k): _snake_keys(v) if isinstance(v, dict) else v for k, v in config.items()
+    }
 
 
 def _is_number(value: Any) -> bool:
@@ -175,8 +196,10 @@ def _number(config: dict[str, Any], key: str, low: float, high: float) -> float 
     if value is None:
         return None
     if not _is_number(value) or not low <= value <= high:
-        raise ValidationError(f"config.{key} must be a number from {low:g} to {high:g}; got {value!r}",
-                              field=f"config.{key}")
+        raise ValidationError(
+            f"config.{key} must be a number from {low:g} to {high:g}; got {value!r}",
+            field=f"config.{key}",
+        )
     return float(value)
 
 
@@ -185,18 +208,25 @@ def _integer(config: dict[str, Any], key: str, low: int) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValidationError(f"config.{key} must be a whole number of at least {low}; got {value!r}",
-                              field=f"config.{key}")
+        raise ValidationError(
+            f"config.{key} must be a whole number of at least {low}; got {value!r}",
+            field=f"config.{key}",
+        )
     return value
 
 
 def _stops(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
-    if (not isinstance(value, list) or len(value) > MAX_STOP_SEQUENCES
-            or not all(isinstance(s, str) and s for s in value)):
-        raise ValidationError(f"config.stopSequences must be a list of up to {MAX_STOP_SEQUENCES} "
-                              "non-empty strings", field="config.stopSequences")
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_STOP_SEQUENCES
+        or not all(isinstance(s, str) and s for s in value)
+    ):
+        raise ValidationError(
+            f"config.stopSequences must be a list of up to {MAX_STOP_SEQUENCES} non-empty strings",
+            field="config.stopSequences",
+        )
     return tuple(value)
 
 
@@ -205,22 +235,31 @@ def _thinking(value: Any, thinking: bool) -> tuple[bool, int | None]:
     if value is None:
         return False, None
     if not isinstance(value, dict) or set(value) - {"includeThoughts", "thinkingBudget"}:
-        raise ValidationError("config.thinkingConfig must be an object with includeThoughts "
-                              "and/or thinkingBudget", field="config.thinkingConfig")
+        raise ValidationError(
+            "config.thinkingConfig must be an object with includeThoughts and/or thinkingBudget",
+            field="config.thinkingConfig",
+        )
     include = value.get("includeThoughts", False)
     if not isinstance(include, bool):
-        raise ValidationError("config.thinkingConfig.includeThoughts must be true or false",
-                              field="config.thinkingConfig.includeThoughts")
+        raise ValidationError(
+            "config.thinkingConfig.includeThoughts must be true or false",
+            field="config.thinkingConfig.includeThoughts",
+        )
     budget = value.get("thinkingBudget")
     if budget is None:
         return include, None
     name = "config.thinkingConfig.thinkingBudget"
     if not thinking:
-        raise ValidationError(f"{name} is only accepted by thinking models (Gemini 2.5 and "
-                              "later); this model does not think", field=name)
+        raise ValidationError(
+            f"{name} is only accepted by thinking models (Gemini 2.5 and "
+            "later); this model does not think",
+            field=name,
+        )
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < -1:
-        raise ValidationError(f"{name} must be a whole number (0 off, -1 dynamic, or tokens); "
-                              f"got {budget!r}", field=name)
+        raise ValidationError(
+            f"{name} must be a whole number (0 off, -1 dynamic, or tokens); got {budget!r}",
+            field=name,
+        )
     return include, budget
 
 
@@ -258,6 +297,12 @@ class Provider(Protocol):
     def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
         """Stream the answer; raises ProviderError subclasses."""
 
-    async def embed(self, *, texts: list[str], model: str, task_type: str | None,
-                    output_dimensionality: int | None) -> list[list[float]]:
+    async def embed(
+        self,
+        *,
+        texts: list[str],
+        model: str,
+        task_type: str | None,
+        output_dimensionality: int | None,
+    ) -> list[list[float]]:
         """One vector per text."""

@@ -36,22 +36,40 @@ if TYPE_CHECKING:
     from apsara_core.config import Settings
 
 T = TypeVar("T")
-MODELS = ["gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-2.0-flash",
-          "gemini-2.0-flash-lite"]
+MODELS = [
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+    "gemini-2.5-flash-lite",
+    "gemini-2.0-flash",
+    "gemini-2.0-flash-lite",
+]
 EMBEDDING_MODELS = ["gemini-embedding-001", "text-embedding-004"]
 INPUT_TOKEN_LIMIT = 1_048_576
 OUTPUT_RESERVE = 65_536
-BLOCKING_FINISH = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
+BLOCKING_FINISH = {
+    "SAFETY",
+    "PROHIBITED_CONTENT",
+    "BLOCKLIST",
+    "SPII",
+    "RECITATION",
+    "IMAGE_SAFETY",
+}
 _VERSION = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
 RETRYABLE = (ProviderRateLimitedError, ProviderUnavailableError)
 # Gemini answers a bad key with 400 INVALID_ARGUMENT and one of these ErrorInfo reasons.
-AUTH_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED",
-                "API_KEY_HTTP_REFERRER_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED", "SERVICE_DISABLED"}
+AUTH_REASONS = {
+    "API_KEY_INVALID",
+    "API_KEY_EXPIRED",
+    "API_KEY_SERVICE_BLOCKED",
+    "API_KEY_HTTP_REFERRER_BLOCKED",
+    "API_KEY_IP_ADDRESS_BLOCKED",
+    "SERVICE_DISABLED",
+}
 # Gemini's 403 for a file URI the key may not read: the caller's input, not our credentials.
 _FILE_DENIED = re.compile(r"permission to access the File", re.IGNORECASE)
 
 
-def register_providers(register: Callable[[Any], None], settings: "Settings") -> None:
+def register_providers(register: Callable[[Any], None], settings: Settings) -> None:
     """The plugin hook: the built-in Google provider registers like any plugin."""
     register(GoogleProvider(settings))
 
@@ -63,23 +81,40 @@ def map_error(exc: BaseException) -> ProviderError | None:
     if isinstance(exc, genai_errors.ClientError):
         detail = exc.message or str(exc)
         if exc.code == 429:
-            return ProviderRateLimitedError(f"Gemini is rate limiting requests (429): {detail}",
-                                            suggestions=["Wait a moment and try again"])
+            return ProviderRateLimitedError(
+                f"Gemini is rate limiting requests (429): {detail}",
+                suggestions=["Wait a moment and try again"],
+            )
         if _FILE_DENIED.search(detail):
-            return ProviderBadRequestError(f"Gemini cannot read a file of the request ({exc.code} "
-                                           f"{exc.status}): {detail}", field="files")
+            return ProviderBadRequestError(
+                f"Gemini cannot read a file of the request ({exc.code} {exc.status}): {detail}",
+                field="files",
+            )
         if exc.code in (401, 403) or _reasons(exc) & AUTH_REASONS:
             return ProviderAuthError(
                 f"Gemini refused the server's API key ({exc.code} {exc.status}): {detail}",
-                suggestions=["The operator must check GOOGLE_AI_API_KEY and the key's project"])
-        return ProviderBadRequestError(f"Gemini rejected the request ({exc.code} {exc.status}): {detail}")
+                suggestions=["The operator must check GOOGLE_AI_API_KEY and the key's project"],
+            )
+        return ProviderBadRequestError(
+            f"Gemini rejected the request ({exc.code} {exc.status}): {detail}"
+        )
     if isinstance(exc, genai_errors.ServerError):
-        return ProviderUnavailableError(f"Gemini failed ({exc.code} {exc.status}): {exc.message}",
-                                        suggestions=["Try again in a moment"])
-    if isinstance(exc, (httpx.TransportError, httpx2.TransportError, genai_errors.UnknownApiResponseError,
-                        json.JSONDecodeError)):
-        return ProviderUnavailableError(f"Gemini could not be reached or answered garbage: "
-                                        f"{type(exc).__name__}: {exc}")
+        return ProviderUnavailableError(
+            f"Gemini failed ({exc.code} {exc.status}): {exc.message}",
+            suggestions=["Try again in a moment"],
+        )
+    if isinstance(
+        exc,
+        (
+            httpx.TransportError,
+            httpx2.TransportError,
+            genai_errors.UnknownApiResponseError,
+            json.JSONDecodeError,
+        ),
+    ):
+        return ProviderUnavailableError(
+            f"Gemini could not be reached or answered garbage: {type(exc).__name__}: {exc}"
+        )
     return None
 
 
@@ -95,9 +130,9 @@ class GoogleProvider:
 
     name = "google"
 
-    def __init__(self, settings: "Settings") -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._sdk: "genai.Client | None" = None
+        self._sdk: genai.Client | None = None
 
     def models(self) -> list[str]:
         """Generation models served."""
@@ -122,7 +157,7 @@ class GoogleProvider:
         """Raise NoApiKeyError when no key is configured (before anything is written)."""
         self.client()
 
-    def client(self) -> "genai.Client":
+    def client(self) -> genai.Client:
         """The SDK client (built once).
 
         Raises:
@@ -133,13 +168,18 @@ class GoogleProvider:
             if key is None or not key.get_secret_value().strip():
                 raise NoApiKeyError(
                     "No Gemini API key: set GOOGLE_AI_API_KEY (or GEMINI_API_KEY)",
-                    suggestions=["Get a key at https://aistudio.google.com/apikey",
-                                 "export GOOGLE_AI_API_KEY=... or put it in .env"])
+                    suggestions=[
+                        "Get a key at https://aistudio.google.com/apikey",
+                        "export GOOGLE_AI_API_KEY=... or put it in .env",
+                    ],
+                )
             from google import genai
             from google.genai import types
 
-            options = types.HttpOptions(base_url=self.settings.google_gemini_base_url,
-                                        timeout=int(self.settings.gemini_timeout_s * 1000))
+            options = types.HttpOptions(
+                base_url=self.settings.google_gemini_base_url,
+                timeout=int(self.settings.gemini_timeout_s * 1000),
+            )
             self._sdk = genai.Client(api_key=key.get_secret_value(), http_options=options)
         return self._sdk
 
@@ -155,7 +195,7 @@ class GoogleProvider:
                     raise
                 if not isinstance(mapped, RETRYABLE) or n == tries - 1:
                     raise mapped from exc
-            await asyncio.sleep(self.settings.gemini_retry_base_s * 2 ** n)
+            await asyncio.sleep(self.settings.gemini_retry_base_s * 2**n)
         raise AssertionError("unreachable")
 
     async def _next(self, iterator: AsyncIterator[Any]) -> Any | None:
@@ -173,7 +213,8 @@ class GoogleProvider:
         except TimeoutError:
             raise ProviderUnavailableError(
                 f"Gemini sent nothing for {idle:g} s; the reply was given up",
-                suggestions=["Try again; raise APSARA_GEMINI_IDLE_TIMEOUT_S for slow models"]) from None
+                suggestions=["Try again; raise APSARA_GEMINI_IDLE_TIMEOUT_S for slow models"],
+            ) from None
         except Exception as exc:
             mapped = map_error(exc)
             if mapped is None:
@@ -194,7 +235,8 @@ class GoogleProvider:
         async def open_stream() -> Any:
             await _close_all(holder)
             it = await client.aio.models.generate_content_stream(
-                model=request.model, contents=contents, config=config)
+                model=request.model, contents=contents, config=config
+            )
             holder.append(it)
             return await self._next(it)
 
@@ -207,12 +249,20 @@ class GoogleProvider:
                     yield chunk
                 response = await self._next(holder[-1])
             if finish is None:
-                raise ProviderUnavailableError("Gemini's stream ended before the reply was finished")
+                raise ProviderUnavailableError(
+                    "Gemini's stream ended before the reply was finished"
+                )
         finally:
             await _close_all(holder)
 
-    async def embed(self, *, texts: list[str], model: str, task_type: str | None,
-                    output_dimensionality: int | None) -> list[list[float]]:
+    async def embed(
+        self,
+        *,
+        texts: list[str],
+        model: str,
+        task_type: str | None,
+        output_dimensionality: int | None,
+    ) -> list[list[float]]:
         """One vector per text (a single batch call), retried like generation."""
         client = self.client()
         config: dict[str, Any] = {}
@@ -222,8 +272,9 @@ class GoogleProvider:
             config["output_dimensionality"] = output_dimensionality
 
         async def call() -> Any:
-            return await client.aio.models.embed_content(model=model, contents=texts,
-                                                         config=config or None)
+            return await client.aio.models.embed_content(
+                model=model, contents=texts, config=config or None
+            )
 
         result = await self._retrying(call)
         return [list(e.values or []) for e in result.embeddings or []]
@@ -246,7 +297,8 @@ def build_payload(request: ProviderRequest) -> tuple[list[dict[str, Any]], dict[
     contents = []
     for turn in request.turns:
         parts: list[dict[str, Any]] = [
-            {"file_data": {"file_uri": f["uri"], "mime_type": f["mimeType"]}} for f in turn.files]
+            {"file_data": {"file_uri": f["uri"], "mime_type": f["mimeType"]}} for f in turn.files
+        ]
         if turn.text:
             parts.append({"text": turn.text})
         contents.append({"role": turn.role, "parts": parts})
@@ -265,25 +317,35 @@ def convert(response: Any) -> list[ProviderChunk]:
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason:
         reason = _enum_name(feedback.block_reason)
-        raise ProviderBlockedError(f"Gemini blocked the prompt (blockReason {reason})",
-                                   details=feedback.block_reason_message or None,
-                                   suggestions=["Rephrase the message"])
+        raise ProviderBlockedError(
+            f"Gemini blocked the prompt (blockReason {reason})",
+            details=feedback.block_reason_message or None,
+            suggestions=["Rephrase the message"],
+        )
     out: list[ProviderChunk] = []
     candidate = response.candidates[0] if response.candidates else None
     parts = candidate.content.parts if candidate and candidate.content else None
     for part in parts or []:
         sig = base64.b64encode(part.thought_signature).decode() if part.thought_signature else None
         if part.function_call is not None:
-            call = {"id": part.function_call.id, "name": part.function_call.name,
-                    "args": dict(part.function_call.args or {})}
+            call = {
+                "id": part.function_call.id,
+                "name": part.function_call.name,
+                "args": dict(part.function_call.args or {}),
+            }
             out.append(ProviderChunk("function_call", function_call=call, thought_signature=sig))
         elif part.text:
-            out.append(ProviderChunk("thought" if part.thought else "text", text=part.text,
-                                     thought_signature=sig))
+            out.append(
+                ProviderChunk(
+                    "thought" if part.thought else "text", text=part.text, thought_signature=sig
+                )
+            )
     finish = _enum_name(candidate.finish_reason) if candidate and candidate.finish_reason else None
     if finish in BLOCKING_FINISH:
-        raise ProviderBlockedError(f"Gemini stopped the reply for safety (finishReason {finish})",
-                                   suggestions=["Rephrase the message"])
+        raise ProviderBlockedError(
+            f"Gemini stopped the reply for safety (finishReason {finish})",
+            suggestions=["Rephrase the message"],
+        )
     out.append(ProviderChunk("usage", usage=_usage(response.usage_metadata), finish_reason=finish))
     return out
 
@@ -294,8 +356,12 @@ def _usage(meta: Any) -> Usage | None:
     prompt = meta.prompt_token_count or 0
     output = meta.candidates_token_count or 0
     thoughts = meta.thoughts_token_count or 0
-    return Usage(prompt=prompt, output=output, thoughts=thoughts,
-                 total=meta.total_token_count or prompt + output + thoughts)
+    return Usage(
+        prompt=prompt,
+        output=output,
+        thoughts=thoughts,
+        total=meta.total_token_count or prompt + output + thoughts,
+    )
 
 
 def _enum_name(value: Any) -> str:

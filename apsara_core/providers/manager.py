@@ -80,8 +80,10 @@ class ProviderManager:
         for provider in self._providers.values():
             if isinstance(model, str) and model in provider.models():
                 return provider
-        raise ValidationError(f"Unknown model {model!r}; known models: "
-                              f"{', '.join(self.known_models())}", field="model")
+        raise ValidationError(
+            f"Unknown model {model!r}; known models: {', '.join(self.known_models())}",
+            field="model",
+        )
 
     def for_embedding_model(self, model: Any) -> Provider:
         """The provider serving an embedding model.
@@ -92,5 +94,8 @@ class ProviderManager:
         for provider in self._providers.values():
             if isinstance(model, str) and model in provider.embedding_models():
                 return provider
-        raise ValidationError(f"Unknown embedding model {model!r}; known models: "
-                              f"{', '.join(self.known_embedding_models())}", field="model")
+        raise ValidationError(
+            f"Unknown embedding model {model!r}; known models: "
+            f"{', '.join(self.known_embedding_models())}",
+            field="model",
+        )

@@ -13,8 +13,9 @@ async def add(db: AsyncDatabase, entry: dict[str, Any], session: Any = None) -> 
     await db.audit.insert_one(entry, session=session)
 
 
-async def latest(db: AsyncDatabase, *, target_id: str | None, action: str | None,
-                 limit: int) -> list[dict[str, Any]]:
+async def latest(
+    db: AsyncDatabase, *, target_id: str | None, action: str | None, limit: int
+) -> list[dict[str, Any]]:
     """The newest entries, optionally for one target and/or one action."""
     query: dict[str, Any] = {}
     if target_id:

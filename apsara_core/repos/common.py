@@ -7,10 +7,15 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 
-async def update_then_get(coll: AsyncCollection, query: dict[str, Any], change: dict[str, Any], *,
-                          key: dict[str, Any] | None = None,
-                          projection: dict[str, Any] | None = None,
-                          session: Any = None) -> dict[str, Any] | None:
+async def update_then_get(
+    coll: AsyncCollection,
+    query: dict[str, Any],
+    change: dict[str, Any],
+    *,
+    key: dict[str, Any] | None = None,
+    projection: dict[str, Any] | None = None,
+    session: Any = None,
+) -> dict[str, Any] | None:
     """Apply `change` to the document matching `query` and return it afterwards (None: no match).
 
     Used instead of find_one_and_update, which the embedded server answers by scanning the whole

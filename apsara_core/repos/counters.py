@@ -13,9 +13,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 
-async def take(coll: AsyncCollection, *, doc_id: str, limit: int, on_insert: dict[str, Any],
-               extra: dict[str, Any] | None = None,
-               condition: dict[str, Any] | None = None) -> bool:
+async def take(
+    coll: AsyncCollection,
+    *,
+    doc_id: str,
+    limit: int,
+    on_insert: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    condition: dict[str, Any] | None = None,
+) -> bool:
     """Add 1 to `count` of document `doc_id` if it is below `limit`; create it on first use.
 
     One conditional update with upsert: when the document exists and is full, the filter does
@@ -45,4 +51,3 @@ async def take(coll: AsyncCollection, *, doc_id: str, limit: int, on_insert: dic
     except DuplicateKeyError:
         result = await coll.update_one(query, update)
         return result.modified_count == 1
-

@@ -14,10 +14,13 @@ def cap_id(address: str, day: str) -> str:
     return f"{address}|{day}"
 
 
-async def take(db: AsyncDatabase, *, address: str, day: str, limit: int,
-               expires_at: datetime) -> bool:
+async def take(
+    db: AsyncDatabase, *, address: str, day: str, limit: int, expires_at: datetime
+) -> bool:
     """Count one new guest account from `address` today if fewer than `limit` were counted."""
-    return await counters.take(db.guest_caps, doc_id=cap_id(address, day), limit=limit,
-                               on_insert={"address": address, "day": day,
-                                          "expiresAt": expires_at})
-
+    return await counters.take(
+        db.guest_caps,
+        doc_id=cap_id(address, day),
+        limit=limit,
+        on_insert={"address": address, "day": day, "expiresAt": expires_at},
+    )

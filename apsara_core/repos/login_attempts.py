@@ -10,13 +10,13 @@ count. Documents expire a day after the last attempt (TTL on `expiresAt`).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.repos import counters
 
-NOT_LOCKED = datetime(1970, 1, 1, tzinfo=timezone.utc)
+NOT_LOCKED = datetime(1970, 1, 1, tzinfo=UTC)
 FORGET_AFTER = timedelta(days=1)
 
 
@@ -27,13 +27,18 @@ async def take_slot(db: AsyncDatabase, email: str, *, limit: int, now: datetime)
     An expired lock needs no clearing: locking resets `count` to 0.
     """
     return await counters.take(
-        db.login_attempts, doc_id=email, limit=limit, on_insert={"lockedUntil": NOT_LOCKED},
+        db.login_attempts,
+        doc_id=email,
+        limit=limit,
+        on_insert={"lockedUntil": NOT_LOCKED},
         condition={"lockedUntil": {"$lte": now}},
-        extra={"$set": {"expiresAt": now + FORGET_AFTER}})
+        extra={"$set": {"expiresAt": now + FORGET_AFTER}},
+    )
 
 
-async def lock(db: AsyncDatabase, email: str, *, limit: int, now: datetime,
-               until: datetime) -> bool:
+async def lock(
+    db: AsyncDatabase, email: str, *, limit: int, now: datetime, until: datetime
+) -> bool:
     """Lock the address if all `limit` slots are taken and it is not locked yet.
 
     Resets `count` so the address has `limit` fresh slots once the lock runs out; slots still
@@ -41,7 +46,8 @@ async def lock(db: AsyncDatabase, email: str, *, limit: int, now: datetime,
     """
     result = await db.login_attempts.update_one(
         {"_id": email, "count": {"$gte": limit}, "lockedUntil": {"$lte": now}},
-        {"$set": {"count": 0, "lockedUntil": until, "expiresAt": until + FORGET_AFTER}})
+        {"$set": {"count": 0, "lockedUntil": until, "expiresAt": until + FORGET_AFTER}},
+    )
     return result.modified_count == 1
 
 
@@ -61,4 +67,3 @@ async def succeed(db: AsyncDatabase, email: str, *, now: datetime) -> bool:
 async def clear(db: AsyncDatabase, email: str, session: object = None) -> None:
     """Forget the address's attempts and lock (an admin unlock)."""
     await db.login_attempts.delete_one({"_id": email}, session=session)
-

@@ -31,8 +31,9 @@ async def insert(db: AsyncDatabase, doc: dict[str, Any], *, session: Session = N
     await db.messages.insert_one(dict(doc), session=session)
 
 
-async def window(db: AsyncDatabase, conversation_id: str, upper: int, count: int,
-                 *, session: Session = None) -> list[dict[str, Any]]:
+async def window(
+    db: AsyncDatabase, conversation_id: str, upper: int, count: int, *, session: Session = None
+) -> list[dict[str, Any]]:
     """Up to `count` messages with messageSequence < upper, ascending.
 
     Reads the range (upper - count, upper) first and widens it only when archived messages left
@@ -52,29 +53,37 @@ async def window(db: AsyncDatabase, conversation_id: str, upper: int, count: int
 
 def window_query(conversation_id: str, last_sequence: int, count: int) -> dict[str, Any]:
     """The filter of the newest `count` sequences (for explain() in benchmarks)."""
-    return {"conversationId": conversation_id,
-            "messageSequence": {"$gte": max(last_sequence + 1 - count, 0), "$lt": last_sequence + 1}}
+    return {
+        "conversationId": conversation_id,
+        "messageSequence": {"$gte": max(last_sequence + 1 - count, 0), "$lt": last_sequence + 1},
+    }
 
 
-async def find(db: AsyncDatabase, conversation_id: str, message_id: str,
-               *, session: Session = None) -> dict[str, Any] | None:
+async def find(
+    db: AsyncDatabase, conversation_id: str, message_id: str, *, session: Session = None
+) -> dict[str, Any] | None:
     """One message of a conversation, or None."""
-    return await db.messages.find_one({"messageId": message_id, "conversationId": conversation_id},
-                                      NO_ID, session=session)
+    return await db.messages.find_one(
+        {"messageId": message_id, "conversationId": conversation_id}, NO_ID, session=session
+    )
 
 
-async def from_sequence(db: AsyncDatabase, conversation_id: str, sequence: int,
-                        *, session: Session = None) -> list[dict[str, Any]]:
+async def from_sequence(
+    db: AsyncDatabase, conversation_id: str, sequence: int, *, session: Session = None
+) -> list[dict[str, Any]]:
     """Every message with messageSequence >= sequence, ascending."""
     query = {"conversationId": conversation_id, "messageSequence": {"$gte": sequence}}
     found = await db.messages.find(query, NO_ID, session=session).to_list()
     return sorted(found, key=lambda m: m["messageSequence"])
 
 
-async def delete_from(db: AsyncDatabase, conversation_id: str, sequence: int, *, session: Session) -> int:
+async def delete_from(
+    db: AsyncDatabase, conversation_id: str, sequence: int, *, session: Session
+) -> int:
     """Delete messages with messageSequence >= sequence; how many went."""
     result = await db.messages.delete_many(
-        {"conversationId": conversation_id, "messageSequence": {"$gte": sequence}}, session=session)
+        {"conversationId": conversation_id, "messageSequence": {"$gte": sequence}}, session=session
+    )
     return result.deleted_count
 
 
@@ -83,13 +92,16 @@ async def replace(db: AsyncDatabase, doc: dict[str, Any], *, session: Session) -
     await db.messages.replace_one({"messageId": doc["messageId"]}, dict(doc), session=session)
 
 
-async def set_fields(db: AsyncDatabase, message_id: str, fields: dict[str, Any],
-                     *, session: Session = None) -> None:
+async def set_fields(
+    db: AsyncDatabase, message_id: str, fields: dict[str, Any], *, session: Session = None
+) -> None:
     """$set fields on one message."""
     await db.messages.update_one({"messageId": message_id}, {"$set": fields}, session=session)
 
 
-async def delete_conversations(db: AsyncDatabase, conversation_ids: list[str], *, session: Session) -> int:
+async def delete_conversations(
+    db: AsyncDatabase, conversation_ids: list[str], *, session: Session
+) -> int:
     """Delete the messages and archive of these conversations; how many live messages went."""
     query = {"conversationId": {"$in": conversation_ids}}
     result = await db.messages.delete_many(query, session=session)
@@ -103,8 +115,13 @@ async def archive(db: AsyncDatabase, docs: list[dict[str, Any]], *, session: Ses
         await db.message_archive.insert_many([dict(d) for d in docs], session=session)
 
 
-async def archived(db: AsyncDatabase, conversation_id: str, branch_id: str | None = None,
-                   *, session: Session = None) -> list[dict[str, Any]]:
+async def archived(
+    db: AsyncDatabase,
+    conversation_id: str,
+    branch_id: str | None = None,
+    *,
+    session: Session = None,
+) -> list[dict[str, Any]]:
     """Archived versions of a conversation (one branch when branch_id is given)."""
     query: dict[str, Any] = {"conversationId": conversation_id}
     if branch_id is not None:
@@ -113,7 +130,10 @@ async def archived(db: AsyncDatabase, conversation_id: str, branch_id: str | Non
     return sorted(found, key=lambda m: (m["archivedAt"], m["messageSequence"]))
 
 
-async def drop_branch(db: AsyncDatabase, conversation_id: str, branch_id: str, *, session: Session) -> None:
+async def drop_branch(
+    db: AsyncDatabase, conversation_id: str, branch_id: str, *, session: Session
+) -> None:
     """Remove a branch from the archive (after restoring it)."""
-    await db.message_archive.delete_many({"conversationId": conversation_id, "branchId": branch_id},
-                                         session=session)
+    await db.message_archive.delete_many(
+        {"conversationId": conversation_id, "branchId": branch_id}, session=session
+    )

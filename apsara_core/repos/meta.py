@@ -23,10 +23,11 @@ async def claim_pepper(db: AsyncDatabase, pepper_id: str, *, now: datetime) -> s
     exactly one pepper id is kept.
     """
     try:
-        await db.meta.update_one({"_id": PEPPER_ID},
-                                 {"$setOnInsert": {"pepperId": pepper_id,
-                                                   "recordedAt": now}},
-                                 upsert=True)
+        await db.meta.update_one(
+            {"_id": PEPPER_ID},
+            {"$setOnInsert": {"pepperId": pepper_id, "recordedAt": now}},
+            upsert=True,
+        )
     except DuplicateKeyError:  # a parallel first claim inserted it: read what it kept
         pass
     return await recorded_pepper(db) or pepper_id

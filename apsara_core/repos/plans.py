@@ -32,16 +32,23 @@ async def insert_missing(db: AsyncDatabase, docs: list[dict[str, Any]]) -> int:
     for doc in docs:
         try:
             result = await db.plans.update_one(
-                {"name": doc["name"]}, {"$setOnInsert": doc}, upsert=True)
+                {"name": doc["name"]}, {"$setOnInsert": doc}, upsert=True
+            )
         except DuplicateKeyError:
             continue
         inserted += result.upserted_id is not None
     return inserted
 
 
-async def replace_models(db: AsyncDatabase, *, name: str, expected: datetime,
-                         models: dict[str, Any], now: datetime,
-                         session: AsyncClientSession | None = None) -> bool:
+async def replace_models(
+    db: AsyncDatabase,
+    *,
+    name: str,
+    expected: datetime,
+    models: dict[str, Any],
+    now: datetime,
+    session: AsyncClientSession | None = None,
+) -> bool:
     """Store a plan's new model table if nobody changed the plan since `expected`.
 
     The whole document is replaced because model names contain dots, which update
@@ -54,13 +61,21 @@ async def replace_models(db: AsyncDatabase, *, name: str, expected: datetime,
     if current is None:
         return False
     current.update(models=models, updatedAt=now)
-    result = await db.plans.replace_one({"_id": current["_id"], "updatedAt": expected}, current,
-                                        session=session)
+    result = await db.plans.replace_one(
+        {"_id": current["_id"], "updatedAt": expected}, current, session=session
+    )
     return result.modified_count == 1
 
 
-async def set_files(db: AsyncDatabase, *, name: str, files: dict[str, int], now: datetime,
-                    session: AsyncClientSession | None = None) -> None:
+async def set_files(
+    db: AsyncDatabase,
+    *,
+    name: str,
+    files: dict[str, int],
+    now: datetime,
+    session: AsyncClientSession | None = None,
+) -> None:
     """Store a plan's file limits."""
-    await db.plans.update_one({"name": name}, {"$set": {"files": files, "updatedAt": now}},
-                              session=session)
+    await db.plans.update_one(
+        {"name": name}, {"$set": {"files": files, "updatedAt": now}}, session=session
+    )

@@ -14,12 +14,16 @@ def window_id(key: str, window: int) -> str:
     return f"{key}|{window}"
 
 
-async def take(db: AsyncDatabase, *, key: str, window: int, limit: int,
-               expires_at: datetime) -> bool:
+async def take(
+    db: AsyncDatabase, *, key: str, window: int, limit: int, expires_at: datetime
+) -> bool:
     """Count one request of `key` in `window` if fewer than `limit` were counted."""
     return await counters.take(
-        db.request_limits, doc_id=window_id(key, window), limit=limit,
-        on_insert={"key": key, "window": window, "expiresAt": expires_at})
+        db.request_limits,
+        doc_id=window_id(key, window),
+        limit=limit,
+        on_insert={"key": key, "window": window, "expiresAt": expires_at},
+    )
 
 
 async def count(db: AsyncDatabase, *, key: str, window: int) -> int:

@@ -8,41 +8,54 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 DAY_FORMAT = {"$dateToString": {"format": "%Y-%m-%d", "date": "$createdAt"}}
-USAGE_SUMS = {name: {"$sum": f"${name}"} for name in (
-    "committed", "refused", "refunded", "promptTokens", "outputTokens", "thoughtsTokens",
-    "totalTokens")}
+USAGE_SUMS = {
+    name: {"$sum": f"${name}"}
+    for name in (
+        "committed",
+        "refused",
+        "refunded",
+        "promptTokens",
+        "outputTokens",
+        "thoughtsTokens",
+        "totalTokens",
+    )
+}
 
 
 async def _aggregate(db: AsyncDatabase, coll: str, pipeline: list[dict[str, Any]]) -> list[dict]:
     return await (await db[coll].aggregate(pipeline)).to_list(None)
 
 
-async def count_by(db: AsyncDatabase, coll: str, field: str,
-                   match: dict[str, Any] | None = None) -> dict[str, int]:
+async def count_by(
+    db: AsyncDatabase, coll: str, field: str, match: dict[str, Any] | None = None
+) -> dict[str, int]:
     """Documents of `coll` (matching `match`) counted by the value of `field`."""
-    rows = await _aggregate(db, coll, [{"$match": match or {}},
-                                       {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}])
+    rows = await _aggregate(
+        db, coll, [{"$match": match or {}}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
+    )
     return {str(r["_id"]): r["n"] for r in rows}
 
 
 async def per_day(db: AsyncDatabase, coll: str, match: dict[str, Any]) -> dict[str, int]:
     """Documents of `coll` matching `match` counted per UTC day of `createdAt`."""
-    rows = await _aggregate(db, coll, [{"$match": match},
-                                       {"$group": {"_id": DAY_FORMAT, "n": {"$sum": 1}}}])
+    rows = await _aggregate(
+        db, coll, [{"$match": match}, {"$group": {"_id": DAY_FORMAT, "n": {"$sum": 1}}}]
+    )
     return {r["_id"]: r["n"] for r in rows}
 
 
 async def usage_by(db: AsyncDatabase, group: str, match: dict[str, Any]) -> list[dict[str, Any]]:
     """usage_daily sums (messages, tokens, refusals, refunds) grouped by `group`."""
-    return await _aggregate(db, "usage_daily", [
-        {"$match": match}, {"$group": {"_id": f"${group}", **USAGE_SUMS}}])
+    return await _aggregate(
+        db, "usage_daily", [{"$match": match}, {"$group": {"_id": f"${group}", **USAGE_SUMS}}]
+    )
 
 
 async def conversations_of(db: AsyncDatabase, user_id: str) -> list[dict[str, Any]]:
     """A user's conversations: id, title, stats, dates."""
     return await db.conversations.find(
-        {"userId": user_id},
-        {"_id": 0, "conversationId": 1, "title": 1, "stats": 1, "updatedAt": 1}).to_list(None)
+        {"userId": user_id}, {"_id": 0, "conversationId": 1, "title": 1, "stats": 1, "updatedAt": 1}
+    ).to_list(None)
 
 
 async def count(db: AsyncDatabase, coll: str) -> int:

@@ -8,12 +8,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 
-async def revoke(db: AsyncDatabase, jti: str, user_id: str, expires_at: datetime,
-                 now: datetime) -> None:
+async def revoke(
+    db: AsyncDatabase, jti: str, user_id: str, expires_at: datetime, now: datetime
+) -> None:
     """Record a revoked token id (idempotent)."""
     try:
-        await db.revoked_tokens.insert_one({"jti": jti, "userId": user_id,
-                                            "revokedAt": now, "expiresAt": expires_at})
+        await db.revoked_tokens.insert_one(
+            {"jti": jti, "userId": user_id, "revokedAt": now, "expiresAt": expires_at}
+        )
     except DuplicateKeyError:
         pass
 

@@ -38,20 +38,32 @@ def _fields(user_id: str, date: str, model: str) -> dict[str, str]:
     return {"userId": user_id, "date": date, "model": model}
 
 
-async def admit(db: AsyncDatabase, *, user_id: str, date: str, model: str, limit: int,
-                reservation_id: str) -> bool:
+async def admit(
+    db: AsyncDatabase, *, user_id: str, date: str, model: str, limit: int, reservation_id: str
+) -> bool:
     """Take one unit of (user, date, model) if fewer than `limit` are taken (one atomic update).
 
     Returns:
         True when admitted.
     """
     return await counters.take(
-        db.quota_counters, doc_id=day_id(user_id, date, model), limit=limit,
-        on_insert=_fields(user_id, date, model))
+        db.quota_counters,
+        doc_id=day_id(user_id, date, model),
+        limit=limit,
+        on_insert=_fields(user_id, date, model),
+    )
 
 
-def close_writes(*, user_id: str, counter_date: str, day: str, model: str, reservation_id: str,
-                 tokens: dict[str, int] | None, now: datetime) -> list[Write]:
+def close_writes(
+    *,
+    user_id: str,
+    counter_date: str,
+    day: str,
+    model: str,
+    reservation_id: str,
+    tokens: dict[str, int] | None,
+    now: datetime,
+) -> list[Write]:
     """The writes that close a reservation: refund when `tokens` is None, else commit them.
 
     The closure record's unique `_id` makes a second close fail (DuplicateKeyError) inside the
@@ -62,20 +74,39 @@ def close_writes(*, user_id: str, counter_date: str, day: str, model: str, reser
     closure = {"_id": reservation_id, "closedAt": ttl.wall_clock()}  # TTL: not `now`
     writes: list[Write] = [Insert("reservation_closures", closure)]
     if tokens is None:
-        writes.append(Update("quota_counters", {"_id": day_id(user_id, counter_date, model)},
-                             {"$inc": {"count": -1}}))
+        writes.append(
+            Update(
+                "quota_counters",
+                {"_id": day_id(user_id, counter_date, model)},
+                {"$inc": {"count": -1}},
+            )
+        )
     history = {"refunded": 1} if tokens is None else {"committed": 1, **tokens}
-    writes.append(Update("usage_daily", {"_id": day_id(user_id, day, model)},
-                         {"$inc": history, "$setOnInsert": _fields(user_id, day, model)}, upsert=True))
+    writes.append(
+        Update(
+            "usage_daily",
+            {"_id": day_id(user_id, day, model)},
+            {"$inc": history, "$setOnInsert": _fields(user_id, day, model)},
+            upsert=True,
+        )
+    )
     if tokens is not None:
-        writes.append(Update("user_usage", {"_id": user_id},
-                             _totals_update(user_id, {"totalMessages": 1, **tokens}, now), upsert=True))
+        writes.append(
+            Update(
+                "user_usage",
+                {"_id": user_id},
+                _totals_update(user_id, {"totalMessages": 1, **tokens}, now),
+                upsert=True,
+            )
+        )
     return writes
 
 
 async def is_closed(db: AsyncDatabase, reservation_id: str, *, session: Session = None) -> bool:
     """Whether a reservation was committed or refunded."""
-    found = await db.reservation_closures.find_one({"_id": reservation_id}, {"_id": 1}, session=session)
+    found = await db.reservation_closures.find_one(
+        {"_id": reservation_id}, {"_id": 1}, session=session
+    )
     return found is not None
 
 
@@ -85,8 +116,15 @@ async def counts(db: AsyncDatabase, *, doc_ids: list[str]) -> dict[str, int]:
     return {d["_id"]: int(d.get("count", 0)) for d in docs}
 
 
-async def bump(db: AsyncDatabase, *, user_id: str, date: str, model: str, inc: dict[str, int],
-               session: Session = None) -> None:
+async def bump(
+    db: AsyncDatabase,
+    *,
+    user_id: str,
+    date: str,
+    model: str,
+    inc: dict[str, int],
+    session: Session = None,
+) -> None:
     """Add `inc` to the history of (user, date, model), creating it when missing.
 
     Raises:
@@ -96,16 +134,20 @@ async def bump(db: AsyncDatabase, *, user_id: str, date: str, model: str, inc: d
     key = {"_id": day_id(user_id, date, model)}
     try:
         await db.usage_daily.update_one(
-            key, {"$inc": inc, "$setOnInsert": _fields(user_id, date, model)},
-            upsert=True, session=session)
+            key,
+            {"$inc": inc, "$setOnInsert": _fields(user_id, date, model)},
+            upsert=True,
+            session=session,
+        )
     except DuplicateKeyError:
         if session is not None:
             raise
         await db.usage_daily.update_one(key, {"$inc": inc})
 
 
-async def add_totals(db: AsyncDatabase, *, user_id: str, inc: dict[str, int], now: datetime,
-                     session: Session = None) -> None:
+async def add_totals(
+    db: AsyncDatabase, *, user_id: str, inc: dict[str, int], now: datetime, session: Session = None
+) -> None:
     """Add to a user's `totalUsage` counters and set `lastActivity`.
 
     Raises:
@@ -122,8 +164,11 @@ async def add_totals(db: AsyncDatabase, *, user_id: str, inc: dict[str, int], no
 
 
 def _totals_update(user_id: str, inc: dict[str, int], now: datetime) -> dict[str, Any]:
-    return {"$inc": {f"totalUsage.{k}": v for k, v in inc.items()},
-            "$set": {"lastActivity": now}, "$setOnInsert": {"userId": user_id}}
+    return {
+        "$inc": {f"totalUsage.{k}": v for k, v in inc.items()},
+        "$set": {"lastActivity": now},
+        "$setOnInsert": {"userId": user_id},
+    }
 
 
 async def totals(db: AsyncDatabase, *, user_id: str) -> dict[str, Any]:
@@ -141,5 +186,6 @@ async def delete_counters(db: AsyncDatabase, *, user_id: str, session: Session =
     """
     prefix = f"{user_id}|"
     result = await db.quota_counters.delete_many(
-        {"_id": {"$gte": prefix, "$lt": prefix + "\uffff"}}, session=session)
+        {"_id": {"$gte": prefix, "$lt": prefix + "\uffff"}}, session=session
+    )
     return result.deleted_count

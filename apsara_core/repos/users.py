@@ -79,8 +79,15 @@ async def insert(db: AsyncDatabase, doc: dict[str, Any], session: Any = None) ->
     await db.users.insert_one(doc, session=session)
 
 
-async def update(db: AsyncDatabase, user_id: str, set_: dict[str, Any], *, now: datetime,
-                 unset: tuple[str, ...] = (), session: Any = None) -> dict[str, Any] | None:
+async def update(
+    db: AsyncDatabase,
+    user_id: str,
+    set_: dict[str, Any],
+    *,
+    now: datetime,
+    unset: tuple[str, ...] = (),
+    session: Any = None,
+) -> dict[str, Any] | None:
     """Set (and unset) fields, stamping updatedAt with `now`; returns the document after, or None."""
     change: dict[str, Any] = {"$set": {**set_, "updatedAt": now}}
     if unset:
@@ -88,8 +95,9 @@ async def update(db: AsyncDatabase, user_id: str, set_: dict[str, Any], *, now: 
     return await update_then_get(db.users, {"_id": user_id}, change, session=session)
 
 
-async def replace_password(db: AsyncDatabase, user_id: str, old_hash: str,
-                           fields: dict[str, Any]) -> bool:
+async def replace_password(
+    db: AsyncDatabase, user_id: str, old_hash: str, fields: dict[str, Any]
+) -> bool:
     """Swap the password hash for `fields` only if `old_hash` is still stored (a parallel
     password reset is never overwritten)."""
     result = await db.users.update_one({"_id": user_id, "password": old_hash}, {"$set": fields})
@@ -105,15 +113,25 @@ async def count_failure(db: AsyncDatabase, user_id: str) -> None:
 async def mirror_lock(db: AsyncDatabase, email: str, until: datetime) -> dict[str, Any] | None:
     """Copy a lock of this email onto its account (token, Google, guest and reset paths read
     it there); returns the account, or None when the email has none."""
-    return await update_then_get(db.users, {"email": normalize_email(email)},
-                                 {"$set": {"lockedUntil": until}})
+    return await update_then_get(
+        db.users, {"email": normalize_email(email)}, {"$set": {"lockedUntil": until}}
+    )
 
 
 async def record_login(db: AsyncDatabase, user_id: str, *, now: datetime) -> dict[str, Any] | None:
     """A successful sign-in: reset the failure counter, stamp lastLoginAt with `now`."""
     return await update_then_get(
-        db.users, {"_id": user_id}, {"$set": {"failedLoginAttempts": 0, "lockedUntil": None,
-                                              "lastLoginAt": now, "updatedAt": now}})
+        db.users,
+        {"_id": user_id},
+        {
+            "$set": {
+                "failedLoginAttempts": 0,
+                "lockedUntil": None,
+                "lastLoginAt": now,
+                "updatedAt": now,
+            }
+        },
+    )
 
 
 async def take_guest_session(db: AsyncDatabase, user_id: str, window: datetime, limit: int) -> bool:
@@ -125,19 +143,26 @@ async def take_guest_session(db: AsyncDatabase, user_id: str, window: datetime, 
     for _ in range(2):  # a parallel caller may open the new window between our two tries
         same = await db.users.update_one(
             {"_id": user_id, "guestSessionWindow": window, "guestSessionCount": {"$lt": limit}},
-            {"$inc": {"guestSessionCount": 1}})
+            {"$inc": {"guestSessionCount": 1}},
+        )
         if same.modified_count:
             return True
         fresh = await db.users.update_one(
             {"_id": user_id, "guestSessionWindow": {"$ne": window}},
-            {"$set": {"guestSessionWindow": window, "guestSessionCount": 1}})
+            {"$set": {"guestSessionWindow": window, "guestSessionCount": 1}},
+        )
         if fresh.modified_count:
             return True
     return False
 
 
-def list_filter(*, role: str | None = None, plan: str | None = None,
-                provider: str | None = None, text: str | None = None) -> dict[str, Any]:
+def list_filter(
+    *,
+    role: str | None = None,
+    plan: str | None = None,
+    provider: str | None = None,
+    text: str | None = None,
+) -> dict[str, Any]:
     """The query of `user list`: exact role/plan/provider, text in email or name."""
     query: dict[str, Any] = {}
     if role:
@@ -152,8 +177,9 @@ def list_filter(*, role: str | None = None, plan: str | None = None,
     return query
 
 
-async def list_page(db: AsyncDatabase, query: dict[str, Any], *, skip: int,
-                    limit: int) -> tuple[list[dict[str, Any]], int]:
+async def list_page(
+    db: AsyncDatabase, query: dict[str, Any], *, skip: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
     """One page of users, newest first, and the total matching."""
     total = await db.users.count_documents(query)
     cursor = db.users.find(query).sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
@@ -168,21 +194,30 @@ async def delete_with_data(db: AsyncDatabase, user_id: str, session: Any) -> dic
         Deleted counts: conversations, messages (incl. archived versions), files, usage.
     """
     by_user = {"userId": user_id}
-    conv_ids = [c["conversationId"] async for c in db.conversations.find(
-        by_user, {"conversationId": 1}, session=session)]
+    conv_ids = [
+        c["conversationId"]
+        async for c in db.conversations.find(by_user, {"conversationId": 1}, session=session)
+    ]
     counts = {}
     archived = await db.message_archive.delete_many(
-        {"conversationId": {"$in": conv_ids}}, session=session)
+        {"conversationId": {"$in": conv_ids}}, session=session
+    )
     counts["message_archive"] = archived.deleted_count
     for name in ("conversations", "messages", "files", "usage_daily"):
         result = await db[name].delete_many(by_user, session=session)
         counts[name] = result.deleted_count
-    counts["user_usage"] = (await db.user_usage.delete_many({"_id": user_id}, session=session)).deleted_count
+    counts["user_usage"] = (
+        await db.user_usage.delete_many({"_id": user_id}, session=session)
+    ).deleted_count
     await db.file_usage.delete_many({"_id": user_id}, session=session)
     # quota counters are keyed "<userId>|<date>|<model>": an _id prefix, served by the _id index
-    await db.quota_counters.delete_many({"_id": {"$regex": f"^{re.escape(user_id)}\\|"}},
-                                        session=session)
+    await db.quota_counters.delete_many(
+        {"_id": {"$regex": f"^{re.escape(user_id)}\\|"}}, session=session
+    )
     await db.users.delete_one({"_id": user_id}, session=session)
-    return {"conversations": counts["conversations"],
-            "messages": counts["messages"] + counts["message_archive"],
-            "files": counts["files"], "usage": counts["user_usage"] + counts["usage_daily"]}
+    return {
+        "conversations": counts["conversations"],
+        "messages": counts["messages"] + counts["message_archive"],
+        "files": counts["files"],
+        "usage": counts["user_usage"] + counts["usage_daily"],
+    }

@@ -49,8 +49,13 @@ def bulk_capable(db: AsyncDatabase) -> bool:
     return version is not None and version >= CLIENT_BULK_WIRE_VERSION
 
 
-async def apply(db: AsyncDatabase, writes: Sequence[Write], *, session: AsyncClientSession | None,
-                bulk: bool | None = None) -> list[int]:
+async def apply(
+    db: AsyncDatabase,
+    writes: Sequence[Write],
+    *,
+    session: AsyncClientSession | None,
+    bulk: bool | None = None,
+) -> list[int]:
     """Run `writes` in order, stopping at the first error.
 
     `bulk` None picks the client bulkWrite when the server has it (see `bulk_capable`).
@@ -70,17 +75,22 @@ async def apply(db: AsyncDatabase, writes: Sequence[Write], *, session: AsyncCli
         return [await _one(db, w, session) for w in writes]
     models = [_model(db.name, w) for w in writes]
     try:
-        result = await db.client.bulk_write(models, session=session, ordered=True,
-                                            verbose_results=True)
+        result = await db.client.bulk_write(
+            models, session=session, ordered=True, verbose_results=True
+        )
     except ClientBulkWriteException as exc:
         if isinstance(exc.error, PyMongoError):  # e.g. a WriteConflict: keep its labels, so a
-            raise exc.error from exc             # transaction retries as with single writes
+            raise exc.error from exc  # transaction retries as with single writes
         first = (exc.write_errors or [{}])[0]
         if first.get("code") == DUPLICATE_KEY:
-            raise DuplicateKeyError(first.get("errmsg", "duplicate key"), DUPLICATE_KEY, first) from exc
+            raise DuplicateKeyError(
+                first.get("errmsg", "duplicate key"), DUPLICATE_KEY, first
+            ) from exc
         raise
-    return [1 if isinstance(write, Insert) else _touched(result.update_results[index])
-            for index, write in enumerate(writes)]
+    return [
+        1 if isinstance(write, Insert) else _touched(result.update_results[index])
+        for index, write in enumerate(writes)
+    ]
 
 
 def _touched(result: Any) -> int:
@@ -100,5 +110,6 @@ async def _one(db: AsyncDatabase, write: Write, session: AsyncClientSession | No
     if isinstance(write, Insert):
         await coll.insert_one(dict(write.document), session=session)
         return 1
-    return _touched(await coll.update_one(write.filter, write.update, upsert=write.upsert,
-                                          session=session))
+    return _touched(
+        await coll.update_one(write.filter, write.update, upsert=write.upsert, session=session)
+    )

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -20,9 +20,13 @@ from pymongo.errors import DuplicateKeyError
 
 from apsara_core.clock import Clock
 from apsara_core.config import Settings
-
-from apsara_core.errors import (AccountLockedError, ApsaraError, AuthenticationError,
-                                ConflictError, RateLimitError)
+from apsara_core.errors import (
+    AccountLockedError,
+    ApsaraError,
+    AuthenticationError,
+    ConflictError,
+    RateLimitError,
+)
 from apsara_core.models import Principal
 from apsara_core.repos import tokens as token_repo
 from apsara_core.repos import users as repo
@@ -32,8 +36,17 @@ from apsara_core.services.auth_guests import GuestAccounts
 from apsara_core.services.auth_lockout import LoginGuard, locked_answer
 from apsara_core.services.auth_otp import OtpManager, wrong_code
 from apsara_core.services.auth_tokens import Session, TokenSigner, invalid_token
-from apsara_core.services.inputs import (EmailInput, GoogleInput, GuestInput, LoginInput,
-                                         OtpInput, RegisterInput, ResendInput, ResetInput, parse)
+from apsara_core.services.inputs import (
+    EmailInput,
+    GoogleInput,
+    GuestInput,
+    LoginInput,
+    OtpInput,
+    RegisterInput,
+    ResendInput,
+    ResetInput,
+    parse,
+)
 from apsara_core.services.limits import LimitsService
 from apsara_core.services.mail import MailService
 from apsara_core.services.password_store import PasswordStore
@@ -48,8 +61,11 @@ GUEST_MESSAGES = 5
 
 def bad_credentials() -> AuthenticationError:
     """The one answer for an unknown email and a wrong password."""
-    return AuthenticationError("Invalid email or password", code="INVALID_CREDENTIALS",
-                               suggestions=["Check the email and password, or use forgot-password"])
+    return AuthenticationError(
+        "Invalid email or password",
+        code="INVALID_CREDENTIALS",
+        suggestions=["Check the email and password, or use forgot-password"],
+    )
 
 
 def _locked(user: dict[str, Any], now: datetime) -> bool:
@@ -62,15 +78,24 @@ def _check_not_locked(user: dict[str, Any], now: datetime) -> None:
         until = user["lockedUntil"].strftime("%H:%M UTC")
         raise AccountLockedError(
             f"This account is locked until {until} after too many failed sign-ins",
-            suggestions=["Wait 15 minutes, or ask an admin: apsara user unlock EMAIL"])
+            suggestions=["Wait 15 minutes, or ask an admin: apsara user unlock EMAIL"],
+        )
 
 
 class AuthService:
     """Registration, login, tokens, guests, Google sign-in, password reset."""
 
-    def __init__(self, *, db: AsyncDatabase, settings: Settings, passwords: PasswordStore,
-                 mail: MailService, limits: LimitsService, clock: Clock,
-                 defer: Callable[[Coroutine[Any, Any, Any], str], None]) -> None:
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase,
+        settings: Settings,
+        passwords: PasswordStore,
+        mail: MailService,
+        limits: LimitsService,
+        clock: Clock,
+        defer: Callable[[Coroutine[Any, Any, Any], str], None],
+    ) -> None:
         """`defer(job, what)` runs a job after the current answer (the lock mail)."""
         self._db = db
         self._settings = settings
@@ -88,8 +113,15 @@ class AuthService:
 
     # -- registration and codes -------------------------------------------------------
 
-    async def register(self, *, full_name: str, email: str, password: str, accept_terms: bool,
-                       actor: Principal | None = None) -> dict[str, Any]:
+    async def register(
+        self,
+        *,
+        full_name: str,
+        email: str,
+        password: str,
+        accept_terms: bool,
+        actor: Principal | None = None,
+    ) -> dict[str, Any]:
         """Create an unverified account and mail a code (a guest `actor` is upgraded in place).
 
         The answer is the same when the email already has an account; that mail then says so.
@@ -97,8 +129,15 @@ class AuthService:
         Raises:
             ValidationError: naming the field (email, password, fullName, acceptTerms).
         """
-        data = parse(RegisterInput, {"fullName": full_name, "email": email,
-                                     "password": password, "acceptTerms": accept_terms})
+        data = parse(
+            RegisterInput,
+            {
+                "fullName": full_name,
+                "email": email,
+                "password": password,
+                "acceptTerms": accept_terms,
+            },
+        )
         hashed = await self._passwords.hash(check_policy(data.password))  # both paths pay it
         created = await self._create_account(data.email, data.full_name, hashed, actor)
         kind = "verify_email" if created else "account_exists"
@@ -110,19 +149,29 @@ class AuthService:
                 await self._mail.send(to=data.email, **mails.already_registered())
         return {"success": True, "message": mails.REGISTERED}
 
-    async def _create_account(self, email: str, name: str, hashed: StoredPassword,
-                              actor: Principal | None) -> bool:
+    async def _create_account(
+        self, email: str, name: str, hashed: StoredPassword, actor: Principal | None
+    ) -> bool:
         """Store the account (or upgrade the guest); False when the email is taken."""
         if await repo.find_by_email(self._db, email) is not None:
             return False
-        fields = {"email": email, "fullName": name, **hashed.fields(), "role": "user",
-                  "subscriptionPlan": "free", "authProvider": "local", "isGuest": False,
-                  "isEmailVerified": False}
+        fields = {
+            "email": email,
+            "fullName": name,
+            **hashed.fields(),
+            "role": "user",
+            "subscriptionPlan": "free",
+            "authProvider": "local",
+            "isGuest": False,
+            "isEmailVerified": False,
+        }
         try:
             if actor is not None and actor.is_guest:
                 return await self._upgrade_guest(actor, fields)
-            await repo.insert(self._db, new_user_doc(
-                email=email, full_name=name, password=hashed, now=self._clock.now()))
+            await repo.insert(
+                self._db,
+                new_user_doc(email=email, full_name=name, password=hashed, now=self._clock.now()),
+            )
         except DuplicateKeyError:
             return False
         return True
@@ -131,10 +180,16 @@ class AuthService:
         guest = await repo.find_by_id(self._db, actor.user_id)
         if guest is None or not guest.get("isGuest"):
             raise invalid_token("The guest session is no longer valid")
-        fields.update(formerGuestClientKey=guest.get("guestClientKey"),
-                      tokensValidAfter=self._clock.now_ms())
-        await repo.update(self._db, actor.user_id, fields, now=self._clock.now(),
-                          unset=("guestClientKey", "guestSessionId"))
+        fields.update(
+            formerGuestClientKey=guest.get("guestClientKey"), tokensValidAfter=self._clock.now_ms()
+        )
+        await repo.update(
+            self._db,
+            actor.user_id,
+            fields,
+            now=self._clock.now(),
+            unset=("guestClientKey", "guestSessionId"),
+        )
         return True
 
     async def verify_email(self, *, email: str, otp: str) -> dict[str, Any]:
@@ -148,8 +203,9 @@ class AuthService:
         user = await repo.find_by_email(self._db, data.email)
         if user is None:
             raise wrong_code()
-        await repo.update(self._db, str(user["_id"]), {"isEmailVerified": True},
-                          now=self._clock.now())
+        await repo.update(
+            self._db, str(user["_id"]), {"isEmailVerified": True}, now=self._clock.now()
+        )
         return {"success": True, "message": "Email verified: you can sign in now"}
 
     async def resend_otp(self, *, email: str, purpose: str = "verify_email") -> dict[str, Any]:
@@ -174,8 +230,11 @@ class AuthService:
 
     async def _mail_code(self, user: dict[str, Any], purpose: str) -> None:
         code = await self._otp.new_code(user["email"], purpose)
-        body = (mails.verification(user["fullName"], code) if purpose == "verify_email"
-                else mails.reset(user["fullName"], code))
+        body = (
+            mails.verification(user["fullName"], code)
+            if purpose == "verify_email"
+            else mails.reset(user["fullName"], code)
+        )
         await self._mail.send(to=user["email"], **body)
 
     # -- password reset -----------------------------------------------------------------
@@ -199,19 +258,27 @@ class AuthService:
             raise wrong_code()
         _check_not_locked(user, self._clock.now())
         token = await self._otp.new_reset_token(str(user["_id"]), data.email)
-        return {"success": True, "resetToken": token,
-                "message": "Code accepted: set the new password within 15 minutes"}
+        return {
+            "success": True,
+            "resetToken": token,
+            "message": "Code accepted: set the new password within 15 minutes",
+        }
 
     async def reset_password(self, *, reset_token: str, new_password: str) -> dict[str, Any]:
         """Set a new password with a reset token; every session of the user ends."""
         data = parse(ResetInput, {"resetToken": reset_token, "password": new_password})
         hashed = await self._passwords.hash(check_policy(data.password))
         user_id = await self._otp.take_reset_token(data.reset_token)
-        await repo.update(self._db, user_id, {
-            **hashed.fields(), "tokensValidAfter": self._clock.now_ms(), "isEmailVerified": True},
-            now=self._clock.now())
-        return {"success": True,
-                "message": "Password changed; every session was signed out. Sign in again."}
+        await repo.update(
+            self._db,
+            user_id,
+            {**hashed.fields(), "tokensValidAfter": self._clock.now_ms(), "isEmailVerified": True},
+            now=self._clock.now(),
+        )
+        return {
+            "success": True,
+            "message": "Password changed; every session was signed out. Sign in again.",
+        }
 
     # -- sign-in ------------------------------------------------------------------------
 
@@ -226,8 +293,9 @@ class AuthService:
             AccountLockedError: the address is locked (whatever the password).
         """
         data = parse(LoginInput, {"email": email, "password": password})
-        slot, user = await asyncio.gather(self._guard.take(data.email),
-                                          repo.find_by_email(self._db, data.email))
+        slot, user = await asyncio.gather(
+            self._guard.take(data.email), repo.find_by_email(self._db, data.email)
+        )
         if not slot or (user is not None and _locked(user, self._clock.now())):
             raise await self._guard.refuse(data.email, data.password)
         if not await self._passwords.check(data.password, user):
@@ -238,9 +306,13 @@ class AuthService:
         if not user.get("isEmailVerified"):
             raise AuthenticationError(
                 "Email not verified: enter the code we mailed you first",
-                code="EMAIL_NOT_VERIFIED", field="email",
-                suggestions=[f"apsara auth verify-email --email {data.email} --otp CODE",
-                             f"Get a new code: apsara auth resend-otp --email {data.email}"])
+                code="EMAIL_NOT_VERIFIED",
+                field="email",
+                suggestions=[
+                    f"apsara auth verify-email --email {data.email} --otp CODE",
+                    f"Get a new code: apsara auth resend-otp --email {data.email}",
+                ],
+            )
         return await self._sign_in(user)
 
     async def _sign_in(self, user: dict[str, Any], lifetime: timedelta | None = None) -> Session:
@@ -248,7 +320,8 @@ class AuthService:
         now = self._clock.now()
         user = await repo.record_login(self._db, str(user["_id"]), now=now) or user
         token, _, expires = self._signer.issue(
-            user=user, lifetime=lifetime or self._settings.token_lifetime, now=now)
+            user=user, lifetime=lifetime or self._settings.token_lifetime, now=now
+        )
         public = public_user(user)
         if user.get("isGuest"):
             public["messagesLeft"] = await self.messages_left(user)
@@ -272,8 +345,11 @@ class AuthService:
     async def _google_account(self, claims: dict[str, Any]) -> dict[str, Any]:
         email, verified = claims.get("email"), claims.get("email_verified") in (True, "true")
         if not isinstance(email, str) or "@" not in email:
-            raise AuthenticationError("Google did not share an email address for this account",
-                                      code="INVALID_GOOGLE_TOKEN", field="idToken")
+            raise AuthenticationError(
+                "Google did not share an email address for this account",
+                code="INVALID_GOOGLE_TOKEN",
+                field="idToken",
+            )
         email = repo.normalize_email(email)
         existing = await repo.find_by_email(self._db, email)
         picture = claims.get("picture") if isinstance(claims.get("picture"), str) else None
@@ -281,8 +357,10 @@ class AuthService:
             if not verified:
                 raise ConflictError(
                     "An account with this email exists and Google has not verified the "
-                    "address, so it cannot be linked", field="idToken",
-                    suggestions=["Sign in with your password instead"])
+                    "address, so it cannot be linked",
+                    field="idToken",
+                    suggestions=["Sign in with your password instead"],
+                )
             fields = {"googleId": str(claims["sub"]), "isEmailVerified": True}
             if picture and not existing.get("picture"):
                 fields["picture"] = picture
@@ -290,12 +368,23 @@ class AuthService:
             drop = () if existing.get("isEmailVerified") else ("password",)
             if drop:
                 fields["tokensValidAfter"] = self._clock.now_ms()
-            return await repo.update(self._db, str(existing["_id"]), fields,
-                                     now=self._clock.now(), unset=drop) or existing
+            return (
+                await repo.update(
+                    self._db, str(existing["_id"]), fields, now=self._clock.now(), unset=drop
+                )
+                or existing
+            )
         name = claims.get("name") if isinstance(claims.get("name"), str) else email.split("@")[0]
-        doc = new_user_doc(email=email, full_name=name[:FULL_NAME_MAX_LENGTH] or email,
-                           password=None, provider="google", verified=verified,
-                           googleId=str(claims["sub"]), picture=picture, now=self._clock.now())
+        doc = new_user_doc(
+            email=email,
+            full_name=name[:FULL_NAME_MAX_LENGTH] or email,
+            password=None,
+            provider="google",
+            verified=verified,
+            googleId=str(claims["sub"]),
+            picture=picture,
+            now=self._clock.now(),
+        )
         try:
             await repo.insert(self._db, doc)
         except DuplicateKeyError:  # a parallel first sign-in won
@@ -322,11 +411,15 @@ class AuthService:
         now = self._clock.now()
         _check_not_locked(user, now)
         window = now.replace(minute=0, second=0, microsecond=0)
-        if not await repo.take_guest_session(self._db, str(user["_id"]), window,
-                                             GUEST_SESSIONS_PER_HOUR):
-            raise RateLimitError("Too many guest sessions from this client: at most "
-                                 f"{GUEST_SESSIONS_PER_HOUR} per hour", field="clientKey",
-                                 reset_time=window + timedelta(hours=1))
+        if not await repo.take_guest_session(
+            self._db, str(user["_id"]), window, GUEST_SESSIONS_PER_HOUR
+        ):
+            raise RateLimitError(
+                "Too many guest sessions from this client: at most "
+                f"{GUEST_SESSIONS_PER_HOUR} per hour",
+                field="clientKey",
+                reset_time=window + timedelta(hours=1),
+            )
         return await self._sign_in(user, GUEST_LIFETIME)
 
     async def messages_left(self, user: dict[str, Any]) -> int:
@@ -353,8 +446,8 @@ class AuthService:
         """
         claims = self._signer.decode(token)
         revoked, user = await asyncio.gather(
-            token_repo.is_revoked(self._db, claims["jti"]),
-            repo.find_by_id(self._db, claims["sub"]))
+            token_repo.is_revoked(self._db, claims["jti"]), repo.find_by_id(self._db, claims["sub"])
+        )
         if revoked:
             raise invalid_token("This session was signed out")
         if user is None:
@@ -368,10 +461,19 @@ class AuthService:
     async def logout(self, *, token: str) -> None:
         """Revoke this token at once (kept until it would have expired)."""
         claims = self._signer.decode(token)
-        await token_repo.revoke(self._db, claims["jti"], claims["sub"],
-                                datetime.fromtimestamp(claims["exp"], timezone.utc), self._clock.now())
+        await token_repo.revoke(
+            self._db,
+            claims["jti"],
+            claims["sub"],
+            datetime.fromtimestamp(claims["exp"], UTC),
+            self._clock.now(),
+        )
 
     async def logout_all(self, *, actor: Principal) -> None:
         """End every session of the actor (tokens issued before now stop working)."""
-        await repo.update(self._db, actor.user_id, {"tokensValidAfter": self._clock.now_ms()},
-                          now=self._clock.now())
+        await repo.update(
+            self._db,
+            actor.user_id,
+            {"tokensValidAfter": self._clock.now_ms()},
+            now=self._clock.now(),
+        )

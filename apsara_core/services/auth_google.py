@@ -20,8 +20,9 @@ REFETCH_COOLDOWN_S = 1.0
 
 
 def _refused(reason: str) -> AuthenticationError:
-    return AuthenticationError(f"Google sign-in refused: {reason}", code="INVALID_GOOGLE_TOKEN",
-                               field="idToken")
+    return AuthenticationError(
+        f"Google sign-in refused: {reason}", code="INVALID_GOOGLE_TOKEN", field="idToken"
+    )
 
 
 class GoogleVerifier:
@@ -33,9 +34,13 @@ class GoogleVerifier:
 
     def _client(self) -> jwt.PyJWKClient:
         if self._jwks is None:
-            self._jwks = jwt.PyJWKClient(self._settings.google_jwks_url, cache_keys=True,
-                                         lifespan=3600, timeout=10,
-                                         cooldown_duration=REFETCH_COOLDOWN_S)
+            self._jwks = jwt.PyJWKClient(
+                self._settings.google_jwks_url,
+                cache_keys=True,
+                lifespan=3600,
+                timeout=10,
+                cooldown_duration=REFETCH_COOLDOWN_S,
+            )
         return self._jwks
 
     async def verify(self, id_token: str) -> dict[str, Any]:
@@ -49,7 +54,9 @@ class GoogleVerifier:
         if not client_id:
             raise GoogleSignInNotConfiguredError(
                 "Google sign-in is not configured on this server: set GOOGLE_CLIENT_ID to your "
-                "OAuth client id", suggestions=["Sign in with email and password instead"])
+                "OAuth client id",
+                suggestions=["Sign in with email and password instead"],
+            )
         return await asyncio.to_thread(self._verify_sync, id_token, client_id)
 
     def _verify_sync(self, id_token: str, client_id: str) -> dict[str, Any]:
@@ -66,9 +73,15 @@ class GoogleVerifier:
         except jwt.PyJWTError:
             raise _refused("the ID token is signed with an unknown key") from None
         try:
-            return jwt.decode(id_token, key.key, algorithms=["RS256"], audience=client_id,
-                              issuer=ISSUERS, leeway=30,
-                              options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+            return jwt.decode(
+                id_token,
+                key.key,
+                algorithms=["RS256"],
+                audience=client_id,
+                issuer=ISSUERS,
+                leeway=30,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
         except jwt.ExpiredSignatureError:
             raise _refused("the ID token has expired") from None
         except jwt.InvalidAudienceError:

@@ -36,8 +36,7 @@ def address_key(address: object) -> str:
         ValidationError: an empty, non-string or over-long address.
     """
     if not isinstance(address, str) or not address.strip() or len(address) > MAX_ADDRESS_LENGTH:
-        raise ValidationError(f"address must be 1-{MAX_ADDRESS_LENGTH} characters",
-                              field="address")
+        raise ValidationError(f"address must be 1-{MAX_ADDRESS_LENGTH} characters", field="address")
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:
@@ -75,21 +74,34 @@ class GuestAccounts:
         now = self._clock.now()
         tomorrow = next_midnight(now.date())
         limit = self._settings.guest_accounts_per_address_per_day
-        if await guest_caps.take(self._db, address=key, day=now.strftime("%Y-%m-%d"),
-                                 limit=limit, expires_at=tomorrow + timedelta(hours=1)):
+        if await guest_caps.take(
+            self._db,
+            address=key,
+            day=now.strftime("%Y-%m-%d"),
+            limit=limit,
+            expires_at=tomorrow + timedelta(hours=1),
+        ):
             return user
         await repo.delete_new_guest(self._db, str(user["_id"]))
         raise RateLimitError(
             f"Too many new guest accounts from this address today: at most {limit} per day",
             reset_time=tomorrow,
-            suggestions=["Sign in with the client key you used before, or register"])
+            suggestions=["Sign in with the client key you used before, or register"],
+        )
 
     async def _create(self, client_key: str) -> tuple[dict[str, Any], bool]:
         """The new guest and True, or the one a parallel first login made and False."""
         user_id = repo.new_id()
-        doc = new_user_doc(email=f"guest-{user_id}@{GUEST_DOMAIN}", full_name="Guest",
-                           password=None, role="guest", plan="guest", provider="guest",
-                           guestClientKey=client_key, now=self._clock.now())
+        doc = new_user_doc(
+            email=f"guest-{user_id}@{GUEST_DOMAIN}",
+            full_name="Guest",
+            password=None,
+            role="guest",
+            plan="guest",
+            provider="guest",
+            guestClientKey=client_key,
+            now=self._clock.now(),
+        )
         doc["_id"] = user_id
         try:
             await repo.insert(self._db, doc)

@@ -33,14 +33,22 @@ def locked_answer() -> AccountLockedError:
     the address has an account (so it carries no time: nothing that differs between them)."""
     return AccountLockedError(
         "Too many failed sign-ins: this address is locked for up to 15 minutes",
-        suggestions=["Try again later", "An admin can lift the lock: apsara user unlock EMAIL"])
+        suggestions=["Try again later", "An admin can lift the lock: apsara user unlock EMAIL"],
+    )
 
 
 class LoginGuard:
     """Takes, spends and gives back the password-check slots of an email."""
 
-    def __init__(self, *, db: AsyncDatabase, passwords: PasswordStore, mail: MailService,
-                 clock: Clock, defer: Callable[[Coroutine[Any, Any, Any], str], None]) -> None:
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase,
+        passwords: PasswordStore,
+        mail: MailService,
+        clock: Clock,
+        defer: Callable[[Coroutine[Any, Any, Any], str], None],
+    ) -> None:
         self._db = db
         self._passwords = passwords
         self._mail = mail
@@ -49,8 +57,7 @@ class LoginGuard:
 
     async def take(self, email: str) -> bool:
         """Take a check slot for `email`; False when its slots are spent or it is locked."""
-        return await attempts.take_slot(self._db, email, limit=MAX_FAILURES,
-                                        now=self._clock.now())
+        return await attempts.take_slot(self._db, email, limit=MAX_FAILURES, now=self._clock.now())
 
     async def refuse(self, email: str, password: str) -> AccountLockedError:
         """The locked path: lock now if the slots are spent, do a check's work, and return
@@ -78,6 +85,10 @@ class LoginGuard:
         account = await users_repo.mirror_lock(self._db, email, until)
         if account is not None and not account.get("isGuest"):
             # Deferred: an SMTP delay or failure must not show in this attempt's answer.
-            self._defer(self._mail.send(
-                to=account["email"], **mails.locked(account["fullName"], account["email"], until)),
-                "lock notification mail")
+            self._defer(
+                self._mail.send(
+                    to=account["email"],
+                    **mails.locked(account["fullName"], account["email"], until),
+                ),
+                "lock notification mail",
+            )

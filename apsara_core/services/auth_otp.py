@@ -25,8 +25,11 @@ RESET_TOKEN_TTL = timedelta(minutes=15)
 
 def wrong_code() -> ValidationError:
     """The one error for a wrong, expired, used or other-purpose code."""
-    return ValidationError("The code is wrong or has expired", field="otp",
-                           suggestions=["Check the latest mail, or ask for a new code"])
+    return ValidationError(
+        "The code is wrong or has expired",
+        field="otp",
+        suggestions=["Check the latest mail, or ask for a new code"],
+    )
 
 
 class OtpManager:
@@ -42,23 +45,34 @@ class OtpManager:
 
     async def may_send(self, email: str, purpose: str) -> bool:
         """Count one mail of `purpose` to `email`; False when throttled."""
-        return await otp_repo.take_send(self._db, email, purpose, self._clock.now(),
-                                        gap=SEND_GAP, window=SEND_WINDOW,
-                                        per_window=SENDS_PER_WINDOW)
+        return await otp_repo.take_send(
+            self._db,
+            email,
+            purpose,
+            self._clock.now(),
+            gap=SEND_GAP,
+            window=SEND_WINDOW,
+            per_window=SENDS_PER_WINDOW,
+        )
 
     async def throttled(self, email: str, purpose: str) -> RateLimitError:
         """The error for a throttled send, with when the next one is allowed."""
-        reset = await otp_repo.sends_reset_at(self._db, email, purpose, gap=SEND_GAP,
-                                              window=SEND_WINDOW, per_window=SENDS_PER_WINDOW)
-        return RateLimitError("A code was sent recently: wait before asking for another one",
-                              reset_time=reset, field="email",
-                              details="At most one code per minute and 5 per hour per email")
+        reset = await otp_repo.sends_reset_at(
+            self._db, email, purpose, gap=SEND_GAP, window=SEND_WINDOW, per_window=SENDS_PER_WINDOW
+        )
+        return RateLimitError(
+            "A code was sent recently: wait before asking for another one",
+            reset_time=reset,
+            field="email",
+            details="At most one code per minute and 5 per hour per email",
+        )
 
     async def new_code(self, email: str, purpose: str) -> str:
         """A fresh code; the previous code of this purpose stops working."""
         code = f"{secrets.randbelow(1_000_000):06d}"
-        await otp_repo.put_code(self._db, email, purpose, self._hash(purpose, email, code),
-                                self._clock.now(), CODE_TTL)
+        await otp_repo.put_code(
+            self._db, email, purpose, self._hash(purpose, email, code), self._clock.now(), CODE_TTL
+        )
         return code
 
     async def check(self, email: str, purpose: str, code: str) -> None:
@@ -67,24 +81,27 @@ class OtpManager:
         Raises:
             ValidationError: field "otp" — wrong, expired, used, other purpose, or killed.
         """
-        doc = await otp_repo.take_attempt(self._db, email, purpose, self._clock.now(),
-                                          MAX_ATTEMPTS)
+        doc = await otp_repo.take_attempt(self._db, email, purpose, self._clock.now(), MAX_ATTEMPTS)
         wanted = self._hash(purpose, email, code)
         if doc is not None and hmac.compare_digest(doc["codeHash"], wanted):
             if await otp_repo.consume_code(self._db, email, purpose, wanted):
                 return
         if doc is not None and doc["attempts"] >= MAX_ATTEMPTS:
             await otp_repo.kill_code(self._db, email, purpose)
-            raise ValidationError("Too many wrong codes: this code no longer works", field="otp",
-                                  suggestions=["Ask for a new code (resend)"])
+            raise ValidationError(
+                "Too many wrong codes: this code no longer works",
+                field="otp",
+                suggestions=["Ask for a new code (resend)"],
+            )
         raise wrong_code()
 
     async def new_reset_token(self, user_id: str, email: str) -> str:
         """A random single-use reset token (stored hashed), valid 15 minutes."""
         await otp_repo.drop_reset_tokens(self._db, email)
         token = secrets.token_urlsafe(32)
-        await otp_repo.put_reset_token(self._db, self._hash("reset", token), user_id, email,
-                                       self._clock.now(), RESET_TOKEN_TTL)
+        await otp_repo.put_reset_token(
+            self._db, self._hash("reset", token), user_id, email, self._clock.now(), RESET_TOKEN_TTL
+        )
         return token
 
     async def take_reset_token(self, token: str) -> str:
@@ -93,9 +110,13 @@ class OtpManager:
         Raises:
             ValidationError: field "resetToken" — unknown, used or expired.
         """
-        doc = await otp_repo.take_reset_token(self._db, self._hash("reset", token),
-                                              self._clock.now())
+        doc = await otp_repo.take_reset_token(
+            self._db, self._hash("reset", token), self._clock.now()
+        )
         if doc is None:
-            raise ValidationError("The reset token is invalid, used or expired", field="resetToken",
-                                  suggestions=["Start again with forgot-password"])
+            raise ValidationError(
+                "The reset token is invalid, used or expired",
+                field="resetToken",
+                suggestions=["Start again with forgot-password"],
+            )
         return str(doc["userId"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -44,8 +44,9 @@ class Session:
 
 def invalid_token(reason: str = "The session token is invalid") -> AuthenticationError:
     """The one error for any unusable token (the reason is safe to show)."""
-    return AuthenticationError(reason, code="INVALID_TOKEN",
-                               suggestions=["Sign in again with `apsara auth login`"])
+    return AuthenticationError(
+        reason, code="INVALID_TOKEN", suggestions=["Sign in again with `apsara auth login`"]
+    )
 
 
 class TokenSigner:
@@ -59,8 +60,9 @@ class TokenSigner:
         self.kid = key_id(keys[0])
         self._all = list(dict.fromkeys(keys))
 
-    def issue(self, *, user: dict[str, Any], lifetime: timedelta,
-              now: datetime) -> tuple[str, str, datetime]:
+    def issue(
+        self, *, user: dict[str, Any], lifetime: timedelta, now: datetime
+    ) -> tuple[str, str, datetime]:
         """A new token for `user` issued at `now`, signed with the current key (`kid` names it).
 
         Returns:
@@ -69,12 +71,18 @@ class TokenSigner:
         """
         expires = now + lifetime
         jti = secrets.token_urlsafe(16)
-        claims = {"sub": str(user["_id"]), "role": user.get("role", "user"),
-                  "plan": user.get("subscriptionPlan", "free"), "jti": jti,
-                  "iat": round(now.timestamp(), 6), "exp": int(expires.timestamp())}
-        token = jwt.encode(claims, self._current, algorithm=ALGORITHM,
-                           headers={"typ": "JWT", "kid": self.kid})
-        return token, jti, datetime.fromtimestamp(claims["exp"], timezone.utc)
+        claims = {
+            "sub": str(user["_id"]),
+            "role": user.get("role", "user"),
+            "plan": user.get("subscriptionPlan", "free"),
+            "jti": jti,
+            "iat": round(now.timestamp(), 6),
+            "exp": int(expires.timestamp()),
+        }
+        token = jwt.encode(
+            claims, self._current, algorithm=ALGORITHM, headers={"typ": "JWT", "kid": self.kid}
+        )
+        return token, jti, datetime.fromtimestamp(claims["exp"], UTC)
 
     def decode(self, token: object) -> dict[str, Any]:
         """The verified claims of `token` (no database involved).
@@ -111,8 +119,13 @@ class TokenSigner:
     def _verified(token: str, keys: list[bytes]) -> dict[str, Any]:
         for key in keys:
             try:
-                return jwt.decode(token, key, algorithms=[ALGORITHM], leeway=LEEWAY_SECONDS,
-                                  options={"require": REQUIRED_CLAIMS})
+                return jwt.decode(
+                    token,
+                    key,
+                    algorithms=[ALGORITHM],
+                    leeway=LEEWAY_SECONDS,
+                    options={"require": REQUIRED_CLAIMS},
+                )
             except jwt.ExpiredSignatureError:
                 raise invalid_token("The session has expired") from None
             except jwt.InvalidSignatureError:

@@ -25,8 +25,8 @@ from apsara_core.providers.base import GenerationOptions, Provider
 from apsara_core.providers.manager import ProviderManager
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_edit, chat_store
-from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_embed import embed_texts
+from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import parse_files
 from apsara_core.services.chat_stream import ChatEvent, ReplyJob, ReplyRunner, error_event
 from apsara_core.services.conversations import load_owned
@@ -49,8 +49,11 @@ def check_text(value: Any, limit: int, field: str = "text") -> str:
     if not check_unicode(value, field).strip():
         raise ValidationError(f"{field} must not be empty", field=field)
     if len(value) > limit:
-        raise PayloadTooLargeError(f"{field} is {len(value)} characters; the limit is {limit}",
-                                   field=field, suggestions=["Shorten the message or split it"])
+        raise PayloadTooLargeError(
+            f"{field} is {len(value)} characters; the limit is {limit}",
+            field=field,
+            suggestions=["Shorten the message or split it"],
+        )
     return value
 
 
@@ -82,16 +85,25 @@ async def _guarded(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]
 class ChatService:
     """Generate, stream, edit, regenerate, embed."""
 
-    def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
-                 providers: ProviderManager, files: ChatFiles, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase,
+        settings: Settings,
+        limits: LimitsService,
+        providers: ProviderManager,
+        files: ChatFiles,
+        clock: Clock,
+    ) -> None:
         self._db = db
         self._settings = settings
         self._limits = limits
         self._providers = providers
         self._files = files
         self._clock = clock
-        self._replies = ReplyRunner(db=db, settings=settings, limits=limits, files=files,
-                                    clock=clock)
+        self._replies = ReplyRunner(
+            db=db, settings=settings, limits=limits, files=files, clock=clock
+        )
 
     def _model(self, model: Any, config: Any) -> tuple[Provider, GenerationOptions]:
         provider = self._providers.for_model(model)
@@ -102,8 +114,16 @@ class ChatService:
     async def _reserve(self, actor: Principal, model: str) -> Any:
         return await self._limits.reserve(actor=actor, model=model)
 
-    def stream(self, *, actor: Principal, conversation_id: Any, text: Any, model: Any = DEFAULT_MODEL,
-               config: Any = None, files: Any = None) -> AsyncIterator[ChatEvent]:
+    def stream(
+        self,
+        *,
+        actor: Principal,
+        conversation_id: Any,
+        text: Any,
+        model: Any = DEFAULT_MODEL,
+        config: Any = None,
+        files: Any = None,
+    ) -> AsyncIterator[ChatEvent]:
         """Send a message and stream the reply (thought, text, usage, done | error)."""
         return _guarded(self._send(actor, conversation_id, text, model, config, files))
 
@@ -111,8 +131,9 @@ class ChatService:
         """`stream` collected: the spec's response dict plus the stored message ids."""
         return await collect(self.stream(**kwargs))
 
-    async def _send(self, actor: Principal, conversation_id: Any, text: Any, model: Any,
-                    config: Any, files: Any) -> AsyncIterator[ChatEvent]:
+    async def _send(
+        self, actor: Principal, conversation_id: Any, text: Any, model: Any, config: Any, files: Any
+    ) -> AsyncIterator[ChatEvent]:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(text, self._settings.max_message_chars)
         provider, options = self._model(model, config)
@@ -123,17 +144,29 @@ class ChatService:
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
         # The user's message is stored while the model call starts; no reply text is shown or
         # stored before it is (see ReplyJob.prompt_store).
-        storing = asyncio.ensure_future(chat_store.append(
-            self._db, user_doc, expected=conv["stats"]["messageSequence"]))
-        job = ReplyJob(actor, conv, model, provider, options, reservation, prompt_store=storing,
-                       prompt_id=user_doc["messageId"], request_at=request_at, started=started,
-                       window=[*window, user_doc])
+        storing = asyncio.ensure_future(
+            chat_store.append(self._db, user_doc, expected=conv["stats"]["messageSequence"])
+        )
+        job = ReplyJob(
+            actor,
+            conv,
+            model,
+            provider,
+            options,
+            reservation,
+            prompt_store=storing,
+            prompt_id=user_doc["messageId"],
+            request_at=request_at,
+            started=started,
+            window=[*window, user_doc],
+        )
         async with aclosing(self._replies.run(job)) as events:
             async for event in events:
                 yield event
 
-    async def _reserve_reading(self, actor: Principal, model: str,
-                               conv: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+    async def _reserve_reading(
+        self, actor: Principal, model: str, conv: dict[str, Any]
+    ) -> tuple[Any, list[dict[str, Any]]]:
         """Reserve quota while the earlier history is read (a new conversation has none)."""
         last = conv["stats"]["messageSequence"]
         if not last:
@@ -150,30 +183,61 @@ class ChatService:
             await self._limits.refund(reservation)
             raise
 
-    def _user_doc(self, conv: dict[str, Any], text: str, files: list[dict[str, str]], model: str,
-                  options: GenerationOptions, request_at: Any) -> dict[str, Any]:
+    def _user_doc(
+        self,
+        conv: dict[str, Any],
+        text: str,
+        files: list[dict[str, str]],
+        model: str,
+        options: GenerationOptions,
+        request_at: Any,
+    ) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "messageId": msg_repo.new_message_id(), "conversationId": conv["conversationId"],
-            "userId": conv["userId"], "role": "user", "content": {"text": text},
+            "messageId": msg_repo.new_message_id(),
+            "conversationId": conv["conversationId"],
+            "userId": conv["userId"],
+            "role": "user",
+            "content": {"text": text},
             "config": {"model": model, **options.to_config()},
             "metadata": {"status": "complete", "timing": {"requestAt": request_at}},
-            "isEdited": False, "editHistory": [], "createdAt": request_at}
+            "isEdited": False,
+            "editHistory": [],
+            "createdAt": request_at,
+        }
         if files:
             doc["files"] = files
         return doc
 
-    def stream_edit(self, *, actor: Principal, conversation_id: Any, message_id: Any, new_text: Any,
-                    model: Any = DEFAULT_MODEL, config: Any = None,
-                    files: Any = None) -> AsyncIterator[ChatEvent]:
+    def stream_edit(
+        self,
+        *,
+        actor: Principal,
+        conversation_id: Any,
+        message_id: Any,
+        new_text: Any,
+        model: Any = DEFAULT_MODEL,
+        config: Any = None,
+        files: Any = None,
+    ) -> AsyncIterator[ChatEvent]:
         """Edit a user message (later messages archived as a branch) and stream a new reply."""
-        return _guarded(self._edit(actor, conversation_id, message_id, new_text, model, config, files))
+        return _guarded(
+            self._edit(actor, conversation_id, message_id, new_text, model, config, files)
+        )
 
     async def edit(self, **kwargs: Any) -> dict[str, Any]:
         """`stream_edit` collected; the response carries branchId and editedMessageId."""
         return await collect(self.stream_edit(**kwargs))
 
-    async def _edit(self, actor: Principal, conversation_id: Any, message_id: Any, new_text: Any,
-                    model: Any, config: Any, files: Any) -> AsyncIterator[ChatEvent]:
+    async def _edit(
+        self,
+        actor: Principal,
+        conversation_id: Any,
+        message_id: Any,
+        new_text: Any,
+        model: Any,
+        config: Any,
+        files: Any,
+    ) -> AsyncIterator[ChatEvent]:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(new_text, self._settings.max_message_chars, field="newText")
         provider, options = self._model(model, config)
@@ -184,21 +248,38 @@ class ChatService:
         message = await chat_edit.editable(self._db, conv, message_id)
         reservation = await self._reserve(actor, model)
         try:
-            prompt, branch = await chat_edit.apply_edit(self._db, conv, message, text, file_parts,
-                                                        now=self._clock.now())
+            prompt, branch = await chat_edit.apply_edit(
+                self._db, conv, message, text, file_parts, now=self._clock.now()
+            )
         except BaseException:
             await self._limits.refund(reservation)
             raise
-        job = ReplyJob(actor, conv, model, provider, options, reservation, prompt=prompt,
-                       request_at=request_at, started=started,
-                       extra={"branchId": branch, "editedMessageId": prompt["messageId"]})
+        job = ReplyJob(
+            actor,
+            conv,
+            model,
+            provider,
+            options,
+            reservation,
+            prompt=prompt,
+            request_at=request_at,
+            started=started,
+            extra={"branchId": branch, "editedMessageId": prompt["messageId"]},
+        )
         async with aclosing(self._replies.run(job)) as events:
             async for event in events:
                 yield event
 
-    def stream_regenerate(self, *, actor: Principal, conversation_id: Any, message_id: Any = None,
-                          model: Any = DEFAULT_MODEL, config: Any = None,
-                          files: Any = None) -> AsyncIterator[ChatEvent]:
+    def stream_regenerate(
+        self,
+        *,
+        actor: Principal,
+        conversation_id: Any,
+        message_id: Any = None,
+        model: Any = DEFAULT_MODEL,
+        config: Any = None,
+        files: Any = None,
+    ) -> AsyncIterator[ChatEvent]:
         """Archive a model reply (the last, or message_id) and stream a new one. `files`, when
         given, replace the files of the user message answered (kept in its edit history)."""
         return _guarded(self._regenerate(actor, conversation_id, message_id, model, config, files))
@@ -207,8 +288,15 @@ class ChatService:
         """`stream_regenerate` collected; carries branchId and regeneratedMessageId."""
         return await collect(self.stream_regenerate(**kwargs))
 
-    async def _regenerate(self, actor: Principal, conversation_id: Any, message_id: Any, model: Any,
-                          config: Any, files: Any = None) -> AsyncIterator[ChatEvent]:
+    async def _regenerate(
+        self,
+        actor: Principal,
+        conversation_id: Any,
+        message_id: Any,
+        model: Any,
+        config: Any,
+        files: Any = None,
+    ) -> AsyncIterator[ChatEvent]:
         started, request_at = time.perf_counter(), self._clock.now()
         provider, options = self._model(model, config)
         file_parts = parse_files(files) if files is not None else None
@@ -217,33 +305,66 @@ class ChatService:
         if file_parts is not None:
             file_parts = await self._files.attach(conv["userId"], file_parts)
             if prompt["role"] != "user":
-                raise ValidationError("Only a reply to a user message can be regenerated with "
-                                      "files", field="files")
+                raise ValidationError(
+                    "Only a reply to a user message can be regenerated with files", field="files"
+                )
         reservation = await self._reserve(actor, model)
         try:
             if file_parts is not None:  # the prompt takes the files; what follows is archived
                 prompt, branch = await chat_edit.apply_edit(
-                    self._db, conv, prompt, prompt["content"].get("text", ""), file_parts,
-                    now=self._clock.now())
+                    self._db,
+                    conv,
+                    prompt,
+                    prompt["content"].get("text", ""),
+                    file_parts,
+                    now=self._clock.now(),
+                )
             else:
-                branch = (await chat_edit.archive_reply(self._db, conv, target,
-                                                        now=self._clock.now())
-                          if target else None)
+                branch = (
+                    await chat_edit.archive_reply(self._db, conv, target, now=self._clock.now())
+                    if target
+                    else None
+                )
         except BaseException:
             await self._limits.refund(reservation)
             raise
-        extra = {"branchId": branch, "regeneratedMessageId": target["messageId"] if target else None}
-        job = ReplyJob(actor, conv, model, provider, options, reservation, prompt=prompt,
-                       request_at=request_at, started=started, extra=extra)
+        extra = {
+            "branchId": branch,
+            "regeneratedMessageId": target["messageId"] if target else None,
+        }
+        job = ReplyJob(
+            actor,
+            conv,
+            model,
+            provider,
+            options,
+            reservation,
+            prompt=prompt,
+            request_at=request_at,
+            started=started,
+            extra=extra,
+        )
         async with aclosing(self._replies.run(job)) as events:
             async for event in events:
                 yield event
 
-    async def embed(self, *, actor: Principal, texts: Any, model: Any = DEFAULT_EMBEDDING_MODEL,
-                    task_type: Any = None, output_dimensionality: Any = None) -> dict[str, Any]:
+    async def embed(
+        self,
+        *,
+        actor: Principal,
+        texts: Any,
+        model: Any = DEFAULT_EMBEDDING_MODEL,
+        task_type: Any = None,
+        output_dimensionality: Any = None,
+    ) -> dict[str, Any]:
         """Embed a batch of texts: {"embeddings": [[float]], "model"} (metered like generation)."""
-        return await embed_texts(providers=self._providers, limits=self._limits,
-                                 max_chars=self._settings.max_message_chars, actor=actor,
-                                 texts=texts, model=model, task_type=task_type,
-                                 output_dimensionality=output_dimensionality)
-
+        return await embed_texts(
+            providers=self._providers,
+            limits=self._limits,
+            max_chars=self._settings.max_message_chars,
+            actor=actor,
+            texts=texts,
+            model=model,
+            task_type=task_type,
+            output_dimensionality=output_dimensionality,
+        )

@@ -42,15 +42,23 @@ async def editable(db: AsyncDatabase, conv: dict[str, Any], message_id: Any) -> 
     """
     msg = await find_message(db, conv, message_id)
     if msg["role"] != "user":
-        raise ValidationError(f"Only user messages can be edited; {msg['messageId']} is a "
-                              f"{msg['role']} message (regenerate a model reply instead)",
-                              field="messageId")
+        raise ValidationError(
+            f"Only user messages can be edited; {msg['messageId']} is a "
+            f"{msg['role']} message (regenerate a model reply instead)",
+            field="messageId",
+        )
     return msg
 
 
-async def apply_edit(db: AsyncDatabase, conv: dict[str, Any], message: dict[str, Any], text: str,
-                     files: list[dict[str, str]] | None, *,
-                     now: datetime) -> tuple[dict[str, Any], str | None]:
+async def apply_edit(
+    db: AsyncDatabase,
+    conv: dict[str, Any],
+    message: dict[str, Any],
+    text: str,
+    files: list[dict[str, str]] | None,
+    *,
+    now: datetime,
+) -> tuple[dict[str, Any], str | None]:
     """Archive what follows the message as a branch and store the new text, in one transaction
     (stamped `now`).
 
@@ -62,14 +70,29 @@ async def apply_edit(db: AsyncDatabase, conv: dict[str, Any], message: dict[str,
     async def work(session: AsyncClientSession) -> tuple[dict[str, Any], str | None]:
         current = await msg_repo.find(db, cid, message["messageId"], session=session)
         if current is None:
-            raise NotFoundError(f"No message {message['messageId']!r} in this conversation",
-                                field="messageId")
-        branch, _ = await chat_store.archive_from(db, cid, current["messageSequence"], reason="edit",
-                                                  now=now, anchor=current, session=session)
-        old = {"text": current["content"].get("text", ""), "files": current.get("files") or [],
-               "editedAt": now}
-        edited = {**current, "content": {**current["content"], "text": text}, "isEdited": True,
-                  "editHistory": [*current.get("editHistory", []), old]}
+            raise NotFoundError(
+                f"No message {message['messageId']!r} in this conversation", field="messageId"
+            )
+        branch, _ = await chat_store.archive_from(
+            db,
+            cid,
+            current["messageSequence"],
+            reason="edit",
+            now=now,
+            anchor=current,
+            session=session,
+        )
+        old = {
+            "text": current["content"].get("text", ""),
+            "files": current.get("files") or [],
+            "editedAt": now,
+        }
+        edited = {
+            **current,
+            "content": {**current["content"], "text": text},
+            "isEdited": True,
+            "editHistory": [*current.get("editHistory", []), old],
+        }
         if files is not None:
             edited["files"] = files
         await msg_repo.replace(db, edited, session=session)
@@ -82,13 +105,16 @@ async def _before(db: AsyncDatabase, conv: dict[str, Any], sequence: int) -> dic
     """The message a reply at `sequence` answers (a user or tool message)."""
     previous = await msg_repo.window(db, conv["conversationId"], sequence, 1)
     if not previous or previous[-1]["role"] not in PROMPT_ROLES:
-        raise ValidationError("This reply does not follow a user or tool message; nothing to "
-                              "regenerate from", field="messageId")
+        raise ValidationError(
+            "This reply does not follow a user or tool message; nothing to regenerate from",
+            field="messageId",
+        )
     return previous[-1]
 
 
-async def regenerate_target(db: AsyncDatabase, conv: dict[str, Any],
-                            message_id: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+async def regenerate_target(
+    db: AsyncDatabase, conv: dict[str, Any], message_id: Any
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(the model reply to replace or None, the prompt message to answer).
 
     Without message_id: the last reply; when the conversation ends with a user or tool message
@@ -101,24 +127,40 @@ async def regenerate_target(db: AsyncDatabase, conv: dict[str, Any],
     if message_id is not None:
         target = await find_message(db, conv, message_id)
         if target["role"] != "model":
-            raise ValidationError(f"Only model replies can be regenerated; {target['messageId']} is "
-                                  f"a {target['role']} message", field="messageId")
+            raise ValidationError(
+                f"Only model replies can be regenerated; {target['messageId']} is "
+                f"a {target['role']} message",
+                field="messageId",
+            )
         return target, await _before(db, conv, target["messageSequence"])
-    last = await msg_repo.window(db, conv["conversationId"], conv["stats"]["messageSequence"] + 1, 1)
+    last = await msg_repo.window(
+        db, conv["conversationId"], conv["stats"]["messageSequence"] + 1, 1
+    )
     if not last:
-        raise ValidationError("The conversation has no messages: nothing to regenerate",
-                              field="conversationId", suggestions=["Send a message first"])
+        raise ValidationError(
+            "The conversation has no messages: nothing to regenerate",
+            field="conversationId",
+            suggestions=["Send a message first"],
+        )
     if last[-1]["role"] in PROMPT_ROLES:
         return None, last[-1]
     return last[-1], await _before(db, conv, last[-1]["messageSequence"])
 
 
-async def archive_reply(db: AsyncDatabase, conv: dict[str, Any], target: dict[str, Any], *,
-                        now: datetime) -> str | None:
+async def archive_reply(
+    db: AsyncDatabase, conv: dict[str, Any], target: dict[str, Any], *, now: datetime
+) -> str | None:
     """Archive the reply and everything after it as an earlier version (at `now`); the branchId."""
+
     async def work(session: AsyncClientSession) -> str | None:
-        branch, _ = await chat_store.archive_from(db, conv["conversationId"], target["messageSequence"],
-                                                  reason="regenerate", now=now, session=session)
+        branch, _ = await chat_store.archive_from(
+            db,
+            conv["conversationId"],
+            target["messageSequence"],
+            reason="regenerate",
+            now=now,
+            session=session,
+        )
         return branch
 
     return await run_in_transaction(db, work)

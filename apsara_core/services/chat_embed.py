@@ -13,8 +13,16 @@ from apsara_core.services.limits import LimitsService
 
 MAX_TEXTS = 100
 MAX_DIMENSIONS = 3072
-TASK_TYPES = ("RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY", "CLASSIFICATION",
-              "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY")
+TASK_TYPES = (
+    "RETRIEVAL_QUERY",
+    "RETRIEVAL_DOCUMENT",
+    "SEMANTIC_SIMILARITY",
+    "CLASSIFICATION",
+    "CLUSTERING",
+    "QUESTION_ANSWERING",
+    "FACT_VERIFICATION",
+    "CODE_RETRIEVAL_QUERY",
+)
 
 
 def check_texts(texts: Any, limit: int) -> list[str]:
@@ -29,8 +37,9 @@ def check_texts(texts: Any, limit: int) -> list[str]:
         if not isinstance(text, str) or not check_unicode(text, f"texts[{i}]").strip():
             raise ValidationError(f"texts[{i}] must be a non-empty string", field=f"texts[{i}]")
         if len(text) > limit:
-            raise PayloadTooLargeError(f"texts[{i}] is {len(text)} characters; the limit is {limit}",
-                                       field=f"texts[{i}]")
+            raise PayloadTooLargeError(
+                f"texts[{i}] is {len(text)} characters; the limit is {limit}", field=f"texts[{i}]"
+            )
     return texts
 
 
@@ -43,17 +52,32 @@ def check_options(task_type: Any, dimensions: Any) -> tuple[str | None, int | No
     if task_type is not None:
         task_type = task_type.upper() if isinstance(task_type, str) else task_type
         if task_type not in TASK_TYPES:
-            raise ValidationError(f"taskType must be one of {', '.join(TASK_TYPES)}", field="taskType")
-    if dimensions is not None and (not isinstance(dimensions, int) or isinstance(dimensions, bool)
-                                   or not 1 <= dimensions <= MAX_DIMENSIONS):
-        raise ValidationError(f"outputDimensionality must be a whole number from 1 to {MAX_DIMENSIONS}",
-                              field="outputDimensionality")
+            raise ValidationError(
+                f"taskType must be one of {', '.join(TASK_TYPES)}", field="taskType"
+            )
+    if dimensions is not None and (
+        not isinstance(dimensions, int)
+        or isinstance(dimensions, bool)
+        or not 1 <= dimensions <= MAX_DIMENSIONS
+    ):
+        raise ValidationError(
+            f"outputDimensionality must be a whole number from 1 to {MAX_DIMENSIONS}",
+            field="outputDimensionality",
+        )
     return task_type, dimensions
 
 
-async def embed_texts(*, providers: ProviderManager, limits: LimitsService, max_chars: int,
-                      actor: Principal, texts: Any, model: Any, task_type: Any,
-                      output_dimensionality: Any) -> dict[str, Any]:
+async def embed_texts(
+    *,
+    providers: ProviderManager,
+    limits: LimitsService,
+    max_chars: int,
+    actor: Principal,
+    texts: Any,
+    model: Any,
+    task_type: Any,
+    output_dimensionality: Any,
+) -> dict[str, Any]:
     """{"embeddings": [[float]], "model"}; quota reserved first, refunded on failure."""
     texts = check_texts(texts, max_chars)
     task_type, dims = check_options(task_type, output_dimensionality)
@@ -61,12 +85,19 @@ async def embed_texts(*, providers: ProviderManager, limits: LimitsService, max_
     provider.check_ready()
     reservation = await limits.reserve(actor=actor, model=model)
     try:
-        vectors = await provider.embed(texts=texts, model=model, task_type=task_type,
-                                       output_dimensionality=dims)
+        vectors = await provider.embed(
+            texts=texts, model=model, task_type=task_type, output_dimensionality=dims
+        )
     except BaseException:
         await limits.refund(reservation)
         raise
-    await limits.commit(reservation, prompt_tokens=sum(estimate_tokens(t) for t in texts),
-                             output_tokens=0)
-    return {"success": True, "embeddings": vectors, "model": model, "provider": provider.name,
-            "dimensions": len(vectors[0]) if vectors else 0}
+    await limits.commit(
+        reservation, prompt_tokens=sum(estimate_tokens(t) for t in texts), output_tokens=0
+    )
+    return {
+        "success": True,
+        "embeddings": vectors,
+        "model": model,
+        "provider": provider.name,
+        "dimensions": len(vectors[0]) if vectors else 0,
+    }

@@ -36,8 +36,10 @@ REUSE_MARGIN = timedelta(hours=1)  # a copy this close to its expiry is uploaded
 def _expired(rec: dict[str, Any]) -> FileExpiredError:
     return FileExpiredError(
         f"File {rec['fileId']} ({rec['displayName']}) was kept by the Gemini File API only until "
-        f"its 48 hours ran out", field="files",
-        suggestions=["Upload it again; store files you want to keep with local or s3"])
+        f"its 48 hours ran out",
+        field="files",
+        suggestions=["Upload it again; store files you want to keep with local or s3"],
+    )
 
 
 class ChatFiles:
@@ -64,14 +66,24 @@ class ChatFiles:
                 continue
             rec = found.get(part["fileId"])
             if rec is None or rec["userId"] != owner:
-                raise NotFoundError(f"No file {part['fileId']!r}", field=f"files[{i}]",
-                                    suggestions=["List your files with `apsara file list`"])
+                raise NotFoundError(
+                    f"No file {part['fileId']!r}",
+                    field=f"files[{i}]",
+                    suggestions=["List your files with `apsara file list`"],
+                )
             kind = BY_MIME.get(rec["mimeType"])
             if kind is None or not kind.ai_ready:
-                raise ValidationError(f"files[{i}] is {rec['mimeType']}, which Gemini cannot read",
-                                      field=f"files[{i}]")
-            out.append({"fileId": rec["fileId"], "mimeType": rec["mimeType"],
-                        "displayName": rec["displayName"]})
+                raise ValidationError(
+                    f"files[{i}] is {rec['mimeType']}, which Gemini cannot read",
+                    field=f"files[{i}]",
+                )
+            out.append(
+                {
+                    "fileId": rec["fileId"],
+                    "mimeType": rec["mimeType"],
+                    "displayName": rec["displayName"],
+                }
+            )
         return out
 
     async def _upload_copy(self, rec: dict[str, Any]) -> dict[str, Any]:
@@ -79,16 +91,18 @@ class ChatFiles:
         files = self._files
         reader = await files.storage.get(rec["method"], field="files").open(rec["location"])
         try:
-            remote = await files.gemini.upload(reader, mime=rec["mimeType"],
-                                               display_name=rec["displayName"])
+            remote = await files.gemini.upload(
+                reader, mime=rec["mimeType"], display_name=rec["displayName"]
+            )
         finally:
             await asyncio.to_thread(reader.close)
         remote = await files.gemini.wait_active(remote)
         await repo.set_remote(self._db, rec["fileId"], remote, self._clock.now())
         return remote
 
-    async def model_part(self, owner: str, file_id: str,
-                         stats: dict[str, int]) -> dict[str, str] | None:
+    async def model_part(
+        self, owner: str, file_id: str, stats: dict[str, int]
+    ) -> dict[str, str] | None:
         """The {"uri", "mimeType"} to send for a stored file (None: its record is gone)."""
         rec = await repo.find(self._db, file_id)
         if rec is None or rec["userId"] != owner:
@@ -105,8 +119,9 @@ class ChatFiles:
             await repo.set_remote(self._db, file_id, remote, now)
         return {"uri": remote["uri"], "mimeType": rec["mimeType"]}
 
-    async def resolve(self, owner: str, request: ProviderRequest,
-                      stats: dict[str, int]) -> ProviderRequest:
+    async def resolve(
+        self, owner: str, request: ProviderRequest, stats: dict[str, int]
+    ) -> ProviderRequest:
         """The request with every stored file id replaced by its File API uri."""
         turns = []
         for turn in request.turns:
@@ -138,8 +153,9 @@ class ChatFiles:
                 gone += 1
         return gone
 
-    async def stream(self, provider: Provider, request: ProviderRequest, *, owner: str,
-                     stats: dict[str, int]) -> AsyncIterator[ProviderChunk]:
+    async def stream(
+        self, provider: Provider, request: ProviderRequest, *, owner: str, stats: dict[str, int]
+    ) -> AsyncIterator[ProviderChunk]:
         """`provider`'s stream with `owner`'s stored files resolved; re-uploads gone copies
         once. `stats` counts the auto-uploads (`autoUploads`)."""
         if not any(f for t in request.turns for f in t.files if "fileId" in f):
@@ -154,6 +170,10 @@ class ChatFiles:
                     yield chunk
                 return
             except ProviderBadRequestError as exc:
-                if (started or attempt or exc.field != "files"
-                        or not await self.refresh_gone(owner, request)):
+                if (
+                    started
+                    or attempt
+                    or exc.field != "files"
+                    or not await self.refresh_gone(owner, request)
+                ):
                     raise

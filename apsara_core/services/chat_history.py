@@ -51,8 +51,9 @@ def _cost(turn: Turn) -> int:
     return estimate_tokens(turn.text) + FILE_TOKENS * len(turn.files)
 
 
-def build_history(messages: list[dict[str, Any]], *, system_instruction: str | None,
-                  budget: int, unread: int = 0) -> History:
+def build_history(
+    messages: list[dict[str, Any]], *, system_instruction: str | None, budget: int, unread: int = 0
+) -> History:
     """Trim ascending `messages` (the last one is the prompt) to `budget` tokens.
 
     Args:
@@ -87,8 +88,9 @@ def parse_files(files: Any) -> list[dict[str, str]]:
     if files is None:
         return []
     if not isinstance(files, list) or len(files) > MAX_FILES:
-        raise ValidationError(f"files must be a list of at most {MAX_FILES} file ids or URIs",
-                              field="files")
+        raise ValidationError(
+            f"files must be a list of at most {MAX_FILES} file ids or URIs", field="files"
+        )
     out = []
     for i, ref in enumerate(files):
         if isinstance(ref, str) and ref.startswith("file_") and len(ref) <= 100:
@@ -97,7 +99,8 @@ def parse_files(files: Any) -> list[dict[str, str]]:
         if not isinstance(ref, str) or not ref.startswith(URI_SCHEMES) or len(ref) > 2048:
             raise ValidationError(
                 f"files[{i}] must be a stored file id (file_...), a gs:// or an https:// URI",
-                field=f"files[{i}]")
+                field=f"files[{i}]",
+            )
         check_unicode(ref, f"files[{i}]")
         mime = mimetypes.guess_type(ref.split("?", 1)[0])[0] or "application/octet-stream"
         out.append({"uri": ref, "mimeType": mime})

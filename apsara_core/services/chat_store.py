@@ -28,8 +28,14 @@ class _Stale(Exception):
     """Another message took the expected sequence first (aborts the fast path's transaction)."""
 
 
-async def append(db: AsyncDatabase, doc: dict[str, Any], *, tokens: int = 0,
-                 expected: int | None = None, also: Sequence[Write] = ()) -> dict[str, Any]:
+async def append(
+    db: AsyncDatabase,
+    doc: dict[str, Any],
+    *,
+    tokens: int = 0,
+    expected: int | None = None,
+    also: Sequence[Write] = (),
+) -> dict[str, Any]:
     """Give `doc` the next messageSequence and store it, atomically (adding `tokens` to the stats).
 
     The message's `createdAt` (stamped by the caller) is also the conversation's lastActivity.
@@ -45,8 +51,10 @@ async def append(db: AsyncDatabase, doc: dict[str, Any], *, tokens: int = 0,
     now: datetime = doc["createdAt"]
     if expected is not None:
         stored = {**doc, "messageSequence": expected + 1}
-        first = [conv_repo.next_sequence_if(doc["conversationId"], expected, now, tokens=tokens),
-                 Insert("messages", stored)]
+        first = [
+            conv_repo.next_sequence_if(doc["conversationId"], expected, now, tokens=tokens),
+            Insert("messages", stored),
+        ]
 
         async def known(session: AsyncClientSession) -> dict[str, Any]:
             if (await writes.apply(db, [*first, *also], session=session))[0] == 0:
@@ -60,11 +68,13 @@ async def append(db: AsyncDatabase, doc: dict[str, Any], *, tokens: int = 0,
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         try:
-            seq = await conv_repo.allocate_sequence(db, doc["conversationId"], now,
-                                                    session=session, tokens=tokens)
+            seq = await conv_repo.allocate_sequence(
+                db, doc["conversationId"], now, session=session, tokens=tokens
+            )
         except LookupError:
-            raise NotFoundError(f"Conversation {doc['conversationId']} no longer exists",
-                                field="conversationId") from None
+            raise NotFoundError(
+                f"Conversation {doc['conversationId']} no longer exists", field="conversationId"
+            ) from None
         stored = {**doc, "messageSequence": seq}
         await writes.apply(db, [Insert("messages", stored), *also], session=session)
         return stored
@@ -78,9 +88,16 @@ async def append(db: AsyncDatabase, doc: dict[str, Any], *, tokens: int = 0,
     raise AssertionError("unreachable")
 
 
-async def archive_from(db: AsyncDatabase, conversation_id: str, sequence: int, *, reason: str,
-                       now: datetime, session: AsyncClientSession,
-                       anchor: dict[str, Any] | None = None) -> tuple[str | None, int]:
+async def archive_from(
+    db: AsyncDatabase,
+    conversation_id: str,
+    sequence: int,
+    *,
+    reason: str,
+    now: datetime,
+    session: AsyncClientSession,
+    anchor: dict[str, Any] | None = None,
+) -> tuple[str | None, int]:
     """Move messages with messageSequence >= sequence to the archive as one branch (at `now`).
 
     `anchor` (the pre-edit user message) is archived with them but stays live.
@@ -94,37 +111,50 @@ async def archive_from(db: AsyncDatabase, conversation_id: str, sequence: int, *
     if not moving:
         return None, 0
     branch = msg_repo.new_branch_id()
-    docs = [{**m, "branchId": branch, "archivedAt": now, "reason": reason,
-             "anchorSequence": sequence} for m in moving]
+    docs = [
+        {**m, "branchId": branch, "archivedAt": now, "reason": reason, "anchorSequence": sequence}
+        for m in moving
+    ]
     await msg_repo.archive(db, docs, session=session)
-    removed = await msg_repo.delete_from(db, conversation_id, sequence + (anchor is not None),
-                                         session=session)
+    removed = await msg_repo.delete_from(
+        db, conversation_id, sequence + (anchor is not None), session=session
+    )
     await conv_repo.add_stats(db, conversation_id, messages=-removed, session=session)
     return branch, removed
 
 
-async def restore(db: AsyncDatabase, conversation_id: str, branch_id: str, *,
-                  now: datetime) -> dict[str, Any]:
+async def restore(
+    db: AsyncDatabase, conversation_id: str, branch_id: str, *, now: datetime
+) -> dict[str, Any]:
     """Bring an archived branch back; what it replaces becomes a branch of its own (at `now`).
 
     Raises:
         NotFoundError: no such branch in this conversation.
     """
+
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         docs = await msg_repo.archived(db, conversation_id, branch_id, session=session)
         if not docs:
-            raise NotFoundError(f"No archived branch {branch_id!r} in this conversation",
-                                field="branchId", suggestions=["List branches first"])
+            raise NotFoundError(
+                f"No archived branch {branch_id!r} in this conversation",
+                field="branchId",
+                suggestions=["List branches first"],
+            )
         start = min(d["anchorSequence"] for d in docs)
-        replaced, _ = await archive_from(db, conversation_id, start, reason="restore", now=now,
-                                         session=session)
+        replaced, _ = await archive_from(
+            db, conversation_id, start, reason="restore", now=now, session=session
+        )
         await msg_repo.drop_branch(db, conversation_id, branch_id, session=session)
         restored = [{k: v for k, v in d.items() if k not in ARCHIVE_FIELDS} for d in docs]
         for doc in restored:
             await msg_repo.insert(db, doc, session=session)
         await conv_repo.add_stats(db, conversation_id, messages=len(restored), session=session)
-        return {"restored": len(restored), "branchId": branch_id, "replacedBy": replaced,
-                "conversationId": conversation_id}
+        return {
+            "restored": len(restored),
+            "branchId": branch_id,
+            "replacedBy": replaced,
+            "conversationId": conversation_id,
+        }
 
     return await run_in_transaction(db, work)
 
@@ -133,9 +163,16 @@ def group_branches(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Archived docs grouped per branch: {branchId, reason, archivedAt, anchorSequence, messages}."""
     branches: dict[str, dict[str, Any]] = {}
     for doc in docs:
-        entry = branches.setdefault(doc["branchId"], {
-            "branchId": doc["branchId"], "reason": doc.get("reason"), "archivedAt": doc["archivedAt"],
-            "anchorSequence": doc.get("anchorSequence"), "messages": []})
+        entry = branches.setdefault(
+            doc["branchId"],
+            {
+                "branchId": doc["branchId"],
+                "reason": doc.get("reason"),
+                "archivedAt": doc["archivedAt"],
+                "anchorSequence": doc.get("anchorSequence"),
+                "messages": [],
+            },
+        )
         entry["messages"].append({k: v for k, v in doc.items() if k not in ARCHIVE_FIELDS})
     for entry in branches.values():
         entry["messages"].sort(key=lambda m: m["messageSequence"])

@@ -29,12 +29,12 @@ from apsara_core.clock import Clock
 from apsara_core.config import Settings
 from apsara_core.errors import ApsaraError, InterruptedReplyError
 from apsara_core.models import Principal
+from apsara_core.models.views import system_instruction_of
 from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest, ProviderResult
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_store
 from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import History, build_history
-from apsara_core.models.views import system_instruction_of
 from apsara_core.services.limits import LimitsService
 
 EventKind = Literal["started", "thought", "text", "usage", "done", "error"]
@@ -67,7 +67,7 @@ class ReplyJob:
     reservation: Any
     request_at: datetime
     prompt: dict[str, Any] | None = None
-    prompt_store: "asyncio.Future[dict[str, Any]] | None" = None
+    prompt_store: asyncio.Future[dict[str, Any]] | None = None
     prompt_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     history: History | None = None
@@ -80,20 +80,33 @@ class ReplyJob:
 def error_event(exc: BaseException) -> ChatEvent:
     """The "error" event of a failure (an interrupted reply's carries the partial reply)."""
     if isinstance(exc, InterruptedReplyError):
-        return ChatEvent("error", exc.message, {"code": exc.code, "message": exc.message, **exc.partial})
+        return ChatEvent(
+            "error", exc.message, {"code": exc.code, "message": exc.message, **exc.partial}
+        )
     if isinstance(exc, ApsaraError):
         return ChatEvent("error", exc.message, {"code": exc.code, "message": exc.message})
     if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
-        return ChatEvent("error", "cancelled", {"code": "CANCELLED", "message": "The request was cancelled"})
+        return ChatEvent(
+            "error", "cancelled", {"code": "CANCELLED", "message": "The request was cancelled"}
+        )
     # A bug: its text may hold internals, so only the code leaves (it is logged where caught).
-    return ChatEvent("error", "Internal error", {"code": "INTERNAL_ERROR", "message": "Internal error"})
+    return ChatEvent(
+        "error", "Internal error", {"code": "INTERNAL_ERROR", "message": "Internal error"}
+    )
 
 
 class ReplyRunner:
     """Runs replies: reads the history, streams the model, stores the reply and meters it."""
 
-    def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
-                 files: ChatFiles, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase,
+        settings: Settings,
+        limits: LimitsService,
+        files: ChatFiles,
+        clock: Clock,
+    ) -> None:
         self._db = db
         self._settings = settings
         self._limits = limits
@@ -102,22 +115,28 @@ class ReplyRunner:
 
     async def read_window(self, conversation_id: str, upper: int) -> list[dict[str, Any]]:
         """The newest history_max_messages messages below sequence `upper` (a sequence range)."""
-        return await msg_repo.window(self._db, conversation_id, upper,
-                                     self._settings.history_max_messages)
+        return await msg_repo.window(
+            self._db, conversation_id, upper, self._settings.history_max_messages
+        )
 
     async def load_history(self, job: ReplyJob) -> History:
         """The window ending at the prompt (pre-read or read now), trimmed to the token budget."""
         window = job.window
         if window is None:
             assert job.prompt is not None
-            window = await self.read_window(job.conv["conversationId"],
-                                            job.prompt["messageSequence"] + 1)
+            window = await self.read_window(
+                job.conv["conversationId"], job.prompt["messageSequence"] + 1
+            )
         count = self._settings.history_max_messages
         unread = 0
         if len(window) >= count:  # older messages exist beyond the window
             unread = max(job.conv["stats"].get("totalMessages", 0) - len(window), 0)
-        return build_history(window[-count:], system_instruction=system_instruction_of(job.conv),
-                             budget=job.provider.token_budget(job.model), unread=unread)
+        return build_history(
+            window[-count:],
+            system_instruction=system_instruction_of(job.conv),
+            budget=job.provider.token_budget(job.model),
+            unread=unread,
+        )
 
     async def run(self, job: ReplyJob) -> AsyncIterator[ChatEvent]:
         """Call the model with the conversation's history, yielding events as they arrive.
@@ -132,11 +151,17 @@ class ReplyRunner:
         try:
             yield ChatEvent("started", data=_started(job))
             job.history = await self.load_history(job)
-            request = ProviderRequest(model=job.model, turns=job.history.turns,
-                                      options=job.options,
-                                      system_instruction=system_instruction_of(job.conv))
-            async with aclosing(self._files.stream(job.provider, request, owner=job.conv["userId"],
-                                                    stats=job.file_stats)) as chunks:
+            request = ProviderRequest(
+                model=job.model,
+                turns=job.history.turns,
+                options=job.options,
+                system_instruction=system_instruction_of(job.conv),
+            )
+            async with aclosing(
+                self._files.stream(
+                    job.provider, request, owner=job.conv["userId"], stats=job.file_stats
+                )
+            ) as chunks:
                 async for chunk in chunks:
                     result.add(chunk)
                     if chunk.kind in ("thought", "text") and chunk.text:
@@ -163,18 +188,24 @@ class ReplyRunner:
         doc = _model_doc(job, result, status="complete", now=self._clock.now())
         return _response(job, result, await self._store_reply(job, result, doc))
 
-    async def _store_reply(self, job: ReplyJob, result: ProviderResult,
-                           doc: dict[str, Any]) -> dict[str, Any]:
+    async def _store_reply(
+        self, job: ReplyJob, result: ProviderResult, doc: dict[str, Any]
+    ) -> dict[str, Any]:
         """Append the reply and commit the reservation with its tokens, in one transaction."""
-        commit = self._limits.commit_writes(job.reservation, prompt_tokens=result.usage.prompt,
-                                            output_tokens=result.usage.output,
-                                            thoughts_tokens=result.usage.thoughts)
+        commit = self._limits.commit_writes(
+            job.reservation,
+            prompt_tokens=result.usage.prompt,
+            output_tokens=result.usage.output,
+            thoughts_tokens=result.usage.thoughts,
+        )
         expected = job.prompt["messageSequence"] if job.prompt is not None else None
-        return await chat_store.append(self._db, doc, tokens=result.usage.total, expected=expected,
-                                       also=commit)
+        return await chat_store.append(
+            self._db, doc, tokens=result.usage.total, expected=expected, also=commit
+        )
 
-    async def _settle_failure(self, job: ReplyJob, result: ProviderResult,
-                              exc: BaseException) -> dict[str, Any] | None:
+    async def _settle_failure(
+        self, job: ReplyJob, result: ProviderResult, exc: BaseException
+    ) -> dict[str, Any] | None:
         """Keep a partial reply (interrupted, quota kept) or refund when nothing was delivered
         (or when the user's message could not be stored: then no reply is stored either).
 
@@ -184,8 +215,9 @@ class ReplyRunner:
         if not await _prompt_settled(job) or not result.text:
             await self._limits.refund(job.reservation)
             return None
-        doc = _model_doc(job, result, status="interrupted", error=error_event(exc).data,
-                         now=self._clock.now())
+        doc = _model_doc(
+            job, result, status="interrupted", error=error_event(exc).data, now=self._clock.now()
+        )
         try:
             return await self._store_reply(job, result, doc)
         except Exception:
@@ -209,8 +241,9 @@ async def _prompt_settled(job: ReplyJob) -> bool:
         return False
 
 
-def _interrupted(job: ReplyJob, result: ProviderResult, stored: dict[str, Any],
-                 exc: Exception) -> InterruptedReplyError:
+def _interrupted(
+    job: ReplyJob, result: ProviderResult, stored: dict[str, Any], exc: Exception
+) -> InterruptedReplyError:
     """The error for a failure after a partial reply was stored: it carries that reply."""
     if not isinstance(exc, ApsaraError):
         log.error("a reply was interrupted by an unexpected error", exc_info=exc)
@@ -221,8 +254,12 @@ def _interrupted(job: ReplyJob, result: ProviderResult, stored: dict[str, Any],
 
 def _started(job: ReplyJob) -> dict[str, Any]:
     """The "started" event's data: where the reply goes and what it answers."""
-    return {"conversationId": job.conv["conversationId"], "model": job.model,
-            "userMessageId": job.prompt_id or (job.prompt or {}).get("messageId"), **job.extra}
+    return {
+        "conversationId": job.conv["conversationId"],
+        "model": job.model,
+        "userMessageId": job.prompt_id or (job.prompt or {}).get("messageId"),
+        **job.extra,
+    }
 
 
 def _ms_since(started: float) -> float:
@@ -230,12 +267,21 @@ def _ms_since(started: float) -> float:
 
 
 def _timing(job: ReplyJob) -> dict[str, Any]:
-    return {"requestAt": job.request_at, "firstChunkMs": job.first_chunk_ms,
-            "totalMs": _ms_since(job.started)}
+    return {
+        "requestAt": job.request_at,
+        "firstChunkMs": job.first_chunk_ms,
+        "totalMs": _ms_since(job.started),
+    }
 
 
-def _model_doc(job: ReplyJob, result: ProviderResult, *, status: str, now: datetime,
-               error: dict[str, Any] | None = None) -> dict[str, Any]:
+def _model_doc(
+    job: ReplyJob,
+    result: ProviderResult,
+    *,
+    status: str,
+    now: datetime,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     content: dict[str, Any] = {"text": result.text}
     if result.thoughts:
         content["thoughts"] = result.thoughts
@@ -243,31 +289,50 @@ def _model_doc(job: ReplyJob, result: ProviderResult, *, status: str, now: datet
         content["functionCalls"] = result.function_calls
     history = job.history or History([], 0, 0)
     metadata: dict[str, Any] = {
-        "status": status, "timing": _timing(job), "tokens": result.usage.to_stored(),
+        "status": status,
+        "timing": _timing(job),
+        "tokens": result.usage.to_stored(),
         "provider": {"name": job.provider.name, "model": job.model},
-        "finishReason": result.finish_reason, "historyMessages": history.history_messages,
-        "trimmedMessages": history.trimmed_messages}
+        "finishReason": result.finish_reason,
+        "historyMessages": history.history_messages,
+        "trimmedMessages": history.trimmed_messages,
+    }
     if result.thought_signatures:
         metadata["thoughtSignatures"] = result.thought_signatures
     if error is not None:
         metadata["error"] = error
-    return {"messageId": msg_repo.new_message_id(), "conversationId": job.conv["conversationId"],
-            "userId": job.conv["userId"], "role": "model", "content": content,
-            "config": {"model": job.model, **job.options.to_config()}, "metadata": metadata,
-            "isEdited": False, "editHistory": [], "createdAt": now}
+    return {
+        "messageId": msg_repo.new_message_id(),
+        "conversationId": job.conv["conversationId"],
+        "userId": job.conv["userId"],
+        "role": "model",
+        "content": content,
+        "config": {"model": job.model, **job.options.to_config()},
+        "metadata": metadata,
+        "isEdited": False,
+        "editHistory": [],
+        "createdAt": now,
+    }
 
 
 def _response(job: ReplyJob, result: ProviderResult, stored: dict[str, Any]) -> dict[str, Any]:
     meta = stored["metadata"]
     return {
-        "success": True, "text": result.text, "thoughts": result.thoughts,
+        "success": True,
+        "text": result.text,
+        "thoughts": result.thoughts,
         "usageMetadata": result.usage.to_metadata(),
         "modelMetadata": {
-            "model": job.model, "provider": job.provider.name, "finishReason": result.finish_reason,
-            "historyMessages": meta["historyMessages"], "trimmedMessages": meta["trimmedMessages"],
+            "model": job.model,
+            "provider": job.provider.name,
+            "finishReason": result.finish_reason,
+            "historyMessages": meta["historyMessages"],
+            "trimmedMessages": meta["trimmedMessages"],
             "filesProcessed": len((job.prompt or {}).get("files") or []),
             "autoUploads": job.file_stats.get("autoUploads", 0),
-            "functionCalls": result.function_calls, "timing": meta["timing"]},
+            "functionCalls": result.function_calls,
+            "timing": meta["timing"],
+        },
         "userMessageId": (job.prompt or {}).get("messageId"),
         "modelMessageId": stored["messageId"],
         "conversationId": job.conv["conversationId"],

@@ -20,6 +20,7 @@ from apsara_core.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from apsara_core.jsonable import dumps
 from apsara_core.models import Principal
 from apsara_core.models.documents import Conversation
 from apsara_core.models.views import (
@@ -35,7 +36,6 @@ from apsara_core.services import chat_store
 from apsara_core.services.input_checks import check_unicode
 from apsara_core.services.limits import LimitsService
 from apsara_core.vocabulary import TITLE_MAX_LENGTH
-from apsara_core.jsonable import dumps
 
 MAX_PAGE = 1000
 MAX_SEARCH = 100
@@ -52,7 +52,9 @@ def check_id(value: Any, field: str) -> str:
         ValidationError: naming the field.
     """
     if not isinstance(value, str) or not value.strip() or len(value) > 100:
-        raise ValidationError(f"{field} must be an id string; got {type(value).__name__}", field=field)
+        raise ValidationError(
+            f"{field} must be an id string; got {type(value).__name__}", field=field
+        )
     return check_unicode(value, field).strip()
 
 
@@ -71,8 +73,9 @@ def _system_instruction(value: Any, limit: int) -> str | None:
         raise ValidationError("systemInstruction must be a string", field="systemInstruction")
     check_unicode(value, "systemInstruction")
     if len(value) > limit:
-        raise ValidationError(f"systemInstruction must be at most {limit} characters",
-                              field="systemInstruction")
+        raise ValidationError(
+            f"systemInstruction must be at most {limit} characters", field="systemInstruction"
+        )
     return value.strip() or None
 
 
@@ -88,8 +91,9 @@ def _search(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value.strip()) > MAX_SEARCH:
-        raise ValidationError(f"search must be text of at most {MAX_SEARCH} characters",
-                              field="search")
+        raise ValidationError(
+            f"search must be text of at most {MAX_SEARCH} characters", field="search"
+        )
     return value.strip() or None
 
 
@@ -103,8 +107,11 @@ async def load_owned(db: AsyncDatabase, actor: Principal, conversation_id: Any) 
     cid = check_id(conversation_id, "conversationId")
     conv = await conv_repo.find(db, cid)
     if conv is None or (conv["userId"] != actor.user_id and not actor.is_admin):
-        raise NotFoundError(f"No conversation {cid!r}", field="conversationId",
-                            suggestions=["List conversations with `apsara conv list`"])
+        raise NotFoundError(
+            f"No conversation {cid!r}",
+            field="conversationId",
+            suggestions=["List conversations with `apsara conv list`"],
+        )
     return conv
 
 
@@ -115,8 +122,9 @@ def _scope(actor: Principal, user_id: Any) -> str | None:
     if actor.is_admin:
         return user_id
     if user_id not in (None, actor.user_id):
-        raise PermissionDeniedError("Only admins may act on another user's conversations",
-                                    field="userId")
+        raise PermissionDeniedError(
+            "Only admins may act on another user's conversations", field="userId"
+        )
     return actor.user_id
 
 
@@ -124,48 +132,71 @@ class ConversationService:
     """Conversations and their messages: create, list, browse, show, rename, delete, export,
     archived branches."""
 
-    def __init__(self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService,
-                 clock: Clock) -> None:
+    def __init__(
+        self, *, db: AsyncDatabase, settings: Settings, limits: LimitsService, clock: Clock
+    ) -> None:
         self._db = db
         self._settings = settings
         self._limits = limits
         self._clock = clock
 
-    async def create(self, *, actor: Principal, title: Any,
-                     system_instruction: Any = None) -> dict[str, Any]:
+    async def create(
+        self, *, actor: Principal, title: Any, system_instruction: Any = None
+    ) -> dict[str, Any]:
         """Create a conversation owned by the actor.
 
         Raises:
             ValidationError: empty or over-long title, or a non-string system instruction.
         """
         rest: dict[str, Any] = {}
-        if (instruction := _system_instruction(system_instruction,
-                                               self._settings.max_message_chars)) is not None:
+        if (
+            instruction := _system_instruction(system_instruction, self._settings.max_message_chars)
+        ) is not None:
             rest["systemInstruction"] = instruction
         now = self._clock.now()
-        doc = Conversation(conversationId=conv_repo.new_conversation_id(), userId=actor.user_id,
-                           title=_title(title), config={"rest": rest}, createdAt=now,
-                           updatedAt=now).to_mongo()
+        doc = Conversation(
+            conversationId=conv_repo.new_conversation_id(),
+            userId=actor.user_id,
+            title=_title(title),
+            config={"rest": rest},
+            createdAt=now,
+            updatedAt=now,
+        ).to_mongo()
         doc["stats"]["lastActivity"] = doc["createdAt"]
         await conv_repo.insert(self._db, doc)
         await self._limits.record_conversation(user_id=actor.user_id)
         return await conv_repo.find(self._db, doc["conversationId"]) or doc
 
-    async def list(self, *, actor: Principal, user_id: Any = None, limit: Any = 50,
-                   skip: Any = 0, everyone: bool = False) -> list[dict[str, Any]]:
+    async def list(
+        self,
+        *,
+        actor: Principal,
+        user_id: Any = None,
+        limit: Any = 50,
+        skip: Any = 0,
+        everyone: bool = False,
+    ) -> list[dict[str, Any]]:
         """Own conversations, newest first; admins: everyone's, or user_id's.
 
         Raises:
             PermissionDeniedError: `everyone` asked by a non-admin.
         """
         if everyone and not actor.is_admin:
-            raise PermissionDeniedError("Only admins may list everyone's conversations",
-                                        field="--all")
+            raise PermissionDeniedError(
+                "Only admins may list everyone's conversations", field="--all"
+            )
         limit, skip = _paging(limit, skip)
         return await conv_repo.list_for(self._db, _scope(actor, user_id), limit=limit, skip=skip)
 
-    async def browse(self, *, actor: Principal, user_id: Any = None, search: Any = None,
-                     limit: Any = 50, skip: Any = 0) -> ConversationPage:
+    async def browse(
+        self,
+        *,
+        actor: Principal,
+        user_id: Any = None,
+        search: Any = None,
+        limit: Any = 50,
+        skip: Any = 0,
+    ) -> ConversationPage:
         """One page of conversation views, newest activity first: the actor's own; admins
         everyone's (no user_id) or user_id's.
 
@@ -183,8 +214,13 @@ class ConversationService:
             owners = await user_repo.ids_by_email_prefix(self._db, text, limit=OWNER_MATCHES)
         query = conv_repo.listing_filter(scope, search=text, owner_ids=owners)
         docs = await conv_repo.page(self._db, query, skip=skip, limit=limit + 1)
-        return ConversationPage(items=tuple(await self._views(docs[:limit])), skip=skip,
-                                limit=limit, has_more=len(docs) > limit, search=text)
+        return ConversationPage(
+            items=tuple(await self._views(docs[:limit])),
+            skip=skip,
+            limit=limit,
+            has_more=len(docs) > limit,
+            search=text,
+        )
 
     async def view(self, *, actor: Principal, conversation_id: Any) -> ConversationView:
         """One conversation's view (NotFoundError for unknown or another user's)."""
@@ -199,21 +235,27 @@ class ConversationService:
     async def summary(self, *, actor: Principal, user_id: Any = None) -> ConversationsSummary:
         """What `delete_all` with the same arguments would remove, counted up to
         SUMMARY_BOUND conversations (reading only their titles and message counts)."""
-        docs = await conv_repo.first_of(self._db, _scope(actor, user_id),
-                                        limit=SUMMARY_BOUND + 1)
+        docs = await conv_repo.first_of(self._db, _scope(actor, user_id), limit=SUMMARY_BOUND + 1)
         counted = docs[:SUMMARY_BOUND]
         return ConversationsSummary(
             conversations=len(counted),
             messages=sum(int((d.get("stats") or {}).get("totalMessages") or 0) for d in counted),
             titles=tuple(str(d.get("title") or "") for d in counted[:SUMMARY_TITLES]),
-            at_least=len(docs) > SUMMARY_BOUND)
+            at_least=len(docs) > SUMMARY_BOUND,
+        )
 
     async def get(self, *, actor: Principal, conversation_id: Any) -> dict[str, Any]:
         """One conversation (NotFoundError for unknown or another user's)."""
         return await load_owned(self._db, actor, conversation_id)
 
-    async def update(self, *, actor: Principal, conversation_id: Any, title: Any = None,
-                     system_instruction: Any = None) -> dict[str, Any]:
+    async def update(
+        self,
+        *,
+        actor: Principal,
+        conversation_id: Any,
+        title: Any = None,
+        system_instruction: Any = None,
+    ) -> dict[str, Any]:
         """Rename and/or set the system instruction (only before the first message).
 
         Raises:
@@ -226,13 +268,16 @@ class ConversationService:
             fields["title"] = _title(title)
         if system_instruction is not None:
             fields["config.rest.systemInstruction"] = _system_instruction(
-                system_instruction, self._settings.max_message_chars)
+                system_instruction, self._settings.max_message_chars
+            )
             guard = {"stats.messageSequence": 0}
         updated = await conv_repo.set_fields(self._db, conv["conversationId"], fields, guard=guard)
         if updated is None:
-            raise ConflictError("The system instruction is fixed once the conversation has messages",
-                                field="systemInstruction",
-                                suggestions=["Create a new conversation with another system instruction"])
+            raise ConflictError(
+                "The system instruction is fixed once the conversation has messages",
+                field="systemInstruction",
+                suggestions=["Create a new conversation with another system instruction"],
+            )
         return updated
 
     async def delete(self, *, actor: Principal, conversation_id: Any) -> dict[str, Any]:
@@ -257,22 +302,32 @@ class ConversationService:
 
         return await run_in_transaction(self._db, work)
 
-    async def messages(self, *, actor: Principal, conversation_id: Any, before_sequence: Any = None,
-                       limit: Any = 50) -> list[dict[str, Any]]:
+    async def messages(
+        self,
+        *,
+        actor: Principal,
+        conversation_id: Any,
+        before_sequence: Any = None,
+        limit: Any = 50,
+    ) -> list[dict[str, Any]]:
         """Messages ascending: the newest `limit`, or the `limit` before before_sequence."""
         conv = await load_owned(self._db, actor, conversation_id)
         limit, _ = _paging(limit, 0)
         upper = conv["stats"]["messageSequence"] + 1
         if before_sequence is not None:
             if not isinstance(before_sequence, int) or isinstance(before_sequence, bool):
-                raise ValidationError("before_sequence must be a whole number", field="beforeSequence")
+                raise ValidationError(
+                    "before_sequence must be a whole number", field="beforeSequence"
+                )
             upper = min(upper, before_sequence)
         return await msg_repo.window(self._db, conv["conversationId"], upper, limit)
 
     async def export(self, *, actor: Principal, conversation_id: Any, fmt: Any = "json") -> str:
         """The whole conversation as JSON or Markdown text."""
         if fmt not in EXPORT_FORMATS:
-            raise ValidationError(f"format must be one of {', '.join(EXPORT_FORMATS)}", field="format")
+            raise ValidationError(
+                f"format must be one of {', '.join(EXPORT_FORMATS)}", field="format"
+            )
         conv = await load_owned(self._db, actor, conversation_id)
         upper = conv["stats"]["messageSequence"] + 1
         msgs = await msg_repo.window(self._db, conv["conversationId"], upper, upper)
@@ -286,18 +341,24 @@ class ConversationService:
         docs = await msg_repo.archived(self._db, conv["conversationId"])
         return chat_store.group_branches(docs)
 
-    async def restore_branch(self, *, actor: Principal, conversation_id: Any,
-                             branch_id: Any) -> dict[str, Any]:
+    async def restore_branch(
+        self, *, actor: Principal, conversation_id: Any, branch_id: Any
+    ) -> dict[str, Any]:
         """Bring an archived branch back; the messages it replaces are archived in turn."""
         conv = await load_owned(self._db, actor, conversation_id)
-        return await chat_store.restore(self._db, conv["conversationId"],
-                                        check_id(branch_id, "branchId"), now=self._clock.now())
+        return await chat_store.restore(
+            self._db, conv["conversationId"], check_id(branch_id, "branchId"), now=self._clock.now()
+        )
 
 
 def _markdown(conv: dict[str, Any], msgs: list[dict[str, Any]]) -> str:
-    lines = [f"# {conv['title']}", "", f"- Conversation: `{conv['conversationId']}`",
-             f"- Created: {conv['createdAt'].isoformat()}"]
-    if (instruction := system_instruction_of(conv)):
+    lines = [
+        f"# {conv['title']}",
+        "",
+        f"- Conversation: `{conv['conversationId']}`",
+        f"- Created: {conv['createdAt'].isoformat()}",
+    ]
+    if instruction := system_instruction_of(conv):
         lines += ["", "> System instruction: " + instruction.replace("\n", "\n> ")]
     for m in msgs:
         who = {"user": "User", "model": "Model", "tool": "Tool"}.get(m["role"], m["role"])

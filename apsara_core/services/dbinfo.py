@@ -34,24 +34,32 @@ class DatabaseInfoService:
         collections = []
         for name in names:
             indexes = await db[name].index_information()
-            collections.append({
-                "name": name,
-                "purpose": purposes.get(name, ""),
-                "documents": await db[name].estimated_document_count(),
-                "indexes": [_describe(idx_name, spec) for idx_name, spec in indexes.items()],
-            })
+            collections.append(
+                {
+                    "name": name,
+                    "purpose": purposes.get(name, ""),
+                    "documents": await db[name].estimated_document_count(),
+                    "indexes": [_describe(idx_name, spec) for idx_name, spec in indexes.items()],
+                }
+            )
         target = self._target
         return {
-            "server": {"address": target.label, "embedded": target.embedded,
-                       "database": target.database},
+            "server": {
+                "address": target.label,
+                "embedded": target.embedded,
+                "database": target.database,
+            },
             "schemaVersion": self._schema_version,
             "collections": collections,
         }
 
 
 def _describe(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": name, "keys": {k: d for k, d in spec["key"]},
-                           "unique": bool(spec.get("unique", False))}
+    out: dict[str, Any] = {
+        "name": name,
+        "keys": {k: d for k, d in spec["key"]},
+        "unique": bool(spec.get("unique", False)),
+    }
     if "expireAfterSeconds" in spec:
         out["ttlSeconds"] = spec["expireAfterSeconds"]
     if "partialFilterExpression" in spec:

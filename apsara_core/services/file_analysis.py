@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 MODES = ("describe", "extract", "ask")
 PROMPTS = {
     "describe": "Analyze this file and describe its content in detail: what it is, what it "
-                "shows or says, and anything notable.",
+    "shows or says, and anything notable.",
     "extract": "Extract all of the text in this file: OCR for an image, a transcription for "
-               "audio or video, the text of a document. Reply with the text only.",
+    "audio or video, the text of a document. Reply with the text only.",
 }
 
 
@@ -57,15 +57,24 @@ def prompt_for(mode: Any, question: Any) -> str:
 class FileAnalysisService:
     """Starts analyses: the file's record, a conversation, and the chat's metered stream."""
 
-    def __init__(self, *, files: "FileService", conversations: "ConversationService",
-                 chat: "ChatService") -> None:
+    def __init__(
+        self, *, files: FileService, conversations: ConversationService, chat: ChatService
+    ) -> None:
         self._files = files
         self._conversations = conversations
         self._chat = chat
 
-    async def start(self, *, actor: Principal, file_id: Any, mode: Any, question: Any = None,
-                    conversation_id: Any = None, model: Any = DEFAULT_MODEL,
-                    config: Any = None) -> Analysis:
+    async def start(
+        self,
+        *,
+        actor: Principal,
+        file_id: Any,
+        mode: Any,
+        question: Any = None,
+        conversation_id: Any = None,
+        model: Any = DEFAULT_MODEL,
+        config: Any = None,
+    ) -> Analysis:
         """Begin an analysis of one of the actor's files (nothing is stored on bad input).
 
         Raises:
@@ -78,6 +87,12 @@ class FileAnalysisService:
             title = f"Analysis: {record['displayName']}"[:TITLE_MAX_LENGTH]
             conv = await self._conversations.create(actor=actor, title=title)
             conversation_id = conv["conversationId"]
-        events = self._chat.stream(actor=actor, conversation_id=conversation_id, text=text,
-                                   model=model, config=config, files=[record["fileId"]])
+        events = self._chat.stream(
+            actor=actor,
+            conversation_id=conversation_id,
+            text=text,
+            model=model,
+            config=config,
+            files=[record["fileId"]],
+        )
         return Analysis(conversation_id, text, events)

@@ -13,17 +13,32 @@ class FileLimitError(PermissionDeniedError):
 
     code, title = "FILE_LIMIT_EXCEEDED", "File limit exceeded"
 
-    def __init__(self, *, plan: str, usage: dict[str, int], limits: dict[str, int],
-                 adding_files: int, adding_bytes: int, field: str = "files") -> None:
+    def __init__(
+        self,
+        *,
+        plan: str,
+        usage: dict[str, int],
+        limits: dict[str, int],
+        adding_files: int,
+        adding_bytes: int,
+        field: str = "files",
+    ) -> None:
         over_count = usage["files"] + adding_files > limits["maxFiles"]
-        what = (f"{limits['maxFiles']} files" if over_count
-                else f"{human_size(limits['maxBytes'])} of files")
+        what = (
+            f"{limits['maxFiles']} files"
+            if over_count
+            else f"{human_size(limits['maxBytes'])} of files"
+        )
         super().__init__(
             f"The {plan} plan allows {what}; you store {usage['files']} files "
             f"({human_size(usage['bytes'])}) and this upload adds {adding_files} "
-            f"({human_size(adding_bytes)})", field=field,
-            suggestions=["Delete files you no longer need (`apsara file delete`)",
-                         "Or move to a plan with more room"])
+            f"({human_size(adding_bytes)})",
+            field=field,
+            suggestions=[
+                "Delete files you no longer need (`apsara file delete`)",
+                "Or move to a plan with more room",
+            ],
+        )
         self.usage = {"subscriptionPlan": plan, **usage, **limits}
 
     def to_dict(self) -> dict[str, Any]:

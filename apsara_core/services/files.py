@@ -18,12 +18,12 @@ import builtins
 import logging
 import shutil
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.clock import Clock
 from apsara_core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.repos import files as repo
@@ -35,13 +35,26 @@ from apsara_core.storage.google_files import GoogleFiles
 from apsara_core.storage.local import LocalStorage
 from apsara_core.storage.staging import Budget, Staged, stage, staging_path
 from apsara_core.storage.types import GOOGLE, table
-from apsara_core.clock import Clock
 
 MAX_FILES_PER_REQUEST = 10
 MAX_PAGE_SIZE = 100
 log = logging.getLogger(__name__)
-PUBLIC = ("fileId", "userId", "displayName", "originalName", "size", "mimeType", "kind",
-          "sha256", "method", "reason", "location", "geminiFile", "createdAt", "updatedAt")
+PUBLIC = (
+    "fileId",
+    "userId",
+    "displayName",
+    "originalName",
+    "size",
+    "mimeType",
+    "kind",
+    "sha256",
+    "method",
+    "reason",
+    "location",
+    "geminiFile",
+    "createdAt",
+    "updatedAt",
+)
 
 
 def public_file(doc: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +79,9 @@ def check_file_id(value: Any, field: str = "fileId") -> str:
 class UploadBatch:
     """The files of one upload request, staged one after another, then committed together."""
 
-    def __init__(self, service: FileService, actor: Principal, limits: dict[str, int],
-                 usage: dict[str, int]) -> None:
+    def __init__(
+        self, service: FileService, actor: Principal, limits: dict[str, int], usage: dict[str, int]
+    ) -> None:
         self._service, self.actor, self.limits, self.usage = service, actor, limits, usage
         self.staged: list[Staged] = []
 
@@ -77,8 +91,13 @@ class UploadBatch:
         return sum(s.size for s in self.staged)
 
     def _limit_error(self, files: int, size: int) -> FileLimitError:
-        return FileLimitError(plan=self.actor.plan, usage=self.usage, limits=self.limits,
-                              adding_files=files, adding_bytes=size)
+        return FileLimitError(
+            plan=self.actor.plan,
+            usage=self.usage,
+            limits=self.limits,
+            adding_files=files,
+            adding_bytes=size,
+        )
 
     async def add(self, name: Any, chunks: AsyncIterator[bytes]) -> Staged:
         """Stream one file to staging.
@@ -91,18 +110,26 @@ class UploadBatch:
         index = len(self.staged)
         field = f"files[{index}]"
         if index >= MAX_FILES_PER_REQUEST:
-            raise ValidationError(f"At most {MAX_FILES_PER_REQUEST} files per request",
-                                  field="files")
+            raise ValidationError(
+                f"At most {MAX_FILES_PER_REQUEST} files per request", field="files"
+            )
         if not isinstance(name, str):
             raise ValidationError(f"{field} must have a file name", field=field)
         if self.usage["files"] + index + 1 > self.limits["maxFiles"]:
             raise self._limit_error(index + 1, self.staged_bytes)
         left = self.limits["maxBytes"] - self.usage["bytes"] - self.staged_bytes
-        budget = Budget(max(left, 0), lambda size: self._limit_error(index + 1, self.staged_bytes + size))
+        budget = Budget(
+            max(left, 0), lambda size: self._limit_error(index + 1, self.staged_bytes + size)
+        )
         directory = self._service.local.owner_root(self.actor.user_id)
-        staged = await stage(chunks, path=staging_path(directory), field=field,
-                             original_name=names.original_name(name),
-                             display_name=names.display_name(name), budget=budget)
+        staged = await stage(
+            chunks,
+            path=staging_path(directory),
+            field=field,
+            original_name=names.original_name(name),
+            display_name=names.display_name(name),
+            budget=budget,
+        )
         self.staged.append(staged)
         return staged
 
@@ -112,8 +139,9 @@ class UploadBatch:
             staged.discard()
         self.staged.clear()
 
-    async def commit(self, *, method: Any = "auto", preference: Any = None,
-                     display_name: Any = None) -> list[dict[str, Any]]:
+    async def commit(
+        self, *, method: Any = "auto", preference: Any = None, display_name: Any = None
+    ) -> list[dict[str, Any]]:
         """Place every staged file and store their records; the public records.
 
         Raises:
@@ -124,8 +152,9 @@ class UploadBatch:
             StorageUnavailableError, ProviderError: the backend failed.
         """
         try:
-            return await self._service.commit(self, method=method, preference=preference,
-                                              display_name=display_name)
+            return await self._service.commit(
+                self, method=method, preference=preference, display_name=display_name
+            )
         finally:
             self.discard()
 
@@ -133,8 +162,16 @@ class UploadBatch:
 class FileService:
     """Stored files of users (see the module docstring)."""
 
-    def __init__(self, *, db: AsyncDatabase, storage: StorageSet, local: LocalStorage,
-                 gemini: GoogleFiles, plan_limits: Callable[[str], Any], clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase,
+        storage: StorageSet,
+        local: LocalStorage,
+        gemini: GoogleFiles,
+        plan_limits: Callable[[str], Any],
+        clock: Clock,
+    ) -> None:
         self.db, self.storage, self.local, self.gemini = db, storage, local, gemini
         self._plan_limits, self._clock = plan_limits, clock.now
 
@@ -150,14 +187,22 @@ class FileService:
             ValidationError: the actor is the bare operator (no user chosen).
         """
         if actor.user_id == "operator":
-            raise ValidationError("Files belong to a user: choose one (--user EMAIL_OR_ID)",
-                                  field="userId")
+            raise ValidationError(
+                "Files belong to a user: choose one (--user EMAIL_OR_ID)", field="userId"
+            )
         limits = await self._plan_limits(actor.plan)
         return UploadBatch(self, actor, limits, await repo.usage(self.db, actor.user_id))
 
-    async def upload_paths(self, *, actor: Principal, paths: list[Path], method: Any = "auto",
-                           preference: Any = None, display_name: Any = None,
-                           progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    async def upload_paths(
+        self,
+        *,
+        actor: Principal,
+        paths: list[Path],
+        method: Any = "auto",
+        preference: Any = None,
+        display_name: Any = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[dict[str, Any]]:
         """Upload local files (the CLI and the app); `progress(n)` after every n bytes read."""
         check_method(method)
         check_preference(preference)
@@ -173,16 +218,24 @@ class FileService:
     def _pick(self, staged: Staged, method: str, preference: str | None, count: int) -> Choice:
         kind = staged.type
         if method == "auto":
-            return choose(size=staged.size, count=count, kind=kind, preference=preference,
-                          available=self.storage.available)
+            return choose(
+                size=staged.size,
+                count=count,
+                kind=kind,
+                preference=preference,
+                available=self.storage.available,
+            )
         self.storage.get(method)
         if method not in kind.methods:
-            raise ValidationError(f"{kind.mime} cannot be stored in {method}; it allows "
-                                  f"{', '.join(kind.methods)}", field="storageMethod")
+            raise ValidationError(
+                f"{kind.mime} cannot be stored in {method}; it allows {', '.join(kind.methods)}",
+                field="storageMethod",
+            )
         return Choice(method, f"{method} chosen by the caller")
 
-    async def commit(self, batch: UploadBatch, *, method: Any, preference: Any,
-                     display_name: Any) -> list[dict[str, Any]]:
+    async def commit(
+        self, batch: UploadBatch, *, method: Any, preference: Any, display_name: Any
+    ) -> list[dict[str, Any]]:
         """See `UploadBatch.commit`."""
         method, preference = check_method(method), check_preference(preference)
         if not batch.staged:
@@ -191,34 +244,60 @@ class FileService:
             raise ValidationError("displayName must be a string", field="displayName")
         choices = [self._pick(s, method, preference, len(batch.staged)) for s in batch.staged]
         owner, total = batch.actor.user_id, batch.staged_bytes
-        if not await repo.take(self.db, owner, files=len(batch.staged), size=total,
-                               max_files=batch.limits["maxFiles"], max_bytes=batch.limits["maxBytes"]):
+        if not await repo.take(
+            self.db,
+            owner,
+            files=len(batch.staged),
+            size=total,
+            max_files=batch.limits["maxFiles"],
+            max_bytes=batch.limits["maxBytes"],
+        ):
             batch.usage = await repo.usage(self.db, owner)
             raise batch._limit_error(len(batch.staged), total)
         docs: list[dict[str, Any]] = []
         try:
             for i, (staged, choice) in enumerate(zip(batch.staged, choices, strict=True)):
-                docs.append(await self._place(owner, staged, choice, _named(display_name, i, len(choices))))
+                docs.append(
+                    await self._place(owner, staged, choice, _named(display_name, i, len(choices)))
+                )
             await self.db.files.insert_many([dict(d) for d in docs])
         except BaseException:
             await asyncio.shield(self._undo(owner, docs, len(batch.staged), total))
             raise
         return [public_file(d) for d in docs]
 
-    async def _place(self, owner: str, staged: Staged, choice: Choice,
-                     display: str | None) -> dict[str, Any]:
+    async def _place(
+        self, owner: str, staged: Staged, choice: Choice, display: str | None
+    ) -> dict[str, Any]:
         file_id, now = names.new_file_id(), self._clock()
         name = file_id + staged.type.extensions[0]
         shown = names.display_name(display) if display else staged.display_name
-        location = await self.storage.get(choice.method).put(PutRequest(
-            staged=staged.path, owner=owner, name=name, mime=staged.type.mime, size=staged.size,
-            display_name=shown))
-        return {"fileId": file_id, "userId": owner, "displayName": shown,
-                "originalName": staged.original_name, "size": staged.size,
-                "mimeType": staged.type.mime, "kind": staged.type.kind, "sha256": staged.sha256,
-                "method": choice.method, "reason": choice.reason, "location": location,
-                "geminiFile": location if choice.method == GOOGLE else None,
-                "createdAt": now, "updatedAt": now}
+        location = await self.storage.get(choice.method).put(
+            PutRequest(
+                staged=staged.path,
+                owner=owner,
+                name=name,
+                mime=staged.type.mime,
+                size=staged.size,
+                display_name=shown,
+            )
+        )
+        return {
+            "fileId": file_id,
+            "userId": owner,
+            "displayName": shown,
+            "originalName": staged.original_name,
+            "size": staged.size,
+            "mimeType": staged.type.mime,
+            "kind": staged.type.kind,
+            "sha256": staged.sha256,
+            "method": choice.method,
+            "reason": choice.reason,
+            "location": location,
+            "geminiFile": location if choice.method == GOOGLE else None,
+            "createdAt": now,
+            "updatedAt": now,
+        }
 
     async def _undo(self, owner: str, docs: list[dict[str, Any]], files: int, size: int) -> None:
         """Remove what a failed commit placed and give its usage back."""
@@ -229,8 +308,11 @@ class FileService:
         fid = check_file_id(file_id)
         doc = await repo.find(self.db, fid)
         if doc is None or (doc["userId"] != actor.user_id and not actor.is_admin):
-            raise NotFoundError(f"No file {fid!r}", field="fileId",
-                                suggestions=["List your files with `apsara file list`"])
+            raise NotFoundError(
+                f"No file {fid!r}",
+                field="fileId",
+                suggestions=["List your files with `apsara file list`"],
+            )
         return doc
 
     async def show(self, *, actor: Principal, file_id: Any) -> dict[str, Any]:
@@ -241,9 +323,17 @@ class FileService:
         """
         return public_file(await self._owned(actor, file_id))
 
-    async def list(self, *, actor: Principal, user_id: Any = None, mime_type: Any = None,
-                   method: Any = None, search: Any = None, page: Any = 1,
-                   page_size: Any = 20) -> dict[str, Any]:
+    async def list(
+        self,
+        *,
+        actor: Principal,
+        user_id: Any = None,
+        mime_type: Any = None,
+        method: Any = None,
+        search: Any = None,
+        page: Any = 1,
+        page_size: Any = 20,
+    ) -> dict[str, Any]:
         """A page of files, newest first: the actor's own; an admin's any user's (or all).
 
         Returns:
@@ -254,19 +344,26 @@ class FileService:
             ValidationError: a bad filter or page.
         """
         query = self._scope(actor, user_id)
-        for key, value, label in (("mimeType", mime_type, "mimeType"), ("method", method, "method")):
+        for key, value, label in (
+            ("mimeType", mime_type, "mimeType"),
+            ("method", method, "method"),
+        ):
             if value is not None:
                 if not isinstance(value, str) or not value or len(value) > 100:
                     raise ValidationError(f"{label} must be a string", field=label)
-                query[key] = ({"$regex": "^" + _escape(value)} if value.endswith("/") else value)
+                query[key] = {"$regex": "^" + _escape(value)} if value.endswith("/") else value
         if search is not None:
             if not isinstance(search, str) or len(search) > 100:
                 raise ValidationError("search must be a string", field="search")
             query["displayName"] = {"$regex": _escape(search), "$options": "i"}
         page, size = _int(page, "page", 1, 10**6), _int(page_size, "pageSize", 1, MAX_PAGE_SIZE)
         items, total = await repo.page(self.db, query, skip=(page - 1) * size, limit=size)
-        return {"files": [public_file(d) for d in items], "total": total, "page": page,
-                "pageSize": size}
+        return {
+            "files": [public_file(d) for d in items],
+            "total": total,
+            "page": page,
+            "pageSize": size,
+        }
 
     @staticmethod
     def _scope(actor: Principal, user_id: Any) -> dict[str, Any]:
@@ -291,8 +388,12 @@ class FileService:
         notes = await self._remove_objects(doc)
         if await repo.delete(self.db, doc["fileId"]):
             await repo.give_back(self.db, doc["userId"], files=1, size=int(doc["size"]))
-        return {"fileId": doc["fileId"], "displayName": doc["displayName"], "deleted": True,
-                "notes": notes}
+        return {
+            "fileId": doc["fileId"],
+            "displayName": doc["displayName"],
+            "deleted": True,
+            "notes": notes,
+        }
 
     async def _remove_objects(self, doc: dict[str, Any]) -> builtins.list[str]:
         notes = []
@@ -315,8 +416,12 @@ class FileService:
                 await self._remove_objects(doc)
             except Exception as exc:  # one unreachable backend must not stop the others
                 failed += 1
-                log.warning("could not remove the objects of %s (%s): %s", doc.get("fileId"),
-                            doc.get("method"), exc)
+                log.warning(
+                    "could not remove the objects of %s (%s): %s",
+                    doc.get("fileId"),
+                    doc.get("method"),
+                    exc,
+                )
         for owner in {d["userId"] for d in docs}:
             await self.local.purge_owner(owner)
         return failed
@@ -325,7 +430,9 @@ class FileService:
         """Every record of a user (read before deleting the user)."""
         return await repo.of_owner(self.db, owner)
 
-    async def download(self, *, actor: Principal, file_id: Any, destination: Path) -> dict[str, Any]:
+    async def download(
+        self, *, actor: Principal, file_id: Any, destination: Path
+    ) -> dict[str, Any]:
         """Copy a stored file to `destination` (a new file).
 
         Raises:

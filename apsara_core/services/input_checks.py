@@ -36,9 +36,11 @@ def check_unicode(value: str, field: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValidationError(f"{field} contains an invalid character at position {exc.start} "
-                              "(a lone UTF-16 surrogate); send valid Unicode text",
-                              field=field) from None
+        raise ValidationError(
+            f"{field} contains an invalid character at position {exc.start} "
+            "(a lone UTF-16 surrogate); send valid Unicode text",
+            field=field,
+        ) from None
     return value
 
 
@@ -52,8 +54,9 @@ def _check_scalar(value: Any, field: str) -> None:
         if not math.isfinite(value):
             raise ValidationError(f"{field} must be a finite number", field=field)
     elif kind is int and not INT64[0] <= value <= INT64[1]:
-        raise ValidationError(f"{field} is a number too large to use (at most 2^63 - 1 in size)",
-                              field=field)
+        raise ValidationError(
+            f"{field} is a number too large to use (at most 2^63 - 1 in size)", field=field
+        )
 
 
 def _child(path: str, key: object) -> str:
@@ -81,8 +84,10 @@ def check_tree(data: Any, path: str = "") -> None:
     while stack:
         container, where, depth = stack.pop()
         if depth >= MAX_DEPTH:
-            raise ValidationError(f"{where or 'body'} is nested more than {MAX_DEPTH} levels deep",
-                                  field=where or "body")
+            raise ValidationError(
+                f"{where or 'body'} is nested more than {MAX_DEPTH} levels deep",
+                field=where or "body",
+            )
         items = container.items() if isinstance(container, dict) else enumerate(container)
         for key, item in items:
             if type(key) is str and not key.isascii():

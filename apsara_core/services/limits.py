@@ -48,10 +48,11 @@ class Reservation:
 
 def _tokens(prompt: Any, output: Any, thoughts: Any) -> dict[str, int]:
     values = {}
-    for name, value in zip(TOKEN_FIELDS, (prompt, output, thoughts)):
+    for name, value in zip(TOKEN_FIELDS, (prompt, output, thoughts), strict=False):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValidationError(f"{name} must be a non-negative integer, got {value!r}",
-                                  field=name)
+            raise ValidationError(
+                f"{name} must be a non-negative integer, got {value!r}", field=name
+            )
         values[name] = value
     return {**values, "totalTokens": sum(values.values())}
 
@@ -83,11 +84,17 @@ class LimitsService:
         counter = usage.TOTAL if guest else day.isoformat()
         rid = uuid4().hex
         if await usage.admit(
-                self._db, user_id=actor.user_id, date=counter, model=model,
-                limit=limit.limit, reservation_id=rid):
+            self._db,
+            user_id=actor.user_id,
+            date=counter,
+            model=model,
+            limit=limit.limit,
+            reservation_id=rid,
+        ):
             return Reservation(actor.user_id, model, day, guest, rid)
-        await usage.bump(self._db, user_id=actor.user_id, date=day.isoformat(),
-                         model=model, inc={"refused": 1})
+        await usage.bump(
+            self._db, user_id=actor.user_id, date=day.isoformat(), model=model, inc={"refused": 1}
+        )
         raise await self._refusal(actor, limit, day)
 
     async def _refusal(self, actor: Principal, limit: ModelLimit, day: date) -> RateLimitError:
@@ -96,24 +103,38 @@ class LimitsService:
         if limit.kind == "total":
             return RateLimitError(
                 f"Guest limit reached for {limit.model}: used {used}/{limit.limit} messages",
-                details=(f"Total limit exceeded for {limit.model}. Used {used}/{limit.limit} "
-                         "messages. A lifetime allowance does not reset (resetTime: none)."),
+                details=(
+                    f"Total limit exceeded for {limit.model}. Used {used}/{limit.limit} "
+                    "messages. A lifetime allowance does not reset (resetTime: none)."
+                ),
                 suggestions=["Register a free account for a daily allowance"],
-                reset_time=None, usage_info=info)
+                reset_time=None,
+                usage_info=info,
+            )
         reset = next_midnight(day)
         return RateLimitError(
             f"Daily limit exceeded for {limit.model}. Used {used}/{limit.limit} messages today.",
-            suggestions=[f"Try again after {reset:%Y-%m-%d %H:%M} UTC",
-                         "Or upgrade your plan for a higher limit"],
-            reset_time=reset, usage_info=info)
+            suggestions=[
+                f"Try again after {reset:%Y-%m-%d %H:%M} UTC",
+                "Or upgrade your plan for a higher limit",
+            ],
+            reset_time=reset,
+            usage_info=info,
+        )
 
     async def refund(self, reservation: Reservation) -> None:
         """Give the unit back (the model call failed). A second refund, or a refund after
         commit, is a no-op."""
         await self._transaction(lambda s: self._close(s, reservation, None))
 
-    async def commit(self, reservation: Reservation, *, prompt_tokens: int, output_tokens: int,
-                     thoughts_tokens: int = 0) -> None:
+    async def commit(
+        self,
+        reservation: Reservation,
+        *,
+        prompt_tokens: int,
+        output_tokens: int,
+        thoughts_tokens: int = 0,
+    ) -> None:
         """Record the tokens of a successful call on the day's history and the user's totals.
 
         One transaction; a second commit (or a commit after refund) is a no-op.
@@ -124,20 +145,34 @@ class LimitsService:
         tokens = _tokens(prompt_tokens, output_tokens, thoughts_tokens)
         await self._transaction(lambda s: self._close(s, reservation, tokens))
 
-    def commit_writes(self, reservation: Reservation, *, prompt_tokens: int, output_tokens: int,
-                      thoughts_tokens: int = 0) -> list[Write]:
+    def commit_writes(
+        self,
+        reservation: Reservation,
+        *,
+        prompt_tokens: int,
+        output_tokens: int,
+        thoughts_tokens: int = 0,
+    ) -> list[Write]:
         """The writes of `commit`, for the caller's own transaction (e.g. the one storing the
         reply). A second close of the reservation then fails there with DuplicateKeyError.
 
         Raises:
             ValidationError: a token count is negative or not an integer.
         """
-        return self._close_writes(reservation, _tokens(prompt_tokens, output_tokens, thoughts_tokens))
+        return self._close_writes(
+            reservation, _tokens(prompt_tokens, output_tokens, thoughts_tokens)
+        )
 
     def _close_writes(self, r: Reservation, tokens: dict[str, int] | None) -> list[Write]:
-        return usage.close_writes(user_id=r.user_id, counter_date=r.counter_date,
-                                  day=r.day.isoformat(), model=r.model, reservation_id=r.id,
-                                  tokens=tokens, now=self._clock.now())
+        return usage.close_writes(
+            user_id=r.user_id,
+            counter_date=r.counter_date,
+            day=r.day.isoformat(),
+            model=r.model,
+            reservation_id=r.id,
+            tokens=tokens,
+            now=self._clock.now(),
+        )
 
     async def _transaction(self, work: Callable[[Any], Awaitable[None]]) -> None:
         for attempt in range(3):
@@ -156,8 +191,9 @@ class LimitsService:
 
     async def record_conversation(self, *, user_id: str) -> None:
         """Count a new conversation in the user's totals."""
-        await usage.add_totals(self._db, user_id=user_id, now=self._clock.now(),
-                               inc={"totalConversations": 1})
+        await usage.add_totals(
+            self._db, user_id=user_id, now=self._clock.now(), inc={"totalConversations": 1}
+        )
 
     async def quota(self, *, actor: Principal, model: str | None = None) -> dict[str, Any]:
         """The spec's usageInfo for the actor today: plan, per-model counts and limits, totals.
@@ -172,10 +208,15 @@ class LimitsService:
     async def _usage_info(self, actor: Principal, day: date, model: str | None) -> dict[str, Any]:
         plan = await self._plans.get(name=actor.plan)
         keys = [day.isoformat(), usage.TOTAL]
-        found = await usage.counts(self._db, doc_ids=[
-            usage.day_id(actor.user_id, k, m) for m in plan["models"] for k in keys])
-        counts = {(k, m): found.get(usage.day_id(actor.user_id, k, m), 0)
-                  for m in plan["models"] for k in keys}
+        found = await usage.counts(
+            self._db,
+            doc_ids=[usage.day_id(actor.user_id, k, m) for m in plan["models"] for k in keys],
+        )
+        counts = {
+            (k, m): found.get(usage.day_id(actor.user_id, k, m), 0)
+            for m in plan["models"]
+            for k in keys
+        }
         daily: dict[str, Any] = {"date": day.isoformat()}
         guest = {"totalMessagesLimit": 0, "totalMessagesUsed": 0}
         for name, entry in plan["models"].items():
@@ -190,9 +231,14 @@ class LimitsService:
                 guest["totalMessagesLimit"] += entry[kind]
                 guest["totalMessagesUsed"] += used
         totals = (await usage.totals(self._db, user_id=actor.user_id)).get("totalUsage", {})
-        info = {"subscriptionPlan": actor.plan, "dailyUsage": daily, "totalUsage": {
-            "totalMessages": totals.get("totalMessages", 0),
-            "totalTokens": totals.get("totalTokens", 0)}}
+        info = {
+            "subscriptionPlan": actor.plan,
+            "dailyUsage": daily,
+            "totalUsage": {
+                "totalMessages": totals.get("totalMessages", 0),
+                "totalTokens": totals.get("totalTokens", 0),
+            },
+        }
         if guest["totalMessagesLimit"]:
             info["guestLimits"] = guest
         return info

@@ -43,7 +43,7 @@ class SmtpTarget:
     password: str | None
 
     @classmethod
-    def parse(cls, url: str) -> "SmtpTarget":
+    def parse(cls, url: str) -> SmtpTarget:
         """Read `smtp://[user:pass@]host[:port]` or `smtps://...`.
 
         Raises:
@@ -51,22 +51,32 @@ class SmtpTarget:
         """
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ConfigError("EMAIL_SMTP_URL must look like smtp://user:pass@host:587 "
-                              "or smtps://user:pass@host:465", field="EMAIL_SMTP_URL")
+            raise ConfigError(
+                "EMAIL_SMTP_URL must look like smtp://user:pass@host:587 "
+                "or smtps://user:pass@host:465",
+                field="EMAIL_SMTP_URL",
+            )
         try:
             port = parts.port or (465 if parts.scheme == "smtps" else 587)
         except ValueError:
-            raise ConfigError("EMAIL_SMTP_URL has an invalid port", field="EMAIL_SMTP_URL") from None
-        return cls(parts.hostname, port, parts.scheme == "smtps",
-                   unquote(parts.username) if parts.username else None,
-                   unquote(parts.password) if parts.password else None)
+            raise ConfigError(
+                "EMAIL_SMTP_URL has an invalid port", field="EMAIL_SMTP_URL"
+            ) from None
+        return cls(
+            parts.hostname,
+            port,
+            parts.scheme == "smtps",
+            unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None,
+        )
 
     def send(self, message: EmailMessage) -> None:
         """Deliver one message (blocking)."""
         context = ssl.create_default_context()
         if self.implicit_tls:
-            server: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT,
-                                                    context=context)
+            server: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=SMTP_TIMEOUT, context=context
+            )
         else:
             server = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
         with server:
@@ -89,7 +99,7 @@ class MailService:
 
     @property
     def backend(self) -> str:
-        """"smtp" when EMAIL_SMTP_URL is set, else "outbox"."""
+        """ "smtp" when EMAIL_SMTP_URL is set, else "outbox"."""
         return "smtp" if self._settings.email_smtp_url else "outbox"
 
     async def send(self, *, to: str, subject: str, body: str) -> None:
@@ -101,9 +111,17 @@ class MailService:
         sender = self._settings.email_from
         smtp_url = self._settings.email_smtp_url
         if smtp_url is None:
-            await mail_repo.add(self._db, {
-                "_id": str(ObjectId()), "to": to, "from": sender, "subject": subject,
-                "body": body, "createdAt": self._clock.now()})
+            await mail_repo.add(
+                self._db,
+                {
+                    "_id": str(ObjectId()),
+                    "to": to,
+                    "from": sender,
+                    "subject": subject,
+                    "body": body,
+                    "createdAt": self._clock.now(),
+                },
+            )
             return
         target = SmtpTarget.parse(smtp_url.get_secret_value())
         message = EmailMessage()
@@ -117,8 +135,9 @@ class MailService:
                 suggestions=["Check EMAIL_SMTP_URL, or unset it to keep mails in the outbox"],
             ) from None
 
-    async def outbox(self, *, actor: Principal, to: str | None = None,
-                     limit: int = 20) -> list[dict[str, Any]]:
+    async def outbox(
+        self, *, actor: Principal, to: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
         """The newest mails kept in the database (codes included), newest first. It holds
         everyone's one-time codes: admins read all of it, anyone else only the mails to their
         own address.
@@ -135,6 +154,8 @@ class MailService:
             if address not in (None, own) or not own:
                 raise PermissionDeniedError(
                     "Only admins can read other addresses' mail: the outbox holds everyone's codes",
-                    field="to", suggestions=["Log out (`apsara auth logout`) or pass --operator"])
+                    field="to",
+                    suggestions=["Log out (`apsara auth logout`) or pass --operator"],
+                )
             address = own
         return await mail_repo.latest(self._db, to=address, limit=limit)

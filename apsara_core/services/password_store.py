@@ -28,11 +28,14 @@ def pepper_mismatch(recorded: str, ours: str) -> ConfigError:
         f"This database's password hashes use pepper {recorded}, but this process has pepper "
         f"{ours}: every process must use the same PASSWORD_PEPPER",
         field="PASSWORD_PEPPER",
-        suggestions=["Set PASSWORD_PEPPER to the same value everywhere, or copy "
-                     "<data dir>/password_pepper from the machine that wrote the hashes"])
+        suggestions=[
+            "Set PASSWORD_PEPPER to the same value everywhere, or copy "
+            "<data dir>/password_pepper from the machine that wrote the hashes"
+        ],
+    )
 
 
-async def check_pepper(db: AsyncDatabase, settings: "Settings") -> None:
+async def check_pepper(db: AsyncDatabase, settings: Settings) -> None:
     """At start: stop when the database's hashes were written with another pepper.
 
     Raises:
@@ -47,11 +50,12 @@ async def check_pepper(db: AsyncDatabase, settings: "Settings") -> None:
 class PasswordStore:
     """One per Core: the hasher (cost, pepper, legacy JWT-derived peppers) and its bookkeeping."""
 
-    def __init__(self, *, db: AsyncDatabase, settings: "Settings", clock: Clock) -> None:
+    def __init__(self, *, db: AsyncDatabase, settings: Settings, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-        self.hasher = PasswordHasher(settings.pepper_key(), settings.bcrypt_rounds,
-                                     legacy_keys=settings.jwt_keys())
+        self.hasher = PasswordHasher(
+            settings.pepper_key(), settings.bcrypt_rounds, legacy_keys=settings.jwt_keys()
+        )
         self._claimed = False
 
     async def hash(self, password: str) -> StoredPassword:
@@ -61,8 +65,9 @@ class PasswordStore:
             ConfigError: another process already recorded a different pepper.
         """
         if not self._claimed:
-            recorded = await meta.claim_pepper(self._db, self.hasher.pepper_id,
-                                                now=self._clock.now())
+            recorded = await meta.claim_pepper(
+                self._db, self.hasher.pepper_id, now=self._clock.now()
+            )
             if recorded != self.hasher.pepper_id:
                 raise pepper_mismatch(recorded, self.hasher.pepper_id)
             self._claimed = True

@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 def common_passwords() -> frozenset[str]:
     """The shipped list of common passwords (lowercased)."""
     text = resources.files("apsara_core").joinpath("data/common-passwords.txt").read_text("utf-8")
-    return frozenset(line.strip().lower() for line in text.splitlines()
-                     if line.strip() and not line.startswith("#"))
+    return frozenset(
+        line.strip().lower()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#")
+    )
 
 
 def check_policy(password: object, field: str = "password") -> str:
@@ -45,14 +48,19 @@ def check_policy(password: object, field: str = "password") -> str:
     if not isinstance(password, str):
         raise ValidationError(f"{field} must be a string", field=field)
     if len(password) < PASSWORD_MIN_LENGTH:
-        raise ValidationError(f"{field} is too short: use at least {PASSWORD_MIN_LENGTH} characters",
-                              field=field)
+        raise ValidationError(
+            f"{field} is too short: use at least {PASSWORD_MIN_LENGTH} characters", field=field
+        )
     if len(password) > PASSWORD_MAX_LENGTH:
-        raise ValidationError(f"{field} is too long: use at most {PASSWORD_MAX_LENGTH} characters",
-                              field=field)
+        raise ValidationError(
+            f"{field} is too long: use at most {PASSWORD_MAX_LENGTH} characters", field=field
+        )
     if password.lower() in common_passwords():
-        raise ValidationError(f"{field} is one of the most common passwords; choose another",
-                              field=field, suggestions=["A few unrelated words make a strong password"])
+        raise ValidationError(
+            f"{field} is one of the most common passwords; choose another",
+            field=field,
+            suggestions=["A few unrelated words make a strong password"],
+        )
     return password
 
 
@@ -133,8 +141,12 @@ class PasswordHasher:
             return self._legacy
         if pepper_id == self.pepper_id:
             return [self._pepper]
-        log.error("A password hash uses pepper %s but this process has pepper %s: every "
-                  "process must share PASSWORD_PEPPER", pepper_id, self.pepper_id)
+        log.error(
+            "A password hash uses pepper %s but this process has pepper %s: every "
+            "process must share PASSWORD_PEPPER",
+            pepper_id,
+            self.pepper_id,
+        )
         return []
 
     def dummy_check_sync(self, password: str) -> None:

@@ -34,18 +34,30 @@ def _entry(daily: int | None = None, total: int | None = None) -> dict[str, int 
 
 MB = 1024 * 1024
 # Stored files per user: guests none (they sign up first), free 20 / 100 MB, premium 500 / 5 GB.
-FILE_LIMITS = {"guest": {"maxFiles": 0, "maxBytes": 0},
-               "free": {"maxFiles": 20, "maxBytes": 100 * MB},
-               "premium": {"maxFiles": 500, "maxBytes": 5 * 1024 * MB}}
+FILE_LIMITS = {
+    "guest": {"maxFiles": 0, "maxBytes": 0},
+    "free": {"maxFiles": 20, "maxBytes": 100 * MB},
+    "premium": {"maxFiles": 500, "maxBytes": 5 * 1024 * MB},
+}
 SEED_PLANS: list[dict[str, Any]] = [
-    {"name": "guest", "features": ["Trial access", "24h session"],
-     "models": {FLASH: _entry(total=5)}, "files": FILE_LIMITS["guest"]},
-    {"name": "free", "features": ["Full features", "Daily reset"],
-     "models": {FLASH: _entry(daily=20), PRO: _entry(daily=5), EMBED: _entry(daily=100)},
-     "files": FILE_LIMITS["free"]},
-    {"name": "premium", "features": ["Priority support", "Analytics"],
-     "models": {FLASH: _entry(daily=100), PRO: _entry(daily=50), EMBED: _entry(daily=1000)},
-     "files": FILE_LIMITS["premium"]},
+    {
+        "name": "guest",
+        "features": ["Trial access", "24h session"],
+        "models": {FLASH: _entry(total=5)},
+        "files": FILE_LIMITS["guest"],
+    },
+    {
+        "name": "free",
+        "features": ["Full features", "Daily reset"],
+        "models": {FLASH: _entry(daily=20), PRO: _entry(daily=5), EMBED: _entry(daily=100)},
+        "files": FILE_LIMITS["free"],
+    },
+    {
+        "name": "premium",
+        "features": ["Priority support", "Analytics"],
+        "models": {FLASH: _entry(daily=100), PRO: _entry(daily=50), EMBED: _entry(daily=1000)},
+        "files": FILE_LIMITS["premium"],
+    },
 ]
 KNOWN_MODELS = frozenset({FLASH, PRO, EMBED})
 
@@ -70,7 +82,8 @@ def parse_limit(value: Any, field: str) -> int:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LIMIT:
         raise ValidationError(
-            f"{field} must be a whole number from 0 to {MAX_LIMIT}, got {value!r}", field=field)
+            f"{field} must be a whole number from 0 to {MAX_LIMIT}, got {value!r}", field=field
+        )
     return value
 
 
@@ -90,16 +103,22 @@ def parse_limit_bytes(value: Any, field: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1 << 50:
-        raise ValidationError(f"{field} must be a whole number of bytes from 0 to {1 << 50}, "
-                              f"got {value!r}", field=field)
+        raise ValidationError(
+            f"{field} must be a whole number of bytes from 0 to {1 << 50}, got {value!r}",
+            field=field,
+        )
     return value
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     """A plan as callers see it."""
-    return {"name": doc["name"], "models": doc.get("models", {}),
-            "features": doc.get("features", []), "files": file_limits_of(doc),
-            "updatedAt": doc.get("updatedAt")}
+    return {
+        "name": doc["name"],
+        "models": doc.get("models", {}),
+        "features": doc.get("features", []),
+        "files": file_limits_of(doc),
+        "updatedAt": doc.get("updatedAt"),
+    }
 
 
 def _sort_key(name: str) -> tuple[int, str]:
@@ -125,8 +144,7 @@ class PlanService:
     async def ensure_seeded(self) -> int:
         """Insert the spec's plans that are not stored yet (idempotent, multi-process safe)."""
         now = self._clock.now()
-        return await repo.insert_missing(
-            self._db, [{**p, "updatedAt": now} for p in SEED_PLANS])
+        return await repo.insert_missing(self._db, [{**p, "updatedAt": now} for p in SEED_PLANS])
 
     async def _plans(self) -> dict[str, dict[str, Any]]:
         if self._cache is not None and time.monotonic() - self._loaded_at < self.cache_seconds:
@@ -153,7 +171,8 @@ class PlanService:
         if not isinstance(name, str) or name not in plans:
             raise ValidationError(
                 f"Unknown plan {name!r}; expected one of {', '.join(sorted(plans, key=_sort_key))}",
-                field="plan")
+                field="plan",
+            )
         return public(plans[name])
 
     async def file_limits(self, *, plan: str) -> dict[str, int]:
@@ -164,8 +183,9 @@ class PlanService:
         """
         return (await self.get(name=plan))["files"]
 
-    async def set_file_limits(self, *, actor: Principal, plan: str, max_files: Any,
-                              max_bytes: Any) -> dict[str, Any]:
+    async def set_file_limits(
+        self, *, actor: Principal, plan: str, max_files: Any, max_bytes: Any
+    ) -> dict[str, Any]:
         """Set a plan's file limits (admins; audited); applies to the next upload.
 
         Raises:
@@ -175,15 +195,23 @@ class PlanService:
         if not actor.is_admin:
             raise PermissionDeniedError("Only admins can change plans", field="plan")
         before = await self.get(name=plan)
-        files = {"maxFiles": parse_limit(max_files, "maxFiles"),
-                 "maxBytes": parse_limit_bytes(max_bytes, "maxBytes")}
+        files = {
+            "maxFiles": parse_limit(max_files, "maxFiles"),
+            "maxBytes": parse_limit_bytes(max_bytes, "maxBytes"),
+        }
 
         async def work(session: Any) -> None:
-            await repo.set_files(self._db, name=plan, files=files, now=self._clock.now(),
-                                 session=session)
-            await self._audit.record(actor=actor, action="plan.set_file_limits",
-                                     target_id=f"plan:{plan}", before=before["files"],
-                                     after=files, session=session)
+            await repo.set_files(
+                self._db, name=plan, files=files, now=self._clock.now(), session=session
+            )
+            await self._audit.record(
+                actor=actor,
+                action="plan.set_file_limits",
+                target_id=f"plan:{plan}",
+                before=before["files"],
+                after=files,
+                session=session,
+            )
 
         await run_in_transaction(self._db, work)
         self.invalidate()
@@ -203,8 +231,9 @@ class PlanService:
         """
         models = await self.known_models()
         if not isinstance(model, str) or model not in models:
-            raise ValidationError(f"Unknown model {model!r}; expected one of {', '.join(models)}",
-                                  field="model")
+            raise ValidationError(
+                f"Unknown model {model!r}; expected one of {', '.join(models)}", field="model"
+            )
         entry = (await self.get(name=plan))["models"].get(model) or {}
         if entry.get("total") is not None:
             return ModelLimit(plan, model, "total", int(entry["total"]))
@@ -214,16 +243,24 @@ class PlanService:
         raise PermissionDeniedError(
             f"The {plan} plan does not include {model}",
             details=f"{model} is available on: {', '.join(allowing) or 'no plan'}",
-            suggestions=[f"Upgrade to {' or '.join(allowing)}" if allowing else "Use another model",
-                         f"Or use {FLASH}"],
-            code="MODEL_NOT_IN_PLAN", field="model")
+            suggestions=[
+                f"Upgrade to {' or '.join(allowing)}" if allowing else "Use another model",
+                f"Or use {FLASH}",
+            ],
+            code="MODEL_NOT_IN_PLAN",
+            field="model",
+        )
 
     async def _plans_allowing(self, model: str) -> list[str]:
-        return [p["name"] for p in await self.list()
-                if any(v is not None for v in (p["models"].get(model) or {}).values())]
+        return [
+            p["name"]
+            for p in await self.list()
+            if any(v is not None for v in (p["models"].get(model) or {}).values())
+        ]
 
-    async def set_limit(self, *, actor: Principal, plan: str, model: str,
-                        daily: Any = None, total: Any = None) -> dict[str, Any]:
+    async def set_limit(
+        self, *, actor: Principal, plan: str, model: str, daily: Any = None, total: Any = None
+    ) -> dict[str, Any]:
         """Set a plan's daily or total limit for a model (adds the model to the plan if absent).
 
         Exactly one of `daily` / `total` is given; the other kind is cleared. Audited.
@@ -237,32 +274,44 @@ class PlanService:
         await self.get(name=plan)
         models = await self.known_models()
         if not isinstance(model, str) or model not in models:
-            raise ValidationError(f"Unknown model {model!r}; expected one of {', '.join(models)}",
-                                  field="model")
+            raise ValidationError(
+                f"Unknown model {model!r}; expected one of {', '.join(models)}", field="model"
+            )
         if (daily is None) == (total is None):
             raise ValidationError("Give exactly one of --daily N or --total N", field="daily")
-        entry = (_entry(daily=parse_limit(daily, "daily")) if daily is not None
-                 else _entry(total=parse_limit(total, "total")))
+        entry = (
+            _entry(daily=parse_limit(daily, "daily"))
+            if daily is not None
+            else _entry(total=parse_limit(total, "total"))
+        )
         for _ in range(10):  # optimistic: retry when another admin changed the plan meanwhile
             after = await run_in_transaction(
-                self._db, lambda s: self._store(s, actor, plan, model, entry))
+                self._db, lambda s: self._store(s, actor, plan, model, entry)
+            )
             if after is not None:
                 self.invalidate()
                 return after
-        raise ValidationError(f"Plan {plan!r} is being changed by someone else; try again",
-                              field="plan")
+        raise ValidationError(
+            f"Plan {plan!r} is being changed by someone else; try again", field="plan"
+        )
 
-    async def _store(self, session: Any, actor: Principal, plan: str, model: str,
-                     entry: dict[str, Any]) -> dict[str, Any] | None:
+    async def _store(
+        self, session: Any, actor: Principal, plan: str, model: str, entry: dict[str, Any]
+    ) -> dict[str, Any] | None:
         """Replace the plan's model table and audit it in one transaction; None if raced."""
         doc = await repo.find_plan(self._db, plan)
         assert doc is not None  # checked by get(); plans are never deleted
         models, now = {**doc.get("models", {}), model: entry}, self._clock.now()
-        if not await repo.replace_models(self._db, name=plan, expected=doc["updatedAt"],
-                                         models=models, now=now, session=session):
+        if not await repo.replace_models(
+            self._db, name=plan, expected=doc["updatedAt"], models=models, now=now, session=session
+        ):
             return None
         await self._audit.record(
-            actor=actor, action="plan.set_limit", target_id=f"plan:{plan}",
+            actor=actor,
+            action="plan.set_limit",
+            target_id=f"plan:{plan}",
             before={"model": model, "limits": doc.get("models", {}).get(model)},
-            after={"model": model, "limits": entry}, session=session)
+            after={"model": model, "limits": entry},
+            session=session,
+        )
         return public({**doc, "models": models, "updatedAt": now})

@@ -10,7 +10,7 @@ after the window's first request, by the real clock (see repos/ttl.py), so after
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -35,9 +35,11 @@ class Decision:
 
     def headers(self) -> dict[str, str]:
         """The usual `X-RateLimit-*` response headers (reset as epoch seconds)."""
-        return {"X-RateLimit-Limit": str(self.limit),
-                "X-RateLimit-Remaining": str(self.remaining),
-                "X-RateLimit-Reset": str(int(self.reset_at.timestamp()))}
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(int(self.reset_at.timestamp())),
+        }
 
 
 class RequestLimiter:
@@ -55,7 +57,7 @@ class RequestLimiter:
     def _window(self) -> tuple[int, datetime]:
         now_ms = int(self._clock.now().timestamp() * 1000)
         start = now_ms - now_ms % self.window_ms
-        return start, datetime.fromtimestamp((start + self.window_ms) / 1000, timezone.utc)
+        return start, datetime.fromtimestamp((start + self.window_ms) / 1000, UTC)
 
     async def hit(self, *, key: str) -> Decision:
         """Count one request of caller `key` (e.g. "ip:1.2.3.4" or "user:<id>").
@@ -64,15 +66,17 @@ class RequestLimiter:
             ValidationError: an empty, non-string or over-long key.
         """
         if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
-            raise ValidationError(f"The caller key must be 1-{MAX_KEY_LENGTH} characters",
-                                  field="key")
+            raise ValidationError(
+                f"The caller key must be 1-{MAX_KEY_LENGTH} characters", field="key"
+            )
         window, reset = self._window()
         # A window ends at most one length after its first request. Counted from the real
         # time of that request, the expiry holds whatever `now` says (a test's clock may lie
         # in the past, or stand still for up to a window).
         expires = ttl.expires_in(timedelta(milliseconds=self.window_ms) + EXPIRY_GRACE)
-        allowed = await repo.take(self._db, key=key, window=window,
-                                  limit=self.max_requests, expires_at=expires)
+        allowed = await repo.take(
+            self._db, key=key, window=window, limit=self.max_requests, expires_at=expires
+        )
         used = await repo.count(self._db, key=key, window=window)
         return Decision(allowed, self.max_requests, max(0, self.max_requests - used), reset)
 
@@ -85,8 +89,9 @@ class RequestLimiter:
         decision = await self.hit(key=key)
         if not decision.allowed:
             raise RateLimitError(
-                f"Too many requests: at most {self.max_requests} per "
-                f"{self.window_ms // 1000} s", code="TOO_MANY_REQUESTS",
+                f"Too many requests: at most {self.max_requests} per {self.window_ms // 1000} s",
+                code="TOO_MANY_REQUESTS",
                 suggestions=[f"Try again after {decision.reset_at:%H:%M:%S} UTC"],
-                reset_time=decision.reset_at)
+                reset_time=decision.reset_at,
+            )
         return decision

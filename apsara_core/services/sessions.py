@@ -22,8 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from apsara_core.errors import (ApsaraError, AuthenticationError, ConflictError, NotFoundError,
-                                PermissionDeniedError, ValidationError)
+from apsara_core.errors import (
+    ApsaraError,
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from apsara_core.models import Principal
 from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import users as user_repo
@@ -58,7 +64,7 @@ class SignedOut:
 class SessionService:
     """The session file, sign-in and sign-out on this machine, and the actor rule."""
 
-    def __init__(self, *, data_dir: Path, db: "AsyncDatabase", auth: "AuthService") -> None:
+    def __init__(self, *, data_dir: Path, db: AsyncDatabase, auth: AuthService) -> None:
         self._data_dir = data_dir
         self._db = db
         self._auth = auth
@@ -92,8 +98,9 @@ class SessionService:
         found = await self.active()
         return found[0] if found else None
 
-    async def sign_in(self, authenticate: Callable[[], Awaitable["Session"]], *,
-                      switch: bool = False) -> "Session":
+    async def sign_in(
+        self, authenticate: Callable[[], Awaitable[Session]], *, switch: bool = False
+    ) -> Session:
         """Sign in with `authenticate` and store the new session.
 
         While a valid session is stored, a second sign-in is refused unless `switch`; a
@@ -109,16 +116,24 @@ class SessionService:
             raise ConflictError(
                 f"Already logged in as {found[0].email or found[1].user_id}",
                 code="ALREADY_SIGNED_IN",
-                suggestions=["Log out first with `apsara auth logout`, or pass --switch"])
+                suggestions=["Log out first with `apsara auth logout`, or pass --switch"],
+            )
         session = await authenticate()
         if found is not None:
             await self._auth.logout(token=found[0].token)  # the switched-from session ends
-        write_session(self._data_dir, StoredSession(
-            token=session.token, user_id=str(session.user["_id"]), email=session.user.get("email")))
+        write_session(
+            self._data_dir,
+            StoredSession(
+                token=session.token,
+                user_id=str(session.user["_id"]),
+                email=session.user.get("email"),
+            ),
+        )
         return session
 
-    async def register(self, *, full_name: str, email: str, password: str,
-                       accept_terms: bool) -> dict[str, Any]:
+    async def register(
+        self, *, full_name: str, email: str, password: str, accept_terms: bool
+    ) -> dict[str, Any]:
         """Register an account; a guest session in use is upgraded in place (keeping its
         conversations), and its ended token leaves the session file.
 
@@ -127,8 +142,13 @@ class SessionService:
         """
         current = await self.current()
         guest = current if current is not None and current.is_guest else None
-        done = await self._auth.register(full_name=full_name, email=email, password=password,
-                                         accept_terms=accept_terms, actor=guest)
+        done = await self._auth.register(
+            full_name=full_name,
+            email=email,
+            password=password,
+            accept_terms=accept_terms,
+            actor=guest,
+        )
         if guest is not None:
             self.forget(guest.user_id)
             done = {**done, "guestUpgraded": True}
@@ -175,8 +195,9 @@ class SessionService:
 
     # -- the actor rule -----------------------------------------------------------------------
 
-    async def resolve_actor(self, *, user: str | None = None, operator: bool = False,
-                            need_user: bool = False) -> Principal:
+    async def resolve_actor(
+        self, *, user: str | None = None, operator: bool = False, need_user: bool = False
+    ) -> Principal:
         """Who a command or screen acts as (see the module's rule).
 
         Args:
@@ -196,17 +217,25 @@ class SessionService:
             if need_user and base is OPERATOR:
                 raise ValidationError(
                     "No user chosen: pass --user EMAIL_OR_ID or log in with `apsara auth login`",
-                    field="--user")
+                    field="--user",
+                )
             return base
         doc = await user_repo.find_by_email_or_id(self._db, user)
         if doc is None or (not base.is_admin and str(doc["_id"]) != base.user_id):
             if doc is not None:
                 raise PermissionDeniedError(
                     f"Logged in as {base.email or base.user_id} ({base.role}): you can act only "
-                    "on your own data", field="--user",
-                    suggestions=["Log out (`apsara auth logout`) or pass --operator to act as admin"])
-            raise NotFoundError(f"No user {user!r}", field="--user",
-                                suggestions=["List users with `apsara user list`"])
+                    "on your own data",
+                    field="--user",
+                    suggestions=[
+                        "Log out (`apsara auth logout`) or pass --operator to act as admin"
+                    ],
+                )
+            raise NotFoundError(
+                f"No user {user!r}",
+                field="--user",
+                suggestions=["List users with `apsara user list`"],
+            )
         return Principal.of_user(doc) if str(doc["_id"]) != base.user_id else base
 
     async def act_for(self, actor: Principal, user_id: str | None) -> Principal:
@@ -235,7 +264,10 @@ class SessionService:
         try:
             return await self._auth.verify_token(stored.token)
         except AuthenticationError as exc:
-            exc.suggestions = [*exc.suggestions, "Or log out (`apsara auth logout`) to act as admin"]
+            exc.suggestions = [
+                *exc.suggestions,
+                "Or log out (`apsara auth logout`) to act as admin",
+            ]
             raise
 
     def subject(self, actor: Principal, user: str | None) -> str:
@@ -248,8 +280,9 @@ class SessionService:
         if user and user.strip():
             return user.strip()
         if actor is OPERATOR or actor.user_id == OPERATOR.user_id:
-            raise ValidationError("No user chosen: pass --user EMAIL_OR_ID or log in",
-                                  field="--user")
+            raise ValidationError(
+                "No user chosen: pass --user EMAIL_OR_ID or log in", field="--user"
+            )
         return actor.user_id
 
     async def in_conversation(self, actor: Principal, conversation_id: str) -> Principal:

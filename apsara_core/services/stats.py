@@ -7,18 +7,22 @@ messages. Failed model calls are the refunded reservations.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.clock import Clock
-from apsara_core.errors import (AuthenticationError, NotFoundError, PermissionDeniedError,
-                                 ValidationError)
+from apsara_core.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from apsara_core.models import Principal
 from apsara_core.repos import stats as repo
-from apsara_core.repos.users import emails_by_id, find_by_email_or_id
 from apsara_core.repos.usage import totals as usage_totals
+from apsara_core.repos.users import emails_by_id, find_by_email_or_id
 from apsara_core.services.limits import LimitsService
 from apsara_core.services.users import UserService
 
@@ -28,8 +32,9 @@ TOP = 10
 
 def _days(days: Any) -> int:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise ValidationError(f"days must be a whole number from 1 to {MAX_DAYS}, got {days!r}",
-                              field="days")
+        raise ValidationError(
+            f"days must be a whole number from 1 to {MAX_DAYS}, got {days!r}", field="days"
+        )
     return days
 
 
@@ -40,25 +45,38 @@ def series(values: dict[str, int], start: date, days: int) -> list[dict[str, Any
 
 
 def _usage_row(row: dict[str, Any], key: str) -> dict[str, Any]:
-    return {key: row["_id"], "messages": row.get("committed", 0),
-            "tokens": row.get("totalTokens", 0), "promptTokens": row.get("promptTokens", 0),
-            "outputTokens": row.get("outputTokens", 0),
-            "thoughtsTokens": row.get("thoughtsTokens", 0),
-            "refused": row.get("refused", 0), "failed": row.get("refunded", 0)}
+    return {
+        key: row["_id"],
+        "messages": row.get("committed", 0),
+        "tokens": row.get("totalTokens", 0),
+        "promptTokens": row.get("promptTokens", 0),
+        "outputTokens": row.get("outputTokens", 0),
+        "thoughtsTokens": row.get("thoughtsTokens", 0),
+        "refused": row.get("refused", 0),
+        "failed": row.get("refunded", 0),
+    }
 
 
 def _usage_series(rows: list[dict[str, Any]], start: date, days: int) -> list[dict[str, Any]]:
     by_day = {r["_id"]: _usage_row(r, "date") for r in rows}
-    empty = {"messages": 0, "tokens": 0, "promptTokens": 0, "outputTokens": 0,
-             "thoughtsTokens": 0, "refused": 0, "failed": 0}
+    empty = {
+        "messages": 0,
+        "tokens": 0,
+        "promptTokens": 0,
+        "outputTokens": 0,
+        "thoughtsTokens": 0,
+        "refused": 0,
+        "failed": 0,
+    }
     return [by_day.get(d["date"], {"date": d["date"], **empty}) for d in series({}, start, days)]
 
 
 class StatsService:
     """`database(actor=...)` and `user(actor=..., user=..., password=...)`."""
 
-    def __init__(self, *, db: AsyncDatabase, users: UserService, limits: LimitsService,
-                 clock: Clock) -> None:
+    def __init__(
+        self, *, db: AsyncDatabase, users: UserService, limits: LimitsService, clock: Clock
+    ) -> None:
         self._db = db
         self._users = users
         self._limits = limits
@@ -67,7 +85,7 @@ class StatsService:
     def _period(self, days: int) -> tuple[date, date, datetime]:
         today = self._clock.now().date()
         start = today - timedelta(days=days - 1)
-        return start, today, datetime.combine(start, time(0), tzinfo=timezone.utc)
+        return start, today, datetime.combine(start, time(0), tzinfo=UTC)
 
     async def database(self, *, actor: Principal, days: int = 30) -> dict[str, Any]:
         """Users by plan, role and provider; registrations, messages and tokens per day; model
@@ -83,40 +101,62 @@ class StatsService:
         start, today, since = self._period(days)
         db, dates = self._db, {"date": repo.date_range(start.isoformat(), today.isoformat())}
         per_day = _usage_series(await repo.usage_by(db, "date", dates), start, days)
-        models = sorted((_usage_row(r, "model") for r in await repo.usage_by(db, "model", dates)),
-                        key=lambda r: (-r["messages"], r["model"]))
+        models = sorted(
+            (_usage_row(r, "model") for r in await repo.usage_by(db, "model", dates)),
+            key=lambda r: (-r["messages"], r["model"]),
+        )
         return {
             "period": {"from": start.isoformat(), "to": today.isoformat(), "days": days},
             "users": await self._user_counts(),
             "registrationsPerDay": series(
-                await repo.per_day(db, "users", repo.created_since(since)), start, days),
+                await repo.per_day(db, "users", repo.created_since(since)), start, days
+            ),
             "usagePerDay": per_day,
             "models": models,
             "rateLimitRefusals": sum(d["refused"] for d in per_day),
             "errors": {"failedCalls": sum(d["failed"] for d in per_day)},
-            "totals": {"messages": sum(d["messages"] for d in per_day),
-                       "tokens": sum(d["tokens"] for d in per_day),
-                       "conversations": await repo.count(db, "conversations"),
-                       "storedMessages": await repo.count(db, "messages")},
+            "totals": {
+                "messages": sum(d["messages"] for d in per_day),
+                "tokens": sum(d["tokens"] for d in per_day),
+                "conversations": await repo.count(db, "conversations"),
+                "storedMessages": await repo.count(db, "messages"),
+            },
             "mostActiveUsers": await self._top_users(dates),
         }
 
     async def _user_counts(self) -> dict[str, Any]:
         db = self._db
         by_plan = await repo.count_by(db, "users", "subscriptionPlan")
-        return {"total": sum(by_plan.values()), "byPlan": by_plan,
-                "byRole": await repo.count_by(db, "users", "role"),
-                "byProvider": await repo.count_by(db, "users", "authProvider")}
+        return {
+            "total": sum(by_plan.values()),
+            "byPlan": by_plan,
+            "byRole": await repo.count_by(db, "users", "role"),
+            "byProvider": await repo.count_by(db, "users", "authProvider"),
+        }
 
     async def _top_users(self, match: dict[str, Any]) -> list[dict[str, Any]]:
         rows = [_usage_row(r, "userId") for r in await repo.usage_by(self._db, "userId", match)]
         rows = sorted(rows, key=lambda r: (-r["messages"], -r["tokens"]))[:TOP]
         emails = await emails_by_id(self._db, [r["userId"] for r in rows])
-        return [{"userId": r["userId"], "email": emails.get(r["userId"]), "messages": r["messages"],
-                 "tokens": r["tokens"], "refused": r["refused"]} for r in rows]
+        return [
+            {
+                "userId": r["userId"],
+                "email": emails.get(r["userId"]),
+                "messages": r["messages"],
+                "tokens": r["tokens"],
+                "refused": r["refused"],
+            }
+            for r in rows
+        ]
 
-    async def user(self, *, actor: Principal, user: str | None = None,
-                   password: str | None = None, days: int = 30) -> dict[str, Any]:
+    async def user(
+        self,
+        *,
+        actor: Principal,
+        user: str | None = None,
+        password: str | None = None,
+        days: int = 30,
+    ) -> dict[str, Any]:
         """One user's statistics. Admins may see anyone; others only themselves, with their
         password (the spec's "password protected").
 
@@ -140,8 +180,11 @@ class StatsService:
 
     async def _check_password(self, user_id: str, password: str | None) -> None:
         if not isinstance(password, str) or not password:
-            raise AuthenticationError("Your password is required to see your statistics",
-                                      field="password", code="PASSWORD_REQUIRED")
+            raise AuthenticationError(
+                "Your password is required to see your statistics",
+                field="password",
+                code="PASSWORD_REQUIRED",
+            )
         if not await self._users.verify_password(user_id=user_id, password=password):
             raise AuthenticationError("Wrong password", field="password")
 
@@ -150,34 +193,56 @@ class StatsService:
         start, _, since = self._period(days)
         by_role = await repo.count_by(db, "messages", "role", {"userId": uid})
         convs = await repo.conversations_of(db, uid)
-        models = sorted((_usage_row(r, "model") for r in await repo.usage_by(
-            db, "model", {"userId": uid, "date": {"$ne": "total"}})),
-            key=lambda r: (-r["messages"], r["model"]))
+        models = sorted(
+            (
+                _usage_row(r, "model")
+                for r in await repo.usage_by(db, "model", {"userId": uid, "date": {"$ne": "total"}})
+            ),
+            key=lambda r: (-r["messages"], r["model"]),
+        )
         totals = await usage_totals(db, user_id=uid)
         quota = await self._limits.quota(actor=Principal.of_user(doc))
         return {
-            "user": {"_id": uid, "email": doc.get("email"), "fullName": doc.get("fullName"),
-                     "role": doc.get("role"), "subscriptionPlan": doc.get("subscriptionPlan")},
+            "user": {
+                "_id": uid,
+                "email": doc.get("email"),
+                "fullName": doc.get("fullName"),
+                "role": doc.get("role"),
+                "subscriptionPlan": doc.get("subscriptionPlan"),
+            },
             "conversations": {"total": len(convs), "mostActive": _most_active(convs)},
             "messages": {"total": sum(by_role.values()), "byRole": by_role},
             "tokens": _tokens(totals.get("totalUsage", {})),
             "totalUsage": totals.get("totalUsage", {}),
             "lastActivity": totals.get("lastActivity"),
             "models": models,
-            "messagesPerDay": series(await repo.per_day(
-                db, "messages", {"userId": uid, **repo.created_since(since)}), start, days),
+            "messagesPerDay": series(
+                await repo.per_day(db, "messages", {"userId": uid, **repo.created_since(since)}),
+                start,
+                days,
+            ),
             "quota": quota,
         }
 
 
 def _tokens(total: dict[str, Any]) -> dict[str, int]:
-    return {"prompt": total.get("promptTokens", 0), "output": total.get("outputTokens", 0),
-            "thoughts": total.get("thoughtsTokens", 0), "total": total.get("totalTokens", 0)}
+    return {
+        "prompt": total.get("promptTokens", 0),
+        "output": total.get("outputTokens", 0),
+        "thoughts": total.get("thoughtsTokens", 0),
+        "total": total.get("totalTokens", 0),
+    }
 
 
 def _most_active(convs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = [{"conversationId": c.get("conversationId"), "title": c.get("title"),
-             "messages": (c.get("stats") or {}).get("totalMessages", 0),
-             "tokens": (c.get("stats") or {}).get("totalTokens", 0),
-             "updatedAt": c.get("updatedAt")} for c in convs]
+    rows = [
+        {
+            "conversationId": c.get("conversationId"),
+            "title": c.get("title"),
+            "messages": (c.get("stats") or {}).get("totalMessages", 0),
+            "tokens": (c.get("stats") or {}).get("totalTokens", 0),
+            "updatedAt": c.get("updatedAt"),
+        }
+        for c in convs
+    ]
     return sorted(rows, key=lambda r: (-r["messages"], -r["tokens"]))[:5]

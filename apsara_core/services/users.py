@@ -17,16 +17,36 @@ from apsara_core.models import Principal, User
 from apsara_core.repos import login_attempts
 from apsara_core.repos import users as repo
 from apsara_core.services.audit import AuditService
+from apsara_core.services.files import FileService
 from apsara_core.services.inputs import check_email
 from apsara_core.services.password_store import PasswordStore
 from apsara_core.services.passwords import StoredPassword, check_policy
-from apsara_core.services.files import FileService
-from apsara_core.vocabulary import (ASSIGNABLE_PLANS, ASSIGNABLE_ROLES, AUTH_PROVIDERS,
-                                    EMAIL_MAX_LENGTH, FULL_NAME_MAX_LENGTH, PLANS, ROLES)
+from apsara_core.vocabulary import (
+    ASSIGNABLE_PLANS,
+    ASSIGNABLE_ROLES,
+    AUTH_PROVIDERS,
+    EMAIL_MAX_LENGTH,
+    FULL_NAME_MAX_LENGTH,
+    PLANS,
+    ROLES,
+)
 
-PUBLIC_FIELDS = ("_id", "fullName", "email", "role", "subscriptionPlan", "authProvider", "isGuest",
-                 "isEmailVerified", "picture", "lockedUntil", "failedLoginAttempts", "createdAt",
-                 "updatedAt", "lastLoginAt")
+PUBLIC_FIELDS = (
+    "_id",
+    "fullName",
+    "email",
+    "role",
+    "subscriptionPlan",
+    "authProvider",
+    "isGuest",
+    "isEmailVerified",
+    "picture",
+    "lockedUntil",
+    "failedLoginAttempts",
+    "createdAt",
+    "updatedAt",
+    "lastLoginAt",
+)
 MAX_PAGE_SIZE = 100
 
 
@@ -40,15 +60,34 @@ def public_user(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def new_user_doc(*, email: str, full_name: str, password: StoredPassword | None, now: datetime,
-                 role: str = "user", plan: str = "free", provider: str = "local",
-                 verified: bool = False, **extra: Any) -> dict[str, Any]:
+def new_user_doc(
+    *,
+    email: str,
+    full_name: str,
+    password: StoredPassword | None,
+    now: datetime,
+    role: str = "user",
+    plan: str = "free",
+    provider: str = "local",
+    verified: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
     """A user document as stored (camelCase, string `_id`), created at `now`."""
     hashed = password.fields() if password is not None else {}
-    return User(_id=repo.new_id(), fullName=full_name, email=email, **hashed,
-                role=role, subscriptionPlan=plan, authProvider=provider,
-                isGuest=role == "guest", isEmailVerified=verified, createdAt=now, updatedAt=now,
-                **extra).to_mongo()
+    return User(
+        _id=repo.new_id(),
+        fullName=full_name,
+        email=email,
+        **hashed,
+        role=role,
+        subscriptionPlan=plan,
+        authProvider=provider,
+        isGuest=role == "guest",
+        isEmailVerified=verified,
+        createdAt=now,
+        updatedAt=now,
+        **extra,
+    ).to_mongo()
 
 
 def check_choice(value: object, allowed: tuple[str, ...], field: str) -> str:
@@ -69,8 +108,9 @@ def check_text(value: object, field: str, max_len: int, *, min_len: int = 1) -> 
         ValidationError: naming the field.
     """
     if not isinstance(value, str) or not min_len <= len(value.strip()) <= max_len:
-        raise ValidationError(f"{field} must be text of {min_len} to {max_len} characters",
-                              field=field)
+        raise ValidationError(
+            f"{field} must be text of {min_len} to {max_len} characters", field=field
+        )
     return value.strip()
 
 
@@ -82,8 +122,15 @@ def _require_admin(actor: Principal) -> None:
 class UserService:
     """User administration (admins) and self-lookup (anyone, for themselves)."""
 
-    def __init__(self, *, db: AsyncDatabase, passwords: PasswordStore, audit: AuditService,
-                 files: FileService, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase,
+        passwords: PasswordStore,
+        audit: AuditService,
+        files: FileService,
+        clock: Clock,
+    ) -> None:
         self._db = db
         self._passwords = passwords
         self._audit = audit
@@ -95,13 +142,24 @@ class UserService:
         text = check_text(key, "user", EMAIL_MAX_LENGTH)
         doc = await repo.find_by_email_or_id(self._db, text)
         if doc is None or (not actor.is_admin and str(doc["_id"]) != actor.user_id):
-            raise NotFoundError(f"No user {text!r}", field="user",
-                                suggestions=["List users with `apsara user list`"])
+            raise NotFoundError(
+                f"No user {text!r}",
+                field="user",
+                suggestions=["List users with `apsara user list`"],
+            )
         return doc
 
-    async def create(self, *, actor: Principal, email: str, full_name: str,
-                     password: str | None = None, role: str = "user", plan: str = "free",
-                     verified: bool = False) -> dict[str, Any]:
+    async def create(
+        self,
+        *,
+        actor: Principal,
+        email: str,
+        full_name: str,
+        password: str | None = None,
+        role: str = "user",
+        plan: str = "free",
+        verified: bool = False,
+    ) -> dict[str, Any]:
         """Create an account (admins). Without a password the user sets one via reset.
 
         Raises:
@@ -114,48 +172,83 @@ class UserService:
         check_choice(plan, ASSIGNABLE_PLANS, "plan")
         if not isinstance(verified, bool):
             raise ValidationError("verified must be true or false", field="verified")
-        hashed = (await self._passwords.hash(check_policy(password))
-                  if password is not None else None)
-        doc = new_user_doc(email=address, full_name=name, password=hashed, role=role,
-                           plan=plan, verified=verified, now=self._clock.now())
+        hashed = (
+            await self._passwords.hash(check_policy(password)) if password is not None else None
+        )
+        doc = new_user_doc(
+            email=address,
+            full_name=name,
+            password=hashed,
+            role=role,
+            plan=plan,
+            verified=verified,
+            now=self._clock.now(),
+        )
 
         async def work(s: AsyncClientSession) -> None:
             await repo.insert(self._db, doc, session=s)
-            await self._audit.record(actor=actor, action="user.create", target_id=doc["_id"],
-                                     before=None, after=public_user(doc), session=s)
+            await self._audit.record(
+                actor=actor,
+                action="user.create",
+                target_id=doc["_id"],
+                before=None,
+                after=public_user(doc),
+                session=s,
+            )
 
         try:
             await run_in_transaction(self._db, work)
         except DuplicateKeyError:
-            raise ConflictError(f"A user with email {address} already exists",
-                                field="email") from None
+            raise ConflictError(
+                f"A user with email {address} already exists", field="email"
+            ) from None
         return public_user(doc)
 
-    async def list(self, *, actor: Principal, role: str | None = None, plan: str | None = None,
-                   provider: str | None = None, text: str | None = None, page: int = 1,
-                   page_size: int = 20) -> dict[str, Any]:
+    async def list(
+        self,
+        *,
+        actor: Principal,
+        role: str | None = None,
+        plan: str | None = None,
+        provider: str | None = None,
+        text: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> dict[str, Any]:
         """One page of users, newest first, filtered (admins).
 
         Raises:
             PermissionDeniedError, ValidationError (naming the filter).
         """
         _require_admin(actor)
-        for value, allowed, field in ((role, ROLES, "role"), (plan, PLANS, "plan"),
-                                      (provider, AUTH_PROVIDERS, "provider")):
+        for value, allowed, field in (
+            (role, ROLES, "role"),
+            (plan, PLANS, "plan"),
+            (provider, AUTH_PROVIDERS, "provider"),
+        ):
             if value is not None:
                 check_choice(value, allowed, field)
         search = check_text(text, "search", 100) if text not in (None, "") else None
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise ValidationError("page must be a whole number from 1", field="page")
-        if isinstance(page_size, bool) or not isinstance(page_size, int) \
-                or not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValidationError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}",
-                                  field="pageSize")
+        if (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= MAX_PAGE_SIZE
+        ):
+            raise ValidationError(
+                f"pageSize must be between 1 and {MAX_PAGE_SIZE}", field="pageSize"
+            )
         query = repo.list_filter(role=role, plan=plan, provider=provider, text=search)
-        items, total = await repo.list_page(self._db, query, skip=(page - 1) * page_size,
-                                            limit=page_size)
-        return {"items": [public_user(d) for d in items], "total": total, "page": page,
-                "pageSize": page_size}
+        items, total = await repo.list_page(
+            self._db, query, skip=(page - 1) * page_size, limit=page_size
+        )
+        return {
+            "items": [public_user(d) for d in items],
+            "total": total,
+            "page": page,
+            "pageSize": page_size,
+        }
 
     async def get(self, *, actor: Principal, user: str) -> dict[str, Any]:
         """One user by email or id (admins: anyone; others: themselves).
@@ -178,8 +271,14 @@ class UserService:
 
         async def work(s: AsyncClientSession) -> dict[str, int]:
             counts = await repo.delete_with_data(self._db, str(doc["_id"]), session=s)
-            await self._audit.record(actor=actor, action="user.delete", target_id=str(doc["_id"]),
-                                     before=public_user(doc), after={"deleted": counts}, session=s)
+            await self._audit.record(
+                actor=actor,
+                action="user.delete",
+                target_id=str(doc["_id"]),
+                before=public_user(doc),
+                after={"deleted": counts},
+                session=s,
+            )
             return counts
 
         counts = await run_in_transaction(self._db, work)
@@ -201,31 +300,45 @@ class UserService:
     async def unlock(self, *, actor: Principal, user: str) -> dict[str, Any]:
         """Clear a login lockout and the failure counters, of the account and of its email's
         attempt record (admins)."""
-        return await self._change(actor, user, "user.unlock",
-                                  {"lockedUntil": None, "failedLoginAttempts": 0},
-                                  also=lambda doc, s: login_attempts.clear(
-                                      self._db, doc["email"], session=s))
+        return await self._change(
+            actor,
+            user,
+            "user.unlock",
+            {"lockedUntil": None, "failedLoginAttempts": 0},
+            also=lambda doc, s: login_attempts.clear(self._db, doc["email"], session=s),
+        )
 
-    async def _change(self, actor: Principal, key: str, action: str, fields: dict[str, Any],
-                      also: Callable[[dict[str, Any], Any], Awaitable[None]] | None = None,
-                      ) -> dict[str, Any]:
+    async def _change(
+        self,
+        actor: Principal,
+        key: str,
+        action: str,
+        fields: dict[str, Any],
+        also: Callable[[dict[str, Any], Any], Awaitable[None]] | None = None,
+    ) -> dict[str, Any]:
         _require_admin(actor)
         doc = await self._find(actor, key)
         if doc.get("isGuest") and action != "user.unlock":
-            raise ValidationError("Guest accounts keep the guest role and plan until they "
-                                  "register", field="user")
+            raise ValidationError(
+                "Guest accounts keep the guest role and plan until they register", field="user"
+            )
 
         async def work(s: AsyncClientSession) -> dict[str, Any]:
-            after = await repo.update(self._db, str(doc["_id"]), fields, now=self._clock.now(),
-                                      session=s)
+            after = await repo.update(
+                self._db, str(doc["_id"]), fields, now=self._clock.now(), session=s
+            )
             if after is None:
                 raise NotFoundError(f"No user {key!r}", field="user")
             if also is not None:
                 await also(doc, s)
             await self._audit.record(
-                actor=actor, action=action, target_id=str(doc["_id"]),
-                before={k: doc.get(k) for k in fields}, after={k: after.get(k) for k in fields},
-                session=s)
+                actor=actor,
+                action=action,
+                target_id=str(doc["_id"]),
+                before={k: doc.get(k) for k in fields},
+                after={k: after.get(k) for k in fields},
+                session=s,
+            )
             return after
 
         return public_user(await run_in_transaction(self._db, work))

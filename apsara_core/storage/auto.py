@@ -43,8 +43,9 @@ def check_preference(value: object, field: str = "preference") -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or value not in PREFERENCES:
-        raise ValidationError(f"{field} must be one of {', '.join(PREFERENCES)}; got {value!r}",
-                              field=field)
+        raise ValidationError(
+            f"{field} must be one of {', '.join(PREFERENCES)}; got {value!r}", field=field
+        )
     return value
 
 
@@ -53,9 +54,16 @@ def _label(size: int, kind: FileType) -> str:
     return f"{human_size(size)} {name}"
 
 
-def choose(*, size: int, count: int, kind: FileType, preference: str | None,
-           available: Callable[[str], bool]) -> Choice:
+def choose(
+    *,
+    size: int,
+    count: int,
+    kind: FileType,
+    preference: str | None,
+    available: Callable[[str], bool],
+) -> Choice:
     """The method for one file of `size` bytes sent with `count - 1` others."""
+
     def usable(method: str) -> bool:
         return method in kind.methods and available(method)
 

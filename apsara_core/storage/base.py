@@ -66,8 +66,9 @@ def check_method(value: Any, field: str = "storageMethod", *, allow_auto: bool =
     """
     allowed = ("auto", *METHODS) if allow_auto else METHODS
     if not isinstance(value, str) or value not in allowed:
-        raise ValidationError(f"{field} must be one of {', '.join(allowed)}; got {value!r}",
-                              field=field)
+        raise ValidationError(
+            f"{field} must be one of {', '.join(allowed)}; got {value!r}", field=field
+        )
     return value
 
 
@@ -93,8 +94,12 @@ class StorageSet:
             what = "S3" if method == S3 else "the Gemini File API" if method == GOOGLE else method
             raise StorageNotConfiguredError(
                 f"{method} storage is not configured on this server: set {self._missing[method]}",
-                field=field, suggestions=[f"Set {self._missing[method]} to use {what}",
-                                          "Or choose storageMethod local (or auto)"])
+                field=field,
+                suggestions=[
+                    f"Set {self._missing[method]} to use {what}",
+                    "Or choose storageMethod local (or auto)",
+                ],
+            )
         return self._backends[method]
 
 
@@ -135,7 +140,7 @@ class SizedReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)
 
     def close(self) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from apsara_core.clock import wall_clock
 from apsara_core.errors import ProviderBadRequestError, ProviderUnavailableError, ValidationError
 from apsara_core.storage.base import PutRequest
-from apsara_core.clock import wall_clock
 from apsara_core.storage.types import GOOGLE
 
 if TYPE_CHECKING:
@@ -31,8 +31,13 @@ def resource(file: Any) -> dict[str, Any]:
     """The stored form of an SDK `File`."""
     state = getattr(file.state, "value", file.state)
     expires = file.expiration_time or wall_clock() + KEEP
-    return {"name": file.name, "uri": file.uri, "state": str(state or "ACTIVE"),
-            "expiresAt": expires, "mimeType": file.mime_type}
+    return {
+        "name": file.name,
+        "uri": file.uri,
+        "state": str(state or "ACTIVE"),
+        "expiresAt": expires,
+        "mimeType": file.mime_type,
+    }
 
 
 def _gone(exc: BaseException) -> bool:
@@ -47,8 +52,13 @@ class GoogleFiles:
 
     method = GOOGLE
 
-    def __init__(self, *, client: Callable[[], genai.Client], active_timeout_s: float,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        client: Callable[[], genai.Client],
+        active_timeout_s: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._client, self._timeout, self._sleep = client, active_timeout_s, sleep
 
     async def _sdk(self, call: Callable[[], Awaitable[Any]], *, gone_ok: bool = False) -> Any:
@@ -73,8 +83,9 @@ class GoogleFiles:
         """
         client = self._client()
         config = {"mime_type": mime, "display_name": display_name[:512]}
-        work = asyncio.ensure_future(asyncio.to_thread(
-            client.files.upload, file=reader, config=config))  # type: ignore[arg-type]
+        work = asyncio.ensure_future(
+            asyncio.to_thread(client.files.upload, file=reader, config=config)
+        )  # type: ignore[arg-type]
         try:
             uploaded = await self._sdk(lambda: asyncio.shield(work))
         except asyncio.CancelledError:
@@ -110,8 +121,11 @@ class GoogleFiles:
         Raises:
             ValidationError: always.
         """
-        raise ValidationError("Files stored in the Gemini File API cannot be downloaded",
-                              field="fileId", suggestions=["Store files to keep with local or s3"])
+        raise ValidationError(
+            "Files stored in the Gemini File API cannot be downloaded",
+            field="fileId",
+            suggestions=["Store files to keep with local or s3"],
+        )
 
     async def wait_active(self, remote: dict[str, Any]) -> dict[str, Any]:
         """Poll a PROCESSING file until it is ACTIVE (at most APSARA_FILE_ACTIVE_TIMEOUT_S).
@@ -129,15 +143,19 @@ class GoogleFiles:
             if loop.time() >= deadline:
                 raise ProviderUnavailableError(
                     f"Gemini is still processing {remote['name']} after {self._timeout:g} s",
-                    suggestions=["Try again in a minute; raise APSARA_FILE_ACTIVE_TIMEOUT_S"])
+                    suggestions=["Try again in a minute; raise APSARA_FILE_ACTIVE_TIMEOUT_S"],
+                )
             await self._sleep(min(delay, max(deadline - loop.time(), 0)))
             delay = min(delay * 2, MAX_POLL_S)
             fresh = await self.get(remote["name"])
             if fresh is None:
-                raise ProviderBadRequestError(f"Gemini lost {remote['name']} while processing it",
-                                              field="files")
+                raise ProviderBadRequestError(
+                    f"Gemini lost {remote['name']} while processing it", field="files"
+                )
             remote = fresh
         if remote["state"] != "ACTIVE":
             raise ProviderBadRequestError(
-                f"Gemini could not process {remote['name']} (state {remote['state']})", field="files")
+                f"Gemini could not process {remote['name']} (state {remote['state']})",
+                field="files",
+            )
         return remote

@@ -58,5 +58,5 @@ def display_name(raw: str) -> str:
     base = base.lstrip(".") or "file"
     if len(base) > MAX_DISPLAY:
         suffix = PurePosixPath(base).suffix[:16]
-        base = base[:MAX_DISPLAY - len(suffix)] + suffix
+        base = base[: MAX_DISPLAY - len(suffix)] + suffix
     return base

@@ -47,12 +47,18 @@ class S3Storage:
                 return value.get_secret_value() if value is not None else None
 
             self._client = boto3.session.Session().client(
-                "s3", endpoint_url=s.s3_endpoint_url, region_name=s.aws_region,
+                "s3",
+                endpoint_url=s.s3_endpoint_url,
+                region_name=s.aws_region,
                 aws_access_key_id=secret(s.aws_access_key_id),
                 aws_secret_access_key=secret(s.aws_secret_access_key),
                 aws_session_token=secret(s.aws_session_token),
-                config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                              connect_timeout=5, read_timeout=60))
+                config=Config(
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    connect_timeout=5,
+                    read_timeout=60,
+                ),
+            )
         return self._client
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
@@ -66,10 +72,19 @@ class S3Storage:
         from boto3.s3.transfer import TransferConfig
 
         key = f"{self.prefix}{owner_dir(request.owner)}/{request.name}"
-        config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=4)
-        upload = asyncio.ensure_future(asyncio.to_thread(
-            self.client().upload_file, str(request.staged), self.bucket, key,
-            ExtraArgs={"ContentType": request.mime}, Config=config))
+        config = TransferConfig(
+            multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=4
+        )
+        upload = asyncio.ensure_future(
+            asyncio.to_thread(
+                self.client().upload_file,
+                str(request.staged),
+                self.bucket,
+                key,
+                ExtraArgs={"ContentType": request.mime},
+                Config=config,
+            )
+        )
         try:
             await asyncio.shield(upload)
         except asyncio.CancelledError:
@@ -100,8 +115,9 @@ class S3Storage:
         """
         client = self.client()
         try:
-            got = await asyncio.to_thread(client.get_object, Bucket=location["bucket"],
-                                          Key=location["key"])
+            got = await asyncio.to_thread(
+                client.get_object, Bucket=location["bucket"], Key=location["key"]
+            )
         except Exception as exc:
             if _status(exc) == 404:
                 raise NotFoundError("The stored object is missing from the S3 bucket") from None
@@ -121,4 +137,5 @@ def _status(exc: Exception) -> int | None:
 def _unavailable(exc: Exception, what: str) -> StorageUnavailableError:
     return StorageUnavailableError(
         f"Could not {what}: {type(exc).__name__}: {exc}",
-        suggestions=["Check S3_BUCKET, S3_ENDPOINT_URL and the AWS_* credentials"])
+        suggestions=["Check S3_BUCKET, S3_ENDPOINT_URL and the AWS_* credentials"],
+    )

@@ -13,8 +13,10 @@ from apsara_core.storage.types import GOOGLE, LOCAL, S3
 if TYPE_CHECKING:
     from apsara_core.config import Settings
 
-S3_SETTINGS = ("S3_BUCKET (plus S3_ENDPOINT_URL for a non-AWS service, AWS_ACCESS_KEY_ID, "
-               "AWS_SECRET_ACCESS_KEY and AWS_DEFAULT_REGION unless boto3 finds credentials)")
+S3_SETTINGS = (
+    "S3_BUCKET (plus S3_ENDPOINT_URL for a non-AWS service, AWS_ACCESS_KEY_ID, "
+    "AWS_SECRET_ACCESS_KEY and AWS_DEFAULT_REGION unless boto3 finds credentials)"
+)
 
 
 def build_storage(settings: Settings, gemini: GoogleFiles) -> StorageSet:

@@ -69,8 +69,9 @@ class _Writer:
             return
         block = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
         self.pending, self.pending_size = [], 0
-        await asyncio.gather(asyncio.to_thread(self.hasher.update, block),
-                             asyncio.to_thread(self.fh.write, block))
+        await asyncio.gather(
+            asyncio.to_thread(self.hasher.update, block), asyncio.to_thread(self.fh.write, block)
+        )
 
 
 def staging_path(directory: Path) -> Path:
@@ -79,8 +80,15 @@ def staging_path(directory: Path) -> Path:
     return directory / f".upload-{os.getpid()}-{secrets.token_hex(8)}.part"
 
 
-async def stage(chunks: AsyncIterator[bytes], *, path: Path, original_name: str,
-                display_name: str, field: str, budget: Budget) -> Staged:
+async def stage(
+    chunks: AsyncIterator[bytes],
+    *,
+    path: Path,
+    original_name: str,
+    display_name: str,
+    field: str,
+    budget: Budget,
+) -> Staged:
     """Write `chunks` to `path`, typed, limited and hashed; the file is removed on any failure
     (bad content, over a limit, the source failing, cancellation).
 
@@ -96,7 +104,7 @@ async def stage(chunks: AsyncIterator[bytes], *, path: Path, original_name: str,
         limit = min(MAX_BYTES, budget.bytes_left)
         async for chunk in chunks:
             if kind is None:
-                head += chunk[:HEAD_BYTES - len(head)]
+                head += chunk[: HEAD_BYTES - len(head)]
                 if len(head) >= HEAD_BYTES:
                     kind = detect(bytes(head), display_name, field)
                     limit = min(kind.max_bytes, budget.bytes_left)
@@ -113,16 +121,24 @@ async def stage(chunks: AsyncIterator[bytes], *, path: Path, original_name: str,
         await asyncio.to_thread(fh.close)
         path.unlink(missing_ok=True)
         raise
-    return Staged(path=path, size=size, sha256=writer.hasher.hexdigest(), type=kind,
-                  original_name=original_name, display_name=display_name, field=field)
+    return Staged(
+        path=path,
+        size=size,
+        sha256=writer.hasher.hexdigest(),
+        type=kind,
+        original_name=original_name,
+        display_name=display_name,
+        field=field,
+    )
 
 
-def _over(kind: FileType | None, budget: Budget, size: int, name: str,
-          field: str) -> ApsaraError:
+def _over(kind: FileType | None, budget: Budget, size: int, name: str, field: str) -> ApsaraError:
     if kind is not None and size > kind.max_bytes:
         return PayloadTooLargeError(
             f"{field} ({name!r}) is over the {human_size(kind.max_bytes)} limit of {kind.mime}",
-            field=field, suggestions=["See the limits with `apsara file types`"])
+            field=field,
+            suggestions=["See the limits with `apsara file types`"],
+        )
     if size > budget.bytes_left:
         return budget.exceeded(size)
     return PayloadTooLargeError(f"{field} ({name!r}) is over {human_size(MAX_BYTES)}", field=field)

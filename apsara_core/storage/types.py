@@ -47,9 +47,15 @@ class FileType:
 
     def to_dict(self) -> dict[str, object]:
         """The table row as `apsara file types --json` and the API show it."""
-        return {"mimeType": self.mime, "kind": self.kind, "extensions": list(self.extensions),
-                "maxBytes": self.max_bytes, "maxSize": human_size(self.max_bytes),
-                "methods": list(self.methods), "aiReady": self.ai_ready}
+        return {
+            "mimeType": self.mime,
+            "kind": self.kind,
+            "extensions": list(self.extensions),
+            "maxBytes": self.max_bytes,
+            "maxSize": human_size(self.max_bytes),
+            "methods": list(self.methods),
+            "aiReady": self.ai_ready,
+        }
 
 
 # Limits follow what Gemini accepts (File API: 2 GB per file). GIF is kept for storage, but
@@ -78,13 +84,37 @@ TYPES: tuple[FileType, ...] = (
 BY_MIME = {t.mime: t for t in TYPES}
 BY_EXTENSION = {ext: t for t in TYPES for ext in t.extensions}
 MAX_BYTES = max(t.max_bytes for t in TYPES)
-ALIASES = {"audio/x-wav": "audio/wav", "audio/wave": "audio/wav", "audio/x-flac": "audio/flac",
-           "audio/mp3": "audio/mpeg", "image/jpg": "image/jpeg", "application/x-javascript":
-           "text/javascript", "application/javascript": "text/javascript"}
+ALIASES = {
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/x-flac": "audio/flac",
+    "audio/mp3": "audio/mpeg",
+    "image/jpg": "image/jpeg",
+    "application/x-javascript": "text/javascript",
+    "application/javascript": "text/javascript",
+}
 # WHATWG's HTML sniffing patterns: text opening with one of these is a web page.
-_HTML_OPENERS = ("<!doctype html", "<html", "<head", "<script", "<iframe", "<h1", "<div",
-                 "<font", "<table", "<a", "<style", "<title", "<b", "<body", "<br", "<p", "<!--",
-                 "<svg", "<?xml")
+_HTML_OPENERS = (
+    "<!doctype html",
+    "<html",
+    "<head",
+    "<script",
+    "<iframe",
+    "<h1",
+    "<div",
+    "<font",
+    "<table",
+    "<a",
+    "<style",
+    "<title",
+    "<b",
+    "<body",
+    "<br",
+    "<p",
+    "<!--",
+    "<svg",
+    "<?xml",
+)
 
 
 def human_size(size: int) -> str:
@@ -125,10 +155,12 @@ def sniff(head: bytes) -> str | None:
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 3:  # not just a character cut at the end of the head
             return None
-        text = head[:exc.start].decode("utf-8")
+        text = head[: exc.start].decode("utf-8")
     opening = text.lstrip("\ufeff \t\r\n").lower()
-    if any(opening.startswith(tag) and opening[len(tag):len(tag) + 1] in (" ", ">", "")
-           for tag in _HTML_OPENERS):
+    if any(
+        opening.startswith(tag) and opening[len(tag) : len(tag) + 1] in (" ", ">", "")
+        for tag in _HTML_OPENERS
+    ):
         return "text/html"
     return "text/*"
 
@@ -162,12 +194,16 @@ def detect(head: bytes, name: str, field: str) -> FileType:
     if seen not in BY_MIME:
         shown = seen or "unrecognised binary data"
         raise ValidationError(
-            f"{field} ({name!r}) is {shown}, which is not a supported type", field=field,
-            suggestions=["See the supported types with `apsara file types`"])
+            f"{field} ({name!r}) is {shown}, which is not a supported type",
+            field=field,
+            suggestions=["See the supported types with `apsara file types`"],
+        )
     return BY_MIME[seen]
 
 
 def _mismatch(name: str, seen: str, named: str, field: str) -> ValidationError:
     return ValidationError(
-        f"{field} ({name!r}) is named as {named} but its content is {seen}", field=field,
-        suggestions=["Give the file the extension of what it really is"])
+        f"{field} ({name!r}) is named as {named} but its content is {seen}",
+        field=field,
+        suggestions=["Give the file the extension of what it really is"],
+    )

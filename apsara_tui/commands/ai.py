@@ -18,22 +18,31 @@ from apsara_core.errors import InterruptedReplyError
 from apsara_core.models import Principal
 from apsara_core.services.chat import ChatEvent
 from apsara_core.vocabulary import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL, PRO_MODEL
-from apsara_tui.commands.options import ConvOpt, JsonOpt, UserOpt
 from apsara_tui.commands.catalog import help_of
+from apsara_tui.commands.options import ConvOpt, JsonOpt, UserOpt
 from apsara_tui.commands.runtime import actor, console, emit, run, run_as
 
 app = typer.Typer(help=help_of("ai"), no_args_is_help=True)
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"Model id, e.g. {PRO_MODEL}.")]
 TempOpt = Annotated[float | None, typer.Option("--temperature", help="0 to 2.")]
 MaxOpt = Annotated[int | None, typer.Option("--max-tokens", help="maxOutputTokens (> 0).")]
-BudgetOpt = Annotated[int | None, typer.Option("--thinking-budget", help="Thinking tokens (2.5+ models).")]
-FileOpt = Annotated[list[str] | None, typer.Option(
-    "--file", help="A stored file id (apsara file list), gs:// or https:// URI (repeatable).")]
-ThoughtsOpt = Annotated[bool, typer.Option("--thoughts/--no-thoughts", help="Show the model's thoughts.")]
+BudgetOpt = Annotated[
+    int | None, typer.Option("--thinking-budget", help="Thinking tokens (2.5+ models).")
+]
+FileOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--file", help="A stored file id (apsara file list), gs:// or https:// URI (repeatable)."
+    ),
+]
+ThoughtsOpt = Annotated[
+    bool, typer.Option("--thoughts/--no-thoughts", help="Show the model's thoughts.")
+]
 
 
-def build_config(temperature: float | None, max_tokens: int | None, budget: int | None,
-                 thoughts: bool) -> dict[str, Any]:
+def build_config(
+    temperature: float | None, max_tokens: int | None, budget: int | None, thoughts: bool
+) -> dict[str, Any]:
     """The camelCase generation config from the command's options."""
     config: dict[str, Any] = {}
     if temperature is not None:
@@ -65,8 +74,13 @@ async def render(events: AsyncIterator[ChatEvent], json_out: bool) -> dict[str, 
             elif not json_out and event.kind in ("thought", "text"):
                 if state["last"] == "thought" and event.kind == "text":
                     console.print()
-                console.print(event.text, end="", style="dim" if event.kind == "thought" else None,
-                              markup=False, highlight=False)
+                console.print(
+                    event.text,
+                    end="",
+                    style="dim" if event.kind == "thought" else None,
+                    markup=False,
+                    highlight=False,
+                )
                 state["last"] = event.kind
     finally:
         if not json_out and state["last"]:
@@ -74,8 +88,12 @@ async def render(events: AsyncIterator[ChatEvent], json_out: bool) -> dict[str, 
     return response
 
 
-def stream_command(conversation: str, user: str | None, json_out: bool,
-                   start: Callable[[Any, Principal], AsyncIterator[ChatEvent]]) -> None:
+def stream_command(
+    conversation: str,
+    user: str | None,
+    json_out: bool,
+    start: Callable[[Any, Principal], AsyncIterator[ChatEvent]],
+) -> None:
     """Run one streamed chat call as the speaker, print it live, then the summary (or JSON).
 
     An interrupted reply was charged: with --json its partial reply (the error document with
@@ -101,10 +119,12 @@ def finish(response: dict[str, Any], json_out: bool) -> None:
         return
     usage, meta = response["usageMetadata"], response["modelMetadata"]
     timing = meta["timing"]
-    console.print(f"[dim]{meta['model']} · {usage['promptTokenCount']} in / "
-                  f"{usage['candidatesTokenCount']} out / {usage['thoughtsTokenCount']} thinking tokens · "
-                  f"first chunk {timing['firstChunkMs']} ms · total {timing['totalMs']} ms[/]",
-                  highlight=False)
+    console.print(
+        f"[dim]{meta['model']} · {usage['promptTokenCount']} in / "
+        f"{usage['candidatesTokenCount']} out / {usage['thoughtsTokenCount']} thinking tokens · "
+        f"first chunk {timing['firstChunkMs']} ms · total {timing['totalMs']} ms[/]",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -122,9 +142,19 @@ def send(
 ) -> None:
     """Send a message (with the conversation's history) and stream the reply."""
     config = build_config(temperature, max_tokens, thinking_budget, thoughts)
-    stream_command(conversation, user, json_out, lambda core, actor: core.chat.stream(
-        actor=actor, conversation_id=conversation, text=text, model=model, config=config,
-        files=file or None))
+    stream_command(
+        conversation,
+        user,
+        json_out,
+        lambda core, actor: core.chat.stream(
+            actor=actor,
+            conversation_id=conversation,
+            text=text,
+            model=model,
+            config=config,
+            files=file or None,
+        ),
+    )
 
 
 @app.command()
@@ -143,15 +173,28 @@ def edit(
 ) -> None:
     """Edit a user message; later messages are archived as a branch and a new reply streams."""
     config = build_config(temperature, max_tokens, thinking_budget, thoughts)
-    stream_command(conversation, user, json_out, lambda core, actor: core.chat.stream_edit(
-        actor=actor, conversation_id=conversation, message_id=message, new_text=text, model=model,
-        config=config, files=file or None))
+    stream_command(
+        conversation,
+        user,
+        json_out,
+        lambda core, actor: core.chat.stream_edit(
+            actor=actor,
+            conversation_id=conversation,
+            message_id=message,
+            new_text=text,
+            model=model,
+            config=config,
+            files=file or None,
+        ),
+    )
 
 
 @app.command()
 def regenerate(
     conversation: ConvOpt,
-    message: Annotated[str | None, typer.Option("--message", help="A model reply's id (default: the last).")] = None,
+    message: Annotated[
+        str | None, typer.Option("--message", help="A model reply's id (default: the last).")
+    ] = None,
     user: UserOpt = None,
     model: ModelOpt = DEFAULT_MODEL,
     file: FileOpt = None,
@@ -163,28 +206,51 @@ def regenerate(
 ) -> None:
     """Regenerate the last (or a given) reply; the previous one is kept as an archived version."""
     config = build_config(temperature, max_tokens, thinking_budget, thoughts)
-    stream_command(conversation, user, json_out, lambda core, actor: core.chat.stream_regenerate(
-        actor=actor, conversation_id=conversation, message_id=message, model=model, config=config,
-        files=file or None))
+    stream_command(
+        conversation,
+        user,
+        json_out,
+        lambda core, actor: core.chat.stream_regenerate(
+            actor=actor,
+            conversation_id=conversation,
+            message_id=message,
+            model=model,
+            config=config,
+            files=file or None,
+        ),
+    )
 
 
 @app.command()
 def embed(
     texts: Annotated[list[str], typer.Argument(help="One or more texts.")],
     user: UserOpt = None,
-    model: Annotated[str, typer.Option("--model", "-m",
-                                       help="Embedding model.")] = DEFAULT_EMBEDDING_MODEL,
-    dimensions: Annotated[int | None, typer.Option("--dimensions", help="outputDimensionality.")] = None,
-    task_type: Annotated[str | None, typer.Option("--task-type", help="e.g. RETRIEVAL_QUERY.")] = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Embedding model.")
+    ] = DEFAULT_EMBEDDING_MODEL,
+    dimensions: Annotated[
+        int | None, typer.Option("--dimensions", help="outputDimensionality.")
+    ] = None,
+    task_type: Annotated[
+        str | None, typer.Option("--task-type", help="e.g. RETRIEVAL_QUERY.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Embed texts in one batch (--json: {"embeddings": [[...]], "model"})."""
-    out = run_as(lambda core, me: core.chat.embed(
-        actor=me, texts=list(texts), model=model, task_type=task_type,
-        output_dimensionality=dimensions), user, need_user=True)
+    out = run_as(
+        lambda core, me: core.chat.embed(
+            actor=me,
+            texts=list(texts),
+            model=model,
+            task_type=task_type,
+            output_dimensionality=dimensions,
+        ),
+        user,
+        need_user=True,
+    )
     if json_out:
         emit(out, json_out=True)
         return
-    for text, vector in zip(texts, out["embeddings"]):
+    for text, vector in zip(texts, out["embeddings"], strict=False):
         head = ", ".join(f"{v:.4f}" for v in vector[:4])
         console.print(f"{text[:40]!r}: {len(vector)} dims [{head}, ...]", highlight=False)

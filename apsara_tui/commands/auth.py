@@ -20,9 +20,9 @@ from apsara_core.errors import ValidationError
 from apsara_core.services.auth_guests import LOCAL_ADDRESS
 from apsara_core.services.auth_tokens import Session
 from apsara_core.vocabulary import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.options import EmailOpt, JsonOpt, SwitchOpt
 from apsara_tui.commands.runtime import console, emit, emit_json, run
-from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.user import show_user
 
 app = typer.Typer(help=help_of("auth"), no_args_is_help=True)
@@ -31,18 +31,28 @@ CLIENT_KEY_FILE = "client_key"
 
 
 def _say(data: dict[str, Any], json_out: bool) -> None:
-    emit(data, json_out=json_out,
-         human=lambda d: console.print(d.get("message", "done"), highlight=False))
+    emit(
+        data,
+        json_out=json_out,
+        human=lambda d: console.print(d.get("message", "done"), highlight=False),
+    )
 
 
 @app.command()
 def register(
     name: Annotated[str, typer.Option("--name", help="Full name.")],
     email: EmailOpt,
-    password: Annotated[str | None, typer.Option(
-        "--password", help=f"{PASSWORD_MIN_LENGTH}-{PASSWORD_MAX_LENGTH} characters "
-                           "(prompted, hidden, when omitted).")] = None,
-    accept_terms: Annotated[bool, typer.Option("--accept-terms", help="Accept the terms (required).")] = False,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            help=f"{PASSWORD_MIN_LENGTH}-{PASSWORD_MAX_LENGTH} characters "
+            "(prompted, hidden, when omitted).",
+        ),
+    ] = None,
+    accept_terms: Annotated[
+        bool, typer.Option("--accept-terms", help="Accept the terms (required).")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Create an account; a 6-digit code is mailed (see `apsara mail outbox`). A guest
@@ -51,8 +61,9 @@ def register(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def job(core: Core) -> dict[str, Any]:
-        return await core.sessions.register(full_name=name, email=email, password=password,
-                                            accept_terms=accept_terms)
+        return await core.sessions.register(
+            full_name=name, email=email, password=password, accept_terms=accept_terms
+        )
 
     _say(run(job), json_out)
 
@@ -66,7 +77,9 @@ def verify_email(email: EmailOpt, otp: OtpOpt, json_out: JsonOpt = False) -> Non
 @app.command("resend-otp")
 def resend_otp(
     email: EmailOpt,
-    purpose: Annotated[str, typer.Option("--purpose", help="verify_email or reset_password.")] = "verify_email",
+    purpose: Annotated[
+        str, typer.Option("--purpose", help="verify_email or reset_password.")
+    ] = "verify_email",
     json_out: JsonOpt = False,
 ) -> None:
     """Mail a new code (the previous one stops working); at most one a minute, 5 an hour."""
@@ -80,7 +93,9 @@ def _sign_in(make: Callable[[Core], Awaitable[Session]], switch: bool, json_out:
         emit_json({"user": session.user, "expiresAt": session.expires_at})
         return
     who = "a guest" if session.user["isGuest"] else session.user["email"]
-    console.print(f"logged in as {who} until {session.expires_at:%Y-%m-%d %H:%M} UTC", highlight=False)
+    console.print(
+        f"logged in as {who} until {session.expires_at:%Y-%m-%d %H:%M} UTC", highlight=False
+    )
     if "messagesLeft" in session.user:
         console.print(f"messages left: {session.user['messagesLeft']}", highlight=False)
 
@@ -88,8 +103,10 @@ def _sign_in(make: Callable[[Core], Awaitable[Session]], switch: bool, json_out:
 @app.command()
 def login(
     email: EmailOpt,
-    password: Annotated[str | None, typer.Option(
-        "--password", help="The password (prompted, hidden, when omitted).")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="The password (prompted, hidden, when omitted)."),
+    ] = None,
     switch: SwitchOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -124,12 +141,17 @@ def default_client_key(data_dir: Path) -> str:
 
 @app.command()
 def guest(
-    client_key: Annotated[str | None, typer.Option(
-        "--client-key", help="Ties the guest to a device (default: this machine's id).")] = None,
+    client_key: Annotated[
+        str | None,
+        typer.Option(
+            "--client-key", help="Ties the guest to a device (default: this machine's id)."
+        ),
+    ] = None,
     switch: SwitchOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Start a 24 h guest session (5 messages in total per guest)."""
+
     def make(core: Core) -> Awaitable[Session]:
         key = client_key if client_key is not None else default_client_key(core.settings.data_dir)
         return core.auth.guest(client_key=key, address=LOCAL_ADDRESS)  # the operator
@@ -157,23 +179,30 @@ def verify_reset_otp(email: EmailOpt, otp: OtpOpt, json_out: JsonOpt = False) ->
 @app.command("reset-password")
 def reset_password(
     reset_token: Annotated[str, typer.Option("--reset-token", help="From verify-reset-otp.")],
-    password: Annotated[str | None, typer.Option(
-        "--password", help="The new password (prompted, hidden, when omitted).")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="The new password (prompted, hidden, when omitted)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Set a new password; every session of the account is signed out."""
     if password is None:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    _say(run(lambda core: core.auth.reset_password(reset_token=reset_token,
-                                                   new_password=password)), json_out)
+    _say(
+        run(lambda core: core.auth.reset_password(reset_token=reset_token, new_password=password)),
+        json_out,
+    )
 
 
 @app.command()
 def logout(
-    all_sessions: Annotated[bool, typer.Option("--all", help="End every session of the account.")] = False,
+    all_sessions: Annotated[
+        bool, typer.Option("--all", help="End every session of the account.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Revoke the stored session (or all sessions) and delete the session file."""
+
     async def job(core: Core) -> dict[str, Any]:
         done = await core.sessions.sign_out(everywhere=all_sessions)
         if done.who is None:
@@ -186,6 +215,7 @@ def logout(
 @app.command()
 def whoami(json_out: JsonOpt = False) -> None:
     """Show the logged-in user (the stored session is verified)."""
+
     async def job(core: Core) -> dict[str, Any]:
         if core.sessions.stored() is None:
             raise ValidationError("Not logged in", suggestions=["apsara auth login --email E"])

@@ -10,15 +10,23 @@ from __future__ import annotations
 GROUPS: dict[str, tuple[str, str]] = {
     "db": ("apsara_tui.commands.db", "The database: schema info and the embedded server."),
     "user": ("apsara_tui.commands.user", "Users: create, list, show, delete, plan, role, unlock."),
-    "auth": ("apsara_tui.commands.auth",
-             "Sign-up and sign-in: register, verify, login, Google, guest, password reset, logout."),
-    "mail": ("apsara_tui.commands.mail",
-             "Mail sent by Apsara (the outbox when no SMTP server is set)."),
-    "conv": ("apsara_tui.commands.conv",
-             "Conversations: create, list, show, messages, rename, delete, export."),
+    "auth": (
+        "apsara_tui.commands.auth",
+        "Sign-up and sign-in: register, verify, login, Google, guest, password reset, logout.",
+    ),
+    "mail": (
+        "apsara_tui.commands.mail",
+        "Mail sent by Apsara (the outbox when no SMTP server is set).",
+    ),
+    "conv": (
+        "apsara_tui.commands.conv",
+        "Conversations: create, list, show, messages, rename, delete, export.",
+    ),
     "ai": ("apsara_tui.commands.ai", "Talk to the model: send, edit, regenerate, embed."),
-    "file": ("apsara_tui.commands.file",
-             "Stored files: upload, list, show, delete, download, types."),
+    "file": (
+        "apsara_tui.commands.file",
+        "Stored files: upload, list, show, delete, download, types.",
+    ),
     "stats": ("apsara_tui.commands.stats", "Statistics: the whole database, or one user."),
     "plan": ("apsara_tui.commands.plan", "Subscription plans and their model limits."),
 }

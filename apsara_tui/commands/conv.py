@@ -15,8 +15,8 @@ import typer
 from rich.table import Table
 
 from apsara_core.models.views import ConversationView
-from apsara_tui.commands.options import ConvArg, JsonOpt, UserOpt, YesOpt
 from apsara_tui.commands.catalog import help_of
+from apsara_tui.commands.options import ConvArg, JsonOpt, UserOpt, YesOpt
 from apsara_tui.commands.runtime import console, emit, run_as
 
 app = typer.Typer(help=help_of("conv"), no_args_is_help=True)
@@ -29,10 +29,16 @@ def _when(value: Any) -> str:
 def show_conversation(conv: dict[str, Any]) -> None:
     """Print one conversation as label: value lines."""
     view = ConversationView.of(conv)
-    rows = [("id", view.conversation_id), ("title", view.title), ("user", view.user_id),
-            ("system", view.system_instruction or "-"), ("messages", str(view.message_count)),
-            ("tokens", str(view.total_tokens)), ("created", _when(view.created_at)),
-            ("last activity", _when(view.last_activity))]
+    rows = [
+        ("id", view.conversation_id),
+        ("title", view.title),
+        ("user", view.user_id),
+        ("system", view.system_instruction or "-"),
+        ("messages", str(view.message_count)),
+        ("tokens", str(view.total_tokens)),
+        ("created", _when(view.created_at)),
+        ("last activity", _when(view.last_activity)),
+    ]
     for label, value in rows:
         console.print(f"[bold]{label:>14}[/] {value}", highlight=False)
 
@@ -40,18 +46,25 @@ def show_conversation(conv: dict[str, Any]) -> None:
 @app.command()
 def create(
     title: Annotated[str, typer.Option("--title", help="The conversation's title.")],
-    system_instruction: Annotated[str | None, typer.Option(
-        "--system-instruction", help="Fixed once the first message is sent.")] = None,
+    system_instruction: Annotated[
+        str | None,
+        typer.Option("--system-instruction", help="Fixed once the first message is sent."),
+    ] = None,
     user: UserOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a conversation for a user (--json: the conversation document)."""
-    conv = run_as(lambda core, me: core.conversations.create(
-        actor=me, title=title, system_instruction=system_instruction), user, need_user=True)
+    conv = run_as(
+        lambda core, me: core.conversations.create(
+            actor=me, title=title, system_instruction=system_instruction
+        ),
+        user,
+        need_user=True,
+    )
     if json_out:
         emit(conv, json_out=True)
     else:
-        console.print(f"created {conv['conversationId']} \"{conv['title']}\"", highlight=False)
+        console.print(f'created {conv["conversationId"]} "{conv["title"]}"', highlight=False)
 
 
 @app.command("list")
@@ -63,24 +76,36 @@ def list_conversations(
 ) -> None:
     """List conversations, newest activity first (--json: an array)."""
     if all_users:
-        convs = run_as(lambda core, me: core.conversations.list(actor=me, limit=limit, everyone=True))
+        convs = run_as(
+            lambda core, me: core.conversations.list(actor=me, limit=limit, everyone=True)
+        )
     else:
-        convs = run_as(lambda core, me: core.conversations.list(
-            actor=me, user_id=me.user_id, limit=limit), user, need_user=True)
+        convs = run_as(
+            lambda core, me: core.conversations.list(actor=me, user_id=me.user_id, limit=limit),
+            user,
+            need_user=True,
+        )
     if json_out:
         emit(convs, json_out=True)
         return
     table = Table("id", "title", "user", "messages", "last activity")
     for view in map(ConversationView.of, convs):
-        table.add_row(view.conversation_id, view.title, view.user_id, str(view.message_count),
-                      _when(view.last_activity))
+        table.add_row(
+            view.conversation_id,
+            view.title,
+            view.user_id,
+            str(view.message_count),
+            _when(view.last_activity),
+        )
     console.print(table)
 
 
 @app.command()
 def show(conversation_id: ConvArg, json_out: JsonOpt = False) -> None:
     """Show one conversation and its stats."""
-    conv = run_as(lambda core, me: core.conversations.get(actor=me, conversation_id=conversation_id))
+    conv = run_as(
+        lambda core, me: core.conversations.get(actor=me, conversation_id=conversation_id)
+    )
     emit(conv, json_out=json_out, human=show_conversation)
 
 
@@ -88,13 +113,19 @@ def show(conversation_id: ConvArg, json_out: JsonOpt = False) -> None:
 def messages(
     conversation_id: ConvArg,
     limit: Annotated[int, typer.Option("--limit", help="The newest N messages (1-1000).")] = 50,
-    before: Annotated[int | None, typer.Option("--before", help="Messages before this sequence.")] = None,
+    before: Annotated[
+        int | None, typer.Option("--before", help="Messages before this sequence.")
+    ] = None,
     user: UserOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Print the newest messages, oldest first (--json: an array of messages)."""
-    msgs = run_as(lambda core, me: core.conversations.messages(
-        actor=me, conversation_id=conversation_id, before_sequence=before, limit=limit), user)
+    msgs = run_as(
+        lambda core, me: core.conversations.messages(
+            actor=me, conversation_id=conversation_id, before_sequence=before, limit=limit
+        ),
+        user,
+    )
     if json_out:
         emit(msgs, json_out=True)
         return
@@ -107,8 +138,10 @@ def print_message(m: dict[str, Any]) -> None:
     status = (m.get("metadata") or {}).get("status")
     flags = " (edited)" if m.get("isEdited") else ""
     flags += " (interrupted)" if status == "interrupted" else ""
-    console.print(f"[bold]#{m['messageSequence']} {m['role']}[/]{flags} [dim]{m['messageId']}[/]",
-                  highlight=False)
+    console.print(
+        f"[bold]#{m['messageSequence']} {m['role']}[/]{flags} [dim]{m['messageId']}[/]",
+        highlight=False,
+    )
     thoughts = (m.get("content") or {}).get("thoughts")
     if thoughts:
         console.print(f"[dim]{thoughts}[/]", highlight=False, markup=True)
@@ -116,51 +149,78 @@ def print_message(m: dict[str, Any]) -> None:
 
 
 @app.command()
-def rename(conversation_id: ConvArg,
-           title: Annotated[str, typer.Option("--title", help="The new title.")],
-           json_out: JsonOpt = False) -> None:
+def rename(
+    conversation_id: ConvArg,
+    title: Annotated[str, typer.Option("--title", help="The new title.")],
+    json_out: JsonOpt = False,
+) -> None:
     """Change a conversation's title."""
-    conv = run_as(lambda core, me: core.conversations.update(
-        actor=me, conversation_id=conversation_id, title=title))
-    emit(conv, json_out=json_out, human=lambda c: console.print(
-        f"renamed {c['conversationId']} to \"{c['title']}\"", highlight=False))
+    conv = run_as(
+        lambda core, me: core.conversations.update(
+            actor=me, conversation_id=conversation_id, title=title
+        )
+    )
+    emit(
+        conv,
+        json_out=json_out,
+        human=lambda c: console.print(
+            f'renamed {c["conversationId"]} to "{c["title"]}"', highlight=False
+        ),
+    )
 
 
 @app.command()
 def delete(conversation_id: ConvArg, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
     """Delete a conversation with its messages (asks first unless --yes)."""
+
     async def job(core: Any, me: Any) -> dict[str, Any]:
         if not yes:
             conv = await core.conversations.get(actor=me, conversation_id=conversation_id)
-            typer.confirm(f"Delete \"{conv['title']}\" and its {conv['stats']['totalMessages']} "
-                          "messages?", abort=True)
+            typer.confirm(
+                f'Delete "{conv["title"]}" and its {conv["stats"]["totalMessages"]} messages?',
+                abort=True,
+            )
         return await core.conversations.delete(actor=me, conversation_id=conversation_id)
 
-    emit(run_as(job), json_out=json_out, human=lambda out: console.print(
-        f"deleted 1 conversation and {out['messages']} messages"))
+    emit(
+        run_as(job),
+        json_out=json_out,
+        human=lambda out: console.print(f"deleted 1 conversation and {out['messages']} messages"),
+    )
 
 
 @app.command("delete-all")
 def delete_all(user: UserOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
     """Delete every conversation of a user (asks first unless --yes)."""
+
     async def job(core: Any, me: Any) -> dict[str, Any]:
         if not yes:
             typer.confirm(f"Delete ALL conversations of {me.email or me.user_id}?", abort=True)
         return await core.conversations.delete_all(actor=me, user_id=me.user_id)
 
-    emit(run_as(job, user, need_user=True), json_out=json_out, human=lambda out: console.print(
-        f"deleted {out['conversations']} conversations and {out['messages']} messages"))
+    emit(
+        run_as(job, user, need_user=True),
+        json_out=json_out,
+        human=lambda out: console.print(
+            f"deleted {out['conversations']} conversations and {out['messages']} messages"
+        ),
+    )
 
 
 @app.command()
 def export(
     conversation_id: ConvArg,
     fmt: Annotated[str, typer.Option("--format", help="json or markdown.")] = "json",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
 ) -> None:
     """Export a conversation with all its messages as JSON or Markdown."""
-    text = run_as(lambda core, me: core.conversations.export(
-        actor=me, conversation_id=conversation_id, fmt=fmt))
+    text = run_as(
+        lambda core, me: core.conversations.export(
+            actor=me, conversation_id=conversation_id, fmt=fmt
+        )
+    )
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
     else:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from apsara_core.db.embedded import EmbeddedServer
 from apsara_core.errors import ApsaraError
-from apsara_tui.commands.options import JsonOpt
 from apsara_tui.commands.catalog import help_of
+from apsara_tui.commands.options import JsonOpt
 from apsara_tui.commands.runtime import console, emit, emit_json, fail, load_settings, run_as
 
 app = typer.Typer(help=help_of("db"), no_args_is_help=True)
@@ -24,8 +24,10 @@ def info(json_out: JsonOpt = False) -> None:
         emit(data, json_out=True)
         return
     server = data["server"]
-    console.print(f"[bold]Database[/] {server['database']} on {server['address']}"
-                  f"  ·  schema version {data['schemaVersion']}")
+    console.print(
+        f"[bold]Database[/] {server['database']} on {server['address']}"
+        f"  ·  schema version {data['schemaVersion']}"
+    )
     console.print(info_table(data))
 
 
@@ -35,8 +37,9 @@ def info_table(data: dict[str, Any]) -> Table:
     for coll in data["collections"]:
         names = []
         for idx in coll["indexes"]:
-            flags = "".join([" unique" if idx["unique"] else "",
-                             " ttl" if "ttlSeconds" in idx else ""])
+            flags = "".join(
+                [" unique" if idx["unique"] else "", " ttl" if "ttlSeconds" in idx else ""]
+            )
             names.append(", ".join(f"{k}:{d}" for k, d in idx["keys"].items()) + flags)
         table.add_row(coll["name"], str(coll["documents"]), "\n".join(names))
     return table
@@ -54,15 +57,28 @@ def status(json_out: JsonOpt = False) -> None:
     """Is the embedded server running, and where."""
     server = _server()
     state = server.status()
-    data = {"running": state is not None, "dataDir": str(server.data_dir),
-            **({"host": state.host, "port": state.port, "pid": state.pid,
-                "syncOnCommit": state.sync_on_commit} if state else {})}
+    data = {
+        "running": state is not None,
+        "dataDir": str(server.data_dir),
+        **(
+            {
+                "host": state.host,
+                "port": state.port,
+                "pid": state.pid,
+                "syncOnCommit": state.sync_on_commit,
+            }
+            if state
+            else {}
+        ),
+    }
     if json_out:
         emit_json(data)
     elif state:
         synced = "on" if state.sync_on_commit else "off"
-        console.print(f"running on {state.host}:{state.port} (pid {state.pid}), data in "
-                      f"{state.storage_path}, --sync-on-commit {synced}")
+        console.print(
+            f"running on {state.host}:{state.port} (pid {state.pid}), data in "
+            f"{state.storage_path}, --sync-on-commit {synced}"
+        )
     else:
         console.print(f"not running (data dir {server.data_dir})")
 

@@ -19,17 +19,24 @@ def outbox(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
 ) -> None:
     """The newest mails kept in the database, codes included (newest first)."""
+
     async def job(core: Any, me: Any) -> tuple[str, list[dict[str, Any]]]:
         return core.mail.backend, await core.mail.outbox(actor=me, to=to, limit=limit)
 
     backend, mails = run_as(job)
     if json_out:
-        emit([{k: m[k] for k in ("_id", "to", "from", "subject", "body", "createdAt")}
-              for m in mails], json_out=True)
+        emit(
+            [
+                {k: m[k] for k in ("_id", "to", "from", "subject", "body", "createdAt")}
+                for m in mails
+            ],
+            json_out=True,
+        )
         return
     if backend == "smtp":
-        console.print("[yellow]EMAIL_SMTP_URL is set: new mails go to the SMTP server, "
-                      "not to this outbox.[/]")
+        console.print(
+            "[yellow]EMAIL_SMTP_URL is set: new mails go to the SMTP server, not to this outbox.[/]"
+        )
     if not mails:
         console.print("the outbox is empty")
     for m in mails:

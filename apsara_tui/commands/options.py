@@ -15,8 +15,10 @@ def one_of(values: Sequence[str]) -> str:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-UserOpt = Annotated[str | None, typer.Option(
-    "--user", help="Email or id of the user acted on (default: the logged-in user).")]
+UserOpt = Annotated[
+    str | None,
+    typer.Option("--user", help="Email or id of the user acted on (default: the logged-in user)."),
+]
 UserArg = Annotated[str, typer.Argument(metavar="EMAIL_OR_ID", help="The user's email or id.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 ConvOpt = Annotated[str, typer.Option("--conversation", "-c", help="The conversation's id.")]

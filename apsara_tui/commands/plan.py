@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from apsara_core.vocabulary import PRO_MODEL
-from apsara_tui.commands.options import JsonOpt
 from apsara_tui.commands.catalog import help_of
+from apsara_tui.commands.options import JsonOpt
 from apsara_tui.commands.runtime import console, emit, run, run_as
 
 app = typer.Typer(help=help_of("plan"), no_args_is_help=True)
@@ -20,14 +20,18 @@ def plans_table(plans: list[dict[str, Any]]) -> Table:
     table = Table("plan", "model", "limit", "features", show_lines=False)
     for plan in plans:
         for i, (model, entry) in enumerate(sorted(plan["models"].items())):
-            table.add_row(plan["name"] if i == 0 else "", model, limit_text(entry),
-                          ", ".join(plan["features"]) if i == 0 else "",
-                          end_section=i == len(plan["models"]) - 1)
+            table.add_row(
+                plan["name"] if i == 0 else "",
+                model,
+                limit_text(entry),
+                ", ".join(plan["features"]) if i == 0 else "",
+                end_section=i == len(plan["models"]) - 1,
+            )
     return table
 
 
 def limit_text(entry: dict[str, Any] | None) -> str:
-    """"20/day", "5 total" or "-" for a plan's model entry."""
+    """ "20/day", "5 total" or "-" for a plan's model entry."""
     entry = entry or {}
     if entry.get("total") is not None:
         return f"{entry['total']} total"
@@ -39,8 +43,11 @@ def limit_text(entry: dict[str, Any] | None) -> str:
 @app.command("list")
 def list_plans(json_out: JsonOpt = False) -> None:
     """Every plan with its per-model limits (daily, or total for guests)."""
-    emit(run(lambda core: core.plans.list()), json_out=json_out,
-         human=lambda plans: console.print(plans_table(plans)))
+    emit(
+        run(lambda core: core.plans.list()),
+        json_out=json_out,
+        human=lambda plans: console.print(plans_table(plans)),
+    )
 
 
 @app.command("set")
@@ -53,8 +60,11 @@ def set_limit(
 ) -> None:
     """Set a plan's daily or total limit for a model (admins; audited)."""
 
-    result = run_as(lambda core, me: core.plans.set_limit(actor=me, plan=plan, model=model,
-                                                          daily=daily, total=total))
+    result = run_as(
+        lambda core, me: core.plans.set_limit(
+            actor=me, plan=plan, model=model, daily=daily, total=total
+        )
+    )
     if json_out:
         emit(result, json_out=True)
         return

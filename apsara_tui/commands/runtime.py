@@ -34,12 +34,13 @@ def fail(error: ApsaraError) -> NoReturn:
     first.stylize("bold red", 0, len("error:"))
     err_console.print(first, highlight=False)
     for line in rest:
-        err_console.print(Text(line, style="dim" if line.lstrip().startswith("→") else ""),
-                          highlight=False)
+        err_console.print(
+            Text(line, style="dim" if line.lstrip().startswith("→") else ""), highlight=False
+        )
     raise typer.Exit(1)
 
 
-def load_settings() -> "Settings":
+def load_settings() -> Settings:
     """Settings from the environment, or a clean exit naming the bad variable."""
     from apsara_core.config import Settings
 
@@ -67,8 +68,12 @@ def run(job: Callable[[Core], Awaitable[T]]) -> T:
         fail(exc)
 
 
-def run_as(job: Callable[[Core, Principal], Awaitable[T]], user: str | None = None, *,
-           need_user: bool = False) -> T:
+def run_as(
+    job: Callable[[Core, Principal], Awaitable[T]],
+    user: str | None = None,
+    *,
+    need_user: bool = False,
+) -> T:
     """`run` with the actor resolved first (see `actor`): `job(core, actor)`."""
 
     async def with_actor(core: Core) -> T:
@@ -108,5 +113,6 @@ async def actor(core: Core, user: str | None = None, *, need_user: bool = False)
         ApsaraError: an unusable session, an unknown `user`, or a `user` this actor may not
             act for.
     """
-    return await core.sessions.resolve_actor(user=user, operator=invocation.operator,
-                                             need_user=need_user)
+    return await core.sessions.resolve_actor(
+        user=user, operator=invocation.operator, need_user=need_user
+    )

@@ -18,17 +18,27 @@ def serve(
     import uvicorn
 
     from apsara_core.db.embedded import port_open
-
     from apsara_core.http.app import create_app
 
     settings = load_settings()
     port = port or settings.port
     if port_open(host if host != "0.0.0.0" else "127.0.0.1", port, timeout=0.3):
-        fail(ConfigError(f"Port {port} on {host} is in use", field="--port",
-                         suggestions=["Pass --port N or set PORT to a free port"]))
+        fail(
+            ConfigError(
+                f"Port {port} on {host} is in use",
+                field="--port",
+                suggestions=["Pass --port N or set PORT to a free port"],
+            )
+        )
     err_console.print(f"Apsara API on http://{host}:{port}/api (docs: /api/openapi.json)")
     trusted = settings.trusted_proxy_list
     # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, which let any
     # local caller pick its own address: trust only APSARA_TRUSTED_PROXIES (default none).
-    uvicorn.run(create_app(settings=settings), host=host, port=port, log_level="warning",
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted)
+    uvicorn.run(
+        create_app(settings=settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
+    )

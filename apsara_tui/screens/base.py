@@ -28,11 +28,14 @@ Need = Literal["user", "conversation"]
 
 NO_USER = "Choose a user first (action 10)."
 NO_CONVERSATION = "Choose a conversation first (action 3), or create one (action 1)."
-NOT_THEIRS = "The current conversation belongs to another user: choose one of this user's (action 3)."
+NOT_THEIRS = (
+    "The current conversation belongs to another user: choose one of this user's (action 3)."
+)
 
 
-def unmet_needs(needs: tuple[Need, ...], user: dict[str, Any] | None,
-          conversation: "ConversationView | None") -> str | None:
+def unmet_needs(
+    needs: tuple[Need, ...], user: dict[str, Any] | None, conversation: ConversationView | None
+) -> str | None:
     """Why a screen needing `needs` cannot open with this user and conversation, or None.
 
     A conversation is always needed together with its owner as the current user.
@@ -57,17 +60,17 @@ class CoreScreen(Screen[Any]):
     """What must be chosen before the screen opens (checked by `ApsaraApp.open_action`)."""
 
     @classmethod
-    def unmet(cls, app: "ApsaraApp") -> str | None:
+    def unmet(cls, app: ApsaraApp) -> str | None:
         """Why this screen cannot open now (see `NEEDS`), or None."""
         return unmet_needs(cls.NEEDS, app.current_user, app.current_conversation)
 
     @property
-    def apsara(self) -> "ApsaraApp":
+    def apsara(self) -> ApsaraApp:
         """The app, typed."""
         return cast("ApsaraApp", self.app)
 
     @property
-    def core(self) -> "Core":
+    def core(self) -> Core:
         """The Core the app holds."""
         return self.apsara.core
 
@@ -81,8 +84,7 @@ class CoreScreen(Screen[Any]):
         described = describe(exc)
         if not isinstance(exc, ApsaraError):
             self.log.error(repr(exc))
-        self.notify(described.text(), title=described.title, severity=described.severity,
-                    timeout=8)
+        self.notify(described.text(), title=described.title, severity=described.severity, timeout=8)
         return described
 
     async def call(self, awaitable: Awaitable[T]) -> T | None:
@@ -93,7 +95,7 @@ class CoreScreen(Screen[Any]):
             self.report(exc)
         return None
 
-    async def acting(self, *, for_user: bool = False) -> "Principal":
+    async def acting(self, *, for_user: bool = False) -> Principal:
         """Who this screen acts as: the core's one actor rule. `for_user`: on the app's
         current user's data (that user, when the rule allows it).
 
@@ -104,8 +106,9 @@ class CoreScreen(Screen[Any]):
         user = str((self.apsara.current_user or {}).get("_id") or "") if for_user else None
         return await self.core.sessions.resolve_actor(user=user or None, need_user=for_user)
 
-    async def call_as(self, job: "Callable[[Principal], Awaitable[T]]", *,
-                      for_user: bool = False) -> T | None:
+    async def call_as(
+        self, job: Callable[[Principal], Awaitable[T]], *, for_user: bool = False
+    ) -> T | None:
         """`call(job(actor))` with the actor resolved first; any failure is notified."""
 
         async def run() -> T:

@@ -57,8 +57,15 @@ class ChatScreen(ChatBaseScreen):
         chat_input.set_locked()
         try:
             mine = await log.add({"role": "user", "content": {"text": text}}, follow=True)
-            events = self.speaking(lambda me: self.core.chat.stream(
-                actor=me, conversation_id=self.conversation_id, text=text, model=model, config=config))
+            events = self.speaking(
+                lambda me: self.core.chat.stream(
+                    actor=me,
+                    conversation_id=self.conversation_id,
+                    text=text,
+                    model=model,
+                    config=config,
+                )
+            )
             if (done := await self.stream_reply(log, events)) and done.get("messageSequence"):
                 mine.set_sequence(done["messageSequence"] - 1)
         finally:
@@ -90,12 +97,15 @@ class MessagesScreen(ChatBaseScreen):
 
     @work(exclusive=True, group="open")
     async def _open(self) -> None:
-        conv = await self.call_as(lambda me: self.core.conversations.view(
-            actor=me, conversation_id=self.conversation_id), for_user=True)
+        conv = await self.call_as(
+            lambda me: self.core.conversations.view(actor=me, conversation_id=self.conversation_id),
+            for_user=True,
+        )
         if conv:
             self.query_one("#messages-title", Static).update(
                 f"{conv.title} · {conv.message_count} messages · {conv.total_tokens} tokens"
-                "  (Home: older)")
+                "  (Home: older)"
+            )
         await self.load_window(self.query_one(ChatLog))
 
     @on(ChatLog.OlderWanted)

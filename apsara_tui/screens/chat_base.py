@@ -29,7 +29,9 @@ class ChatBaseScreen(CoreScreen):
         """Who acts in the chosen user's conversations (the core's actor rule)."""
         return await self.acting(for_user=True)
 
-    async def speaking(self, start: Callable[[Principal], AsyncIterator[Any]]) -> AsyncIterator[Any]:
+    async def speaking(
+        self, start: Callable[[Principal], AsyncIterator[Any]]
+    ) -> AsyncIterator[Any]:
         """The events of `start(speaker)`; resolving the speaker fails like the stream would."""
         async for event in start(await self.speaker()):
             yield event
@@ -52,15 +54,25 @@ class ChatBaseScreen(CoreScreen):
 
     async def load_window(self, log: ChatLog) -> None:
         """Show the newest window of the conversation's messages."""
-        messages = await self.call_as(lambda me: self.core.conversations.messages(
-            actor=me, conversation_id=self.conversation_id, limit=WINDOW), for_user=True)
+        messages = await self.call_as(
+            lambda me: self.core.conversations.messages(
+                actor=me, conversation_id=self.conversation_id, limit=WINDOW
+            ),
+            for_user=True,
+        )
         await log.show_window(messages or [])
 
     async def load_older(self, event: ChatLog.OlderWanted) -> None:
         """Prepend the page before `event.before_sequence` (called from a worker)."""
-        older = await self.call_as(lambda me: self.core.conversations.messages(
-            actor=me, conversation_id=self.conversation_id,
-            before_sequence=event.before_sequence, limit=WINDOW), for_user=True)
+        older = await self.call_as(
+            lambda me: self.core.conversations.messages(
+                actor=me,
+                conversation_id=self.conversation_id,
+                before_sequence=event.before_sequence,
+                limit=WINDOW,
+            ),
+            for_user=True,
+        )
         if older is None:  # the error is notified; scrolling up again retries
             event.log.loading_older = False
             return
@@ -89,7 +101,9 @@ class ChatBaseScreen(CoreScreen):
             view.finish({"status": "error"}, error=self.report(exc).line())
             return None
         total = (time.perf_counter() - started) * 1000
-        view.finish(usage_metadata(done or {}, first, total), sequence=(done or {}).get("messageSequence"))
+        view.finish(
+            usage_metadata(done or {}, first, total), sequence=(done or {}).get("messageSequence")
+        )
         return done
 
     async def refresh_quota(self, panel: ModelPanel) -> None:

@@ -23,7 +23,9 @@ def message_option(message: dict[str, Any]) -> Option:
     """`#7 the first words of the text…` with the message id as option id."""
     text = " ".join(((message.get("content") or {}).get("text") or "").split())
     edited = " (edited)" if message.get("isEdited") else ""
-    return Option(Text(f"#{message.get('messageSequence')} {text[:60]}{edited}"), id=message["messageId"])
+    return Option(
+        Text(f"#{message.get('messageSequence')} {text[:60]}{edited}"), id=message["messageId"]
+    )
 
 
 def branch_option(branch: dict[str, Any]) -> Option:
@@ -31,8 +33,12 @@ def branch_option(branch: dict[str, Any]) -> Option:
     when = branch.get("archivedAt")
     stamp = f"{when:%m-%d %H:%M}" if hasattr(when, "strftime") else ""
     count = len(branch.get("messages") or [])
-    return Option(Text(f"from #{branch.get('anchorSequence')} · {branch.get('reason')} · "
-                       f"{count} msg · {stamp}"), id=branch["branchId"])
+    return Option(
+        Text(
+            f"from #{branch.get('anchorSequence')} · {branch.get('reason')} · {count} msg · {stamp}"
+        ),
+        id=branch["branchId"],
+    )
 
 
 class _PickMessageScreen(ChatBaseScreen):
@@ -54,8 +60,15 @@ class _PickMessageScreen(ChatBaseScreen):
 
     async def reload_messages(self) -> None:
         """Refill the message list from the newest window."""
-        recent = await self.call_as(lambda me: self.core.conversations.messages(
-            actor=me, conversation_id=self.conversation_id, limit=WINDOW), for_user=True) or []
+        recent = (
+            await self.call_as(
+                lambda me: self.core.conversations.messages(
+                    actor=me, conversation_id=self.conversation_id, limit=WINDOW
+                ),
+                for_user=True,
+            )
+            or []
+        )
         mine = [m for m in reversed(recent) if m.get("role") == self.ROLE]
         self.messages = {m["messageId"]: m for m in mine}
         options = self.query_one("#pick", OptionList)
@@ -101,8 +114,15 @@ class EditMessageScreen(_PickMessageScreen):
     async def reload(self) -> None:
         """Refill the messages and the branches."""
         await self.reload_messages()
-        branches = await self.call_as(lambda me: self.core.conversations.branches(
-            actor=me, conversation_id=self.conversation_id), for_user=True) or []
+        branches = (
+            await self.call_as(
+                lambda me: self.core.conversations.branches(
+                    actor=me, conversation_id=self.conversation_id
+                ),
+                for_user=True,
+            )
+            or []
+        )
         self.branches = {b["branchId"]: b for b in branches}
         options = self.query_one("#branches", OptionList)
         options.clear_options()
@@ -111,7 +131,9 @@ class EditMessageScreen(_PickMessageScreen):
     @on(OptionList.OptionHighlighted, "#pick")
     def _show_message(self) -> None:
         if (message := self.chosen()) is not None:
-            self.query_one("#edit-text", TextArea).text = (message.get("content") or {}).get("text", "")
+            self.query_one("#edit-text", TextArea).text = (message.get("content") or {}).get(
+                "text", ""
+            )
 
     @on(OptionList.OptionSelected, "#pick")
     def _edit_message(self) -> None:
@@ -120,8 +142,11 @@ class EditMessageScreen(_PickMessageScreen):
     @on(OptionList.OptionHighlighted, "#branches")
     def _preview_branch(self, event: OptionList.OptionHighlighted) -> None:
         branch = self.branches.get(str(event.option.id)) or {}
-        self.run_worker(self.query_one(ChatLog).show_window(branch.get("messages") or []),
-                        group="preview", exclusive=True)
+        self.run_worker(
+            self.query_one(ChatLog).show_window(branch.get("messages") or []),
+            group="preview",
+            exclusive=True,
+        )
 
     @on(OptionList.OptionSelected, "#branches")
     def _branch_selected(self) -> None:
@@ -143,11 +168,19 @@ class EditMessageScreen(_PickMessageScreen):
         log = self.query_one(ChatLog)
         await log.show_window([{**message, "content": {"text": text}, "isEdited": True}])
         model = (message.get("config") or {}).get("model") or DEFAULT_MODEL
-        events = self.speaking(lambda me: self.core.chat.stream_edit(
-            actor=me, conversation_id=self.conversation_id, message_id=message["messageId"],
-            new_text=text, model=model))
+        events = self.speaking(
+            lambda me: self.core.chat.stream_edit(
+                actor=me,
+                conversation_id=self.conversation_id,
+                message_id=message["messageId"],
+                new_text=text,
+                model=model,
+            )
+        )
         if await self.stream_reply(log, events) is not None:
-            self.notify("Edited; the replaced messages are kept as an archived branch.", title="Edited")
+            self.notify(
+                "Edited; the replaced messages are kept as an archived branch.", title="Edited"
+            )
         if self.is_attached:
             self.reload()
 
@@ -158,16 +191,24 @@ class EditMessageScreen(_PickMessageScreen):
             self.notify("There is no archived branch to restore.", severity="warning")
             return
         branch = self.branches[str(options.get_option_at_index(options.highlighted).id)]
-        body = (f"The branch's {len(branch.get('messages') or [])} messages come back from "
-                f"#{branch.get('anchorSequence')} on; the messages they replace are archived as a new branch.")
-        self.app.push_screen(ConfirmModal("Restore this branch?", body, confirm="Restore", danger=False),
-                             lambda yes: self.restore(branch["branchId"]) if yes else None)
+        body = (
+            f"The branch's {len(branch.get('messages') or [])} messages come back from "
+            f"#{branch.get('anchorSequence')} on; the messages they replace are archived as a new branch."
+        )
+        self.app.push_screen(
+            ConfirmModal("Restore this branch?", body, confirm="Restore", danger=False),
+            lambda yes: self.restore(branch["branchId"]) if yes else None,
+        )
 
     @work(exclusive=True, group="save")
     async def restore(self, branch_id: str) -> None:
         """Restore `branch_id` and refresh the lists."""
-        done = await self.call_as(lambda me: self.core.conversations.restore_branch(
-            actor=me, conversation_id=self.conversation_id, branch_id=branch_id), for_user=True)
+        done = await self.call_as(
+            lambda me: self.core.conversations.restore_branch(
+                actor=me, conversation_id=self.conversation_id, branch_id=branch_id
+            ),
+            for_user=True,
+        )
         if done is not None:
             self.notify(f"Restored {done.get('restored', 0)} messages.", title="Restored")
             self.reload()
@@ -216,10 +257,19 @@ class RegenerateScreen(_PickMessageScreen):
         """Stream a new version of the reply; the previous one is kept as an earlier version."""
         log = self.query_one(ChatLog)
         await log.show_window([])
-        events = self.speaking(lambda me: self.core.chat.stream_regenerate(
-            actor=me, conversation_id=self.conversation_id, message_id=message_id, model=model,
-            config=config))
+        events = self.speaking(
+            lambda me: self.core.chat.stream_regenerate(
+                actor=me,
+                conversation_id=self.conversation_id,
+                message_id=message_id,
+                model=model,
+                config=config,
+            )
+        )
         if await self.stream_reply(log, events) is not None:
-            self.notify("Regenerated; the previous reply is kept as an earlier version.", title="Regenerated")
+            self.notify(
+                "Regenerated; the previous reply is kept as an earlier version.",
+                title="Regenerated",
+            )
         if self.is_attached:
             self.reload()

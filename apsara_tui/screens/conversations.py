@@ -39,8 +39,10 @@ def summary_text(scope: str, found: ConversationsSummary) -> str:
     titles = ", ".join(f"“{t}”" for t in found.titles)
     rest = found.conversations - len(found.titles)
     more = f" and {least}{rest} more" if rest > 0 else ""
-    return (f"{scope} conversations: {least}{found.conversations} with {least}{found.messages} "
-            "messages" + (f":\n{titles}{more}" if titles else "."))
+    return (
+        f"{scope} conversations: {least}{found.conversations} with {least}{found.messages} "
+        "messages" + (f":\n{titles}{more}" if titles else ".")
+    )
 
 
 class CreateConversationScreen(CoreScreen):
@@ -53,10 +55,17 @@ class CreateConversationScreen(CoreScreen):
         yield Header()
         with Vertical(id="create-conversation"):
             yield Static(f"New conversation for {(self.user or {}).get('email')}", classes="intro")
-            yield Form(FormField("title", "Title", checks=[required("a title"), length(1, TITLE_MAX_LENGTH, "The title")]),
-                       Label("System instruction (optional; fixed once the first message exists)"),
-                       TextArea(id="system-instruction", soft_wrap=True),
-                       submit="Create (ctrl+s)", id="conversation-form")
+            yield Form(
+                FormField(
+                    "title",
+                    "Title",
+                    checks=[required("a title"), length(1, TITLE_MAX_LENGTH, "The title")],
+                ),
+                Label("System instruction (optional; fixed once the first message exists)"),
+                TextArea(id="system-instruction", soft_wrap=True),
+                submit="Create (ctrl+s)",
+                id="conversation-form",
+            )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -77,14 +86,21 @@ class CreateConversationScreen(CoreScreen):
         form = self.query_one(Form)
 
         async def job(me: Principal) -> ConversationView:
-            conv = await form.guard(self.core.conversations.create(
-                actor=me, title=title, system_instruction=system_instruction))
-            return await self.core.conversations.view(actor=me, conversation_id=conv["conversationId"])
+            conv = await form.guard(
+                self.core.conversations.create(
+                    actor=me, title=title, system_instruction=system_instruction
+                )
+            )
+            return await self.core.conversations.view(
+                actor=me, conversation_id=conv["conversationId"]
+            )
 
         view = await self.call_as(job, for_user=True)
         if view:
             self.apsara.current_conversation = view
-            self.notify(f"Created “{view.title}”; it is now the current conversation.", title="Created")
+            self.notify(
+                f"Created “{view.title}”; it is now the current conversation.", title="Created"
+            )
             self.dismiss()
 
 
@@ -123,8 +139,11 @@ class ConversationTableScreen(CoreScreen):
         text = self.query_one("#search", Input).value.strip() or None
         if text != self._searched:  # typing: wait for a pause before querying
             await asyncio.sleep(SEARCH_DEBOUNCE_S)
-        page = await self.call_as(lambda me: self.core.conversations.browse(
-            actor=me, user_id=self.scope_user_id(), search=text, limit=PAGE, skip=self.skip))
+        page = await self.call_as(
+            lambda me: self.core.conversations.browse(
+                actor=me, user_id=self.scope_user_id(), search=text, limit=PAGE, skip=self.skip
+            )
+        )
         if page is not None:
             self._searched, self.shown = text, page
             self.show(page)
@@ -134,14 +153,21 @@ class ConversationTableScreen(CoreScreen):
         table = self.query_one(DataTable)
         table.clear()
         for conv in page.items:
-            table.add_row(conv.title, str(conv.message_count), _when(conv.updated_at), conv.owner,
-                          conv.conversation_id, key=conv.conversation_id)
+            table.add_row(
+                conv.title,
+                str(conv.message_count),
+                _when(conv.updated_at),
+                conv.owner,
+                conv.conversation_id,
+                key=conv.conversation_id,
+            )
         whose = "the chosen user's" if self.scope_user_id() else "all users'"
         found = f"{page.skip + 1}–{page.skip + len(page.items)}" if page.items else "none"
         match = f" matching “{page.search}”" if page.search else ""
         more = ", more follow" if page.has_more else ""
         self.query_one("#table-info", Static).update(
-            f"Page {page.number}: {found}{more} ({whose}{match}). {self.HINT}")
+            f"Page {page.number}: {found}{more} ({whose}{match}). {self.HINT}"
+        )
 
     @on(Input.Changed, "#search")
     def _search(self) -> None:
@@ -182,7 +208,8 @@ class ConversationTableScreen(CoreScreen):
         """Enter on a row: show its details."""
         self.query_one("#table-info", Static).update(
             f"{conversation_label(conv)} · {conv.owner} · created {_when(conv.created_at)} · "
-            f"system: {conv.system_instruction or 'none'}")
+            f"system: {conv.system_instruction or 'none'}"
+        )
 
 
 class ConversationListScreen(ConversationTableScreen):
@@ -225,22 +252,31 @@ class DeleteConversationScreen(ConversationTableScreen):
     HINT = "Enter deletes (asks first)."
 
     def picked(self, conv: ConversationView) -> None:
-        body = (f"“{conv.title}” ({conv.conversation_id}) of {conv.owner} and its "
-                f"{conv.message_count} messages will be deleted. This cannot be undone.")
-        self.app.push_screen(ConfirmModal("Delete this conversation?", body),
-                             lambda yes: self.delete(conv) if yes else None)
+        body = (
+            f"“{conv.title}” ({conv.conversation_id}) of {conv.owner} and its "
+            f"{conv.message_count} messages will be deleted. This cannot be undone."
+        )
+        self.app.push_screen(
+            ConfirmModal("Delete this conversation?", body),
+            lambda yes: self.delete(conv) if yes else None,
+        )
 
     @work(exclusive=True, group="delete")
     async def delete(self, conv: ConversationView) -> None:
         """Delete `conv`; forget it if it was the current conversation."""
-        done = await self.call_as(lambda me: self.core.conversations.delete(
-            actor=me, conversation_id=conv.conversation_id))
+        done = await self.call_as(
+            lambda me: self.core.conversations.delete(
+                actor=me, conversation_id=conv.conversation_id
+            )
+        )
         if done is None:
             return
         current = self.apsara.current_conversation
         if current and current.conversation_id == conv.conversation_id:
             self.apsara.current_conversation = None
-        self.notify(f"Deleted “{conv.title}” and {done.get('messages', 0)} messages.", title="Deleted")
+        self.notify(
+            f"Deleted “{conv.title}” and {done.get('messages', 0)} messages.", title="Deleted"
+        )
         self.reload()
 
 
@@ -274,33 +310,43 @@ class DeleteAllConversationsScreen(CoreScreen):
     @work(exclusive=True, group="count")
     async def count(self) -> None:
         """Count what would go (the core counts; it reads no more than it must)."""
-        found = await self.call_as(lambda me: self.core.conversations.summary(
-            actor=me, user_id=self.scope_user_id))
+        found = await self.call_as(
+            lambda me: self.core.conversations.summary(actor=me, user_id=self.scope_user_id)
+        )
         if found is not None:
             self.found = found
             self.query_one("#delete-all-summary", Static).update(
-                summary_text(self.scope, found) + "\n\nPress d to delete them all.")
+                summary_text(self.scope, found) + "\n\nPress d to delete them all."
+            )
 
     def action_delete_all(self) -> None:
         """Ask, naming what will go, then delete."""
         if self.found is None or not self.found.conversations:
             self.notify("There is nothing to delete.", severity="information")
             return
-        self.app.push_screen(ConfirmModal(f"Delete {self.scope} conversations?",
-                                          summary_text(self.scope, self.found) + "\n\nThis cannot be undone.",
-                                          confirm="Delete all"),
-                             lambda yes: self.delete_all() if yes else None)
+        self.app.push_screen(
+            ConfirmModal(
+                f"Delete {self.scope} conversations?",
+                summary_text(self.scope, self.found) + "\n\nThis cannot be undone.",
+                confirm="Delete all",
+            ),
+            lambda yes: self.delete_all() if yes else None,
+        )
 
     @work(exclusive=True, group="delete")
     async def delete_all(self) -> None:
         """Delete them and say how many went."""
-        done = await self.call_as(lambda me: self.core.conversations.delete_all(
-            actor=me, user_id=self.scope_user_id))
+        done = await self.call_as(
+            lambda me: self.core.conversations.delete_all(actor=me, user_id=self.scope_user_id)
+        )
         if done is None:
             return
         current = self.apsara.current_conversation
         if current and self.scope_user_id in (None, current.user_id):
             self.apsara.current_conversation = None
-        self.notify(f"Deleted {done.get('conversations', 0)} conversations and "
-                    f"{done.get('messages', 0)} messages.", title="Deleted")
+        self.notify(
+            f"Deleted {done.get('conversations', 0)} conversations and "
+            f"{done.get('messages', 0)} messages.",
+            title="Deleted",
+        )
         self.count()

@@ -44,11 +44,14 @@ class DatabaseInfoScreen(CoreScreen):
         kind = "" if server["embedded"] else "MongoDB "
         self.query_one("#summary", Static).update(
             f"[b]{server['database']}[/] on {kind}{server['address']} · "
-            f"schema version {data['schemaVersion']} · {len(data['collections'])} collections")
+            f"schema version {data['schemaVersion']} · {len(data['collections'])} collections"
+        )
         table = self.query_one(DataTable)
         table.clear()
         for coll in data["collections"]:
             indexes = ", ".join(
                 "+".join(coll_idx["keys"]) + (" (unique)" if coll_idx["unique"] else "")
-                for coll_idx in coll["indexes"] if coll_idx["name"] != "_id_")
+                for coll_idx in coll["indexes"]
+                if coll_idx["name"] != "_id_"
+            )
             table.add_row(coll["name"], str(coll["documents"]), indexes or "—", key=coll["name"])

@@ -35,11 +35,24 @@ from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import ChatLog
 from apsara_tui.widgets.confirm import ConfirmModal
 
-METHODS = [("auto", "auto"), ("local", "local"), ("s3", "s3"), ("google-file-api", "google-file-api")]
-PREFERENCES = [("no preference", ""), ("speed", "speed"), ("processing", "processing"),
-               ("storage", "storage")]
-ANALYSES = [("describe", "describe"), ("extract text", "extract"), ("ask a question", "ask"),
-            ("skip", "skip")]
+METHODS = [
+    ("auto", "auto"),
+    ("local", "local"),
+    ("s3", "s3"),
+    ("google-file-api", "google-file-api"),
+]
+PREFERENCES = [
+    ("no preference", ""),
+    ("speed", "speed"),
+    ("processing", "processing"),
+    ("storage", "storage"),
+]
+ANALYSES = [
+    ("describe", "describe"),
+    ("extract text", "extract"),
+    ("ask a question", "ask"),
+    ("skip", "skip"),
+]
 
 
 class FileUploadScreen(ChatBaseScreen):
@@ -86,8 +99,11 @@ class FileUploadScreen(ChatBaseScreen):
         if not path.is_file():
             self.notify(f"{path} is not a file", title="Choose a file", severity="warning")
             return
-        self.upload(path, str(self.query_one("#upload-method", Select).value),
-                    str(self.query_one("#upload-prefer", Select).value) or None)
+        self.upload(
+            path,
+            str(self.query_one("#upload-method", Select).value),
+            str(self.query_one("#upload-prefer", Select).value) or None,
+        )
 
     @work(exclusive=True, group="upload")
     async def upload(self, path: Path, method: str, preference: str | None) -> None:
@@ -95,16 +111,25 @@ class FileUploadScreen(ChatBaseScreen):
         bar, result = self.query_one(ProgressBar), self.query_one("#upload-result", Static)
         bar.update(total=path.stat().st_size, progress=0)
         result.update(f"uploading {path.name} …")
-        stored = await self.call_as(lambda me: self.core.files.upload_paths(
-            actor=me, paths=[path], method=method, preference=preference,
-            progress=lambda n: bar.advance(n)), for_user=True)
+        stored = await self.call_as(
+            lambda me: self.core.files.upload_paths(
+                actor=me,
+                paths=[path],
+                method=method,
+                preference=preference,
+                progress=lambda n: bar.advance(n),
+            ),
+            for_user=True,
+        )
         if not stored:
             result.update("upload failed: nothing was kept")
             return
         self.file = stored[0]
-        result.update(f"stored {self.file['fileId']} {self.file['displayName']} "
-                      f"({human_size(self.file['size'])}, {self.file['mimeType']}) — "
-                      f"{self.file['reason']}")
+        result.update(
+            f"stored {self.file['fileId']} {self.file['displayName']} "
+            f"({human_size(self.file['size'])}, {self.file['mimeType']}) — "
+            f"{self.file['reason']}"
+        )
         self.query_one("#analysis-go", Button).disabled = False
 
     def action_cancel_upload(self) -> None:
@@ -128,9 +153,16 @@ class FileUploadScreen(ChatBaseScreen):
     async def analyze(self, mode: str, question: str) -> None:
         """Start the analysis and stream its answer into the chat view."""
         assert self.file is not None
-        started = await self.call_as(lambda me: self.core.file_analysis.start(
-            actor=me, file_id=self.file["fileId"], mode=mode, question=question or None,
-            conversation_id=self.analysis_conversation), for_user=True)
+        started = await self.call_as(
+            lambda me: self.core.file_analysis.start(
+                actor=me,
+                file_id=self.file["fileId"],
+                mode=mode,
+                question=question or None,
+                conversation_id=self.analysis_conversation,
+            ),
+            for_user=True,
+        )
         if started is None:
             return
         self.analysis_conversation = started.conversation_id
@@ -151,8 +183,11 @@ class FileUploadScreen(ChatBaseScreen):
         """A follow-up question in the analysis conversation."""
         log = self.query_one("#file-chat", ChatLog)
         await log.add({"role": "user", "content": {"text": text}}, follow=True)
-        events = self.speaking(lambda me: self.core.chat.stream(
-            actor=me, conversation_id=self.analysis_conversation, text=text))
+        events = self.speaking(
+            lambda me: self.core.chat.stream(
+                actor=me, conversation_id=self.analysis_conversation, text=text
+            )
+        )
         await self.stream_reply(log, events)
 
     def action_files(self) -> None:
@@ -182,13 +217,21 @@ class FileListScreen(ChatBaseScreen):
     @work(exclusive=True, group="list")
     async def reload(self) -> None:
         """Load the user's newest files."""
-        result = await self.call_as(lambda me: self.core.files.list(
-            actor=me, user_id=me.user_id, page_size=100), for_user=True)
+        result = await self.call_as(
+            lambda me: self.core.files.list(actor=me, user_id=me.user_id, page_size=100),
+            for_user=True,
+        )
         table = self.query_one(DataTable)
         table.clear()
         for f in (result or {}).get("files", []):
-            table.add_row(f["fileId"], f["displayName"], f["mimeType"], human_size(f["size"]),
-                          f["method"], key=f["fileId"])
+            table.add_row(
+                f["fileId"],
+                f["displayName"],
+                f["mimeType"],
+                human_size(f["size"]),
+                f["method"],
+                key=f["fileId"],
+            )
         self.query_one("#file-count", Static).update(f"{(result or {}).get('total', 0)} files")
 
     def action_reload(self) -> None:
@@ -202,13 +245,16 @@ class FileListScreen(ChatBaseScreen):
             return
         row = table.get_row_at(table.cursor_row)
         body = f"{row[1]} ({row[0]}): its stored object and Gemini File API copy go too."
-        self.app.push_screen(ConfirmModal("Delete this file?", body),
-                             lambda yes: self._delete(str(row[0])) if yes else None)
+        self.app.push_screen(
+            ConfirmModal("Delete this file?", body),
+            lambda yes: self._delete(str(row[0])) if yes else None,
+        )
 
     @work(group="delete")
     async def _delete(self, file_id: str) -> None:
-        done = await self.call_as(lambda me: self.core.files.delete(actor=me, file_id=file_id),
-                                  for_user=True)
+        done = await self.call_as(
+            lambda me: self.core.files.delete(actor=me, file_id=file_id), for_user=True
+        )
         if done:
             notes = "; ".join(done["notes"])
             self.notify(f"Deleted {done['displayName']}" + (f" ({notes})" if notes else ""))

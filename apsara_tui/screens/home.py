@@ -39,8 +39,13 @@ class HomeScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield OptionList(*[Option(_prompt(a.number), id=f"action-{a.number}", disabled=not a.enabled)
-                           for a in ACTIONS], id="menu")
+        yield OptionList(
+            *[
+                Option(_prompt(a.number), id=f"action-{a.number}", disabled=not a.enabled)
+                for a in ACTIONS
+            ],
+            id="menu",
+        )
         yield Static("Type a number, or ↑↓ and Enter. ctrl+p searches.", id="detail")
         yield Footer()
 

@@ -41,8 +41,10 @@ class LogoutScreen(CoreScreen):
             if chosen:
                 text += f" {chosen} is the chosen user: logging out clears that choice."
         elif await self.core.sessions.active() is None:
-            text = (f"The stored session of {stored.email or stored.user_id} has expired or was revoked: "
-                    "logging out deletes the session file.")
+            text = (
+                f"The stored session of {stored.email or stored.user_id} has expired or was revoked: "
+                "logging out deletes the session file."
+            )
         else:
             text = f"Logged in as {stored.email or stored.user_id}. Log out to revoke the session token."
         self.query_one("#logout-status", Static).update(text)

@@ -9,8 +9,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import (Button, DataTable, Footer, Header, Input, Label, RadioButton, RadioSet,
-                             Static)
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Static,
+)
 
 from apsara_core.services.plans import MAX_LIMIT
 from apsara_tui.screens.base import CoreScreen
@@ -41,8 +50,9 @@ class LimitModal(ModalScreen[dict[str, Any] | None]):
             with RadioSet(id="kind"):
                 yield RadioButton("per day", value=not self._total, id="daily")
                 yield RadioButton("in total", value=self._total, id="total")
-            yield Input("" if self._value is None else str(self._value), id="value",
-                        placeholder="messages")
+            yield Input(
+                "" if self._value is None else str(self._value), id="value", placeholder="messages"
+            )
             yield Static("", id="error")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
@@ -73,8 +83,10 @@ class LimitModal(ModalScreen[dict[str, Any] | None]):
 class PlansScreen(CoreScreen):
     """Plans x models; Enter on a row edits its limit (admins; changes are audited)."""
 
-    BINDINGS = [Binding("r", "refresh", "Refresh"),
-                Binding("enter", "edit", "Edit limit", show=True)]
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("enter", "edit", "Edit limit", show=True),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,9 +121,14 @@ class PlansScreen(CoreScreen):
         table.clear()
         for plan in plans:
             for model, entry in sorted(plan["models"].items()):
-                table.add_row(plan["name"], model, _text(entry.get("daily")),
-                              _text(entry.get("total")), ", ".join(plan["features"]),
-                              key=f"{plan['name']}|{model}")
+                table.add_row(
+                    plan["name"],
+                    model,
+                    _text(entry.get("daily")),
+                    _text(entry.get("total")),
+                    ", ".join(plan["features"]),
+                    key=f"{plan['name']}|{model}",
+                )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self._edit(str(event.row_key.value))
@@ -135,11 +152,16 @@ class PlansScreen(CoreScreen):
 
     @work(exclusive=True)
     async def _save(self, plan: str, model: str, result: dict[str, Any]) -> None:
-        saved = await self.call_as(lambda me: self.core.plans.set_limit(
-            actor=me, plan=plan, model=model, **{result["kind"]: result["value"]}))
+        saved = await self.call_as(
+            lambda me: self.core.plans.set_limit(
+                actor=me, plan=plan, model=model, **{result["kind"]: result["value"]}
+            )
+        )
         if saved is not None:
-            self.notify(f"{plan}: {model} now {result['value']} "
-                        f"{'per day' if result['kind'] == 'daily' else 'in total'}")
+            self.notify(
+                f"{plan}: {model} now {result['value']} "
+                f"{'per day' if result['kind'] == 'daily' else 'in total'}"
+            )
             self.show(await self.core.plans.list())
 
 

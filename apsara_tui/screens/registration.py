@@ -20,7 +20,11 @@ from apsara_core.errors import ApsaraError
 from apsara_core.services.auth_guests import LOCAL_ADDRESS
 from apsara_tui.screens.base import CoreScreen
 from apsara_tui.screens.registration_panes import (
-    forgot_pane, google_pane, guest_pane, login_pane, register_pane,
+    forgot_pane,
+    google_pane,
+    guest_pane,
+    login_pane,
+    register_pane,
 )
 from apsara_tui.screens.sessions import adopt_session, forget_user
 from apsara_tui.widgets.confirm import ConfirmModal
@@ -83,9 +87,14 @@ class RegistrationScreen(CoreScreen):
     def on_form_submitted(self, event: Form.Submitted) -> None:
         event.stop()
         handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "register-form": self._register, "verify-form": self._verify, "login-form": self._login,
-            "google-form": self._google, "guest-form": self._guest, "forgot-form": self._forgot,
-            "reset-code-form": self._check_reset_code, "reset-form": self._reset,
+            "register-form": self._register,
+            "verify-form": self._verify,
+            "login-form": self._login,
+            "google-form": self._google,
+            "guest-form": self._guest,
+            "forgot-form": self._forgot,
+            "reset-code-form": self._check_reset_code,
+            "reset-form": self._reset,
         }
         handlers[str(event.form.id)](event.values)
 
@@ -102,16 +111,28 @@ class RegistrationScreen(CoreScreen):
         if not values["accept_terms"]:
             self.notify("Accept the terms of use to register.", title="Terms", severity="error")
             return
-        done = await self.call(form.guard(self.core.sessions.register(
-            full_name=values["full_name"], email=values["email"], password=values["password"],
-            accept_terms=True)))
+        done = await self.call(
+            form.guard(
+                self.core.sessions.register(
+                    full_name=values["full_name"],
+                    email=values["email"],
+                    password=values["password"],
+                    accept_terms=True,
+                )
+            )
+        )
         if done is None:
             return
-        self.notify(done.get("message", "Registered: check the mail for the code."), title="Registered")
+        self.notify(
+            done.get("message", "Registered: check the mail for the code."), title="Registered"
+        )
         if done.get("guestUpgraded"):  # the guest token ended; the account keeps its data
             self.apsara.current_user = None
-            self.notify("The guest account became this account and keeps its conversations: "
-                        "verify the email, then log in.", title="Guest upgraded")
+            self.notify(
+                "The guest account became this account and keeps its conversations: "
+                "verify the email, then log in.",
+                title="Guest upgraded",
+            )
         verify = self.form("verify-form")
         verify.field("email").value = values["email"].strip()
         form.clear()
@@ -121,8 +142,11 @@ class RegistrationScreen(CoreScreen):
     @work(exclusive=True, group="auth")
     async def _verify(self, values: dict[str, Any]) -> None:
         form = self.form("verify-form")
-        done = await self.call(form.guard(self.core.auth.verify_email(email=values["email"],
-                                                                      otp=values["otp"].strip())))
+        done = await self.call(
+            form.guard(
+                self.core.auth.verify_email(email=values["email"], otp=values["otp"].strip())
+            )
+        )
         if done is None:
             return
         self.notify(done.get("message", "Email verified."), title="Verified")
@@ -137,10 +161,14 @@ class RegistrationScreen(CoreScreen):
         if not email.check(submitting=True):
             email.input.focus()
             return
-        done = await self.call(form.guard(self.core.auth.resend_otp(email=email.value, purpose=purpose)))
+        done = await self.call(
+            form.guard(self.core.auth.resend_otp(email=email.value, purpose=purpose))
+        )
         if done is not None:
-            self.notify(done.get("message", "If the address has an account, a new code is on its way."),
-                        title="Code sent")
+            self.notify(
+                done.get("message", "If the address has an account, a new code is on its way."),
+                title="Code sent",
+            )
             await self._show_mail(email.value, mail_target)
 
     async def _show_mail(self, email: str, target: str) -> None:
@@ -155,20 +183,30 @@ class RegistrationScreen(CoreScreen):
             return
         mail = mails[0]
         body = "\n".join(line for line in str(mail.get("body", "")).splitlines() if line.strip())
-        self.say(target, f"Latest outbox mail to {email} (EMAIL_SMTP_URL is not set) · "
-                         f"{_when(mail.get('createdAt'))}\n{mail.get('subject', '')}\n{body}")
-        self.call_after_refresh(self.query_one(f"#{target}").scroll_visible, top=True, animate=False)
+        self.say(
+            target,
+            f"Latest outbox mail to {email} (EMAIL_SMTP_URL is not set) · "
+            f"{_when(mail.get('createdAt'))}\n{mail.get('subject', '')}\n{body}",
+        )
+        self.call_after_refresh(
+            self.query_one(f"#{target}").scroll_visible, top=True, animate=False
+        )
 
     # -- sign-ins ---------------------------------------------------------------------------
-    async def _sign_in(self, form: Form, start: Callable[[], Awaitable["Session"]]) -> "Session | None":
+    async def _sign_in(self, form: Form, start: Callable[[], Awaitable[Session]]) -> Session | None:
         """Refuse a second sign-in unless the operator confirms "switch"; then sign in and store it."""
         found = await self.core.sessions.replaced_by_sign_in()
         if found is not None:
             who = found.email or found.user_id
-            switch = await self.app.push_screen_wait(ConfirmModal(
-                f"{who} is already logged in", f"A valid session for {who} is stored on this machine. "
-                f"Switch? Their session token will be revoked and the new sign-in stored instead.",
-                confirm="Switch", danger=False))
+            switch = await self.app.push_screen_wait(
+                ConfirmModal(
+                    f"{who} is already logged in",
+                    f"A valid session for {who} is stored on this machine. "
+                    f"Switch? Their session token will be revoked and the new sign-in stored instead.",
+                    confirm="Switch",
+                    danger=False,
+                )
+            )
             if not switch:
                 self.notify(f"Still logged in as {who}; nothing changed.", title="Login")
                 return None
@@ -177,19 +215,24 @@ class RegistrationScreen(CoreScreen):
             adopt_session(self.apsara, session)
         return session
 
-    def _signed_in(self, target: str, session: "Session") -> None:
+    def _signed_in(self, target: str, session: Session) -> None:
         user = session.user
-        self.say(target, f"Logged in as {user.get('email')} ({user.get('role')}, plan "
-                         f"{user.get('subscriptionPlan')}) until {_when(session.expires_at)}.")
+        self.say(
+            target,
+            f"Logged in as {user.get('email')} ({user.get('role')}, plan "
+            f"{user.get('subscriptionPlan')}) until {_when(session.expires_at)}.",
+        )
         self.notify(f"Logged in as {user.get('email')}", title="Logged in")
 
     @work(exclusive=True, group="auth")
     async def _login(self, values: dict[str, Any]) -> None:
         form = self.form("login-form")
 
-        async def login() -> "Session":
+        async def login() -> Session:
             try:
-                return await self.core.auth.login(email=values["email"], password=values["password"])
+                return await self.core.auth.login(
+                    email=values["email"], password=values["password"]
+                )
             except ApsaraError as exc:
                 if exc.code == "EMAIL_NOT_VERIFIED":
                     self._offer_verify(values["email"].strip())
@@ -203,8 +246,11 @@ class RegistrationScreen(CoreScreen):
     def _offer_verify(self, email: str) -> None:
         """Login refused until verified: get the verify form ready, with resend next to it."""
         self.form("verify-form").field("email").value = email
-        self.say("login-result", f"{email} is not verified yet: type the code on the Register tab (F2), "
-                                 "or press Resend code there for a new one.")
+        self.say(
+            "login-result",
+            f"{email} is not verified yet: type the code on the Register tab (F2), "
+            "or press Resend code there for a new one.",
+        )
 
     @work(exclusive=True, group="auth")
     async def _google(self, values: dict[str, Any]) -> None:
@@ -219,12 +265,16 @@ class RegistrationScreen(CoreScreen):
     async def _guest(self, values: dict[str, Any]) -> None:
         form = self.form("guest-form")
         key = values["client_key"].strip()
-        session = await self._sign_in(form, lambda: self.core.auth.guest(
-            client_key=key, address=LOCAL_ADDRESS))
+        session = await self._sign_in(
+            form, lambda: self.core.auth.guest(client_key=key, address=LOCAL_ADDRESS)
+        )
         if session is not None:
             left = session.user.get("messagesLeft")
-            self.say("guest-result", f"Guest session for client key {key} until {_when(session.expires_at)}"
-                                     f" · messages left: {'—' if left is None else left}")
+            self.say(
+                "guest-result",
+                f"Guest session for client key {key} until {_when(session.expires_at)}"
+                f" · messages left: {'—' if left is None else left}",
+            )
             self.notify(f"Guest session started · messages left: {left}", title="Guest")
 
     # -- password reset ---------------------------------------------------------------------
@@ -235,8 +285,10 @@ class RegistrationScreen(CoreScreen):
         if done is None:
             return
         self._reset_email, self._reset_token = values["email"].strip().lower(), None
-        self.notify(done.get("message", "If the address has an account, a code is on its way."),
-                    title="Code sent")
+        self.notify(
+            done.get("message", "If the address has an account, a code is on its way."),
+            title="Code sent",
+        )
         self.form("reset-code-form").field("otp").input.focus(scroll_visible=False)
         await self._show_mail(values["email"], "forgot-mail")
 
@@ -247,8 +299,9 @@ class RegistrationScreen(CoreScreen):
         if not email:
             self.notify("Enter the email and send a code first.", severity="warning")
             return
-        done = await self.call(form.guard(
-            self.core.auth.verify_reset_otp(email=email, otp=values["otp"].strip())))
+        done = await self.call(
+            form.guard(self.core.auth.verify_reset_otp(email=email, otp=values["otp"].strip()))
+        )
         if done is None:
             return
         self._reset_email, self._reset_token = email, done["resetToken"]
@@ -265,8 +318,13 @@ class RegistrationScreen(CoreScreen):
         if self._reset_token is None:
             self.notify("Check the code from the mail first.", title="Reset", severity="warning")
             return
-        done = await self.call(form.guard(self.core.auth.reset_password(
-            reset_token=self._reset_token, new_password=values["new_password"])))
+        done = await self.call(
+            form.guard(
+                self.core.auth.reset_password(
+                    reset_token=self._reset_token, new_password=values["new_password"]
+                )
+            )
+        )
         if done is None:
             return
         email, self._reset_token = self._reset_email, None

@@ -13,12 +13,12 @@ if TYPE_CHECKING:
     from apsara_tui.app import ApsaraApp
 
 
-def adopt_session(app: "ApsaraApp", session: "Session") -> None:
+def adopt_session(app: ApsaraApp, session: Session) -> None:
     """A sign-in the core has stored: its user becomes the current user."""
     app.current_user = session.user
 
 
-async def end_session(app: "ApsaraApp", *, everywhere: bool = False) -> str:
+async def end_session(app: ApsaraApp, *, everywhere: bool = False) -> str:
     """Sign out through the core (revoke, delete the file) and clear the current user.
 
     Returns:
@@ -32,7 +32,7 @@ async def end_session(app: "ApsaraApp", *, everywhere: bool = False) -> str:
     return done.who or ""
 
 
-def forget_user(app: "ApsaraApp", user_id: str) -> bool:
+def forget_user(app: ApsaraApp, user_id: str) -> bool:
     """After a user is deleted or their sessions end: drop their session file and stop
     showing them as the current user."""
     dropped = app.core.sessions.forget(user_id)
@@ -42,7 +42,7 @@ def forget_user(app: "ApsaraApp", user_id: str) -> bool:
     return dropped
 
 
-async def restore_session(app: "ApsaraApp") -> None:
+async def restore_session(app: ApsaraApp) -> None:
     """On start: when a stored session verifies, make its user the current user."""
     core = app.core
     stored = core.sessions.stored()
@@ -52,9 +52,13 @@ async def restore_session(app: "ApsaraApp") -> None:
         principal = await core.sessions.resolve_actor()
         user: dict[str, Any] = await core.users.get(actor=principal, user=principal.user_id)
     except ApsaraError as exc:
-        app.notify(f"The saved session of {stored.email or stored.user_id} is no longer valid "
-                   f"({exc.message}). Log in again with action 15, or log out (16) to act as "
-                   "admin.", title="Session", severity="warning")
+        app.notify(
+            f"The saved session of {stored.email or stored.user_id} is no longer valid "
+            f"({exc.message}). Log in again with action 15, or log out (16) to act as "
+            "admin.",
+            title="Session",
+            severity="warning",
+        )
         return
     except Exception as exc:  # noqa: BLE001 - a bad session file must never stop the app
         app.log.error(f"session restore failed: {exc!r}")

@@ -39,8 +39,7 @@ def fill(table: DataTable[str], rows: list[list[Any]]) -> None:
 class StatsBase(CoreScreen):
     """Shared layout: a summary line, then a scrolling column of charts and tables."""
 
-    BINDINGS = [Binding("r", "refresh", "Refresh"),
-                Binding("p", "plans", "Plans")]
+    BINDINGS = [Binding("r", "refresh", "Refresh"), Binding("p", "plans", "Plans")]
 
     def table(self, table_id: str, *columns: str) -> DataTable[str]:
         """A read-only table with these columns."""
@@ -96,20 +95,44 @@ class DatabaseStatsScreen(StatsBase):
         self.query_one("#summary", Static).update(
             f"[b]{users['total']}[/] users ({regs} new) · [b]{totals['messages']}[/] messages · "
             f"{totals['tokens']} tokens · {data['rateLimitRefusals']} refusals · "
-            f"{data['errors']['failedCalls']} failed · last {data['period']['days']} days")
-        self.spark("messages", [d["messages"] for d in days],
-                   f"messages per day {data['period']['from']} → {data['period']['to']}")
+            f"{data['errors']['failedCalls']} failed · last {data['period']['days']} days"
+        )
+        self.spark(
+            "messages",
+            [d["messages"] for d in days],
+            f"messages per day {data['period']['from']} → {data['period']['to']}",
+        )
         self.spark("tokens", [d["tokens"] for d in days], "tokens per day")
         top = max((m["messages"] for m in data["models"]), default=0)
-        fill(self.query_one("#models", DataTable), [
-            [m["model"], m["messages"], m["tokens"], m["refused"], m["failed"],
-             bar(m["messages"], top)] for m in data["models"]])
-        fill(self.query_one("#users", DataTable), [
-            [kind[2:].lower(), value, n] for kind in ("byPlan", "byRole", "byProvider")
-            for value, n in sorted(users[kind].items())])
-        fill(self.query_one("#top", DataTable), [
-            [u["email"] or u["userId"], u["messages"], u["tokens"], u["refused"]]
-            for u in data["mostActiveUsers"]])
+        fill(
+            self.query_one("#models", DataTable),
+            [
+                [
+                    m["model"],
+                    m["messages"],
+                    m["tokens"],
+                    m["refused"],
+                    m["failed"],
+                    bar(m["messages"], top),
+                ]
+                for m in data["models"]
+            ],
+        )
+        fill(
+            self.query_one("#users", DataTable),
+            [
+                [kind[2:].lower(), value, n]
+                for kind in ("byPlan", "byRole", "byProvider")
+                for value, n in sorted(users[kind].items())
+            ],
+        )
+        fill(
+            self.query_one("#top", DataTable),
+            [
+                [u["email"] or u["userId"], u["messages"], u["tokens"], u["refused"]]
+                for u in data["mostActiveUsers"]
+            ],
+        )
 
 
 class PasswordModal(ModalScreen[str | None]):
@@ -158,7 +181,6 @@ class UserStatsScreen(StatsBase):
             yield self.table("convs", "most active conversation", "messages", "tokens")
         yield Footer()
 
-
     _me: Principal | None = None
     """Who acts here (the core's actor rule), resolved when the screen opens."""
 
@@ -194,8 +216,9 @@ class UserStatsScreen(StatsBase):
 
     def ask_password(self) -> None:
         """Open the password modal for the logged-in non-admin."""
-        self.app.push_screen(PasswordModal(str((self._me and self._me.email) or "")),
-                             self._with_password)
+        self.app.push_screen(
+            PasswordModal(str((self._me and self._me.email) or "")), self._with_password
+        )
 
     def _with_password(self, password: str | None) -> None:
         if password is None or self._me is None:
@@ -223,16 +246,28 @@ class UserStatsScreen(StatsBase):
         self.query_one("#summary", Static).update(
             f"[b]{u['email']}[/] ({u['subscriptionPlan']}) · {data['conversations']['total']} "
             f"conversations · {msgs['total']} messages ({roles}) · {tokens['total']} tokens "
-            f"(prompt {tokens['prompt']}, output {tokens['output']}, thoughts {tokens['thoughts']})")
+            f"(prompt {tokens['prompt']}, output {tokens['output']}, thoughts {tokens['thoughts']})"
+        )
         per_day = data["messagesPerDay"]
-        self.spark("messages", [d["count"] for d in per_day],
-                   f"messages per day {per_day[0]['date']} → {per_day[-1]['date']}")
+        self.spark(
+            "messages",
+            [d["count"] for d in per_day],
+            f"messages per day {per_day[0]['date']} → {per_day[-1]['date']}",
+        )
         quota = data["quota"]["dailyUsage"]
-        fill(self.query_one("#quota", DataTable), [
-            [m, q["count"], q["limit"], bar(q["count"], q["limit"])]
-            for m, q in quota.items() if m != "date"])
-        fill(self.query_one("#models", DataTable), [
-            [m["model"], m["messages"], m["tokens"]] for m in data["models"]])
-        fill(self.query_one("#convs", DataTable), [[c["title"], c["messages"], c["tokens"]]
-                                                   for c in data["conversations"]["mostActive"]])
-
+        fill(
+            self.query_one("#quota", DataTable),
+            [
+                [m, q["count"], q["limit"], bar(q["count"], q["limit"])]
+                for m, q in quota.items()
+                if m != "date"
+            ],
+        )
+        fill(
+            self.query_one("#models", DataTable),
+            [[m["model"], m["messages"], m["tokens"]] for m in data["models"]],
+        )
+        fill(
+            self.query_one("#convs", DataTable),
+            [[c["title"], c["messages"], c["tokens"]] for c in data["conversations"]["mostActive"]],
+        )

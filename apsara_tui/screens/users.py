@@ -15,9 +15,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Checkbox, DataTable, Footer, Header, Select, Static
 
+from apsara_core.vocabulary import (
+    ASSIGNABLE_PLANS,
+    ASSIGNABLE_ROLES,
+    FULL_NAME_MAX_LENGTH,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+)
 from apsara_tui.keys import SEARCH_DEBOUNCE_S, TABLE_BINDINGS
-from apsara_core.vocabulary import (ASSIGNABLE_PLANS, ASSIGNABLE_ROLES, FULL_NAME_MAX_LENGTH,
-                                    PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH)
 from apsara_tui.screens.base import CoreScreen
 from apsara_tui.screens.delete_user import confirm_and_delete
 from apsara_tui.widgets.confirm import ChoiceModal
@@ -32,20 +37,45 @@ class CreateUserScreen(CoreScreen):
         yield Header()
         with VerticalScroll():
             yield Form(
-                FormField("full_name", "Full name",
-                          checks=[required("the full name"),
-                                  length(1, FULL_NAME_MAX_LENGTH, "The name")]),
-                FormField("email", "Email", checks=[required("an email"), email_check()],
-                          placeholder="ada@example.com"),
-                FormField("password", "Password", checks=password_checks(), optional=True, password=True,
-                          placeholder=f"{PASSWORD_MIN_LENGTH}–{PASSWORD_MAX_LENGTH} characters; "
-                                      "empty: no password sign-in"),
-                Horizontal(Select([(r, r) for r in ASSIGNABLE_ROLES], value="user", allow_blank=False,
-                                  id="role"),
-                           Select([(p, p) for p in ASSIGNABLE_PLANS], value="free", allow_blank=False,
-                                  id="plan"),
-                           Checkbox("email verified", id="verified"), classes="choices"),
-                submit="Create user", id="create-form")
+                FormField(
+                    "full_name",
+                    "Full name",
+                    checks=[required("the full name"), length(1, FULL_NAME_MAX_LENGTH, "The name")],
+                ),
+                FormField(
+                    "email",
+                    "Email",
+                    checks=[required("an email"), email_check()],
+                    placeholder="ada@example.com",
+                ),
+                FormField(
+                    "password",
+                    "Password",
+                    checks=password_checks(),
+                    optional=True,
+                    password=True,
+                    placeholder=f"{PASSWORD_MIN_LENGTH}–{PASSWORD_MAX_LENGTH} characters; "
+                    "empty: no password sign-in",
+                ),
+                Horizontal(
+                    Select(
+                        [(r, r) for r in ASSIGNABLE_ROLES],
+                        value="user",
+                        allow_blank=False,
+                        id="role",
+                    ),
+                    Select(
+                        [(p, p) for p in ASSIGNABLE_PLANS],
+                        value="free",
+                        allow_blank=False,
+                        id="plan",
+                    ),
+                    Checkbox("email verified", id="verified"),
+                    classes="choices",
+                ),
+                submit="Create user",
+                id="create-form",
+            )
             yield Static("", id="create-result")
         yield Footer()
 
@@ -59,15 +89,25 @@ class CreateUserScreen(CoreScreen):
     @work(exclusive=True)
     async def _create(self, values: dict[str, Any]) -> None:
         form = self.query_one(Form)
-        user = await self.call_as(lambda me: form.guard(self.core.users.create(
-            actor=me, email=values["email"].strip(), full_name=values["full_name"].strip(),
-            password=values["password"] or None, role=values["role"], plan=values["plan"],
-            verified=bool(values["verified"]))))
+        user = await self.call_as(
+            lambda me: form.guard(
+                self.core.users.create(
+                    actor=me,
+                    email=values["email"].strip(),
+                    full_name=values["full_name"].strip(),
+                    password=values["password"] or None,
+                    role=values["role"],
+                    plan=values["plan"],
+                    verified=bool(values["verified"]),
+                )
+            )
+        )
         if user is None:
             return
         self.query_one("#create-result", Static).update(
             f"Created {user['email']} (id {user['_id']}, {user['role']}, {user['subscriptionPlan']}"
-            f"{', verified' if user.get('isEmailVerified') else ', not verified'}).")
+            f"{', verified' if user.get('isEmailVerified') else ', not verified'})."
+        )
         self.notify(f"Created {user['email']}", title="User created")
         form.clear()
         form.field("full_name").input.focus()
@@ -162,19 +202,30 @@ class UserListScreen(_BrowsingScreen):
         changed = await self._change(action, user)
         if changed is not None:
             self.browser.replace(changed)
-            if self.apsara.current_user and str(self.apsara.current_user.get("_id")) == str(changed["_id"]):
+            if self.apsara.current_user and str(self.apsara.current_user.get("_id")) == str(
+                changed["_id"]
+            ):
                 self.apsara.current_user = {**self.apsara.current_user, **changed}
-            self.notify(f"{changed['email']}: role {changed['role']}, plan {changed['subscriptionPlan']}"
-                        f"{', unlocked' if action == 'unlock' else ''}", title="User updated")
+            self.notify(
+                f"{changed['email']}: role {changed['role']}, plan {changed['subscriptionPlan']}"
+                f"{', unlocked' if action == 'unlock' else ''}",
+                title="User updated",
+            )
 
     async def _change(self, action: str, user: dict[str, Any]) -> dict[str, Any] | None:
         users, key = self.core.users, str(user["_id"])
         if action == "unlock":
             return await self.call_as(lambda me: users.unlock(actor=me, user=key))
-        field, choices = (("subscriptionPlan", list(ASSIGNABLE_PLANS)) if action == "plan"
-                          else ("role", list(ASSIGNABLE_ROLES)))
+        field, choices = (
+            ("subscriptionPlan", list(ASSIGNABLE_PLANS))
+            if action == "plan"
+            else ("role", list(ASSIGNABLE_ROLES))
+        )
         choice = await self.app.push_screen_wait(
-            ChoiceModal(f"{action.capitalize()} for {user.get('email')}", choices, current=user.get(field)))
+            ChoiceModal(
+                f"{action.capitalize()} for {user.get('email')}", choices, current=user.get(field)
+            )
+        )
         if choice is None or choice == user.get(field):
             return None
         if action == "plan":

@@ -26,17 +26,26 @@ class ChatInput(TextArea):
     class Submitted(Message):
         """The user pressed Enter on non-blank text."""
 
-        chat_input: "ChatInput"
+        chat_input: ChatInput
         text: str
 
         @property
-        def control(self) -> "ChatInput":
+        def control(self) -> ChatInput:
             return self.chat_input
 
-    def __init__(self, *, placeholder: str = "Message  (Enter sends · Shift+Enter new line)",
-                 id: str | None = None) -> None:
-        super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
-                         placeholder=placeholder)
+    def __init__(
+        self,
+        *,
+        placeholder: str = "Message  (Enter sends · Shift+Enter new line)",
+        id: str | None = None,
+    ) -> None:
+        super().__init__(
+            id=id,
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            placeholder=placeholder,
+        )
         self.locked = False
 
     def set_locked(self, locked: bool = True) -> None:

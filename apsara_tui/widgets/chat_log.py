@@ -54,8 +54,11 @@ def usage_metadata(done: dict[str, Any], first_ms: float | None, total_ms: float
     usage, model_meta = done.get("usageMetadata") or {}, done.get("modelMetadata") or {}
     timing = model_meta.get("timing") or {"firstChunkMs": first_ms, "totalMs": total_ms}
     return {
-        "tokens": {"prompt": usage.get("promptTokenCount"), "output": usage.get("candidatesTokenCount"),
-                   "thoughts": usage.get("thoughtsTokenCount", 0)},
+        "tokens": {
+            "prompt": usage.get("promptTokenCount"),
+            "output": usage.get("candidatesTokenCount"),
+            "thoughts": usage.get("thoughtsTokenCount", 0),
+        },
         "timing": timing,
         "provider": {"model": model_meta.get("model")} if model_meta.get("model") else {},
     }
@@ -97,7 +100,9 @@ class MessageView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self._label(), classes="role")
         if self.thoughts or self.streaming:
-            with Collapsible(title="Thoughts", collapsed=not self.streaming, classes="thoughts") as box:
+            with Collapsible(
+                title="Thoughts", collapsed=not self.streaming, classes="thoughts"
+            ) as box:
                 box.display = bool(self.thoughts)
                 yield Static(self.thoughts, classes="thoughts-text", markup=False)
         yield Static(self._body(), classes="body")
@@ -151,8 +156,9 @@ class MessageView(Vertical):
             box.query_one(".thoughts-text", Static).update(self.thoughts)
         self.query_one(".body", Static).update(self._body())
 
-    def finish(self, metadata: dict[str, Any], *, error: str | None = None,
-               sequence: int | None = None) -> None:
+    def finish(
+        self, metadata: dict[str, Any], *, error: str | None = None, sequence: int | None = None
+    ) -> None:
         """End of the stream: final text, the usage line (or the error inline), the stored sequence."""
         self.streaming = False
         self.message["metadata"] = metadata
@@ -179,7 +185,7 @@ class ChatLog(VerticalScroll):
     class OlderWanted(Message):
         """The reader reached the top and older messages exist."""
 
-        log: "ChatLog"
+        log: ChatLog
         before_sequence: int
 
     @dataclass
@@ -209,7 +215,11 @@ class ChatLog(VerticalScroll):
         """
         self.app.workers.cancel_group(self, "fill")
         await self.remove_children()
-        self.has_older = bool(messages) and len(messages) >= page and (messages[0].get("messageSequence") or 0) > 1
+        self.has_older = (
+            bool(messages)
+            and len(messages) >= page
+            and (messages[0].get("messageSequence") or 0) > 1
+        )
         rest, newest = messages[:-FIRST_PAINT], messages[-FIRST_PAINT:]
         self.filling = bool(rest)
         if newest:
@@ -232,7 +242,11 @@ class ChatLog(VerticalScroll):
     async def prepend(self, messages: list[dict[str, Any]], *, page: int = WINDOW) -> None:
         """Mount an older page above the window, keeping the reader's place."""
         self.loading_older = False
-        self.has_older = len(messages) >= page and (messages[0].get("messageSequence") or 0) > 1 if messages else False
+        self.has_older = (
+            len(messages) >= page and (messages[0].get("messageSequence") or 0) > 1
+            if messages
+            else False
+        )
         if not messages:
             return
         before = self.virtual_size.height
@@ -243,8 +257,9 @@ class ChatLog(VerticalScroll):
     def _keep_place(self, before: int) -> None:
         self.scroll_to(y=self.virtual_size.height - before, animate=False, immediate=True)
 
-    async def add(self, message: dict[str, Any], *, streaming: bool = False,
-                  follow: bool = False) -> MessageView:
+    async def add(
+        self, message: dict[str, Any], *, streaming: bool = False, follow: bool = False
+    ) -> MessageView:
         """Append a message (or a reply about to stream); `follow` jumps to the bottom."""
         await self.query_children(".empty").remove()
         view = MessageView(message, streaming=streaming)
@@ -261,7 +276,13 @@ class ChatLog(VerticalScroll):
     def want_older(self) -> None:
         """Ask for the page before the oldest mounted message, once at a time."""
         views = self.views
-        if not self.has_older or self.loading_older or self.filling or not views or views[0].sequence is None:
+        if (
+            not self.has_older
+            or self.loading_older
+            or self.filling
+            or not views
+            or views[0].sequence is None
+        ):
             return
         self.loading_older = True
         self.post_message(self.OlderWanted(self, views[0].sequence))

@@ -38,7 +38,9 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, title: str, body: str, *, confirm: str = "Delete", danger: bool = True) -> None:
+    def __init__(
+        self, title: str, body: str, *, confirm: str = "Delete", danger: bool = True
+    ) -> None:
         super().__init__(classes="" if danger else "-calm")
         self._title, self._body, self._confirm, self._danger = title, body, confirm, danger
 
@@ -48,8 +50,11 @@ class ConfirmModal(ModalScreen[bool]):
             yield Static(self._body, id="confirm-body", markup=False)
             with Horizontal():
                 yield Button("Cancel (n)", id="cancel")
-                yield Button(f"{self._confirm} (y)", id="confirm",
-                             variant="error" if self._danger else "primary")
+                yield Button(
+                    f"{self._confirm} (y)",
+                    id="confirm",
+                    variant="error" if self._danger else "primary",
+                )
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()  # Enter alone must not destroy anything
@@ -91,8 +96,12 @@ class ChoiceModal(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self._title, id="choice-title", markup=False)
-            yield OptionList(*[Option(f"{c}  (current)" if c == self._current else c, id=c)
-                               for c in self._choices])
+            yield OptionList(
+                *[
+                    Option(f"{c}  (current)" if c == self._current else c, id=c)
+                    for c in self._choices
+                ]
+            )
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

@@ -42,7 +42,9 @@ def required(what: str) -> Check:
 
 def email_check() -> Check:
     """An email address such as name@example.com."""
-    return Check(lambda v: bool(EMAIL_RE.match(v.strip())), "Expected an email address like name@example.com")
+    return Check(
+        lambda v: bool(EMAIL_RE.match(v.strip())), "Expected an email address like name@example.com"
+    )
 
 
 def length(lo: int, hi: int, what: str) -> Check:
@@ -52,8 +54,10 @@ def length(lo: int, hi: int, what: str) -> Check:
 
 def digits(count: int) -> Check:
     """Exactly `count` digits (one-time codes)."""
-    return Check(lambda v: len(v.strip()) == count and v.strip().isdigit(),
-                 f"Expected the {count}-digit code from the mail")
+    return Check(
+        lambda v: len(v.strip()) == count and v.strip().isdigit(),
+        f"Expected the {count}-digit code from the mail",
+    )
 
 
 def password_checks() -> list[Check]:
@@ -77,23 +81,43 @@ class FormField(Vertical):
     FormField.-has-error > .field-error { display: block; }
     """
 
-    def __init__(self, key: str, label: str, *, checks: Iterable[Check] = (), optional: bool = False,
-                 password: bool = False, placeholder: str = "", value: str = "",
-                 aliases: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        *,
+        checks: Iterable[Check] = (),
+        optional: bool = False,
+        password: bool = False,
+        placeholder: str = "",
+        value: str = "",
+        aliases: Iterable[str] = (),
+    ) -> None:
         super().__init__(id=f"field-{key}")
         self.key = key
         self.names = {_norm(key), *(_norm(a) for a in aliases)}  # how Core errors may name it
         self.optional = optional
         self._checks = list(checks)
-        self._label, self._password, self._placeholder, self._initial = label, password, placeholder, value
+        self._label, self._password, self._placeholder, self._initial = (
+            label,
+            password,
+            placeholder,
+            value,
+        )
 
     def compose(self) -> ComposeResult:
         validators = [Function(c.test, c.message) for c in self._checks]
         with Horizontal():
             yield Label(self._label)
-            yield Input(self._initial, placeholder=self._placeholder, password=self._password,
-                        validators=validators, validate_on=[], valid_empty=self.optional,
-                        id=f"input-{self.key}")
+            yield Input(
+                self._initial,
+                placeholder=self._placeholder,
+                password=self._password,
+                validators=validators,
+                validate_on=[],
+                valid_empty=self.optional,
+                id=f"input-{self.key}",
+            )
         yield Static("", classes="field-error")
 
     @property
@@ -113,7 +137,11 @@ class FormField(Vertical):
     @property
     def error(self) -> str:
         """The error shown under the field ("" when none)."""
-        return str(self.query_one(".field-error", Static).content) if self.has_class("-has-error") else ""
+        return (
+            str(self.query_one(".field-error", Static).content)
+            if self.has_class("-has-error")
+            else ""
+        )
 
     def show_error(self, message: str | None) -> None:
         """Show `message` under the field, or clear it when None."""
@@ -150,15 +178,17 @@ class Form(Vertical):
     class Submitted(Message):
         """All fields passed their checks; `values` maps keys to values."""
 
-        form: "Form"
+        form: Form
         values: dict[str, Any]
 
         @property
-        def control(self) -> "Form":
+        def control(self) -> Form:
             """The form that was submitted."""
             return self.form
 
-    def __init__(self, *children: Widget, submit: str, id: str, extra_buttons: Iterable[Button] = ()) -> None:
+    def __init__(
+        self, *children: Widget, submit: str, id: str, extra_buttons: Iterable[Button] = ()
+    ) -> None:
         super().__init__(id=id)
         self._children = children
         self._submit_label = submit

@@ -34,10 +34,19 @@ def quota_text(info: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
-def _field(label: str, input_id: str, placeholder: str, validator: Any, value: str = "") -> ComposeResult:
+def _field(
+    label: str, input_id: str, placeholder: str, validator: Any, value: str = ""
+) -> ComposeResult:
     yield Label(label)
-    yield Input(value, placeholder=placeholder, id=input_id, validators=[validator], compact=True,
-                valid_empty=True, validate_on=["changed"])
+    yield Input(
+        value,
+        placeholder=placeholder,
+        id=input_id,
+        validators=[validator],
+        compact=True,
+        valid_empty=True,
+        validate_on=["changed"],
+    )
 
 
 class ModelPanel(VerticalScroll):
@@ -49,12 +58,21 @@ class ModelPanel(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Label("Model")
-        yield Select([(m, m) for m in MODELS], value=self._model, allow_blank=False,
-                     id="model", compact=True)
-        yield from _field("Temperature (0–2)", "temperature", "default", Number(minimum=0, maximum=2))
-        yield from _field("Max output tokens", "max-tokens", "default", Integer(minimum=1, maximum=65536))
-        yield from _field("Thinking budget", "thinking-budget", "default (-1 auto, 0 off)",
-                          Integer(minimum=-1, maximum=32768))
+        yield Select(
+            [(m, m) for m in MODELS], value=self._model, allow_blank=False, id="model", compact=True
+        )
+        yield from _field(
+            "Temperature (0–2)", "temperature", "default", Number(minimum=0, maximum=2)
+        )
+        yield from _field(
+            "Max output tokens", "max-tokens", "default", Integer(minimum=1, maximum=65536)
+        )
+        yield from _field(
+            "Thinking budget",
+            "thinking-budget",
+            "default (-1 auto, 0 off)",
+            Integer(minimum=-1, maximum=32768),
+        )
         yield Checkbox("Include thoughts", value=True, id="include-thoughts", compact=True)
         yield Static("quota: …", id="quota", markup=False)
 
@@ -79,13 +97,17 @@ class ModelPanel(VerticalScroll):
         for box in self.query(Input):
             result = box.validate(box.value)
             if box.value.strip() and result is not None and not result.is_valid:
-                label = {"temperature": "temperature", "max-tokens": "max output tokens",
-                         "thinking-budget": "thinking budget"}[str(box.id)]
+                label = {
+                    "temperature": "temperature",
+                    "max-tokens": "max output tokens",
+                    "thinking-budget": "thinking budget",
+                }[str(box.id)]
                 out.append(f"{label}: {result.failure_descriptions[0]}")
         return out
 
     def config(self) -> dict[str, Any]:
         """The generation config (camelCase) from the fields that are set."""
+
         def value(input_id: str) -> str:
             return self.query_one(f"#{input_id}", Input).value.strip()
 
@@ -94,15 +116,26 @@ class ModelPanel(VerticalScroll):
             config["temperature"] = float(value("temperature"))
         if value("max-tokens"):
             config["maxOutputTokens"] = int(value("max-tokens"))
-        thinking: dict[str, Any] = {"includeThoughts": self.query_one("#include-thoughts", Checkbox).value}
+        thinking: dict[str, Any] = {
+            "includeThoughts": self.query_one("#include-thoughts", Checkbox).value
+        }
         if value("thinking-budget"):
             thinking["thinkingBudget"] = int(value("thinking-budget"))
         config["thinkingConfig"] = thinking
         return config
 
-    def show_quota(self, info: dict[str, Any] | None, *, chat_models: list[str] | None = None) -> None:
+    def show_quota(
+        self, info: dict[str, Any] | None, *, chat_models: list[str] | None = None
+    ) -> None:
         """Show the quota left; offer the plan's models that can chat (`chat_models`, when known)."""
         self.query_one("#quota", Static).update(quota_text(info))
         daily = (info or {}).get("dailyUsage") or {}
-        self.set_models([m for m, use in daily.items() if isinstance(use, dict) and use.get("limit")
-                         and (chat_models is None or m in chat_models)])
+        self.set_models(
+            [
+                m
+                for m, use in daily.items()
+                if isinstance(use, dict)
+                and use.get("limit")
+                and (chat_models is None or m in chat_models)
+            ]
+        )

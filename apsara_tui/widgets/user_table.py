@@ -8,7 +8,7 @@ run and shows what the screen hands back (`show(result)` with `core.users.list`'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from math import ceil
 from typing import Any
 
@@ -38,7 +38,7 @@ def is_locked(user: dict[str, Any]) -> bool:
     until = user.get("lockedUntil")
     if not isinstance(until, datetime):
         return False
-    return (until if until.tzinfo else until.replace(tzinfo=timezone.utc)) > datetime.now(timezone.utc)
+    return (until if until.tzinfo else until.replace(tzinfo=UTC)) > datetime.now(UTC)
 
 
 def describe_user(user: dict[str, Any]) -> str:
@@ -57,9 +57,15 @@ def describe_user(user: dict[str, Any]) -> str:
 
 def user_row(user: dict[str, Any]) -> tuple[str, ...]:
     """The table cells of one user."""
-    return (_cut(user.get("email"), 30), _cut(user.get("fullName"), 16), str(user.get("role")),
-            str(user.get("subscriptionPlan")), str(user.get("authProvider")),
-            "✓" if user.get("isEmailVerified") else "·", "locked" if is_locked(user) else "")
+    return (
+        _cut(user.get("email"), 30),
+        _cut(user.get("fullName"), 16),
+        str(user.get("role")),
+        str(user.get("subscriptionPlan")),
+        str(user.get("authProvider")),
+        "✓" if user.get("isEmailVerified") else "·",
+        "locked" if is_locked(user) else "",
+    )
 
 
 class UserBrowser(Vertical):
@@ -78,14 +84,14 @@ class UserBrowser(Vertical):
     class QueryChanged(Message):
         """The filters or the page changed: run `query` and `show` the result."""
 
-        browser: "UserBrowser"
+        browser: UserBrowser
         query: dict[str, Any]
 
     @dataclass
     class Picked(Message):
         """Enter was pressed on `user`."""
 
-        browser: "UserBrowser"
+        browser: UserBrowser
         user: dict[str, Any]
 
     def __init__(self, *, page_size: int = PAGE_SIZE, id: str | None = None) -> None:
@@ -111,14 +117,20 @@ class UserBrowser(Vertical):
 
     def query_dict(self) -> dict[str, Any]:
         """The list query the filters describe (None for "any")."""
+
         def pick(select_id: str) -> str | None:
             select = self.query_one(select_id, Select)
             return None if select.is_blank() else str(select.value)
 
         text = self.query_one("#user-search", Input).value.strip()
-        return {"role": pick("#filter-role"), "plan": pick("#filter-plan"),
-                "provider": pick("#filter-provider"), "text": text or None,
-                "page": self.page, "page_size": self.page_size}
+        return {
+            "role": pick("#filter-role"),
+            "plan": pick("#filter-plan"),
+            "provider": pick("#filter-provider"),
+            "text": text or None,
+            "page": self.page,
+            "page_size": self.page_size,
+        }
 
     def refresh_query(self) -> None:
         """Ask the screen to (re)load the current page."""
@@ -150,7 +162,8 @@ class UserBrowser(Vertical):
         last = first + len(self._users) - 1 if self._users else 0
         self.query_one("#user-page", Static).update(
             f"page {self.page}/{self.pages} · users {first}–{last} of {self.total}"
-            + ("" if self.total else " · none match"))
+            + ("" if self.total else " · none match")
+        )
 
     def replace(self, user: dict[str, Any]) -> None:
         """Show a changed user in place."""
@@ -158,7 +171,7 @@ class UserBrowser(Vertical):
         if user_id in self._users:
             self._users[user_id] = user
             table = self.query_one(DataTable)
-            for column, cell in zip(table.columns, user_row(user)):
+            for column, cell in zip(table.columns, user_row(user), strict=False):
                 table.update_cell(user_id, column, cell)
 
     @property
@@ -221,11 +234,18 @@ class UserDetailsModal(ModalScreen["str | None"]):
         with Vertical():
             yield Static(describe_user(self.user), id="details", markup=False)
             with Horizontal():
-                for action, label in (("plan", "Plan (p)"), ("role", "Role (r)"),
-                                      ("unlock", "Unlock (u)"), ("delete", "Delete (d)")):
-                    yield Button(label, id=f"do-{action}",
-                                 variant="error" if action == "delete" else "default",
-                                 disabled=action == "unlock" and not is_locked(self.user))
+                for action, label in (
+                    ("plan", "Plan (p)"),
+                    ("role", "Role (r)"),
+                    ("unlock", "Unlock (u)"),
+                    ("delete", "Delete (d)"),
+                ):
+                    yield Button(
+                        label,
+                        id=f"do-{action}",
+                        variant="error" if action == "delete" else "default",
+                        disabled=action == "unlock" and not is_locked(self.user),
+                    )
         yield Footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -47,26 +47,40 @@ async def _measure(uri: str, data_dir: Path) -> list[Result]:
     from apsara_core.core import open_core
     from apsara_core.models import Principal
 
-    settings = Settings(_env_file=None, mongodb_uri=uri, data_dir=data_dir, bcrypt_rounds=12,
-                        jwt_secret="bench-secret-" + "b" * 40)
+    settings = Settings(
+        _env_file=None,
+        mongodb_uri=uri,
+        data_dir=data_dir,
+        bcrypt_rounds=12,
+        jwt_secret="bench-secret-" + "b" * 40,
+    )
     core = await open_core(settings)
     try:
-        user = await core.users.create(actor=Principal.operator(), email="bench@example.com",
-                                       full_name="Bench", password=PASSWORD, verified=True)
+        user = await core.users.create(
+            actor=Principal.operator(),
+            email="bench@example.com",
+            full_name="Bench",
+            password=PASSWORD,
+            verified=True,
+        )
         stored = await core.db.users.find_one({"_id": user["_id"]})
         prehashed = core.passwords.hasher.prehash(PASSWORD)
         bare, login = [], []
         for _ in range(LOGIN_RUNS):  # interleaved so both see the same machine load
-            bare += await _timed(lambda: asyncio.to_thread(
-                bcrypt.checkpw, prehashed, stored["password"].encode()), 1)
-            login += await _timed(lambda: core.auth.login(email="bench@example.com",
-                                                          password=PASSWORD), 1)
+            bare += await _timed(
+                lambda: asyncio.to_thread(bcrypt.checkpw, prehashed, stored["password"].encode()), 1
+            )
+            login += await _timed(
+                lambda: core.auth.login(email="bench@example.com", password=PASSWORD), 1
+            )
         wrong, unknown = [], []
         for _ in range(ENUM_RUNS):  # interleaved; the account locks on the way, as it would
-            wrong += await _timed(lambda: core.auth.login(email="bench@example.com",
-                                                          password="not the password"), 1)
-            unknown += await _timed(lambda: core.auth.login(email="ghost@example.com",
-                                                            password="not the password"), 1)
+            wrong += await _timed(
+                lambda: core.auth.login(email="bench@example.com", password="not the password"), 1
+            )
+            unknown += await _timed(
+                lambda: core.auth.login(email="ghost@example.com", password="not the password"), 1
+            )
         await core.users.unlock(actor=Principal.operator(), user="bench@example.com")
         token = (await core.auth.login(email="bench@example.com", password=PASSWORD)).token
         signer = core.auth._signer
@@ -85,13 +99,24 @@ async def _measure(uri: str, data_dir: Path) -> list[Result]:
         Result("auth: bare bcrypt.checkpw cost 12 (in a thread), p50", b, "ms"),
         Result("auth: login (email+password, cost 12), p50", lg, "ms", ratio=lg / b, goal=1.2),
         Result("auth: login wrong password, p50", _p50(wrong), "ms"),
-        Result(f"auth: login unknown email, p50 ({_p50(unknown) / _p50(wrong):.2f}x wrong pw)",
-               _p50(unknown), "ms"),
-        Result("auth: verify_token JWT decode+checks, no DB (goal 0.1 ms), p50", _p50(decode),
-               "ms", ratio=_p50(decode) / 0.1, goal=1.0),
+        Result(
+            f"auth: login unknown email, p50 ({_p50(unknown) / _p50(wrong):.2f}x wrong pw)",
+            _p50(unknown),
+            "ms",
+        ),
+        Result(
+            "auth: verify_token JWT decode+checks, no DB (goal 0.1 ms), p50",
+            _p50(decode),
+            "ms",
+            ratio=_p50(decode) / 0.1,
+            goal=1.0,
+        ),
         Result("auth: bare find_one by _id, p50", _p50(find), "ms"),
-        Result(f"auth: verify_token with DB reads, p50 ({_p50(full) / _p50(find):.2f}x find_one)",
-               _p50(full), "ms"),
+        Result(
+            f"auth: verify_token with DB reads, p50 ({_p50(full) / _p50(find):.2f}x find_one)",
+            _p50(full),
+            "ms",
+        ),
     ]
 
 
@@ -105,7 +130,9 @@ def run() -> list[Result]:
         proc = spawn(":memory:", port, log, detach=False)
         try:
             wait_ready(proc, port, log)
-            return asyncio.run(_measure(f"mongodb://127.0.0.1:{port}/bench_auth", Path(tmp) / "data"))
+            return asyncio.run(
+                _measure(f"mongodb://127.0.0.1:{port}/bench_auth", Path(tmp) / "data")
+            )
         finally:
             proc.terminate()
             try:

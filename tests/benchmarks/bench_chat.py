@@ -13,7 +13,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,9 @@ async def _timed(call: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
     return out
 
 
-async def _alternate(a: Callable[[], Awaitable[Any]], b: Callable[[], Awaitable[Any]],
-                     runs: int) -> tuple[float, float]:
+async def _alternate(
+    a: Callable[[], Awaitable[Any]], b: Callable[[], Awaitable[Any]], runs: int
+) -> tuple[float, float]:
     """Medians of a and b measured alternately (so drift hits both alike)."""
     ta, tb = [], []
     for _ in range(runs):
@@ -59,23 +60,36 @@ async def _conversation(core: Core, actor: Principal, n: int) -> str:
     """A conversation with n messages inserted in bulk (stats set to match)."""
     conv = await core.conversations.create(actor=actor, title=f"{n} messages")
     cid = conv["conversationId"]
-    now = datetime.now(timezone.utc)
-    docs = [{"messageId": msg_repo.new_message_id(), "conversationId": cid, "userId": actor.user_id,
-             "messageSequence": i, "role": "user" if i % 2 else "model",
-             "content": {"text": f"message {i} " + "lorem ipsum " * 8}, "config": {},
-             "metadata": {"status": "complete"}, "isEdited": False, "editHistory": [], "createdAt": now}
-            for i in range(1, n + 1)]
+    now = datetime.now(UTC)
+    docs = [
+        {
+            "messageId": msg_repo.new_message_id(),
+            "conversationId": cid,
+            "userId": actor.user_id,
+            "messageSequence": i,
+            "role": "user" if i % 2 else "model",
+            "content": {"text": f"message {i} " + "lorem ipsum " * 8},
+            "config": {},
+            "metadata": {"status": "complete"},
+            "isEdited": False,
+            "editHistory": [],
+            "createdAt": now,
+        }
+        for i in range(1, n + 1)
+    ]
     for start in range(0, len(docs), 1000):
-        await core.db.messages.insert_many(docs[start:start + 1000])
-    await core.db.conversations.update_one({"_id": cid}, {"$set": {
-        "stats.messageSequence": n, "stats.totalMessages": n}})
+        await core.db.messages.insert_many(docs[start : start + 1000])
+    await core.db.conversations.update_one(
+        {"_id": cid}, {"$set": {"stats.messageSequence": n, "stats.totalMessages": n}}
+    )
     return cid
 
 
 async def _direct_sdk(core: Core, text: str) -> None:
     client = core.providers.for_model("gemini-2.5-flash").client()
     stream = await client.aio.models.generate_content_stream(
-        model="gemini-2.5-flash", contents=[{"role": "user", "parts": [{"text": text}]}])
+        model="gemini-2.5-flash", contents=[{"role": "user", "parts": [{"text": text}]}]
+    )
     async for _ in stream:
         pass
 
@@ -87,8 +101,10 @@ async def bench_generate(core: Core, actor: Principal, where: str = "") -> list[
     `where` labels a run against the fake in this process (the goal is checked against the
     fake in a process of its own, as a remote API would be).
     """
-    convs = [(await core.conversations.create(actor=actor, title="bench"))["conversationId"]
-             for _ in range(GEN_RUNS + 1)]
+    convs = [
+        (await core.conversations.create(actor=actor, title="bench"))["conversationId"]
+        for _ in range(GEN_RUNS + 1)
+    ]
 
     async def core_call() -> None:
         await core.chat.generate(actor=actor, conversation_id=convs.pop(), text="hello bench")
@@ -99,16 +115,23 @@ async def bench_generate(core: Core, actor: Principal, where: str = "") -> list[
     for _ in range(GEN_RUNS):
         sdk += await _timed(lambda: _direct_sdk(core, "hello bench"), 1)
         full += await _timed(core_call, 1)
-    added = [f - s for f, s in zip(sorted(full), sorted(sdk))]
+    added = [f - s for f, s in zip(sorted(full), sorted(sdk), strict=False)]
     p50 = statistics.median(full) - statistics.median(sdk)
     if where:
-        return [Result(f"chat (a) {where}: direct SDK call / core generate, p50",
-                       statistics.median(sdk), "ms"),
-                Result(f"chat (a) {where}: core generate, p50", statistics.median(full), "ms"),
-                Result(f"chat (a) {where}: added latency p50 (no goal)", p50, "ms")]
+        return [
+            Result(
+                f"chat (a) {where}: direct SDK call / core generate, p50",
+                statistics.median(sdk),
+                "ms",
+            ),
+            Result(f"chat (a) {where}: core generate, p50", statistics.median(full), "ms"),
+            Result(f"chat (a) {where}: added latency p50 (no goal)", p50, "ms"),
+        ]
     return await _components(core, actor) + [
         Result("chat (a): direct SDK streaming call, p50", statistics.median(sdk), "ms"),
-        Result("chat (a): core generate (history, store, quota), p50", statistics.median(full), "ms"),
+        Result(
+            "chat (a): core generate (history, store, quota), p50", statistics.median(full), "ms"
+        ),
         Result("chat (a): added latency p50 (goal <= 10 ms)", p50, "ms", ratio=p50 / 10, goal=1.0),
         Result("chat (a): added latency p90", sorted(added)[int(len(added) * 0.9)], "ms"),
     ]
@@ -124,16 +147,29 @@ async def _components(core: Core, actor: Principal) -> list[Result]:
         t1 = time.perf_counter()
         await core.limits.commit(r, prompt_tokens=1, output_tokens=1)
         t2 = time.perf_counter()
-        await chat_store.append(core.db, {"messageId": msg_repo.new_message_id(), "conversationId": cid,
-                                          "userId": actor.user_id, "role": "user", "content": {"text": "x"},
-                                          "createdAt": core.clock.now()})
+        await chat_store.append(
+            core.db,
+            {
+                "messageId": msg_repo.new_message_id(),
+                "conversationId": cid,
+                "userId": actor.user_id,
+                "role": "user",
+                "content": {"text": "x"},
+                "createdAt": core.clock.now(),
+            },
+        )
         t3 = time.perf_counter()
         reserve.append(t1 - t0)
         commit.append(t2 - t1)
         append.append(t3 - t2)
-    return [Result(f"chat (a) part: {name}, p50", statistics.median(v) * 1000, "ms")
-            for name, v in (("limits.reserve", reserve), ("limits.commit", commit),
-                            ("append a message (sequence + insert, 1 transaction)", append))]
+    return [
+        Result(f"chat (a) part: {name}, p50", statistics.median(v) * 1000, "ms")
+        for name, v in (
+            ("limits.reserve", reserve),
+            ("limits.commit", commit),
+            ("append a message (sequence + insert, 1 transaction)", append),
+        )
+    ]
 
 
 async def bench_window(core: Core, actor: Principal, big: str) -> list[Result]:
@@ -145,15 +181,23 @@ async def bench_window(core: Core, actor: Principal, big: str) -> list[Result]:
 
     assert len(await load(big)()) == WINDOW
     t_small, t_big = await _alternate(load(small), load(big), WINDOW_RUNS)
-    plan = await core.db.command("explain", {"find": "messages", "filter": msg_repo.window_query(
-        big, BIG, WINDOW)}, verbosity="executionStats")
+    plan = await core.db.command(
+        "explain",
+        {"find": "messages", "filter": msg_repo.window_query(big, BIG, WINDOW)},
+        verbosity="executionStats",
+    )
     stats = plan.get("executionStats", {})
     keys, docs = stats.get("totalKeysExamined", -1), stats.get("totalDocsExamined", -1)
     stage = _stages(plan.get("queryPlanner", {}).get("winningPlan", {}))
     return [
         Result(f"chat (b): last {WINDOW} of a {SMALL_WINDOW}-message conversation", t_small, "ms"),
-        Result(f"chat (b): last {WINDOW} of a {BIG}-message conversation", t_big, "ms",
-               ratio=t_big / t_small, goal=1.5),
+        Result(
+            f"chat (b): last {WINDOW} of a {BIG}-message conversation",
+            t_big,
+            "ms",
+            ratio=t_big / t_small,
+            goal=1.5,
+        ),
         Result(f"chat (b): explain: {stage}, keys examined (docs {docs})", keys, "keys"),
     ]
 
@@ -161,7 +205,9 @@ async def bench_window(core: Core, actor: Principal, big: str) -> list[Result]:
 def _stages(plan: dict[str, Any]) -> str:
     names = []
     while plan:
-        names.append(str(plan.get("stage")) + (f"[{plan['indexName']}]" if plan.get("indexName") else ""))
+        names.append(
+            str(plan.get("stage")) + (f"[{plan['indexName']}]" if plan.get("indexName") else "")
+        )
         plan = plan.get("inputStage") or {}
     return " <- ".join(names)
 
@@ -171,24 +217,46 @@ async def bench_append(core: Core, actor: Principal, big: str) -> list[Result]:
     small = await _conversation(core, actor, SMALL_APPEND)
 
     def append(cid: str) -> Callable[[], Awaitable[Any]]:
-        return lambda: chat_store.append(core.db, {
-            "messageId": msg_repo.new_message_id(), "conversationId": cid, "userId": actor.user_id,
-            "role": "user", "content": {"text": "appended"}, "config": {},
-            "metadata": {"status": "complete"}, "isEdited": False, "editHistory": [],
-            "createdAt": core.clock.now()})
+        return lambda: chat_store.append(
+            core.db,
+            {
+                "messageId": msg_repo.new_message_id(),
+                "conversationId": cid,
+                "userId": actor.user_id,
+                "role": "user",
+                "content": {"text": "appended"},
+                "config": {},
+                "metadata": {"status": "complete"},
+                "isEdited": False,
+                "editHistory": [],
+                "createdAt": core.clock.now(),
+            },
+        )
 
     t_small, t_big = await _alternate(append(small), append(big), APPEND_RUNS)
     return [
         Result(f"chat (c): append to a {SMALL_APPEND}-message conversation", t_small, "ms"),
-        Result(f"chat (c): append to a {BIG}-message conversation", t_big, "ms",
-               ratio=t_big / t_small, goal=1.2),
+        Result(
+            f"chat (c): append to a {BIG}-message conversation",
+            t_big,
+            "ms",
+            ratio=t_big / t_small,
+            goal=1.2,
+        ),
     ]
 
 
 def _settings(mongo_uri: str, gemini_url: str, data_dir: Path) -> Settings:
-    return Settings(_env_file=None, mongodb_uri=mongo_uri, data_dir=data_dir, jwt_secret="b" * 40,
-                    google_ai_api_key=SecretStr("bench"), google_gemini_base_url=gemini_url,
-                    env="test", bcrypt_rounds=4)
+    return Settings(
+        _env_file=None,
+        mongodb_uri=mongo_uri,
+        data_dir=data_dir,
+        jwt_secret="b" * 40,
+        google_ai_api_key=SecretStr("bench"),
+        google_gemini_base_url=gemini_url,
+        env="test",
+        bcrypt_rounds=4,
+    )
 
 
 async def _main(mongo_uri: str, remote_url: str, local_url: str, data_dir: Path) -> list[Result]:
@@ -197,8 +265,14 @@ async def _main(mongo_uri: str, remote_url: str, local_url: str, data_dir: Path)
     try:
         actor = principal_of(await create_user(core, "bench@example.com", plan="premium"))
         await core.plans.ensure_seeded()
-        await core.db.plans.update_one({"name": "premium"}, {"$set": {  # dots: not a field path
-            "models": {"gemini-2.5-flash": {"daily": 100_000, "total": None}}}})
+        await core.db.plans.update_one(
+            {"name": "premium"},
+            {
+                "$set": {  # dots: not a field path
+                    "models": {"gemini-2.5-flash": {"daily": 100_000, "total": None}}
+                }
+            },
+        )
         core.plans.invalidate()
         local.plans.invalidate()
         results = await bench_generate(core, actor)
@@ -227,8 +301,14 @@ def run() -> list[Result]:
         try:
             wait_ready(proc, port, log)
             with fake_gemini_process() as remote, FakeGemini() as local:
-                return asyncio.run(_main(f"mongodb://127.0.0.1:{port}/bench_chat", remote,
-                                         local.base_url, Path(tmp) / "data"))
+                return asyncio.run(
+                    _main(
+                        f"mongodb://127.0.0.1:{port}/bench_chat",
+                        remote,
+                        local.base_url,
+                        Path(tmp) / "data",
+                    )
+                )
         finally:
             proc.terminate()
             proc.wait(10)

@@ -41,7 +41,7 @@ def make_source(path: Path, size: int = GiB) -> None:
         out.write(mp4())
         left = size - len(mp4())
         while left > 0:
-            out.write(block[:min(left, MiB)])
+            out.write(block[: min(left, MiB)])
             left -= MiB
 
 
@@ -77,9 +77,15 @@ def child(mongo_uri: str, root: str, source: str) -> None:
     from tests.factories import create_user
 
     async def main() -> dict[str, float]:
-        settings = Settings(_env_file=None, mongodb_uri=mongo_uri, data_dir=Path(root) / "data",
-                            upload_dir=Path(root) / "uploads", jwt_secret=TEST_SECRET,
-                            env="test", bcrypt_rounds=4)
+        settings = Settings(
+            _env_file=None,
+            mongodb_uri=mongo_uri,
+            data_dir=Path(root) / "data",
+            upload_dir=Path(root) / "uploads",
+            jwt_secret=TEST_SECRET,
+            env="test",
+            bcrypt_rounds=4,
+        )
         core = await open_core(settings)
         user = Principal.of_user(await create_user(core, "bench@example.com", plan="premium"))
         await core.files.upload_paths(actor=user, paths=[Path(__file__)])  # warm every path
@@ -108,24 +114,30 @@ def _mongo(root: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _body(source: Path) -> Iterator[bytes]:
-    yield (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.mp4\"\r\n"
-           f"Content-Type: video/mp4\r\n\r\n").encode()
+    yield (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="big.mp4"\r\n'
+        f"Content-Type: video/mp4\r\n\r\n"
+    ).encode()
     with source.open("rb") as fh:
         while block := fh.read(MiB):
             yield block
-    yield f"\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"storageMethod\"\r\n\r\nlocal\r\n--{BOUNDARY}--\r\n".encode()
+    yield f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="storageMethod"\r\n\r\nlocal\r\n--{BOUNDARY}--\r\n'.encode()
 
 
 def _post(url: str, source: Path, headers: dict[str, str]) -> float:
     started = time.perf_counter()
-    resp = httpx.post(url, content=_body(source), timeout=600, headers={
-        **headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    resp = httpx.post(
+        url,
+        content=_body(source),
+        timeout=600,
+        headers={**headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
     elapsed = time.perf_counter() - started
     assert resp.status_code in (200, 201), resp.text[:300]
     return elapsed
 
 
-BARE_APP = '''
+BARE_APP = """
 import sys
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -140,7 +152,7 @@ async def upload(request):
 
 uvicorn.run(Starlette(routes=[Route("/upload", upload, methods=["POST"])]), host="127.0.0.1",
             port=int(sys.argv[1]), log_level="warning")
-'''
+"""
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -167,21 +179,50 @@ def _bare(root: Path, source: Path) -> float:
 
 
 def _served(root: Path, mongo_uri: str, source: Path) -> tuple[float, int]:
-    env = {**os.environ, "MONGODB_URI": mongo_uri, "APSARA_DATA_DIR": str(root / "sdata"),
-           "JWT_SECRET": TEST_SECRET, "APSARA_UPLOAD_DIR": str(root / "suploads"),
-           "APSARA_BCRYPT_ROUNDS": "4", "RATE_LIMIT_MAX_REQUESTS": "100000"}
+    env = {
+        **os.environ,
+        "MONGODB_URI": mongo_uri,
+        "APSARA_DATA_DIR": str(root / "sdata"),
+        "JWT_SECRET": TEST_SECRET,
+        "APSARA_UPLOAD_DIR": str(root / "suploads"),
+        "APSARA_BCRYPT_ROUNDS": "4",
+        "RATE_LIMIT_MAX_REQUESTS": "100000",
+    }
     password = "correct horse battery staple"
-    subprocess.run([sys.executable, "-m", "apsara_tui", "user", "create", "--email", "up@example.com",
-                    "--name", "Up", "--password", password, "--plan", "premium", "--verified"],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apsara_tui",
+            "user",
+            "create",
+            "--email",
+            "up@example.com",
+            "--name",
+            "Up",
+            "--password",
+            password,
+            "--plan",
+            "premium",
+            "--verified",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "apsara_tui", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "apsara_tui", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(f"{url}/api/health", proc)
-        token = httpx.post(f"{url}/api/users/login", json={"email": "up@example.com",
-                                                           "password": password}).json()["token"]
+        token = httpx.post(
+            f"{url}/api/users/login", json={"email": "up@example.com", "password": password}
+        ).json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
         small = root / "warm.mp4"
         make_source(small, 2 * MiB)
@@ -203,9 +244,20 @@ def run() -> list[Result]:
         make_source(source)
         mongo, uri = _mongo(root)
         try:
-            out = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_files", "child", uri,
-                                  str(root / "core"), str(source)], check=True, capture_output=True,
-                                 text=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.benchmarks.bench_files",
+                    "child",
+                    uri,
+                    str(root / "core"),
+                    str(source),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             core = json.loads(out.stdout.strip().splitlines()[-1])
             bare_s = _bare(root, source)
             http_s, http_rss = _served(root, uri + "_http", source)
@@ -213,14 +265,34 @@ def run() -> list[Result]:
             mongo.terminate()
             mongo.wait(15)
     return [
-        Result(f"core upload 1 GiB local (copyfileobj {core['copy_s']:.2f} s)", core["ours_s"], "s",
-               core["ours_s"] / core["copy_s"], 1.25),
-        Result("core upload: peak RSS added (goal <= 64 MiB)", core["added_rss"] / MiB, "MiB",
-               core["added_rss"] / (64 * MiB), 1.0),
-        Result(f"POST /api/files/upload 1 GiB (bare Starlette {bare_s:.2f} s)", http_s, "s",
-               http_s / bare_s, 2.0),
-        Result("POST /api/files/upload: server peak RSS added (goal <= 64 MiB)", http_rss / MiB, "MiB",
-               http_rss / (64 * MiB), 1.0),
+        Result(
+            f"core upload 1 GiB local (copyfileobj {core['copy_s']:.2f} s)",
+            core["ours_s"],
+            "s",
+            core["ours_s"] / core["copy_s"],
+            1.25,
+        ),
+        Result(
+            "core upload: peak RSS added (goal <= 64 MiB)",
+            core["added_rss"] / MiB,
+            "MiB",
+            core["added_rss"] / (64 * MiB),
+            1.0,
+        ),
+        Result(
+            f"POST /api/files/upload 1 GiB (bare Starlette {bare_s:.2f} s)",
+            http_s,
+            "s",
+            http_s / bare_s,
+            2.0,
+        ),
+        Result(
+            "POST /api/files/upload: server peak RSS added (goal <= 64 MiB)",
+            http_rss / MiB,
+            "MiB",
+            http_rss / (64 * MiB),
+            1.0,
+        ),
     ]
 
 

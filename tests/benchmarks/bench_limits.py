@@ -35,14 +35,25 @@ async def _measure(uri: str, data_dir: Path) -> dict[str, list[float]]:
     from apsara_core.models import Principal
     from apsara_core.repos.users import new_id
 
-    core = await open_core(Settings(_env_file=None, mongodb_uri=uri, jwt_secret="b" * 40,
-                                    data_dir=data_dir))
+    core = await open_core(
+        Settings(_env_file=None, mongodb_uri=uri, jwt_secret="b" * 40, data_dir=data_dir)
+    )
     db, limits = core.db, core.limits
-    await core.plans.set_limit(actor=Principal.operator(), plan="premium",
-                               model="gemini-2.5-flash", daily=10**9)
-    await db.usage_daily.insert_many([{"_id": f"{new_id()}|2020-01-01|m", "userId": new_id(),
-                                       "date": "2020-01-01", "model": "m", "count": 1}
-                                      for _ in range(500)])
+    await core.plans.set_limit(
+        actor=Principal.operator(), plan="premium", model="gemini-2.5-flash", daily=10**9
+    )
+    await db.usage_daily.insert_many(
+        [
+            {
+                "_id": f"{new_id()}|2020-01-01|m",
+                "userId": new_id(),
+                "date": "2020-01-01",
+                "model": "m",
+                "count": 1,
+            }
+            for _ in range(500)
+        ]
+    )
     await db.bench_bare.insert_one({"_id": "k", "n": 0})
     actor = Principal(user_id=new_id(), role="user", plan="premium")
     samples: dict[str, list[float]] = {"fou": [], "update_one": [], "reserve": [], "full": []}
@@ -65,10 +76,16 @@ async def _measure(uri: str, data_dir: Path) -> dict[str, list[float]]:
     try:
         await full()  # warm the plan cache and the day's counter
         for _ in range(ROUNDS):
-            await _time(samples["fou"], lambda: db.bench_bare.find_one_and_update(
-                {"_id": "k"}, {"$inc": {"n": 1}}, return_document=ReturnDocument.AFTER))
-            await _time(samples["update_one"], lambda: db.bench_bare.update_one(
-                {"_id": "k"}, {"$inc": {"n": 1}}))
+            await _time(
+                samples["fou"],
+                lambda: db.bench_bare.find_one_and_update(
+                    {"_id": "k"}, {"$inc": {"n": 1}}, return_document=ReturnDocument.AFTER
+                ),
+            )
+            await _time(
+                samples["update_one"],
+                lambda: db.bench_bare.update_one({"_id": "k"}, {"$inc": {"n": 1}}),
+            )
             await reserve_batch()
             await _time(samples["full"], full)
     finally:
@@ -86,8 +103,9 @@ def run() -> list[Result]:
         proc = spawn(":memory:", port, log, detach=False)
         try:
             wait_ready(proc, port, log)
-            samples = asyncio.run(_measure(f"mongodb://127.0.0.1:{port}/bench_limits",
-                                           Path(tmp) / "data"))
+            samples = asyncio.run(
+                _measure(f"mongodb://127.0.0.1:{port}/bench_limits", Path(tmp) / "data")
+            )
         finally:
             proc.terminate()
             proc.wait(10)
@@ -95,10 +113,19 @@ def run() -> list[Result]:
     ratio = {k: v / p50["fou"] for k, v in p50.items()}
     return [
         Result("limits: bare find_one_and_update $inc (1-doc collection)", p50["fou"], "ms"),
-        Result(f"limits: bare update_one $inc by _id ({ratio['update_one']:.2f}x)",
-               p50["update_one"], "ms"),
-        Result("limits: reserve (conditional inc; plan cached)", p50["reserve"], "ms",
-               ratio=ratio["reserve"], goal=1.3),
-        Result(f"limits: reserve + commit, one transaction ({ratio['full']:.2f}x)",
-               p50["full"], "ms"),
+        Result(
+            f"limits: bare update_one $inc by _id ({ratio['update_one']:.2f}x)",
+            p50["update_one"],
+            "ms",
+        ),
+        Result(
+            "limits: reserve (conditional inc; plan cached)",
+            p50["reserve"],
+            "ms",
+            ratio=ratio["reserve"],
+            goal=1.3,
+        ),
+        Result(
+            f"limits: reserve + commit, one transaction ({ratio['full']:.2f}x)", p50["full"], "ms"
+        ),
     ]

@@ -21,8 +21,14 @@ RUNS = 7
 
 def _first_frame(mode: str, env: dict[str, str]) -> float:
     started = time.time()
-    out = subprocess.run([sys.executable, "-m", "tests.benchmarks.first_frame", mode], env=env,
-                         capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.first_frame", mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return float(out.stdout.strip().splitlines()[-1]) - started
 
 

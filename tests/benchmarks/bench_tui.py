@@ -86,8 +86,12 @@ def _press(app: ApsaraApp, key: str) -> None:
     app._driver.send_message(event)
 
 
-async def _key_latencies(app: ApsaraApp, pilot, fake: FakeGemini, conv: dict) -> tuple[list[float], float, int]:
-    fake.headers.update({"x-fake-chunks": str(CHUNKS), "x-fake-chunk-delay-ms": str(CHUNK_DELAY_MS)})
+async def _key_latencies(
+    app: ApsaraApp, pilot, fake: FakeGemini, conv: dict
+) -> tuple[list[float], float, int]:
+    fake.headers.update(
+        {"x-fake-chunks": str(CHUNKS), "x-fake-chunk-delay-ms": str(CHUNK_DELAY_MS)}
+    )
     app.current_conversation = ConversationView.of(conv)
     screen = TimedChatScreen()
     app.push_screen(screen)
@@ -130,26 +134,52 @@ async def _measure(core: Core, fake: FakeGemini) -> list[Result]:
         latencies, stream_ms, words = await _key_latencies(app, pilot, fake, fresh)
     s, b = (statistics.median(t[0] for t in opens[k]) for k in ("small", "big"))
     # Each pair ran back to back, so its ratio cancels most of a shared machine's load swings.
-    ratio = statistics.median(big[0] / small[0] for small, big in zip(opens["small"], opens["big"]))
+    ratio = statistics.median(
+        big[0] / small[0] for small, big in zip(opens["small"], opens["big"], strict=False)
+    )
     full = statistics.median(t[1] for t in opens["big"])
     p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else float("nan")
     return [
         Result("tui (d): open a 10-message conversation, first window painted", s, "ms"),
-        Result("tui (d): open a 10,000-message conversation, first window painted", b, "ms",
-               ratio=ratio, goal=1.5),
+        Result(
+            "tui (d): open a 10,000-message conversation, first window painted",
+            b,
+            "ms",
+            ratio=ratio,
+            goal=1.5,
+        ),
         Result("tui (d): 10,000-message conversation, whole 50-message window mounted", full, "ms"),
-        Result(f"tui (d): 1,000-chunk reply streamed ({words} words, {CHUNK_DELAY_MS} ms/chunk)", stream_ms, "ms"),
-        Result(f"tui (d): key handled while streaming, p50 of {len(latencies)}", statistics.median(latencies), "ms"),
-        Result("tui (d): key handled while streaming, p95 (ratio to 50 ms)", p95, "ms",
-               ratio=p95 / KEY_BUDGET_MS, goal=1.0),
+        Result(
+            f"tui (d): 1,000-chunk reply streamed ({words} words, {CHUNK_DELAY_MS} ms/chunk)",
+            stream_ms,
+            "ms",
+        ),
+        Result(
+            f"tui (d): key handled while streaming, p50 of {len(latencies)}",
+            statistics.median(latencies),
+            "ms",
+        ),
+        Result(
+            "tui (d): key handled while streaming, p95 (ratio to 50 ms)",
+            p95,
+            "ms",
+            ratio=p95 / KEY_BUDGET_MS,
+            goal=1.0,
+        ),
         Result("tui (d): key handled while streaming, max", max(latencies), "ms"),
     ]
 
 
 async def _main(port: int, tmp: Path) -> list[Result]:
-    settings = Settings(_env_file=None, mongodb_uri=f"mongodb://127.0.0.1:{port}/bench_tui",
-                        data_dir=tmp / "data", upload_dir=tmp / "uploads", jwt_secret="b" * 40,
-                        env="test", bcrypt_rounds=4)
+    settings = Settings(
+        _env_file=None,
+        mongodb_uri=f"mongodb://127.0.0.1:{port}/bench_tui",
+        data_dir=tmp / "data",
+        upload_dir=tmp / "uploads",
+        jwt_secret="b" * 40,
+        env="test",
+        bcrypt_rounds=4,
+    )
     with FakeGemini() as fake:
         core = use_fake(await open_core(settings), fake)
         try:

@@ -15,7 +15,7 @@ import pytest
 
 from apsara_core.core import Core
 from apsara_core.models import Principal
-from tests.fakes.fixtures import fake_gemini, fake_gemini_server, gemini_env  # noqa: F401
+from tests.fakes.fixtures import gemini_env
 
 PASSWORD = "correct horse battery"
 ADMIN, USER, OTHER = "root@example.com", "una@example.com", "otto@example.com"
@@ -47,9 +47,15 @@ async def _people(core: Core) -> dict[str, dict[str, Any]]:
     op = Principal.operator()
     made = {}
     for email, role in ((ADMIN, "admin"), (USER, "user"), (OTHER, "user")):
-        made[email] = await core.users.create(actor=op, email=email, full_name=email[:4],
-                                               password=PASSWORD, role=role, plan="premium",
-                                               verified=True)
+        made[email] = await core.users.create(
+            actor=op,
+            email=email,
+            full_name=email[:4],
+            password=PASSWORD,
+            role=role,
+            plan="premium",
+            verified=True,
+        )
     return made
 
 
@@ -58,8 +64,9 @@ def _outcome(result: Any) -> str:
 
 
 @pytest.mark.parametrize("state", STATES)
-async def test_who_acts_for_every_command_group(state: str, core: Core, cli, fake_gemini,
-                                                 tmp_path: Path) -> None:
+async def test_who_acts_for_every_command_group(
+    state: str, core: Core, cli, fake_gemini, tmp_path: Path
+) -> None:
     people = await _people(core)
     other = people[OTHER]
     other_conv = await core.conversations.create(actor=Principal.of_user(other), title="Otto's")
@@ -69,8 +76,9 @@ async def test_who_acts_for_every_command_group(state: str, core: Core, cli, fak
     note.write_text("a note\n")
     [otto_file] = await core.files.upload_paths(actor=Principal.of_user(other), paths=[note])
     if state != "none":
-        login = cli("auth", "login", "--email", ADMIN if state == "admin" else USER,
-                    "--password", PASSWORD)
+        login = cli(
+            "auth", "login", "--email", ADMIN if state == "admin" else USER, "--password", PASSWORD
+        )
         assert login.returncode == 0, login.stderr
     me = {"none": None, "admin": people[ADMIN], "user": people[USER]}[state]
     env = gemini_env(fake_gemini)
@@ -84,8 +92,9 @@ async def test_who_acts_for_every_command_group(state: str, core: Core, cli, fak
         "db info": cli("db", "info", "--json"),
         "mail outbox --to OTHER": cli("mail", "outbox", "--to", OTHER, "--json"),
         "conv create (own)": cli("conv", "create", "--title", "Mine", "--json"),
-        "conv create --user OTHER": cli("conv", "create", "--user", OTHER, "--title", "For Otto",
-                                        "--json"),
+        "conv create --user OTHER": cli(
+            "conv", "create", "--user", OTHER, "--title", "For Otto", "--json"
+        ),
         "conv show OTHER's": cli("conv", "show", cid, "--json"),
         "conv list --all": cli("conv", "list", "--all", "--json"),
         "ai send in OTHER's": cli("ai", "send", "--conversation", cid, "--json", "hello", **env),

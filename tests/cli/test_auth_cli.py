@@ -25,15 +25,28 @@ def _fails(result, *needles: str) -> str:
 
 
 def _code(cli, email: str) -> str:
-    mails = json.loads(_ok(cli("--operator", "mail", "outbox", "--to", email, "--limit", "1", "--json")))
+    mails = json.loads(
+        _ok(cli("--operator", "mail", "outbox", "--to", email, "--limit", "1", "--json"))
+    )
     return re.search(r"\b(\d{6})\b", mails[0]["body"]).group(1)
 
 
 def test_register_verify_login_logout_forgot_reset_flow(cli, tmp_path: Path) -> None:
     email = "newbie@example.com"
     session_file = tmp_path / "data" / "session.json"
-    out = _ok(cli("auth", "register", "--name", "New Bie", "--email", email,
-                  "--password", PASSWORD, "--accept-terms"))
+    out = _ok(
+        cli(
+            "auth",
+            "register",
+            "--name",
+            "New Bie",
+            "--email",
+            email,
+            "--password",
+            PASSWORD,
+            "--accept-terms",
+        )
+    )
     assert "verification code" in out
     _fails(cli("auth", "login", "--email", email, "--password", PASSWORD), "not verified")
     _ok(cli("auth", "verify-email", "--email", email, "--otp", _code(cli, email)))
@@ -54,29 +67,47 @@ def test_register_verify_login_logout_forgot_reset_flow(cli, tmp_path: Path) -> 
     out = _ok(cli("auth", "forgot-password", "--email", email))
     unknown = _ok(cli("auth", "forgot-password", "--email", "nobody@example.com"))
     assert out == unknown
-    reset = json.loads(_ok(cli("auth", "verify-reset-otp", "--email", email,
-                               "--otp", _code(cli, email), "--json")))
+    reset = json.loads(
+        _ok(cli("auth", "verify-reset-otp", "--email", email, "--otp", _code(cli, email), "--json"))
+    )
     token = reset["resetToken"]
-    _fails(cli("auth", "reset-password", "--reset-token", token, "--password", "password1"),
-           "common")
+    _fails(
+        cli("auth", "reset-password", "--reset-token", token, "--password", "password1"), "common"
+    )
     _ok(cli("auth", "reset-password", "--reset-token", token, "--password", NEW_PASSWORD))
-    _fails(cli("auth", "reset-password", "--reset-token", token, "--password", NEW_PASSWORD),
-           "reset token")
-    _fails(cli("auth", "login", "--email", email, "--password", PASSWORD), "Invalid email or password")
+    _fails(
+        cli("auth", "reset-password", "--reset-token", token, "--password", NEW_PASSWORD),
+        "reset token",
+    )
+    _fails(
+        cli("auth", "login", "--email", email, "--password", PASSWORD), "Invalid email or password"
+    )
     _ok(cli("auth", "login", "--email", email, "--password", NEW_PASSWORD))
     assert json.loads(_ok(cli("auth", "whoami", "--json")))["email"] == email
 
 
 def test_switch_revokes_the_old_session_and_logout_all(cli, tmp_path: Path) -> None:
     for email in ("one@example.com", "two@example.com"):
-        _ok(cli("user", "create", "--email", email, "--name", "U", "--password", PASSWORD,
-                "--verified"))
+        _ok(
+            cli(
+                "user",
+                "create",
+                "--email",
+                email,
+                "--name",
+                "U",
+                "--password",
+                PASSWORD,
+                "--verified",
+            )
+        )
     _ok(cli("auth", "login", "--email", "one@example.com", "--password", PASSWORD))
     old = json.loads((tmp_path / "data" / "session.json").read_text())["token"]
     _ok(cli("auth", "login", "--email", "two@example.com", "--password", PASSWORD, "--switch"))
     assert json.loads(_ok(cli("auth", "whoami", "--json")))["email"] == "two@example.com"
-    (tmp_path / "data" / "session.json").write_text(json.dumps(
-        {"token": old, "user_id": "x", "email": "one@example.com"}))
+    (tmp_path / "data" / "session.json").write_text(
+        json.dumps({"token": old, "user_id": "x", "email": "one@example.com"})
+    )
     _fails(cli("auth", "whoami"), "signed out")
     assert "logged out" in _ok(cli("auth", "logout"))
     assert not (tmp_path / "data" / "session.json").exists()
@@ -95,19 +126,56 @@ def test_guest_uses_a_stable_machine_key_and_can_register_in_place(cli, tmp_path
     assert again["user"]["_id"] == first["user"]["_id"]
     out = _ok(cli("auth", "whoami"))
     assert "messages left" in out
-    _ok(cli("auth", "register", "--name", "Former Guest", "--email", "fg@example.com",
-            "--password", PASSWORD, "--accept-terms"))
+    _ok(
+        cli(
+            "auth",
+            "register",
+            "--name",
+            "Former Guest",
+            "--email",
+            "fg@example.com",
+            "--password",
+            PASSWORD,
+            "--accept-terms",
+        )
+    )
     shown = json.loads(_ok(cli("user", "show", "fg@example.com", "--json")))
     assert shown["_id"] == first["user"]["_id"] and shown["role"] == "user"
 
 
 def test_bad_input_is_one_clear_line(cli) -> None:
-    _fails(cli("auth", "register", "--name", "X", "--email", "bad-email", "--password", PASSWORD,
-               "--accept-terms"), "email")
-    _fails(cli("auth", "register", "--name", "X", "--email", "x@example.com",
-               "--password", PASSWORD), "acceptTerms")
-    _fails(cli("auth", "register", "--name", "X", "--email", "x@example.com",
-               "--password", "short", "--accept-terms"), "password")
+    _fails(
+        cli(
+            "auth",
+            "register",
+            "--name",
+            "X",
+            "--email",
+            "bad-email",
+            "--password",
+            PASSWORD,
+            "--accept-terms",
+        ),
+        "email",
+    )
+    _fails(
+        cli("auth", "register", "--name", "X", "--email", "x@example.com", "--password", PASSWORD),
+        "acceptTerms",
+    )
+    _fails(
+        cli(
+            "auth",
+            "register",
+            "--name",
+            "X",
+            "--email",
+            "x@example.com",
+            "--password",
+            "short",
+            "--accept-terms",
+        ),
+        "password",
+    )
     _fails(cli("auth", "verify-email", "--email", "x@example.com", "--otp", "12"), "otp")
     _fails(cli("auth", "resend-otp", "--email", "x@example.com", "--purpose", "root"), "purpose")
     _fails(cli("auth", "google", "--id-token", "abc"), "GOOGLE_CLIENT_ID")
@@ -131,8 +199,19 @@ def test_google_sign_in_and_outbox_text(cli) -> None:
         _fails(cli("auth", "google", "--id-token", bad, "--switch", **env), "another application")
     finally:
         google.stop()
-    _ok(cli("auth", "register", "--name", "Text", "--email", "text@example.com",
-            "--password", PASSWORD, "--accept-terms"))
+    _ok(
+        cli(
+            "auth",
+            "register",
+            "--name",
+            "Text",
+            "--email",
+            "text@example.com",
+            "--password",
+            PASSWORD,
+            "--accept-terms",
+        )
+    )
     # a logged-in user reads only mail to their own address (the outbox holds everyone's codes)
     _fails(cli("mail", "outbox", "--to", "text@example.com"), "Only admins")
     assert "text@example.com" not in _ok(cli("mail", "outbox"))
@@ -141,22 +220,44 @@ def test_google_sign_in_and_outbox_text(cli) -> None:
 
 
 def test_a_restart_with_a_rotated_jwt_secret_keeps_the_session_and_the_password(
-        cli, tmp_path: Path) -> None:
+    cli, tmp_path: Path
+) -> None:
     import jwt
 
     from apsara_core.config import key_id
     from tests.conftest import TEST_SECRET
 
-    _ok(cli("user", "create", "--email", "rot@example.com", "--name", "R", "--password", PASSWORD,
-            "--verified"))
+    _ok(
+        cli(
+            "user",
+            "create",
+            "--email",
+            "rot@example.com",
+            "--name",
+            "R",
+            "--password",
+            PASSWORD,
+            "--verified",
+        )
+    )
     _ok(cli("auth", "login", "--email", "rot@example.com", "--password", PASSWORD))
     session_file = tmp_path / "data" / "session.json"
     old = json.loads(session_file.read_text())["token"]
     new_secret = "rotated-secret-" + "r" * 40
     rotated = {"JWT_SECRET": new_secret, "JWT_PREVIOUS_SECRETS": TEST_SECRET}
     assert json.loads(_ok(cli("auth", "whoami", "--json", **rotated)))["email"] == "rot@example.com"
-    _ok(cli("auth", "login", "--email", "rot@example.com", "--password", PASSWORD, "--switch",
-            **rotated))
+    _ok(
+        cli(
+            "auth",
+            "login",
+            "--email",
+            "rot@example.com",
+            "--password",
+            PASSWORD,
+            "--switch",
+            **rotated,
+        )
+    )
     new = json.loads(session_file.read_text())["token"]
     assert jwt.get_unverified_header(old)["kid"] == key_id(TEST_SECRET.encode())
     assert jwt.get_unverified_header(new)["kid"] == key_id(new_secret.encode())

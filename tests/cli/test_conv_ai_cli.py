@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.factories import create_user
-from tests.fakes.fixtures import fake_gemini, fake_gemini_server, gemini_env  # noqa: F401
+from tests.fakes.fixtures import gemini_env
 
 
 def ok(result):
@@ -17,8 +17,21 @@ def ok(result):
 async def test_conversation_lifecycle(core, cli, fake_gemini, tmp_path: Path):
     await create_user(core, "ann@example.com", plan="premium")
     env = gemini_env(fake_gemini)
-    conv = json.loads(ok(cli("conv", "create", "--user", "ann@example.com", "--title", "Trip",
-                             "--system-instruction", "Be brief", "--json")).stdout)
+    conv = json.loads(
+        ok(
+            cli(
+                "conv",
+                "create",
+                "--user",
+                "ann@example.com",
+                "--title",
+                "Trip",
+                "--system-instruction",
+                "Be brief",
+                "--json",
+            )
+        ).stdout
+    )
     cid = conv["conversationId"]
     assert conv["title"] == "Trip" and conv["config"]["rest"]["systemInstruction"] == "Be brief"
 
@@ -27,20 +40,52 @@ async def test_conversation_lifecycle(core, cli, fake_gemini, tmp_path: Path):
     assert "[sys:Be brief] Echo: hello world (turns=1)" in sent.stdout
     assert "tokens" in sent.stdout
 
-    reply = json.loads(ok(cli("ai", "send", "--user", "ann@example.com", "--conversation", cid,
-                              "--no-thoughts", "--temperature", "0.3", "--json", "again", **env)).stdout)
+    reply = json.loads(
+        ok(
+            cli(
+                "ai",
+                "send",
+                "--user",
+                "ann@example.com",
+                "--conversation",
+                cid,
+                "--no-thoughts",
+                "--temperature",
+                "0.3",
+                "--json",
+                "again",
+                **env,
+            )
+        ).stdout
+    )
     assert reply["success"] and reply["text"] == "[sys:Be brief] Echo: again (turns=3)"
     assert reply["thoughts"] == "" and reply["modelMessageId"]
 
     listed = json.loads(ok(cli("conv", "list", "--user", "ann@example.com", "--json")).stdout)
     assert [c["conversationId"] for c in listed] == [cid]
-    assert json.loads(ok(cli("conv", "list", "--all", "--json")).stdout)[0]["stats"]["totalMessages"] == 4
+    assert (
+        json.loads(ok(cli("conv", "list", "--all", "--json")).stdout)[0]["stats"]["totalMessages"]
+        == 4
+    )
     msgs = json.loads(ok(cli("conv", "messages", cid, "--limit", "3", "--json")).stdout)
     assert [m["messageSequence"] for m in msgs] == [2, 3, 4]
     assert "#4 model" in ok(cli("conv", "messages", cid)).stdout
 
-    edited = json.loads(ok(cli("ai", "edit", "--conversation", cid, "--message", msgs[1]["messageId"],
-                               "--json", "changed", **env)).stdout)
+    edited = json.loads(
+        ok(
+            cli(
+                "ai",
+                "edit",
+                "--conversation",
+                cid,
+                "--message",
+                msgs[1]["messageId"],
+                "--json",
+                "changed",
+                **env,
+            )
+        ).stdout
+    )
     assert edited["text"].endswith("Echo: changed (turns=3)") and edited["branchId"]
     regen = json.loads(ok(cli("ai", "regenerate", "--conversation", cid, "--json", **env)).stdout)
     assert regen["regeneratedMessageId"] == edited["modelMessageId"]
@@ -62,24 +107,32 @@ async def test_delete_asks_and_delete_all(core, cli):
     await create_user(core, "bob@example.com")
     for title in ("A", "B"):
         ok(cli("conv", "create", "--user", "bob@example.com", "--title", title))
-    cid = json.loads(ok(cli("conv", "list", "--user", "bob@example.com", "--json")).stdout)[0]["conversationId"]
+    cid = json.loads(ok(cli("conv", "list", "--user", "bob@example.com", "--json")).stdout)[0][
+        "conversationId"
+    ]
     refused = cli("conv", "delete", cid, input_text="n\n")
     assert refused.returncode != 0 and await core.db.conversations.count_documents({}) == 2
-    out = json.loads(ok(cli("conv", "delete-all", "--user", "bob@example.com", "--yes", "--json")).stdout)
+    out = json.loads(
+        ok(cli("conv", "delete-all", "--user", "bob@example.com", "--yes", "--json")).stdout
+    )
     assert out == {"conversations": 2, "messages": 0}
 
 
 async def test_errors_are_one_clean_line(core, cli, fake_gemini):
     await create_user(core, "cy@example.com", plan="premium")
     env = gemini_env(fake_gemini)
-    cid = json.loads(ok(cli("conv", "create", "--user", "cy@example.com", "--title", "T", "--json")).stdout)[
-        "conversationId"]
+    cid = json.loads(
+        ok(cli("conv", "create", "--user", "cy@example.com", "--title", "T", "--json")).stdout
+    )["conversationId"]
     cases = [
         (("ai", "send", "--conversation", cid, "   "), "text must not be empty"),
         (("ai", "send", "--conversation", cid, "--model", "gpt-4", "hi"), "Unknown model"),
         (("ai", "send", "--conversation", cid, "--temperature", "3", "hi"), "config.temperature"),
         (("ai", "send", "--conversation", cid, "--file", "file_1", "hi"), "No file 'file_1'"),
-        (("ai", "send", "--conversation", cid, "--file", "ftp://x/y", "hi"), "gs:// or an https://"),
+        (
+            ("ai", "send", "--conversation", cid, "--file", "ftp://x/y", "hi"),
+            "gs:// or an https://",
+        ),
         (("ai", "send", "--conversation", "conv_nope", "hi"), "No conversation"),
         (("ai", "regenerate", "--conversation", cid), "nothing to regenerate"),
         (("conv", "show", "conv_nope"), "No conversation"),
@@ -100,8 +153,22 @@ async def test_errors_are_one_clean_line(core, cli, fake_gemini):
 async def test_embed(core, cli, fake_gemini):
     await create_user(core, "dee@example.com")
     env = gemini_env(fake_gemini)
-    out = json.loads(ok(cli("ai", "embed", "--user", "dee@example.com", "--dimensions", "8", "--json",
-                            "alpha", "beta", **env)).stdout)
+    out = json.loads(
+        ok(
+            cli(
+                "ai",
+                "embed",
+                "--user",
+                "dee@example.com",
+                "--dimensions",
+                "8",
+                "--json",
+                "alpha",
+                "beta",
+                **env,
+            )
+        ).stdout
+    )
     assert out["model"] == "gemini-embedding-001" and [len(v) for v in out["embeddings"]] == [8, 8]
     text = ok(cli("ai", "embed", "--user", "dee@example.com", "gamma", **env)).stdout
     assert "'gamma'" in text and "dims" in text
@@ -110,8 +177,9 @@ async def test_embed(core, cli, fake_gemini):
 async def test_an_interrupted_reply_is_shown_and_printed_with_json(core, cli, fake_gemini):
     await create_user(core, "gil@example.com", plan="premium")
     env = gemini_env(fake_gemini)
-    cid = json.loads(ok(cli("conv", "create", "--user", "gil@example.com", "--title", "T", "--json")).stdout)[
-        "conversationId"]
+    cid = json.loads(
+        ok(cli("conv", "create", "--user", "gil@example.com", "--title", "T", "--json")).stdout
+    )["conversationId"]
     fake_gemini.script("cut:2", "cut:2")
     live = cli("ai", "send", "--conversation", cid, "--no-thoughts", "one two three four", **env)
     assert live.returncode == 1 and "Echo: one" in live.stdout  # the partial text was shown

@@ -15,12 +15,23 @@ def test_db_info_json_on_the_test_database(cli) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     names = {c["name"] for c in data["collections"]}
-    assert {"users", "user_usage", "conversations", "messages", "files", "otps",
-            "revoked_tokens", "jobs", "audit"} <= names
+    assert {
+        "users",
+        "user_usage",
+        "conversations",
+        "messages",
+        "files",
+        "otps",
+        "revoked_tokens",
+        "jobs",
+        "audit",
+    } <= names
     assert data["schemaVersion"] == SCHEMA_VERSION
 
 
-def test_fresh_data_dir_starts_the_embedded_server_and_db_commands_manage_it(tmp_path: Path) -> None:
+def test_fresh_data_dir_starts_the_embedded_server_and_db_commands_manage_it(
+    tmp_path: Path,
+) -> None:
     env = cli_env(APSARA_DATA_DIR=str(tmp_path / "data"), JWT_SECRET=TEST_SECRET)
     try:
         info = run_cli("db", "info", "--json", env=env, cwd=tmp_path)
@@ -47,8 +58,11 @@ def _assert_clean_failure(result, *needles: str) -> None:
 
 
 def test_unreachable_uri_names_host_not_password(tmp_path: Path) -> None:
-    env = cli_env(MONGODB_URI="mongodb://admin:hunter2secret@127.0.0.1:1/apsara",
-                  APSARA_DATA_DIR=str(tmp_path), JWT_SECRET=TEST_SECRET)
+    env = cli_env(
+        MONGODB_URI="mongodb://admin:hunter2secret@127.0.0.1:1/apsara",
+        APSARA_DATA_DIR=str(tmp_path),
+        JWT_SECRET=TEST_SECRET,
+    )
     started = time.monotonic()
     result = run_cli("db", "info", env=env, cwd=tmp_path)
     assert time.monotonic() - started < 15
@@ -57,7 +71,9 @@ def test_unreachable_uri_names_host_not_password(tmp_path: Path) -> None:
 
 
 def test_malformed_uri(tmp_path: Path) -> None:
-    env = cli_env(MONGODB_URI="postgres://nope", APSARA_DATA_DIR=str(tmp_path), JWT_SECRET=TEST_SECRET)
+    env = cli_env(
+        MONGODB_URI="postgres://nope", APSARA_DATA_DIR=str(tmp_path), JWT_SECRET=TEST_SECRET
+    )
     _assert_clean_failure(run_cli("db", "info", env=env, cwd=tmp_path), "MONGODB_URI is malformed")
 
 

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.factories import create_user
-from tests.fakes.fixtures import fake_gemini, fake_gemini_server  # noqa: F401
-from tests.fakes.s3 import keys, moto_endpoint, s3_env  # noqa: F401
+from tests.fakes.s3 import keys, s3_env
 from tests.file_samples import html, pdf, png, text
 
 
@@ -59,10 +58,19 @@ async def test_bad_uploads_name_the_problem(core, cli, tmp_path: Path) -> None:
     empty = write(tmp_path, "empty.txt", b"")
     res = cli("file", "upload", str(empty), "--user", "ann@example.com", "--json")
     assert res.returncode == 1 and "is empty" in res.stderr
-    res = cli("file", "upload", str(write(tmp_path, "a.txt", text())), "--method", "s3",
-              "--user", "ann@example.com")
+    res = cli(
+        "file",
+        "upload",
+        str(write(tmp_path, "a.txt", text())),
+        "--method",
+        "s3",
+        "--user",
+        "ann@example.com",
+    )
     assert res.returncode == 1 and "S3_BUCKET" in res.stderr
-    res = cli("file", "upload", str(tmp_path / "a.txt"), "--method", "ftp", "--user", "ann@example.com")
+    res = cli(
+        "file", "upload", str(tmp_path / "a.txt"), "--method", "ftp", "--user", "ann@example.com"
+    )
     assert res.returncode == 1 and "storageMethod must be one of" in res.stderr
     res = cli("file", "upload", str(tmp_path / "a.txt"))
     assert res.returncode == 1 and "--user" in res.stderr
@@ -74,7 +82,9 @@ async def test_another_users_file_is_not_found(core, cli, tmp_path: Path) -> Non
     await create_user(core, "ann@example.com")
     await create_user(core, "bob@example.com")
     path = write(tmp_path, "a.txt", text())
-    [rec] = json.loads(ok(cli("file", "upload", str(path), "--user", "ann@example.com", "--json")).stdout)
+    [rec] = json.loads(
+        ok(cli("file", "upload", str(path), "--user", "ann@example.com", "--json")).stdout
+    )
     for command in (("show", rec["fileId"]), ("delete", rec["fileId"], "--yes")):
         res = cli("file", *command, "--user", "bob@example.com")
         assert res.returncode == 1 and "No file" in res.stderr
@@ -90,15 +100,45 @@ async def test_types_table(cli) -> None:
     assert "image/gif" in ok(cli("file", "types")).stdout
 
 
-async def test_s3_upload_from_the_command_line(core, cli, tmp_path: Path, moto_endpoint: str) -> None:  # noqa: F811
+async def test_s3_upload_from_the_command_line(
+    core, cli, tmp_path: Path, moto_endpoint: str
+) -> None:  # noqa: F811
     await create_user(core, "ann@example.com", plan="premium")
     env = s3_env(moto_endpoint)
     path = write(tmp_path, "doc.pdf", pdf())
-    [rec] = json.loads(ok(cli("file", "upload", str(path), "--method", "s3", "--user",
-                              "ann@example.com", "--json", **env)).stdout)
-    assert rec["method"] == "s3" and keys(moto_endpoint, env["S3_PREFIX"]) == [rec["location"]["key"]]
-    [auto] = json.loads(ok(cli("file", "upload", str(path), "--prefer", "storage", "--user",
-                               "ann@example.com", "--json", **env)).stdout)
+    [rec] = json.loads(
+        ok(
+            cli(
+                "file",
+                "upload",
+                str(path),
+                "--method",
+                "s3",
+                "--user",
+                "ann@example.com",
+                "--json",
+                **env,
+            )
+        ).stdout
+    )
+    assert rec["method"] == "s3" and keys(moto_endpoint, env["S3_PREFIX"]) == [
+        rec["location"]["key"]
+    ]
+    [auto] = json.loads(
+        ok(
+            cli(
+                "file",
+                "upload",
+                str(path),
+                "--prefer",
+                "storage",
+                "--user",
+                "ann@example.com",
+                "--json",
+                **env,
+            )
+        ).stdout
+    )
     assert auto["method"] == "s3" and "permanent storage" in auto["reason"]
 
 
@@ -107,9 +147,23 @@ async def test_progress_bar_on_a_terminal(core, cli, tmp_path: Path) -> None:
     path = write(tmp_path, "big.txt", b"line of text\n" * 400_000)
     leader, follower = pty.openpty()
     env = {**cli.env, "COLUMNS": "100", "TERM": "xterm"}
-    proc = subprocess.Popen([sys.executable, "-m", "apsara_tui", "file", "upload", str(path),
-                             "--user", "ann@example.com"], stdin=follower, stdout=follower,
-                            stderr=follower, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "apsara_tui",
+            "file",
+            "upload",
+            str(path),
+            "--user",
+            "ann@example.com",
+        ],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=tmp_path,
+    )
     os.close(follower)
     output = b""
     while True:
@@ -126,26 +180,62 @@ async def test_progress_bar_on_a_terminal(core, cli, tmp_path: Path) -> None:
     assert "uploading" in shown and "stored file_" in shown
 
 
-async def test_ai_send_with_a_stored_file_and_analysis(core, cli, tmp_path: Path, fake_gemini) -> None:  # noqa: F811
+async def test_ai_send_with_a_stored_file_and_analysis(
+    core, cli, tmp_path: Path, fake_gemini
+) -> None:  # noqa: F811
     from tests.fakes.fixtures import gemini_env
 
     await create_user(core, "ann@example.com", plan="premium")
     env = gemini_env(fake_gemini)
     path = write(tmp_path, "doc.pdf", pdf())
-    [rec] = json.loads(ok(cli("file", "upload", str(path), "--user", "ann@example.com", "--json",
-                              **env)).stdout)
-    conv = json.loads(ok(cli("conv", "create", "--user", "ann@example.com", "--title", "T",
-                             "--json")).stdout)
-    sent = json.loads(ok(cli("ai", "send", "--conversation", conv["conversationId"], "--file",
-                             rec["fileId"], "--json", "what is it?", **env)).stdout)
-    assert sent["modelMetadata"]["filesProcessed"] == 1 and sent["modelMetadata"]["autoUploads"] == 1
-    [analyzed] = json.loads(ok(cli("file", "upload", str(path), "--analyze", "ask", "--question",
-                                   "Who wrote it?", "--user", "ann@example.com", "--json",
-                                   **env)).stdout)
+    [rec] = json.loads(
+        ok(cli("file", "upload", str(path), "--user", "ann@example.com", "--json", **env)).stdout
+    )
+    conv = json.loads(
+        ok(cli("conv", "create", "--user", "ann@example.com", "--title", "T", "--json")).stdout
+    )
+    sent = json.loads(
+        ok(
+            cli(
+                "ai",
+                "send",
+                "--conversation",
+                conv["conversationId"],
+                "--file",
+                rec["fileId"],
+                "--json",
+                "what is it?",
+                **env,
+            )
+        ).stdout
+    )
+    assert (
+        sent["modelMetadata"]["filesProcessed"] == 1 and sent["modelMetadata"]["autoUploads"] == 1
+    )
+    [analyzed] = json.loads(
+        ok(
+            cli(
+                "file",
+                "upload",
+                str(path),
+                "--analyze",
+                "ask",
+                "--question",
+                "Who wrote it?",
+                "--user",
+                "ann@example.com",
+                "--json",
+                **env,
+            )
+        ).stdout
+    )
     answer = analyzed["analysis"]
     assert "Echo: Who wrote it?" in answer["text"] and answer["modelMetadata"]["autoUploads"] == 1
     follow = ok(cli("ai", "send", "--conversation", answer["conversationId"], "and then?", **env))
     assert "Echo: and then? (turns=3)" in follow.stdout  # the analysis conversation goes on
-    shown = ok(cli("file", "upload", str(path), "--analyze", "describe", "--user",
-                   "ann@example.com", **env)).stdout
+    shown = ok(
+        cli(
+            "file", "upload", str(path), "--analyze", "describe", "--user", "ann@example.com", **env
+        )
+    ).stdout
     assert "stored file_" in shown and "Echo: Analyze this file" in shown

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apsara_core.jsonable import dumps, jsonable
 from tests.factories import create_user
@@ -21,7 +21,9 @@ async def test_show_and_export_print_the_same_dates(core, cli) -> None:
 
 
 def test_the_encoding() -> None:
-    when = datetime(2026, 12, 1, 20, 52, 45, 123000, tzinfo=timezone.utc)
-    assert jsonable({"at": when, 1: [when]}) == {"at": "2026-12-01T20:52:45.123000Z",
-                                                 "1": ["2026-12-01T20:52:45.123000Z"]}
+    when = datetime(2026, 12, 1, 20, 52, 45, 123000, tzinfo=UTC)
+    assert jsonable({"at": when, 1: [when]}) == {
+        "at": "2026-12-01T20:52:45.123000Z",
+        "1": ["2026-12-01T20:52:45.123000Z"],
+    }
     assert json.loads(dumps({"name": "Zoë"})) == {"name": "Zoë"} and "Zoë" in dumps("Zoë")

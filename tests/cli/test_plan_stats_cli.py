@@ -15,8 +15,14 @@ PASSWORD = "correct horse battery"
 
 async def login_as(core: Core, email: str, role: str = "user") -> dict:
     """Create a verified user with a password and store their CLI session."""
-    user = await core.users.create(actor=Principal.operator(), email=email, full_name="Erin",
-                                   password=PASSWORD, role=role, verified=True)
+    user = await core.users.create(
+        actor=Principal.operator(),
+        email=email,
+        full_name="Erin",
+        password=PASSWORD,
+        role=role,
+        verified=True,
+    )
     session = await core.auth.login(email=email, password=PASSWORD)
     write_session(core.settings.data_dir, StoredSession(session.token, user["_id"], email))
     return user
@@ -43,12 +49,14 @@ async def test_plan_set_changes_the_limit_and_audits(core: Core, cli) -> None:
 
 
 async def test_plan_set_bad_input_names_the_field(core: Core, cli) -> None:
-    cases = [(["platinum", "--model", FLASH, "--daily", "1"], "Unknown plan 'platinum'"),
-             (["free", "--model", "gpt-4", "--daily", "1"], "Unknown model 'gpt-4'"),
-             (["free", "--model", FLASH, "--daily", "-1"], "daily must be a whole number"),
-             (["free", "--model", FLASH, "--daily", "1.5"], "daily must be a whole number"),
-             (["free", "--model", FLASH, "--total", "x"], "total must be a whole number"),
-             (["free", "--model", FLASH], "exactly one of --daily N or --total N")]
+    cases = [
+        (["platinum", "--model", FLASH, "--daily", "1"], "Unknown plan 'platinum'"),
+        (["free", "--model", "gpt-4", "--daily", "1"], "Unknown model 'gpt-4'"),
+        (["free", "--model", FLASH, "--daily", "-1"], "daily must be a whole number"),
+        (["free", "--model", FLASH, "--daily", "1.5"], "daily must be a whole number"),
+        (["free", "--model", FLASH, "--total", "x"], "total must be a whole number"),
+        (["free", "--model", FLASH], "exactly one of --daily N or --total N"),
+    ]
     for args, message in cases:
         out = cli("plan", "set", *args)
         assert out.returncode == 1 and message in out.stderr, (args, out.stderr)

@@ -19,8 +19,13 @@ from apsara_core.db.embedded import free_port
 def serving(cli, tmp_path, **env: str) -> Iterator[str]:
     """A running `apsara serve` on a free port; yields its base URL once /api/health answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "apsara_tui", "serve", "--port", str(port)],
-                            env={**cli.env, **env}, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "apsara_tui", "serve", "--port", str(port)],
+        env={**cli.env, **env},
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -43,14 +48,19 @@ def test_serve_answers_health_then_stops(cli, tmp_path) -> None:
 
 
 def _remaining(base: str, forwarded_for: str) -> int:
-    resp = httpx.get(f"{base}/api/conversations", headers={"X-Forwarded-For": forwarded_for},
-                     timeout=10)
+    resp = httpx.get(
+        f"{base}/api/conversations", headers={"X-Forwarded-For": forwarded_for}, timeout=10
+    )
     return int(resp.headers["X-RateLimit-Remaining"])
 
 
 def _new_guest(base: str, key: str, forwarded_for: str) -> int:
-    return httpx.post(f"{base}/api/users/guest-login", json={"clientKey": key},
-                      headers={"X-Forwarded-For": forwarded_for}, timeout=10).status_code
+    return httpx.post(
+        f"{base}/api/users/guest-login",
+        json={"clientKey": key},
+        headers={"X-Forwarded-For": forwarded_for},
+        timeout=10,
+    ).status_code
 
 
 def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(cli, tmp_path) -> None:
@@ -63,7 +73,9 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(cli, tmp_path) -> 
         assert _remaining(base, "203.0.113.1") == _remaining(base, "203.0.113.2")
         codes = [_new_guest(base, f"proxied-{i}", f"203.0.113.{10 + i}") for i in range(4)]
         assert codes == [201] * 4  # each forwarded client has a cap of its own
-        assert [_new_guest(base, f"same-{i}", "203.0.113.50") for i in range(4)] == [201] * 3 + [429]
+        assert [_new_guest(base, f"same-{i}", "203.0.113.50") for i in range(4)] == [201] * 3 + [
+            429
+        ]
 
 
 def test_bad_trusted_proxies_is_one_line(cli) -> None:

@@ -13,11 +13,12 @@ from apsara_core.models import Principal
 async def chunks_of(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
     """`data` in chunks, as a request body would arrive."""
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
-async def upload(core: Core, actor: Principal, *files: tuple[str, bytes],
-                 **commit: Any) -> list[dict[str, Any]]:
+async def upload(
+    core: Core, actor: Principal, *files: tuple[str, bytes], **commit: Any
+) -> list[dict[str, Any]]:
     """Upload (name, bytes) pairs in one batch; the stored records."""
     batch = await core.files.batch(actor=actor)
     try:

@@ -13,7 +13,11 @@ async def test_an_admin_naming_a_user_acts_as_that_user(core) -> None:
     ada = await create_user(core, "ada@example.com", plan="premium")
     acting = await core.sessions.act_for(admin, ada["_id"])
     assert (acting.user_id, acting.email, acting.plan, acting.is_admin) == (
-        ada["_id"], "ada@example.com", "premium", False)
+        ada["_id"],
+        "ada@example.com",
+        "premium",
+        False,
+    )
     assert await core.sessions.act_for(admin, None) is admin
     with pytest.raises(NotFoundError) as info:
         await core.sessions.act_for(admin, "0123456789abcdef01234567")

@@ -17,8 +17,12 @@ async def test_admin_actions_recorded_newest_first_with_actor(core: Core) -> Non
     await core.users.delete(actor=admin, user="t@example.com")
     entries = await core.audit.list(actor=admin)
     assert [e["action"] for e in entries] == ["user.delete", "user.set_plan", "user.create"]
-    assert all(e["actorId"] == admin.user_id and e["actorEmail"] == "admin@example.com"
-               and e["targetId"] == created["_id"] for e in entries)
+    assert all(
+        e["actorId"] == admin.user_id
+        and e["actorEmail"] == "admin@example.com"
+        and e["targetId"] == created["_id"]
+        for e in entries
+    )
     assert entries[-1]["before"] is None and entries[-1]["after"]["email"] == "t@example.com"
     assert "password" not in str(entries)
     only = await core.audit.list(actor=admin, action="user.set_plan", limit=1)

@@ -4,6 +4,7 @@ address per day, upgrade in place."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 
 import jwt
 import pytest
@@ -27,7 +28,9 @@ async def test_guest_session_lasts_a_day_and_shows_messages_left(core: Core) -> 
     assert principal.is_guest and principal.plan == "guest"
 
 
-async def test_same_client_key_gets_the_same_guest_so_the_allowance_never_resets(core: Core) -> None:
+async def test_same_client_key_gets_the_same_guest_so_the_allowance_never_resets(
+    core: Core,
+) -> None:
     first = await core.auth.guest(client_key="device-1", address=ADDRESS)
     actor = await core.auth.verify_token(first.token)
     for _ in range(3):  # three messages through the real quota service
@@ -42,13 +45,17 @@ async def test_same_client_key_gets_the_same_guest_so_the_allowance_never_resets
 
 
 async def test_parallel_first_guest_logins_make_one_guest(core: Core) -> None:
-    sessions = await asyncio.gather(*(core.auth.guest(client_key="same-key", address=ADDRESS) for _ in range(8)))
+    sessions = await asyncio.gather(
+        *(core.auth.guest(client_key="same-key", address=ADDRESS) for _ in range(8))
+    )
     assert len({s.user["_id"] for s in sessions}) == 1
 
 
 async def test_at_most_ten_new_guest_sessions_per_key_per_hour(core: Core) -> None:
-    results = await asyncio.gather(*(core.auth.guest(client_key="busy", address=ADDRESS) for _ in range(14)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(core.auth.guest(client_key="busy", address=ADDRESS) for _ in range(14)),
+        return_exceptions=True,
+    )
     assert sum(not isinstance(r, Exception) for r in results) == 10
     errors = [r for r in results if isinstance(r, Exception)]
     assert all(isinstance(e, RateLimitError) and e.reset_time is not None for e in errors)
@@ -74,11 +81,17 @@ async def test_guest_cannot_log_in_with_a_password(core: Core) -> None:
 async def test_guest_who_registers_is_upgraded_in_place(core: Core) -> None:
     session = await core.auth.guest(client_key="device-1", address=ADDRESS)
     guest_id = session.user["_id"]
-    await core.db.conversations.insert_one({"conversationId": "c1", "userId": guest_id,
-                                            "title": "kept"})
+    await core.db.conversations.insert_one(
+        {"conversationId": "c1", "userId": guest_id, "title": "kept"}
+    )
     actor = await core.auth.verify_token(session.token)
-    await core.auth.register(full_name="Was Guest", email="was.guest@example.com",
-                             password=STRONG_PASSWORD, accept_terms=True, actor=actor)
+    await core.auth.register(
+        full_name="Was Guest",
+        email="was.guest@example.com",
+        password=STRONG_PASSWORD,
+        accept_terms=True,
+        actor=actor,
+    )
     user = await core.db.users.find_one({"_id": guest_id})
     assert user["email"] == "was.guest@example.com" and user["role"] == "user"
     assert user["subscriptionPlan"] == "free" and user["authProvider"] == "local"
@@ -87,20 +100,21 @@ async def test_guest_who_registers_is_upgraded_in_place(core: Core) -> None:
     assert await core.db.users.count_documents({}) == 1
     with pytest.raises(AuthenticationError):  # the guest session ended with the upgrade
         await core.auth.verify_token(session.token)
-    await core.auth.verify_email(email="was.guest@example.com",
-                                 otp=await latest_code(core, "was.guest@example.com"))
+    await core.auth.verify_email(
+        email="was.guest@example.com", otp=await latest_code(core, "was.guest@example.com")
+    )
     login = await core.auth.login(email="was.guest@example.com", password=STRONG_PASSWORD)
     assert login.user["_id"] == guest_id
     assert (await core.db.conversations.find_one({"conversationId": "c1"}))["userId"] == guest_id
 
 
 async def test_locked_guest_gets_no_new_session(core: Core) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from apsara_core.errors import AccountLockedError
 
     session = await core.auth.guest(client_key="device-1", address=ADDRESS)
-    until = datetime.now(timezone.utc) + timedelta(minutes=15)
+    until = datetime.now(UTC) + timedelta(minutes=15)
     await core.db.users.update_one({"_id": session.user["_id"]}, {"$set": {"lockedUntil": until}})
     with pytest.raises(AccountLockedError):
         await core.auth.guest(client_key="device-1", address=ADDRESS)
@@ -109,7 +123,9 @@ async def test_locked_guest_gets_no_new_session(core: Core) -> None:
 async def test_guests_cannot_reach_user_administration(core: Core) -> None:
     from apsara_core.errors import PermissionDeniedError
 
-    actor = await core.auth.verify_token((await core.auth.guest(client_key="d", address=ADDRESS)).token)
+    actor = await core.auth.verify_token(
+        (await core.auth.guest(client_key="d", address=ADDRESS)).token
+    )
     with pytest.raises(PermissionDeniedError):
         await core.users.list(actor=actor)
     with pytest.raises(PermissionDeniedError):
@@ -117,13 +133,13 @@ async def test_guests_cannot_reach_user_administration(core: Core) -> None:
 
 
 async def test_new_guest_accounts_are_capped_per_address_per_day(core: Core) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     for i in range(3):  # the default cap
         assert (await core.auth.guest(client_key=f"fresh-{i}", address=ADDRESS)).token
     with pytest.raises(RateLimitError) as exc:
         await core.auth.guest(client_key="fresh-3", address=ADDRESS)
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
     assert exc.value.reset_time.date() == tomorrow and exc.value.reset_time.hour == 0
     assert "per day" in exc.value.message
     assert await core.db.users.count_documents({"guestClientKey": "fresh-3"}) == 0
@@ -142,8 +158,9 @@ async def test_an_ipv6_subscriber_shares_one_cap_across_its_64(core: Core) -> No
 
 
 async def test_parallel_first_logins_with_one_key_spend_one_unit(core: Core) -> None:
-    sessions = await asyncio.gather(*(core.auth.guest(client_key="double-click", address=ADDRESS)
-                                      for _ in range(8)))
+    sessions = await asyncio.gather(
+        *(core.auth.guest(client_key="double-click", address=ADDRESS) for _ in range(8))
+    )
     assert len({s.user["_id"] for s in sessions}) == 1
     caps = await core.db.guest_caps.find({}).to_list()
     assert [c["count"] for c in caps] == [1]

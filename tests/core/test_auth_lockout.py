@@ -8,17 +8,17 @@ import asyncio
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from apsara_core.services.sessions import OPERATOR
 from apsara_core.core import Core
 from apsara_core.errors import AccountLockedError, AuthenticationError
 from apsara_core.models import Principal
 from apsara_core.repos import login_attempts
 from apsara_core.services.auth_tokens import Session
+from apsara_core.services.sessions import OPERATOR
 from tests.conftest import TEST_SECRET, opened_core
 from tests.factories import STRONG_PASSWORD, registered_user
 
@@ -26,7 +26,7 @@ EMAIL = "reg@example.com"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def _answer(core: Core, email: str, password: str) -> tuple[int, dict]:
@@ -52,12 +52,15 @@ async def _is_locked(core: Core, email: str) -> bool:
 
 
 async def test_fifty_parallel_wrong_passwords_and_the_right_one_check_five_and_lock(
-        core: Core) -> None:
+    core: Core,
+) -> None:
     await registered_user(core)
     hasher = core.passwords.hasher
     before = hasher.checks
-    wrong = [asyncio.create_task(core.auth.login(email=EMAIL, password=f"wrong-guess-{i}"))
-             for i in range(50)]
+    wrong = [
+        asyncio.create_task(core.auth.login(email=EMAIL, password=f"wrong-guess-{i}"))
+        for i in range(50)
+    ]
     await _slots_spent(core, EMAIL)  # the right password arrives while the burst is going on
     right = asyncio.create_task(core.auth.login(email=EMAIL, password=STRONG_PASSWORD))
     results = await asyncio.gather(*wrong, right, return_exceptions=True)
@@ -101,15 +104,30 @@ asyncio.run(main(*sys.argv[1:5]))
 """
 
 
-async def test_two_processes_share_the_five_checks(core: Core, mongo_uri: str,
-                                                   tmp_path: Path) -> None:
+async def test_two_processes_share_the_five_checks(
+    core: Core, mongo_uri: str, tmp_path: Path
+) -> None:
     await registered_user(core)
     script = tmp_path / "burst.py"
     script.write_text(WORKER)
-    procs = [subprocess.Popen(
-        [sys.executable, str(script), mongo_uri, str(core.settings.data_dir), EMAIL,
-         STRONG_PASSWORD, TEST_SECRET], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                mongo_uri,
+                str(core.settings.data_dir),
+                EMAIL,
+                STRONG_PASSWORD,
+                TEST_SECRET,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     try:
         for proc in procs:
             assert (await asyncio.to_thread(proc.stdout.readline)).strip() == "ready"  # type: ignore[union-attr]
@@ -139,8 +157,10 @@ async def test_while_locked_every_password_gets_one_answer_and_none_is_checked(c
     assert all(a == first[0] for a in first) and first[0][0] == 401
     hasher = core.passwords.hasher
     checks, dummies = hasher.checks, hasher.dummy_checks
-    locked = [await _answer(core, EMAIL, pw) for pw in
-              ("another wrong one", STRONG_PASSWORD, "yet another guess", STRONG_PASSWORD)]
+    locked = [
+        await _answer(core, EMAIL, pw)
+        for pw in ("another wrong one", STRONG_PASSWORD, "yet another guess", STRONG_PASSWORD)
+    ]
     assert all(a == locked[0] for a in locked)
     status, body = locked[0]
     assert status == 423 and body["code"] == "ACCOUNT_LOCKED"
@@ -164,7 +184,11 @@ async def test_the_owner_is_mailed_once_when_the_account_locks(core: Core) -> No
     for _ in range(6):
         await _answer(core, "ghost@example.com", "wrong password z")
     await core.settle()
-    mails = [m for m in await core.mail.outbox(actor=OPERATOR, to=EMAIL, limit=10) if "locked" in m["subject"]]
+    mails = [
+        m
+        for m in await core.mail.outbox(actor=OPERATOR, to=EMAIL, limit=10)
+        if "locked" in m["subject"]
+    ]
     assert len(mails) == 1
     body = mails[0]["body"]
     assert "apsara user unlock reg@example.com" in body and " UTC" in body
@@ -186,7 +210,8 @@ async def test_a_failing_smtp_server_does_not_change_the_answer(settings) -> Non
 
 
 async def test_four_failures_then_success_resets_and_five_lock_for_fifteen_minutes(
-        core: Core) -> None:
+    core: Core,
+) -> None:
     user = await registered_user(core)
     for _ in range(4):
         await _answer(core, EMAIL, "wrong password x")
@@ -220,12 +245,15 @@ async def test_an_expired_lock_starts_counting_afresh(core: Core) -> None:
 
 
 async def test_a_right_password_checked_while_the_address_locked_gets_no_session(
-        core: Core) -> None:
+    core: Core,
+) -> None:
     db, now = core.db, _now()
     assert all([await login_attempts.take_slot(db, EMAIL, limit=5, now=now) for _ in range(5)])
     assert not await login_attempts.take_slot(db, EMAIL, limit=5, now=now)
     assert await login_attempts.lock(db, EMAIL, limit=5, now=now, until=now + timedelta(minutes=15))
-    assert not await login_attempts.lock(db, EMAIL, limit=5, now=now, until=now + timedelta(hours=1))
+    assert not await login_attempts.lock(
+        db, EMAIL, limit=5, now=now, until=now + timedelta(hours=1)
+    )
     assert not await login_attempts.succeed(db, EMAIL, now=now)  # the one in flight loses
     assert not await login_attempts.take_slot(db, EMAIL, limit=5, now=now)
     later = now + timedelta(minutes=16)

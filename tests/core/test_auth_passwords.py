@@ -84,7 +84,7 @@ async def test_bcrypt_runs_off_the_event_loop(settings: Settings) -> None:
         task.cancel()
     finally:
         await slow.close()
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
     assert len(ticks) > 10 and max(gaps) < 0.1
 
 
@@ -131,8 +131,9 @@ async def test_unknown_email_still_runs_a_bcrypt_check(core: Core, settings: Set
 
 
 async def test_unverified_account_cannot_log_in_and_is_told_why(core: Core) -> None:
-    await core.auth.register(full_name="New", email="new@example.com",
-                             password=STRONG_PASSWORD, accept_terms=True)
+    await core.auth.register(
+        full_name="New", email="new@example.com", password=STRONG_PASSWORD, accept_terms=True
+    )
     with pytest.raises(AuthenticationError) as exc:
         await core.auth.login(email="new@example.com", password=STRONG_PASSWORD)
     assert exc.value.code == "EMAIL_NOT_VERIFIED"
@@ -152,8 +153,15 @@ async def test_verify_password_has_no_lockout_side_effects(core: Core) -> None:
     assert await core.db.login_attempts.count_documents({}) == 0
 
 
-@pytest.mark.parametrize("field,value", [("email", {"$ne": None}), ("password", {"$ne": None}),
-                                         ("email", ["a@example.com"]), ("password", 12345678)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("email", {"$ne": None}),
+        ("password", {"$ne": None}),
+        ("email", ["a@example.com"]),
+        ("password", 12345678),
+    ],
+)
 async def test_operator_objects_in_login_are_validation_errors(core: Core, field, value) -> None:
     args = {"email": "a@example.com", "password": "whatever password", field: value}
     with pytest.raises(ValidationError) as exc:

@@ -32,6 +32,7 @@ def _kid(token: str) -> str | None:
 
 def _raw(header: dict, claims: dict, key: str) -> str:
     """An HS256 token built by hand (PyJWT refuses to write some hostile headers)."""
+
     def part(data: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
@@ -41,17 +42,24 @@ def _raw(header: dict, claims: dict, key: str) -> str:
 
 
 def _rotated(settings: Settings, previous: str | None = TEST_SECRET) -> Settings:
-    return settings.model_copy(update={
-        "jwt_secret": SecretStr(NEW_SECRET),
-        "jwt_previous_secrets": SecretStr(previous) if previous else None})
+    return settings.model_copy(
+        update={
+            "jwt_secret": SecretStr(NEW_SECRET),
+            "jwt_previous_secrets": SecretStr(previous) if previous else None,
+        }
+    )
 
 
 async def test_restart_with_a_new_secret_keeps_sessions_passwords_and_codes(settings) -> None:
     async with opened_core(settings) as core:
         await registered_user(core)
         old = await core.auth.login(email=EMAIL, password=STRONG_PASSWORD)
-        await core.auth.register(full_name="Later", email="later@example.com",
-                                 password=STRONG_PASSWORD, accept_terms=True)
+        await core.auth.register(
+            full_name="Later",
+            email="later@example.com",
+            password=STRONG_PASSWORD,
+            accept_terms=True,
+        )
         code = await latest_code(core, "later@example.com")
         # the test fixture drops the database at exit: reopen it rotated inside
         rotated = await open_core(_rotated(settings))
@@ -84,8 +92,9 @@ async def test_a_legacy_hash_keeps_working_and_is_rehashed_at_login(settings) ->
         assert stored["passwordPepper"] == core.passwords.hasher.pepper_id
         assert stored["password"] != legacy.hash
     async with opened_core(_rotated(settings, previous=None)) as core:  # now independent
-        await create_user(core, EMAIL, password=stored["password"],
-                          passwordPepper=stored["passwordPepper"])
+        await create_user(
+            core, EMAIL, password=stored["password"], passwordPepper=stored["passwordPepper"]
+        )
         assert (await core.auth.login(email=EMAIL, password=STRONG_PASSWORD)).token
 
 
@@ -108,16 +117,21 @@ async def test_tokens_from_before_kid_and_forged_kids(settings) -> None:
         old_kid = key_id(TEST_SECRET.encode())
         forged = {
             "kid of a previous key, other key": jwt.encode(
-                claims, "an-attacker-key-" + "a" * 40, algorithm="HS256",
-                headers={"kid": old_kid}),
+                claims, "an-attacker-key-" + "a" * 40, algorithm="HS256", headers={"kid": old_kid}
+            ),
             "kid of the new key, old key": jwt.encode(
-                claims, TEST_SECRET, algorithm="HS256", headers={"kid": key_id(NEW_SECRET.encode())}),
-            "unknown kid": jwt.encode(claims, NEW_SECRET, algorithm="HS256",
-                                      headers={"kid": "deadbeef"}),
+                claims, TEST_SECRET, algorithm="HS256", headers={"kid": key_id(NEW_SECRET.encode())}
+            ),
+            "unknown kid": jwt.encode(
+                claims, NEW_SECRET, algorithm="HS256", headers={"kid": "deadbeef"}
+            ),
             "kid not a string": _raw({"alg": "HS256", "kid": 7}, claims, NEW_SECRET),
             "jku beside a good kid": jwt.encode(
-                claims, NEW_SECRET, algorithm="HS256",
-                headers={"kid": key_id(NEW_SECRET.encode()), "jku": "https://evil.example/k"}),
+                claims,
+                NEW_SECRET,
+                algorithm="HS256",
+                headers={"kid": key_id(NEW_SECRET.encode()), "jku": "https://evil.example/k"},
+            ),
         }
         for name, token in forged.items():
             with pytest.raises(AuthenticationError):
@@ -138,11 +152,18 @@ def test_the_pepper_is_its_own_generated_file_or_setting(tmp_path) -> None:
     assert set_.pepper_key() == b"p" * 40
 
 
-@pytest.mark.parametrize(("field", "name"), [("password_pepper", "PASSWORD_PEPPER"),
-                                             ("jwt_previous_secrets", "JWT_PREVIOUS_SECRETS")])
+@pytest.mark.parametrize(
+    ("field", "name"),
+    [("password_pepper", "PASSWORD_PEPPER"), ("jwt_previous_secrets", "JWT_PREVIOUS_SECRETS")],
+)
 async def test_short_keys_stop_startup_naming_the_variable(settings, field, name) -> None:
-    bad = settings.model_copy(update={field: SecretStr("x" * 40 + ",short")
-                                      if field == "jwt_previous_secrets" else SecretStr("short")})
+    bad = settings.model_copy(
+        update={
+            field: SecretStr("x" * 40 + ",short")
+            if field == "jwt_previous_secrets"
+            else SecretStr("short")
+        }
+    )
     with pytest.raises(ConfigError) as exc:
         await open_core(bad)
     assert exc.value.field == name and "at least 32 bytes" in exc.value.message

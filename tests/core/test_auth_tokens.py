@@ -54,6 +54,7 @@ async def test_forged_tokens_are_rejected(core: Core) -> None:
     head, body, sig = session.token.split(".")
     other_key = "another-secret-" + "y" * 40
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = {
         "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{body}.",
@@ -65,7 +66,9 @@ async def test_forged_tokens_are_rejected(core: Core) -> None:
         "jku header": _forge(claims, {"jku": "https://evil.example/jwks"}),
         "jwk header": _forge(claims, {"jwk": {"kty": "oct", "k": "AAAA"}}),
         "kid header": _forge(claims, {"kid": "../../dev/null"}),
-        "expired": _forge({**claims, "iat": time.time() - 7200, "exp": int(time.time()) - 3600}, {}),
+        "expired": _forge(
+            {**claims, "iat": time.time() - 7200, "exp": int(time.time()) - 3600}, {}
+        ),
         "garbage": "not.a.token",
         "empty": "",
     }
@@ -135,8 +138,9 @@ async def test_deleted_user_token_is_refused(core: Core) -> None:
 
 async def test_logout_with_a_forged_token_is_refused(core: Core) -> None:
     with pytest.raises(AuthenticationError):
-        await core.auth.logout(token=_forge({"sub": "x", "jti": "y", "iat": 1, "exp": 2}, {},
-                                            key="z" * 40))
+        await core.auth.logout(
+            token=_forge({"sub": "x", "jti": "y", "iat": 1, "exp": 2}, {}, key="z" * 40)
+        )
     assert await core.db.revoked_tokens.count_documents({}) == 0
 
 

@@ -52,11 +52,14 @@ async def test_retryable_errors_are_retried_then_succeed(chat_core, fake_gemini,
     assert await used(chat_core, actor) == 1
 
 
-@pytest.mark.parametrize("fault, error, code", [
-    ("429", ProviderRateLimitedError, "PROVIDER_RATE_LIMITED"),
-    ("503", ProviderUnavailableError, "PROVIDER_UNAVAILABLE"),
-    ("500", ProviderUnavailableError, "PROVIDER_UNAVAILABLE"),
-])
+@pytest.mark.parametrize(
+    "fault, error, code",
+    [
+        ("429", ProviderRateLimitedError, "PROVIDER_RATE_LIMITED"),
+        ("503", ProviderUnavailableError, "PROVIDER_UNAVAILABLE"),
+        ("500", ProviderUnavailableError, "PROVIDER_UNAVAILABLE"),
+    ],
+)
 async def test_retries_are_bounded_and_quota_refunded(chat_core, fake_gemini, fault, error, code):
     actor, cid = await setup(chat_core)
     fake_gemini.script(fault, fault, fault, "ok")
@@ -68,10 +71,15 @@ async def test_retries_are_bounded_and_quota_refunded(chat_core, fake_gemini, fa
     assert await used(chat_core, actor) == 0
 
 
-@pytest.mark.parametrize("fault, error, status", [
-    ("400", ProviderBadRequestError, 400), ("404", ProviderBadRequestError, 400),
-    ("401", ProviderAuthError, 502), ("403", ProviderAuthError, 502),  # the server's key
-])
+@pytest.mark.parametrize(
+    "fault, error, status",
+    [
+        ("400", ProviderBadRequestError, 400),
+        ("404", ProviderBadRequestError, 400),
+        ("401", ProviderAuthError, 502),
+        ("403", ProviderAuthError, 502),  # the server's key
+    ],
+)
 async def test_client_errors_are_not_retried(chat_core, fake_gemini, fault, error, status):
     actor, cid = await setup(chat_core)
     fake_gemini.script(fault, "ok")
@@ -85,12 +93,16 @@ async def test_client_errors_are_not_retried(chat_core, fake_gemini, fault, erro
 
 
 @pytest.mark.parametrize("fault", ["cut:2", "nofinish:2", "error_event:2"])
-async def test_a_stream_broken_after_some_text_keeps_the_partial_reply(chat_core, fake_gemini, fault):
+async def test_a_stream_broken_after_some_text_keeps_the_partial_reply(
+    chat_core, fake_gemini, fault
+):
     actor, cid = await setup(chat_core)
     fake_gemini.script(fault)
     texts, seen_error = [], None
     with pytest.raises(InterruptedReplyError) as info:
-        async for event in chat_core.chat.stream(actor=actor, conversation_id=cid, text="one two three four"):
+        async for event in chat_core.chat.stream(
+            actor=actor, conversation_id=cid, text="one two three four"
+        ):
             if event.kind == "text":
                 texts.append(event.text)
             elif event.kind == "error":
@@ -113,8 +125,9 @@ async def test_a_stream_broken_after_some_text_keeps_the_partial_reply(chat_core
     assert err.to_dict()["code"] == "PROVIDER_UNAVAILABLE" and err.to_dict()["success"] is False
 
 
-@pytest.mark.parametrize("fault, reason", [("blocked", "blockReason SAFETY"),
-                                           ("safety_finish", "finishReason SAFETY")])
+@pytest.mark.parametrize(
+    "fault, reason", [("blocked", "blockReason SAFETY"), ("safety_finish", "finishReason SAFETY")]
+)
 async def test_blocked_prompts_name_the_reason_and_refund(chat_core, fake_gemini, fault, reason):
     actor, cid = await setup(chat_core)
     fake_gemini.script(fault)
@@ -143,9 +156,15 @@ async def test_edit_and_regenerate_cut_midway_carry_the_partial_reply(chat_core,
     actor, cid = await setup(chat_core)
     first = await chat_core.chat.generate(actor=actor, conversation_id=cid, text="one two three")
     fake_gemini.script("cut:2", "cut:2")
-    calls = [lambda: chat_core.chat.edit(actor=actor, conversation_id=cid,
-                                         message_id=first["userMessageId"], new_text="four five six"),
-             lambda: chat_core.chat.regenerate(actor=actor, conversation_id=cid)]
+    calls = [
+        lambda: chat_core.chat.edit(
+            actor=actor,
+            conversation_id=cid,
+            message_id=first["userMessageId"],
+            new_text="four five six",
+        ),
+        lambda: chat_core.chat.regenerate(actor=actor, conversation_id=cid),
+    ]
     for call in calls:
         with pytest.raises(InterruptedReplyError) as info:
             await call()
@@ -157,8 +176,10 @@ async def test_edit_and_regenerate_cut_midway_carry_the_partial_reply(chat_core,
     assert await used(chat_core, actor) == 3  # each partial reply was delivered and charged
 
 
-@pytest.mark.parametrize("kwargs, field", [({"text": "caf\udce9"}, "text"),
-                                            ({"text": "hi", "files": ["gs://b/\ud800.png"]}, "files[0]")])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [({"text": "caf\udce9"}, "text"), ({"text": "hi", "files": ["gs://b/\ud800.png"]}, "files[0]")],
+)
 async def test_lone_surrogates_are_refused_before_any_call(chat_core, fake_gemini, kwargs, field):
     actor, cid = await setup(chat_core)
     with pytest.raises(ValidationError) as info:
@@ -177,7 +198,9 @@ async def test_not_json_is_unavailable(chat_core, fake_gemini):
 
 
 async def _consume(core, actor, cid, first_text: asyncio.Event) -> None:
-    async for event in core.chat.stream(actor=actor, conversation_id=cid, text="one two three four"):
+    async for event in core.chat.stream(
+        actor=actor, conversation_id=cid, text="one two three four"
+    ):
         if event.kind == "text":
             first_text.set()
 
@@ -260,7 +283,7 @@ async def test_a_cancel_while_chunks_flow_is_never_lost(chat_core, fake_gemini):
         cid = await new_conv(chat_core, actor)
         chunks = 0
 
-        async def consume() -> None:
+        async def consume(cid: str = cid) -> None:
             nonlocal chunks
             async for event in chat_core.chat.stream(actor=actor, conversation_id=cid, text="go"):
                 if event.kind == "text":

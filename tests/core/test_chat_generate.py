@@ -26,12 +26,18 @@ def gen_requests(fake: Any) -> list[dict[str, Any]]:
 async def test_generate_stores_both_messages_and_answers_in_spec_shape(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
-    r = await chat_core.chat.generate(actor=actor, conversation_id=cid, text="hello there", config=THOUGHTS)
+    r = await chat_core.chat.generate(
+        actor=actor, conversation_id=cid, text="hello there", config=THOUGHTS
+    )
     assert r["success"] is True
     assert r["text"] == "Echo: hello there (turns=1)"
     assert r["thoughts"] == "Thinking about: hello there"
-    assert r["usageMetadata"] == {"promptTokenCount": 2, "candidatesTokenCount": 4,
-                                  "thoughtsTokenCount": 4, "totalTokenCount": 10}
+    assert r["usageMetadata"] == {
+        "promptTokenCount": 2,
+        "candidatesTokenCount": 4,
+        "thoughtsTokenCount": 4,
+        "totalTokenCount": 10,
+    }
     meta = r["modelMetadata"]
     assert (meta["model"], meta["provider"], meta["finishReason"]) == (MODEL, "google", "STOP")
     assert (meta["historyMessages"], meta["trimmedMessages"], meta["filesProcessed"]) == (0, 0, 0)
@@ -54,12 +60,19 @@ async def test_generate_stores_both_messages_and_answers_in_spec_shape(chat_core
 async def test_stream_yields_thoughts_then_text_usage_done(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
-    events = [e async for e in chat_core.chat.stream(actor=actor, conversation_id=cid,
-                                                     text="one two three four five six", config=THOUGHTS)]
+    events = [
+        e
+        async for e in chat_core.chat.stream(
+            actor=actor, conversation_id=cid, text="one two three four five six", config=THOUGHTS
+        )
+    ]
     kinds = [e.kind for e in events]
     assert kinds[:2] == ["started", "thought"] and kinds[-2:] == ["usage", "done"]
     assert kinds.count("text") >= 3  # the fake splits the answer into several events
-    assert "".join(e.text for e in events if e.kind == "thought") == "Thinking about: one two three four five six"
+    assert (
+        "".join(e.text for e in events if e.kind == "thought")
+        == "Thinking about: one two three four five six"
+    )
     text = "".join(e.text for e in events if e.kind == "text")
     assert text == events[-1].data["text"] == "Echo: one two three four five six (turns=1)"
     assert events[-2].data == events[-1].data["usageMetadata"]
@@ -80,8 +93,14 @@ async def test_second_turn_sends_history_and_system_instruction(chat_core, fake_
 async def test_config_reaches_the_model(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
-    config = {"temperature": 0.5, "topP": 0.9, "topK": 20, "maxOutputTokens": 256,
-              "stopSequences": ["END"], "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 512}}
+    config = {
+        "temperature": 0.5,
+        "topP": 0.9,
+        "topK": 20,
+        "maxOutputTokens": 256,
+        "stopSequences": ["END"],
+        "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 512},
+    }
     await chat_core.chat.generate(actor=actor, conversation_id=cid, text="hi", config=config)
     sent = gen_requests(fake_gemini)[-1]["body"]["generationConfig"]
     assert sent["temperature"] == 0.5 and sent["topP"] == 0.9 and sent["topK"] == 20
@@ -95,13 +114,22 @@ async def test_files_pass_through_as_file_data(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
     files = ["gs://bucket/cat.png", "https://example.com/doc.pdf", "https://example.com/blob"]
-    r = await chat_core.chat.generate(actor=actor, conversation_id=cid, text="describe", files=files)
+    r = await chat_core.chat.generate(
+        actor=actor, conversation_id=cid, text="describe", files=files
+    )
     assert r["modelMetadata"]["filesProcessed"] == 3
     parts = gen_requests(fake_gemini)[-1]["body"]["contents"][-1]["parts"]
-    data = [p.get("fileData") or p.get("file_data") for p in parts if "fileData" in p or "file_data" in p]
+    data = [
+        p.get("fileData") or p.get("file_data")
+        for p in parts
+        if "fileData" in p or "file_data" in p
+    ]
     assert [d.get("fileUri") or d.get("file_uri") for d in data] == files
     assert [d.get("mimeType") or d.get("mime_type") for d in data] == [
-        "image/png", "application/pdf", "application/octet-stream"]
+        "image/png",
+        "application/pdf",
+        "application/octet-stream",
+    ]
     user = (await stored(chat_core, cid))[0]
     assert [f["uri"] for f in user["files"]] == files
 
@@ -110,7 +138,9 @@ async def test_history_is_trimmed_to_the_token_budget(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor, system="sys")
     for i in range(3):
-        await chat_core.chat.generate(actor=actor, conversation_id=cid, text=f"message {i} " + "x" * 80)
+        await chat_core.chat.generate(
+            actor=actor, conversation_id=cid, text=f"message {i} " + "x" * 80
+        )
     chat_core.settings.history_token_budget = 60  # ~240 characters: the prompt and one earlier turn
     r = await chat_core.chat.generate(actor=actor, conversation_id=cid, text="last " + "y" * 80)
     meta = r["modelMetadata"]
@@ -125,8 +155,12 @@ async def test_history_is_trimmed_to_the_token_budget(chat_core, fake_gemini):
 async def test_twenty_parallel_sends_get_sequences_1_to_40(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
-    results = await asyncio.gather(*[
-        chat_core.chat.generate(actor=actor, conversation_id=cid, text=f"parallel {i}") for i in range(20)])
+    results = await asyncio.gather(
+        *[
+            chat_core.chat.generate(actor=actor, conversation_id=cid, text=f"parallel {i}")
+            for i in range(20)
+        ]
+    )
     assert all(r["success"] for r in results)
     msgs = await stored(chat_core, cid)
     assert [m["messageSequence"] for m in msgs] == list(range(1, 41))
@@ -137,8 +171,12 @@ async def test_twenty_parallel_sends_get_sequences_1_to_40(chat_core, fake_gemin
 
 async def test_embeddings_batch_and_metered(chat_core, fake_gemini):
     actor = await premium(chat_core)
-    r = await chat_core.chat.embed(actor=actor, texts=["alpha", "beta"], output_dimensionality=16,
-                                   task_type="retrieval_document")
+    r = await chat_core.chat.embed(
+        actor=actor,
+        texts=["alpha", "beta"],
+        output_dimensionality=16,
+        task_type="retrieval_document",
+    )
     assert r["model"] == "gemini-embedding-001" and len(r["embeddings"]) == 2
     assert all(len(v) == 16 for v in r["embeddings"]) and r["embeddings"][0] != r["embeddings"][1]
     assert await used(chat_core, actor, "gemini-embedding-001") == 1
@@ -149,14 +187,17 @@ async def test_embeddings_batch_and_metered(chat_core, fake_gemini):
     assert await used(chat_core, actor, "gemini-embedding-001") == 1  # refunded
 
 
-@pytest.mark.parametrize("kwargs, error, field", [
-    ({"texts": []}, ValidationError, "texts"),
-    ({"texts": ["ok", "  "]}, ValidationError, "texts[1]"),
-    ({"texts": [{"$ne": None}]}, ValidationError, "texts[0]"),
-    ({"texts": ["a"], "model": "nope"}, ValidationError, "model"),
-    ({"texts": ["a"], "task_type": "DREAMING"}, ValidationError, "taskType"),
-    ({"texts": ["a"], "output_dimensionality": 0}, ValidationError, "outputDimensionality"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, field",
+    [
+        ({"texts": []}, ValidationError, "texts"),
+        ({"texts": ["ok", "  "]}, ValidationError, "texts[1]"),
+        ({"texts": [{"$ne": None}]}, ValidationError, "texts[0]"),
+        ({"texts": ["a"], "model": "nope"}, ValidationError, "model"),
+        ({"texts": ["a"], "task_type": "DREAMING"}, ValidationError, "taskType"),
+        ({"texts": ["a"], "output_dimensionality": 0}, ValidationError, "outputDimensionality"),
+    ],
+)
 async def test_embed_bad_input(chat_core, fake_gemini, kwargs, error, field):
     actor = await premium(chat_core)
     with pytest.raises(error) as info:
@@ -179,8 +220,11 @@ BAD_SENDS = [
     ({"config": {"maxOutputTokens": "many"}}, ValidationError, "config.maxOutputTokens"),
     ({"config": {"colour": "red"}}, ValidationError, "config.colour"),
     ({"config": {"stopSequences": "END"}}, ValidationError, "config.stopSequences"),
-    ({"model": "gemini-2.0-flash", "config": {"thinkingConfig": {"thinkingBudget": 100}}},
-     ValidationError, "config.thinkingConfig.thinkingBudget"),
+    (
+        {"model": "gemini-2.0-flash", "config": {"thinkingConfig": {"thinkingBudget": 100}}},
+        ValidationError,
+        "config.thinkingConfig.thinkingBudget",
+    ),
     ({"files": ["file_123"]}, NotFoundError, "files[0]"),  # an unknown stored file id
     ({"files": ["http://insecure.example/x.png"]}, ValidationError, "files[0]"),
     ({"conversation_id": {"$ne": None}}, ValidationError, "conversationId"),
@@ -189,7 +233,9 @@ BAD_SENDS = [
 
 
 @pytest.mark.parametrize("change, error, field", BAD_SENDS)
-async def test_bad_input_is_refused_and_nothing_is_written(chat_core, fake_gemini, change, error, field):
+async def test_bad_input_is_refused_and_nothing_is_written(
+    chat_core, fake_gemini, change, error, field
+):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
     kwargs = {"actor": actor, "conversation_id": cid, "text": "hello", **change}
@@ -220,7 +266,9 @@ async def test_another_users_conversation_is_not_found(chat_core, fake_gemini):
 
 async def test_admin_may_send_into_a_users_conversation(chat_core, fake_gemini):
     owner = await premium(chat_core, "owner@example.com")
-    admin = principal_of(await create_user(chat_core, "admin@example.com", role="admin", plan="premium"))
+    admin = principal_of(
+        await create_user(chat_core, "admin@example.com", role="admin", plan="premium")
+    )
     cid = await new_conv(chat_core, owner)
     r = await chat_core.chat.generate(actor=admin, conversation_id=cid, text="hi")
     assert r["success"] and all(m["userId"] == owner.user_id for m in await stored(chat_core, cid))
@@ -229,10 +277,16 @@ async def test_admin_may_send_into_a_users_conversation(chat_core, fake_gemini):
 async def test_errors_before_the_stream_starts_are_raised_without_events(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
-    for kwargs in ({"text": ""}, {"text": "hi", "model": "nope"}, {"text": "hi", "conversation_id": "c_x"}):
+    for kwargs in (
+        {"text": ""},
+        {"text": "hi", "model": "nope"},
+        {"text": "hi", "conversation_id": "c_x"},
+    ):
         seen = []
         with pytest.raises((ValidationError, NotFoundError)):
-            async for event in chat_core.chat.stream(**{"actor": actor, "conversation_id": cid, **kwargs}):
+            async for event in chat_core.chat.stream(
+                **{"actor": actor, "conversation_id": cid, **kwargs}
+            ):
                 seen.append(event)
         assert seen == []  # a front end can still answer it plainly (HTTP: its status)
     assert not [r for r in fake_gemini.requests if r["model"]]
@@ -250,12 +304,17 @@ async def test_stream_starts_with_started_then_errors_become_error_events(chat_c
     with pytest.raises(ProviderUnavailableError):
         async for event in chat_core.chat.stream(actor=actor, conversation_id=cid, text="again"):
             seen.append(event)
-    assert [e.kind for e in seen] == ["started", "error"] and seen[1].data["code"] == "PROVIDER_UNAVAILABLE"
+    assert [e.kind for e in seen] == ["started", "error"] and seen[1].data[
+        "code"
+    ] == "PROVIDER_UNAVAILABLE"
 
 
 async def test_quota_refusal_writes_nothing(chat_core, fake_gemini):
     from apsara_core.errors import RateLimitError
-    guest = principal_of(await create_user(chat_core, "guest@example.com", role="guest", plan="guest"))
+
+    guest = principal_of(
+        await create_user(chat_core, "guest@example.com", role="guest", plan="guest")
+    )
     cid = await new_conv(chat_core, guest)
     for i in range(5):
         await chat_core.chat.generate(actor=guest, conversation_id=cid, text=f"m{i}")

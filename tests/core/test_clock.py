@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from apsara_core.clock import Clock, next_midnight
 
-T0 = datetime(2026, 6, 1, 23, 59, 59, 999999, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def test_a_running_clock_reads_the_system_time_in_utc() -> None:
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     now = Clock().now()
-    assert before <= now <= datetime.now(timezone.utc) and now.tzinfo == timezone.utc
+    assert before <= now <= datetime.now(UTC) and now.tzinfo == UTC
 
 
 def test_a_set_clock_stands_still_advances_and_runs_again() -> None:
     clock = Clock()
     clock.set(T0.astimezone(timezone(timedelta(hours=2))))  # read back in UTC
-    assert clock.now() == T0 and clock.now().tzinfo == timezone.utc
+    assert clock.now() == T0 and clock.now().tzinfo == UTC
     assert clock.now_ms() == T0.replace(microsecond=999000)
     clock.advance(timedelta(microseconds=1))
-    assert clock.now() == datetime(2026, 6, 2, tzinfo=timezone.utc)
+    assert clock.now() == datetime(2026, 6, 2, tzinfo=UTC)
     clock.set(None)
-    assert abs(clock.now() - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)
 
 
 def test_a_naive_time_is_refused() -> None:
@@ -34,4 +34,4 @@ def test_a_naive_time_is_refused() -> None:
 
 
 def test_the_next_midnight_is_utc() -> None:
-    assert next_midnight(T0.date()) == datetime(2026, 6, 2, tzinfo=timezone.utc)
+    assert next_midnight(T0.date()) == datetime(2026, 6, 2, tzinfo=UTC)

@@ -25,30 +25,50 @@ async def user(core, email="u@example.com", **kw) -> Principal:
 
 async def seed(core, cid: str, owner: str, n: int) -> None:
     for i in range(n):
-        await chat_store.append(core.db, {
-            "messageId": msg_repo.new_message_id(), "conversationId": cid, "userId": owner,
-            "role": "user" if i % 2 == 0 else "model", "content": {"text": f"m{i + 1}"},
-            "config": {}, "metadata": {"status": "complete"}, "isEdited": False, "editHistory": [],
-            "createdAt": core.clock.now()})
+        await chat_store.append(
+            core.db,
+            {
+                "messageId": msg_repo.new_message_id(),
+                "conversationId": cid,
+                "userId": owner,
+                "role": "user" if i % 2 == 0 else "model",
+                "content": {"text": f"m{i + 1}"},
+                "config": {},
+                "metadata": {"status": "complete"},
+                "isEdited": False,
+                "editHistory": [],
+                "createdAt": core.clock.now(),
+            },
+        )
 
 
 async def test_create_returns_the_stored_document(core):
     actor = await user(core)
-    conv = await core.conversations.create(actor=actor, title="  Hello  ", system_instruction="Be kind")
+    conv = await core.conversations.create(
+        actor=actor, title="  Hello  ", system_instruction="Be kind"
+    )
     assert conv["conversationId"].startswith("conv_") and conv["title"] == "Hello"
     assert conv["userId"] == actor.user_id
     assert conv["config"] == {"rest": {"systemInstruction": "Be kind"}}
     assert conv["stats"]["messageSequence"] == 0 and conv["stats"]["totalMessages"] == 0
-    stored = await core.db.conversations.find_one({"conversationId": conv["conversationId"]}, {"_id": 0})
+    stored = await core.db.conversations.find_one(
+        {"conversationId": conv["conversationId"]}, {"_id": 0}
+    )
     assert stored == conv
     usage = await core.db.user_usage.find_one({"userId": actor.user_id})
     assert usage["totalUsage"]["totalConversations"] == 1
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"title": ""}, "title"), ({"title": "   "}, "title"), ({"title": "x" * 201}, "title"),
-    ({"title": {"$ne": None}}, "title"), ({"title": "ok", "system_instruction": 5}, "systemInstruction"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"title": ""}, "title"),
+        ({"title": "   "}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": {"$ne": None}}, "title"),
+        ({"title": "ok", "system_instruction": 5}, "systemInstruction"),
+    ],
+)
 async def test_create_bad_input(core, kwargs, field):
     actor = await user(core)
     with pytest.raises(ValidationError) as info:
@@ -64,16 +84,24 @@ async def test_owners_see_theirs_admins_see_all(core):
     await core.conversations.create(actor=bob, title="B")
     assert [c["title"] for c in await core.conversations.list(actor=alice)] == ["A"]
     assert {c["title"] for c in await core.conversations.list(actor=admin)} == {"A", "B"}
-    assert [c["title"] for c in await core.conversations.list(actor=admin, user_id=bob.user_id)] == ["B"]
+    assert [
+        c["title"] for c in await core.conversations.list(actor=admin, user_id=bob.user_id)
+    ] == ["B"]
     with pytest.raises(PermissionDeniedError):
         await core.conversations.list(actor=alice, user_id=bob.user_id)
-    for call in (core.conversations.get, core.conversations.delete, core.conversations.branches,
-                 core.conversations.messages):
+    for call in (
+        core.conversations.get,
+        core.conversations.delete,
+        core.conversations.branches,
+        core.conversations.messages,
+    ):
         with pytest.raises(NotFoundError):
             await call(actor=bob, conversation_id=ca["conversationId"])
     with pytest.raises(NotFoundError):
         await core.conversations.get(actor=alice, conversation_id="conv_unknown")
-    assert (await core.conversations.get(actor=admin, conversation_id=ca["conversationId"]))["title"] == "A"
+    assert (await core.conversations.get(actor=admin, conversation_id=ca["conversationId"]))[
+        "title"
+    ] == "A"
     with pytest.raises(ValidationError):
         await core.conversations.list(actor=alice, limit=0)
 
@@ -81,15 +109,20 @@ async def test_owners_see_theirs_admins_see_all(core):
 async def test_update_title_and_system_instruction_until_first_message(core):
     actor = await user(core)
     cid = (await core.conversations.create(actor=actor, title="T"))["conversationId"]
-    conv = await core.conversations.update(actor=actor, conversation_id=cid, title="New",
-                                           system_instruction="Speak French")
+    conv = await core.conversations.update(
+        actor=actor, conversation_id=cid, title="New", system_instruction="Speak French"
+    )
     assert conv["title"] == "New" and conv["config"]["rest"]["systemInstruction"] == "Speak French"
     await seed(core, cid, actor.user_id, 1)
     with pytest.raises(ConflictError) as info:
-        await core.conversations.update(actor=actor, conversation_id=cid, system_instruction="Other")
+        await core.conversations.update(
+            actor=actor, conversation_id=cid, system_instruction="Other"
+        )
     assert "fixed" in info.value.message
     conv = await core.conversations.update(actor=actor, conversation_id=cid, title="Renamed")
-    assert conv["title"] == "Renamed" and conv["config"]["rest"]["systemInstruction"] == "Speak French"
+    assert (
+        conv["title"] == "Renamed" and conv["config"]["rest"]["systemInstruction"] == "Speak French"
+    )
 
 
 async def test_messages_window_and_paging_back(core):
@@ -98,9 +131,13 @@ async def test_messages_window_and_paging_back(core):
     await seed(core, cid, actor.user_id, 30)
     newest = await core.conversations.messages(actor=actor, conversation_id=cid, limit=10)
     assert [m["messageSequence"] for m in newest] == list(range(21, 31))
-    older = await core.conversations.messages(actor=actor, conversation_id=cid, before_sequence=21, limit=10)
+    older = await core.conversations.messages(
+        actor=actor, conversation_id=cid, before_sequence=21, limit=10
+    )
     assert [m["messageSequence"] for m in older] == list(range(11, 21))
-    first = await core.conversations.messages(actor=actor, conversation_id=cid, before_sequence=4, limit=10)
+    first = await core.conversations.messages(
+        actor=actor, conversation_id=cid, before_sequence=4, limit=10
+    )
     assert [m["messageSequence"] for m in first] == [1, 2, 3]
 
 
@@ -108,7 +145,9 @@ async def test_window_widens_over_archived_gaps(core):
     actor = await user(core)
     cid = (await core.conversations.create(actor=actor, title="T"))["conversationId"]
     await seed(core, cid, actor.user_id, 20)
-    await core.db.messages.delete_many({"conversationId": cid, "messageSequence": {"$gt": 10, "$lte": 18}})
+    await core.db.messages.delete_many(
+        {"conversationId": cid, "messageSequence": {"$gt": 10, "$lte": 18}}
+    )
     got = await core.conversations.messages(actor=actor, conversation_id=cid, limit=5)
     assert [m["messageSequence"] for m in got] == [8, 9, 10, 19, 20]
 
@@ -121,12 +160,17 @@ async def test_delete_one_and_delete_all(core):
     b1 = (await core.conversations.create(actor=bob, title="B1"))["conversationId"]
     for cid, who in ((a1, alice), (a2, alice), (b1, bob)):
         await seed(core, cid, who.user_id, 3)
-    assert await core.conversations.delete(actor=alice, conversation_id=a1) == {"conversations": 1, "messages": 3}
+    assert await core.conversations.delete(actor=alice, conversation_id=a1) == {
+        "conversations": 1,
+        "messages": 3,
+    }
     assert await core.db.messages.count_documents({"conversationId": a1}) == 0
     with pytest.raises(PermissionDeniedError):
         await core.conversations.delete_all(actor=alice, user_id=bob.user_id)
     assert await core.conversations.delete_all(actor=admin, user_id=alice.user_id) == {
-        "conversations": 1, "messages": 3}
+        "conversations": 1,
+        "messages": 3,
+    }
     assert await core.conversations.delete_all(actor=bob) == {"conversations": 1, "messages": 3}
     assert await core.db.conversations.count_documents({}) == 0
     assert await core.conversations.delete_all(actor=bob) == {"conversations": 0, "messages": 0}
@@ -134,8 +178,9 @@ async def test_delete_one_and_delete_all(core):
 
 async def test_export_json_and_markdown(core):
     actor = await user(core)
-    cid = (await core.conversations.create(actor=actor, title="Trip", system_instruction="Be brief"))[
-        "conversationId"]
+    cid = (
+        await core.conversations.create(actor=actor, title="Trip", system_instruction="Be brief")
+    )["conversationId"]
     await seed(core, cid, actor.user_id, 2)
     data = json.loads(await core.conversations.export(actor=actor, conversation_id=cid))
     assert data["conversation"]["title"] == "Trip"
@@ -147,6 +192,7 @@ async def test_export_json_and_markdown(core):
 
 
 # --- read views, search and the delete-all summary ---------------------------------------
+
 
 class Commands(monitoring.CommandListener):
     """Records (command name, collection) of every command a client sends."""
@@ -168,23 +214,38 @@ class Commands(monitoring.CommandListener):
 async def counted(core: Core, mongo_uri: str) -> AsyncIterator[tuple[Core, Commands]]:
     """The same Core over a client that records the commands it sends."""
     listener = Commands()
-    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, event_listeners=[listener],
-                                                tz_aware=True, retryWrites=False)
+    client: AsyncMongoClient = AsyncMongoClient(
+        mongo_uri, event_listeners=[listener], tz_aware=True, retryWrites=False
+    )
     try:
-        yield Core(settings=core.settings, client=client, db=client[core.db.name],
-                   target=core.target, schema_version=core.schema_version), listener
+        yield (
+            Core(
+                settings=core.settings,
+                client=client,
+                db=client[core.db.name],
+                target=core.target,
+                schema_version=core.schema_version,
+            ),
+            listener,
+        )
     finally:
         await client.close()
 
 
 async def test_view_names_owner_system_instruction_and_counts(core):
     ada = await user(core, "ada@example.com")
-    cid = (await core.conversations.create(actor=ada, title="Pirates",
-                                           system_instruction="Answer like a pirate."))["conversationId"]
+    cid = (
+        await core.conversations.create(
+            actor=ada, title="Pirates", system_instruction="Answer like a pirate."
+        )
+    )["conversationId"]
     await seed(core, cid, ada.user_id, 3)
     view = await core.conversations.view(actor=ada, conversation_id=cid)
     assert (view.title, view.owner_email, view.system_instruction) == (
-        "Pirates", "ada@example.com", "Answer like a pirate.")
+        "Pirates",
+        "ada@example.com",
+        "Answer like a pirate.",
+    )
     assert view.message_count == 3 and view.user_id == ada.user_id
     assert view.created_at is not None and view.last_activity >= view.created_at
     other = await user(core, "bob@example.com")
@@ -200,7 +261,8 @@ async def test_a_page_of_views_fetches_its_owners_emails_in_one_query(core, mong
         page = await listened.conversations.browse(actor=OPERATOR, limit=50)
     assert len(page.items) == 50 and page.has_more
     assert {v.owner_email for v in page.items if v.user_id != owners[5]["_id"]} == {
-        o["email"] for i, o in enumerate(owners) if i != 5}
+        o["email"] for i, o in enumerate(owners) if i != 5
+    }
     gone = [v for v in page.items if v.user_id == owners[5]["_id"]]
     assert gone and all(v.owner_email is None and v.owner == owners[5]["_id"] for v in gone)
     assert commands.sent.count(("find", "users")) == 1
@@ -208,7 +270,10 @@ async def test_a_page_of_views_fetches_its_owners_emails_in_one_query(core, mong
 
 
 async def test_search_runs_over_every_page_not_only_the_shown_one(core):
-    ada, bob = await create_user(core, "ada@example.com"), await create_user(core, "bob@example.com")
+    ada, bob = (
+        await create_user(core, "ada@example.com"),
+        await create_user(core, "bob@example.com"),
+    )
     ids = await insert_conversations(core, [ada["_id"]], 130, title="Chat {n}")
     await core.conversations.create(actor=principal_of(bob), title="Bob's Budget")
     third = await core.conversations.browse(actor=OPERATOR, user_id=ada["_id"], limit=50, skip=100)
@@ -240,7 +305,10 @@ async def test_search_stays_inside_what_the_actor_may_see(core):
 
 
 async def test_delete_all_summary_counts_12000_conversations_in_one_bounded_read(core, mongo_uri):
-    ada, bob = await create_user(core, "ada@example.com"), await create_user(core, "bob@example.com")
+    ada, bob = (
+        await create_user(core, "ada@example.com"),
+        await create_user(core, "bob@example.com"),
+    )
     await insert_conversations(core, [ada["_id"]] * 3 + [bob["_id"]], 12_000, messages=2)
     async with counted(core, mongo_uri) as (listened, commands):
         everyone = await listened.conversations.summary(actor=OPERATOR)
@@ -254,4 +322,8 @@ async def test_delete_all_summary_counts_12000_conversations_in_one_bounded_read
         await seed(core, cid, cy.user_id, 2)
     mine = await core.conversations.summary(actor=cy)  # under the bound: exact
     assert (mine.conversations, mine.messages, set(mine.titles), mine.at_least) == (
-        2, 4, {"One", "Two"}, False)
+        2,
+        4,
+        {"One", "Two"},
+        False,
+    )

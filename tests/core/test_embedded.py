@@ -32,7 +32,10 @@ def _wait_dead(pid: int) -> None:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
-        if not Path(f"/proc/{pid}/cmdline").exists() or not Path(f"/proc/{pid}/cmdline").read_bytes():
+        if (
+            not Path(f"/proc/{pid}/cmdline").exists()
+            or not Path(f"/proc/{pid}/cmdline").read_bytes()
+        ):
             return
         time.sleep(0.05)
 
@@ -49,7 +52,9 @@ def test_start_status_reuse_and_stop(server: EmbeddedServer) -> None:
     assert server.stop() is False
 
 
-async def test_data_survives_a_kill_and_the_server_comes_back(server: EmbeddedServer, tmp_path: Path) -> None:
+async def test_data_survives_a_kill_and_the_server_comes_back(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
     settings = Settings(_env_file=None, data_dir=server.data_dir, jwt_secret="k" * 40)
     core = await open_core(settings)
     assert core.target.embedded
@@ -71,7 +76,8 @@ async def test_data_survives_a_kill_and_the_server_comes_back(server: EmbeddedSe
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads the command line from /proc")
 def test_sync_on_commit_starts_the_server_with_the_flag_and_a_reuse_keeps_it(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     synced = EmbeddedServer(tmp_path / "data", sync_on_commit=True)
     try:
         state = synced.ensure_running()
@@ -85,8 +91,9 @@ def test_sync_on_commit_starts_the_server_with_the_flag_and_a_reuse_keeps_it(
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads the command line from /proc")
-def test_settings_choose_how_the_embedded_server_starts(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_choose_how_the_embedded_server_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from apsara_core.db.client import resolve_target
 
     assert Settings(_env_file=None).embedded_sync_on_commit is True  # the default
@@ -141,8 +148,12 @@ CHILD = textwrap.dedent("""
 
 def test_two_processes_share_one_server_and_survive_each_other(server: EmbeddedServer) -> None:
     def start() -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-c", CHILD, str(server.data_dir)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(server.data_dir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     first, second = start(), start()
     try:
@@ -160,7 +171,9 @@ def test_two_processes_share_one_server_and_survive_each_other(server: EmbeddedS
                 proc.kill()
 
 
-def test_missing_server_program_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_server_program_is_explained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DatabaseUnavailableError, match="'secantusd-py' is not installed") as info:
@@ -181,7 +194,9 @@ def test_a_throwaway_server_dies_with_the_process_that_started_it(tmp_path: Path
         print(proc.pid, flush=True)
         time.sleep(60)
     """)
-    parent = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     parent.kill()

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
+from apsara_core.clock import wall_clock as utcnow
 from apsara_core.config import Settings
 from apsara_core.core import Core
 from apsara_core.errors import NotFoundError
-from apsara_core.clock import wall_clock as utcnow
 from apsara_core.services.file_errors import FileExpiredError
 from tests.conftest import opened_core
 from tests.core.chat_helpers import new_conv, premium, stored
 from tests.core.files_helpers import upload
 from tests.fakes.gemini_server import FakeGemini
-from tests.fakes.s3 import moto_endpoint, s3_overrides  # noqa: F401
+from tests.fakes.s3 import s3_overrides
 from tests.file_samples import mp4, pdf, png
 
 
@@ -34,17 +34,26 @@ def sent_uris(fake: FakeGemini) -> list[list[str]]:
     for r in fake.requests:
         if r["model"] and "Generate" in r["path"]:
             parts = [p for c in r["body"]["contents"] for p in c.get("parts", [])]
-            calls.append([(p.get("fileData") or p.get("file_data") or {}).get("fileUri")
-                          or (p.get("fileData") or p.get("file_data") or {}).get("file_uri")
-                          for p in parts if p.get("fileData") or p.get("file_data")])
+            calls.append(
+                [
+                    (p.get("fileData") or p.get("file_data") or {}).get("fileUri")
+                    or (p.get("fileData") or p.get("file_data") or {}).get("file_uri")
+                    for p in parts
+                    if p.get("fileData") or p.get("file_data")
+                ]
+            )
     return calls
 
 
-async def send(core: Core, actor: Any, cid: str, files: list[str], text: str = "what is it?") -> dict[str, Any]:
+async def send(
+    core: Core, actor: Any, cid: str, files: list[str], text: str = "what is it?"
+) -> dict[str, Any]:
     return await core.chat.generate(actor=actor, conversation_id=cid, text=text, files=files)
 
 
-async def test_a_local_file_is_uploaded_on_first_use_then_reused(ai_core: Core, fake_gemini: FakeGemini) -> None:
+async def test_a_local_file_is_uploaded_on_first_use_then_reused(
+    ai_core: Core, fake_gemini: FakeGemini
+) -> None:
     actor = await premium(ai_core)
     cid = await new_conv(ai_core, actor)
     [rec] = await upload(ai_core, actor, ("a.png", png()), method="local")
@@ -58,11 +67,16 @@ async def test_a_local_file_is_uploaded_on_first_use_then_reused(ai_core: Core, 
     assert second["modelMetadata"]["autoUploads"] == 0 and len(fake_gemini.state.files) == 1
     assert sent_uris(fake_gemini)[-1] == [remote["uri"], "gs://bucket/direct.pdf", remote["uri"]]
     [user_msg, *_] = await stored(ai_core, cid)
-    assert user_msg["files"][0] == {"fileId": rec["fileId"], "mimeType": "image/png",
-                                    "displayName": "a.png"}
+    assert user_msg["files"][0] == {
+        "fileId": rec["fileId"],
+        "mimeType": "image/png",
+        "displayName": "a.png",
+    }
 
 
-async def test_an_s3_file_goes_to_the_file_api_from_the_bucket(ai_core: Core, fake_gemini: FakeGemini) -> None:
+async def test_an_s3_file_goes_to_the_file_api_from_the_bucket(
+    ai_core: Core, fake_gemini: FakeGemini
+) -> None:
     actor = await premium(ai_core)
     cid = await new_conv(ai_core, actor)
     [rec] = await upload(ai_core, actor, ("doc.pdf", pdf()), method="s3")
@@ -72,7 +86,9 @@ async def test_an_s3_file_goes_to_the_file_api_from_the_bucket(ai_core: Core, fa
     assert copy.data == pdf() and copy.mime_type == "application/pdf"
 
 
-async def test_a_file_api_video_is_polled_until_active(ai_core: Core, fake_gemini: FakeGemini) -> None:
+async def test_a_file_api_video_is_polled_until_active(
+    ai_core: Core, fake_gemini: FakeGemini
+) -> None:
     actor = await premium(ai_core)
     cid = await new_conv(ai_core, actor)
     [rec] = await upload(ai_core, actor, ("clip.mp4", mp4()), method="google-file-api")
@@ -85,7 +101,9 @@ async def test_a_file_api_video_is_polled_until_active(ai_core: Core, fake_gemin
     assert len(gets) == 3  # ACTIVE on the third look
 
 
-async def test_an_expired_copy_is_uploaded_again_once(ai_core: Core, fake_gemini: FakeGemini) -> None:
+async def test_an_expired_copy_is_uploaded_again_once(
+    ai_core: Core, fake_gemini: FakeGemini
+) -> None:
     actor = await premium(ai_core)
     cid = await new_conv(ai_core, actor)
     [rec] = await upload(ai_core, actor, ("a.png", png()), method="local")
@@ -101,18 +119,24 @@ async def test_an_expired_copy_is_uploaded_again_once(ai_core: Core, fake_gemini
     assert sent_uris(fake_gemini)[-1] == [new["uri"], new["uri"]]
 
 
-async def test_a_copy_near_its_expiry_is_replaced_before_use(ai_core: Core, fake_gemini: FakeGemini) -> None:
+async def test_a_copy_near_its_expiry_is_replaced_before_use(
+    ai_core: Core, fake_gemini: FakeGemini
+) -> None:
     actor = await premium(ai_core)
     cid = await new_conv(ai_core, actor)
     [rec] = await upload(ai_core, actor, ("a.png", png()), method="local")
     await send(ai_core, actor, cid, [rec["fileId"]])
-    await ai_core.db.files.update_one({"fileId": rec["fileId"]}, {"$set": {
-        "geminiFile.expiresAt": utcnow() + timedelta(minutes=30)}})
+    await ai_core.db.files.update_one(
+        {"fileId": rec["fileId"]},
+        {"$set": {"geminiFile.expiresAt": utcnow() + timedelta(minutes=30)}},
+    )
     result = await send(ai_core, actor, cid, [rec["fileId"]])
     assert result["modelMetadata"]["autoUploads"] == 1 and len(fake_gemini.state.files) == 2
 
 
-async def test_an_expired_file_api_only_file_is_a_clear_error(ai_core: Core, fake_gemini: FakeGemini) -> None:
+async def test_an_expired_file_api_only_file_is_a_clear_error(
+    ai_core: Core, fake_gemini: FakeGemini
+) -> None:
     actor = await premium(ai_core)
     cid = await new_conv(ai_core, actor)
     [rec] = await upload(ai_core, actor, ("doc.pdf", pdf()), method="google-file-api")
@@ -120,8 +144,10 @@ async def test_an_expired_file_api_only_file_is_a_clear_error(ai_core: Core, fak
     with pytest.raises(FileExpiredError) as err:
         await send(ai_core, actor, cid, [rec["fileId"]])
     assert err.value.http_status == 404 and "48 hours" in err.value.message
-    await ai_core.db.files.update_one({"fileId": rec["fileId"]}, {"$set": {
-        "geminiFile.expiresAt": utcnow() - timedelta(minutes=1)}})
+    await ai_core.db.files.update_one(
+        {"fileId": rec["fileId"]},
+        {"$set": {"geminiFile.expiresAt": utcnow() - timedelta(minutes=1)}},
+    )
     with pytest.raises(FileExpiredError):
         await send(ai_core, actor, cid, [rec["fileId"]])
 
@@ -144,10 +170,17 @@ async def test_edit_and_regenerate_take_files(ai_core: Core, fake_gemini: FakeGe
     [a] = await upload(ai_core, actor, ("a.png", png()))
     [b] = await upload(ai_core, actor, ("doc.pdf", pdf()))
     first = await send(ai_core, actor, cid, [a["fileId"]])
-    edited = await ai_core.chat.edit(actor=actor, conversation_id=cid,
-                                     message_id=first["userMessageId"], new_text="this one",
-                                     files=[b["fileId"]])
-    assert edited["modelMetadata"]["filesProcessed"] == 1 and edited["modelMetadata"]["autoUploads"] == 1
+    edited = await ai_core.chat.edit(
+        actor=actor,
+        conversation_id=cid,
+        message_id=first["userMessageId"],
+        new_text="this one",
+        files=[b["fileId"]],
+    )
+    assert (
+        edited["modelMetadata"]["filesProcessed"] == 1
+        and edited["modelMetadata"]["autoUploads"] == 1
+    )
     regen = await ai_core.chat.regenerate(actor=actor, conversation_id=cid, files=[a["fileId"]])
     assert regen["success"] and regen["branchId"]
     [prompt, _reply] = await stored(ai_core, cid)

@@ -15,7 +15,7 @@ from tests.conftest import opened_core
 from tests.core.files_helpers import records, stored_paths, upload
 from tests.factories import create_user, principal_of
 from tests.fakes.gemini_server import FakeGemini
-from tests.fakes.s3 import BUCKET, keys, moto_endpoint, s3_client, s3_overrides  # noqa: F401
+from tests.fakes.s3 import BUCKET, keys, s3_client, s3_overrides
 from tests.file_samples import SAMPLES, mp4, pdf, png, text
 
 
@@ -40,7 +40,9 @@ async def test_s3_upload_and_delete(s3_core: Core, moto_endpoint: str) -> None: 
     assert got["Body"].read() == png() and got["ContentType"] == "image/png"
     assert stored_paths(s3_core.settings.upload_dir) == []  # the staging file went
     done = await s3_core.files.delete(actor=actor, file_id=rec["fileId"])
-    assert done["notes"] == [] and keys(moto_endpoint, prefix) == [] and await records(s3_core) == []
+    assert (
+        done["notes"] == [] and keys(moto_endpoint, prefix) == [] and await records(s3_core) == []
+    )
 
 
 async def test_large_s3_upload_is_multipart(s3_core: Core, moto_endpoint: str) -> None:  # noqa: F811
@@ -67,7 +69,9 @@ async def test_auto_with_s3_configured(s3_core: Core) -> None:
     assert fast["method"] == "local"
     [big] = await upload(s3_core, actor, ("big.mp4", mp4() + b"\x00" * (101 * MB)))
     assert big["method"] == "s3" and "over 100 MB" in big["reason"]
-    [ai] = await upload(s3_core, actor, ("doc.pdf", pdf() + b"\n" * (12 * MB)), preference="processing")
+    [ai] = await upload(
+        s3_core, actor, ("doc.pdf", pdf() + b"\n" * (12 * MB)), preference="processing"
+    )
     assert ai["method"] == "google-file-api"
     assert ai["reason"] == "12 MB PDF for immediate AI use: google-file-api"
     [gif] = await upload(s3_core, actor, ("a.gif", SAMPLES["anim.gif"][0]), preference="processing")
@@ -85,15 +89,20 @@ async def test_google_file_api_upload(s3_core: Core, fake_gemini: FakeGemini) ->
     assert timedelta(hours=47) < left <= timedelta(hours=48, seconds=5)
     stored = fake_gemini.state.files[remote["name"].removeprefix("files/")]
     assert stored.data == pdf() and stored.mime_type == "application/pdf"
-    commands = [r["headers"].get("x-goog-upload-command") for r in fake_gemini.requests
-                if r["path"].startswith("/upload/")]
+    commands = [
+        r["headers"].get("x-goog-upload-command")
+        for r in fake_gemini.requests
+        if r["path"].startswith("/upload/")
+    ]
     assert commands == ["start", "upload, finalize"]  # the resumable protocol
     assert stored_paths(s3_core.settings.upload_dir) == []
     await s3_core.files.delete(actor=actor, file_id=rec["fileId"])
     assert fake_gemini.state.files == {}
 
 
-async def test_google_delete_after_expiry_keeps_a_note(s3_core: Core, fake_gemini: FakeGemini) -> None:
+async def test_google_delete_after_expiry_keeps_a_note(
+    s3_core: Core, fake_gemini: FakeGemini
+) -> None:
     actor = await _user(s3_core)
     [rec] = await upload(s3_core, actor, ("clip.mp4", mp4()), method="google-file-api")
     assert rec["geminiFile"]["state"] == "PROCESSING"  # video is processed after upload
@@ -104,7 +113,8 @@ async def test_google_delete_after_expiry_keeps_a_note(s3_core: Core, fake_gemin
 
 
 async def test_user_deletion_removes_objects_on_every_backend(
-        s3_core: Core, fake_gemini: FakeGemini, moto_endpoint: str) -> None:  # noqa: F811
+    s3_core: Core, fake_gemini: FakeGemini, moto_endpoint: str
+) -> None:  # noqa: F811
     actor = await _user(s3_core)
     await upload(s3_core, actor, ("a.txt", text()), method="local")
     await upload(s3_core, actor, ("b.txt", text()), method="s3")

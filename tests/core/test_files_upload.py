@@ -43,20 +43,38 @@ async def test_local_upload_stores_under_a_generated_name(core: Core) -> None:
     assert path.read_bytes() == data
     [doc] = await records(core)
     assert doc["fileId"] == rec["fileId"] and doc["userId"] == actor.user_id
-    assert (await usage(core, actor.user_id)) == {"_id": actor.user_id, "files": 1, "bytes": len(data)}
+    assert (await usage(core, actor.user_id)) == {
+        "_id": actor.user_id,
+        "files": 1,
+        "bytes": len(data),
+    }
 
 
 async def test_many_files_in_one_request(core: Core) -> None:
     actor = await _user(core)
-    recs = await upload(core, actor, ("a.png", png()), ("b.pdf", SAMPLES["doc.pdf"][0]),
-                        ("c.txt", text()), display_name="Batch")
+    recs = await upload(
+        core,
+        actor,
+        ("a.png", png()),
+        ("b.pdf", SAMPLES["doc.pdf"][0]),
+        ("c.txt", text()),
+        display_name="Batch",
+    )
     assert [r["mimeType"] for r in recs] == ["image/png", "application/pdf", "text/plain"]
     assert [r["displayName"] for r in recs] == ["Batch (1)", "Batch (2)", "Batch (3)"]
     assert len(stored_paths(core.settings.upload_dir)) == 3
 
 
-@pytest.mark.parametrize("name", ["../../etc/passwd.txt", "a\x00.png.txt", "x" * 300 + ".txt",
-                                  "..", "C:\\Windows\\system.ini.txt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc/passwd.txt",
+        "a\x00.png.txt",
+        "x" * 300 + ".txt",
+        "..",
+        "C:\\Windows\\system.ini.txt",
+    ],
+)
 async def test_hostile_names_are_stored_under_generated_names(core: Core, name: str) -> None:
     actor = await _user(core)
     [rec] = await upload(core, actor, (name, text()))
@@ -68,16 +86,20 @@ async def test_hostile_names_are_stored_under_generated_names(core: Core, name: 
     assert "\x00" not in rec["originalName"] and len(rec["originalName"]) <= 1024
 
 
-@pytest.mark.parametrize("name,data,message", [
-    ("empty.txt", b"", "empty"),
-    ("page.png", html(), "named as image/png but its content is text/html"),
-    ("notes.png", text(), "named as image/png but its content is text"),
-    ("image.pdf", png(), "named as application/pdf but its content is image/png"),
-    ("page.html", html(), "not a supported type"),
-    ("blob.bin", b"\x00\x01\x02\x03" * 100, "not a supported type"),
-])
-async def test_bad_content_is_refused_and_leaves_nothing(core: Core, name: str, data: bytes,
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        ("empty.txt", b"", "empty"),
+        ("page.png", html(), "named as image/png but its content is text/html"),
+        ("notes.png", text(), "named as image/png but its content is text"),
+        ("image.pdf", png(), "named as application/pdf but its content is image/png"),
+        ("page.html", html(), "not a supported type"),
+        ("blob.bin", b"\x00\x01\x02\x03" * 100, "not a supported type"),
+    ],
+)
+async def test_bad_content_is_refused_and_leaves_nothing(
+    core: Core, name: str, data: bytes, message: str
+) -> None:
     actor = await _user(core)
     with pytest.raises(ValidationError) as err:
         await upload(core, actor, (name, data))

@@ -17,16 +17,19 @@ def nested(levels: int) -> dict:
     return {"a": value}
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"config": {"temperature": 10**400}}, "config.temperature"),
-    ({"config": {"topK": -(2**63) - 1}}, "config.topK"),
-    ({"a": [1, 2.5, float("inf")]}, "a[2]"),
-    ({"a": {"b": float("nan")}}, "a.b"),
-    ({"contents": "caf\udce9"}, "contents"),
-    ({"files": ["ok", "\ud800"]}, "files[1]"),
-    ({"\ud800": 1}, "body"),
-    ({"config": {"x\udfff": 1}}, "config"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"config": {"temperature": 10**400}}, "config.temperature"),
+        ({"config": {"topK": -(2**63) - 1}}, "config.topK"),
+        ({"a": [1, 2.5, float("inf")]}, "a[2]"),
+        ({"a": {"b": float("nan")}}, "a.b"),
+        ({"contents": "caf\udce9"}, "contents"),
+        ({"files": ["ok", "\ud800"]}, "files[1]"),
+        ({"\ud800": 1}, "body"),
+        ({"config": {"x\udfff": 1}}, "config"),
+    ],
+)
 def test_bad_values_are_refused_naming_their_field(data, field):
     with pytest.raises(ValidationError) as info:
         check_tree(data)
@@ -34,7 +37,9 @@ def test_bad_values_are_refused_naming_their_field(data, field):
 
 
 def test_limits_are_inclusive():
-    check_tree({"n": 2**63 - 1, "m": -(2**63), "x": 1e308, "t": "café ✓", "deep": nested(MAX_DEPTH)["a"]})
+    check_tree(
+        {"n": 2**63 - 1, "m": -(2**63), "x": 1e308, "t": "café ✓", "deep": nested(MAX_DEPTH)["a"]}
+    )
     check_tree(nested(MAX_DEPTH))
     with pytest.raises(ValidationError) as info:
         check_tree(nested(MAX_DEPTH + 1))

@@ -6,15 +6,15 @@ import asyncio
 import json
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from apsara_core.core import Core
-from apsara_core.repos import usage
 from apsara_core.errors import PermissionDeniedError, RateLimitError, ValidationError
 from apsara_core.models import Principal
+from apsara_core.repos import usage
 from apsara_core.repos.users import new_id
 from apsara_core.services.limits import Reservation
 
@@ -23,20 +23,24 @@ FLASH, PRO = "gemini-2.5-flash", "gemini-2.5-pro"
 
 def principal(plan: str = "free", role: str | None = None) -> Principal:
     """A fresh user of `plan` (guests get the guest role)."""
-    return Principal(user_id=new_id(), role=role or ("guest" if plan == "guest" else "user"),
-                     plan=plan, email=None)
+    return Principal(
+        user_id=new_id(),
+        role=role or ("guest" if plan == "guest" else "user"),
+        plan=plan,
+        email=None,
+    )
 
 
 async def counter(core: Core, user_id: str, date_key: str, model: str) -> dict:
     """The stored admission counter of (user, date or "total", model), or {}."""
-    return await core.db.quota_counters.find_one(
-        {"_id": f"{user_id}|{date_key}|{model}"}) or {}
+    return await core.db.quota_counters.find_one({"_id": f"{user_id}|{date_key}|{model}"}) or {}
 
 
 async def history(core: Core, user_id: str, day: str, model: str) -> dict:
     """The stored usage history of (user, day, model), or {}."""
-    return await core.db.usage_daily.find_one(
-        {"userId": user_id, "date": day, "model": model}) or {}
+    return (
+        await core.db.usage_daily.find_one({"userId": user_id, "date": day, "model": model}) or {}
+    )
 
 
 def fix_clock(core: Core, when: datetime) -> None:
@@ -45,8 +49,9 @@ def fix_clock(core: Core, when: datetime) -> None:
 
 async def reserve_all(core: Core, actor: Principal, model: str, n: int):
     """n concurrent reservations: (admitted, refused errors)."""
-    results = await asyncio.gather(*(core.limits.reserve(actor=actor, model=model)
-                                     for _ in range(n)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(core.limits.reserve(actor=actor, model=model) for _ in range(n)), return_exceptions=True
+    )
     admitted = [r for r in results if isinstance(r, Reservation)]
     refused = [r for r in results if isinstance(r, RateLimitError)]
     others = [r for r in results if not isinstance(r, (Reservation, RateLimitError))]
@@ -55,14 +60,14 @@ async def reserve_all(core: Core, actor: Principal, model: str, n: int):
 
 
 async def test_200_concurrent_at_17_of_20_admit_exactly_3(core: Core) -> None:
-    now = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
     fix_clock(core, now)
     user = principal("free")
     first, _ = await reserve_all(core, user, FLASH, 17)
     assert len(first) == 17
     admitted, refused = await reserve_all(core, user, FLASH, 200)
     assert len(admitted) == 3 and len(refused) == 197
-    reset = datetime(2026, 3, 11, tzinfo=timezone.utc)
+    reset = datetime(2026, 3, 11, tzinfo=UTC)
     assert all(e.reset_time == reset for e in refused)
     body = refused[0].to_dict()
     assert body["resetTime"] == "2026-03-11T00:00:00Z" and body["code"] == "RATE_LIMIT_EXCEEDED"
@@ -80,14 +85,13 @@ async def test_200_concurrent_at_17_of_20_admit_exactly_3(core: Core) -> None:
 
 async def test_guest_gets_5_ever_and_never_pro(core: Core) -> None:
     guest = principal("guest")
-    fix_clock(core, datetime(2026, 3, 10, 12, tzinfo=timezone.utc))
+    fix_clock(core, datetime(2026, 3, 10, 12, tzinfo=UTC))
     admitted, refused = await reserve_all(core, guest, FLASH, 20)
     assert len(admitted) == 5 and len(refused) == 15
     assert all(r.guest for r in admitted)
     assert refused[0].reset_time is None and "does not reset" in refused[0].details
-    assert refused[0].usage_info["guestLimits"] == {"totalMessagesLimit": 5,
-                                                    "totalMessagesUsed": 5}
-    fix_clock(core, datetime(2026, 4, 1, 12, tzinfo=timezone.utc))  # days later: still none
+    assert refused[0].usage_info["guestLimits"] == {"totalMessagesLimit": 5, "totalMessagesUsed": 5}
+    fix_clock(core, datetime(2026, 4, 1, 12, tzinfo=UTC))  # days later: still none
     with pytest.raises(RateLimitError):
         await core.limits.reserve(actor=guest, model=FLASH)
     with pytest.raises(PermissionDeniedError) as denied:
@@ -130,41 +134,52 @@ async def test_refund_is_idempotent_and_void_after_commit(core: Core) -> None:
 
 async def test_commit_records_tokens_totals_and_activity(core: Core) -> None:
     user = principal("premium")
-    when = datetime(2026, 5, 1, 8, tzinfo=timezone.utc)
+    when = datetime(2026, 5, 1, 8, tzinfo=UTC)
     fix_clock(core, when)
     reservations = [await core.limits.reserve(actor=user, model=FLASH) for _ in range(3)]
-    await asyncio.gather(*(core.limits.commit(r, prompt_tokens=100, output_tokens=40,
-                                              thoughts_tokens=7) for r in reservations))
+    await asyncio.gather(
+        *(
+            core.limits.commit(r, prompt_tokens=100, output_tokens=40, thoughts_tokens=7)
+            for r in reservations
+        )
+    )
     await core.limits.record_conversation(user_id=user.user_id)
     doc = await core.db.user_usage.find_one({"userId": user.user_id})
-    assert doc["totalUsage"] == {"totalMessages": 3, "totalTokens": 441, "promptTokens": 300,
-                                 "outputTokens": 120, "thoughtsTokens": 21,
-                                 "totalConversations": 1}
-    assert doc["lastActivity"].replace(tzinfo=timezone.utc) == when
+    assert doc["totalUsage"] == {
+        "totalMessages": 3,
+        "totalTokens": 441,
+        "promptTokens": 300,
+        "outputTokens": 120,
+        "thoughtsTokens": 21,
+        "totalConversations": 1,
+    }
+    assert doc["lastActivity"].replace(tzinfo=UTC) == when
     day = await history(core, user.user_id, "2026-05-01", FLASH)
     assert (day["committed"], day["promptTokens"], day["outputTokens"]) == (3, 300, 120)
     quota = await core.limits.quota(actor=user)
     assert quota["dailyUsage"][FLASH] == {"count": 3, "limit": 100}
     assert quota["totalUsage"] == {"totalMessages": 3, "totalTokens": 441}
     assert await core.limits.quota(actor=user, model=PRO) == {
-        **quota, "dailyUsage": {"date": "2026-05-01", PRO: {"count": 0, "limit": 50}}}
+        **quota,
+        "dailyUsage": {"date": "2026-05-01", PRO: {"count": 0, "limit": 50}},
+    }
 
 
 async def test_closures_are_kept_by_the_real_clock(core: Core) -> None:
     """The TTL monitor (7 days on `closedAt`) uses the server's real clock: stamped with a
     replaced clock in the past, a closure was deleted at the next sweep, and a second refund
     of the same reservation then gave its unit back again (the state machine below, 4 of 5)."""
-    fix_clock(core, datetime(2020, 1, 1, 12, tzinfo=timezone.utc))
+    fix_clock(core, datetime(2020, 1, 1, 12, tzinfo=UTC))
     r = await core.limits.reserve(actor=principal("free"), model=FLASH)
-    before = datetime.now(timezone.utc) - timedelta(milliseconds=1)  # BSON keeps milliseconds
+    before = datetime.now(UTC) - timedelta(milliseconds=1)  # BSON keeps milliseconds
     await core.limits.refund(r)
     closure = await core.db.reservation_closures.find_one({"_id": r.id})
-    assert before <= closure["closedAt"] <= datetime.now(timezone.utc)
+    assert before <= closure["closedAt"] <= datetime.now(UTC)
 
 
 async def test_guest_commit_keeps_a_per_day_history(core: Core) -> None:
     guest = principal("guest")
-    fix_clock(core, datetime(2026, 5, 2, 9, tzinfo=timezone.utc))
+    fix_clock(core, datetime(2026, 5, 2, 9, tzinfo=UTC))
     r = await core.limits.reserve(actor=guest, model=FLASH)
     await core.limits.commit(r, prompt_tokens=3, output_tokens=4)
     failed = await core.limits.reserve(actor=guest, model=FLASH)
@@ -177,12 +192,12 @@ async def test_guest_commit_keeps_a_per_day_history(core: Core) -> None:
 
 async def test_midnight_splits_days(core: Core) -> None:
     user = principal("free")
-    fix_clock(core, datetime(2026, 6, 1, 23, 59, 59, 900000, tzinfo=timezone.utc))
+    fix_clock(core, datetime(2026, 6, 1, 23, 59, 59, 900000, tzinfo=UTC))
     admitted, refused = await reserve_all(core, user, PRO, 7)
-    assert len(admitted) == 5 and refused[0].reset_time == datetime(2026, 6, 2, tzinfo=timezone.utc)
-    fix_clock(core, datetime(2026, 6, 2, 0, 0, 0, 100000, tzinfo=timezone.utc))
+    assert len(admitted) == 5 and refused[0].reset_time == datetime(2026, 6, 2, tzinfo=UTC)
+    fix_clock(core, datetime(2026, 6, 2, 0, 0, 0, 100000, tzinfo=UTC))
     admitted2, refused2 = await reserve_all(core, user, PRO, 7)
-    assert len(admitted2) == 5 and refused2[0].reset_time == datetime(2026, 6, 3, tzinfo=timezone.utc)
+    assert len(admitted2) == 5 and refused2[0].reset_time == datetime(2026, 6, 3, tzinfo=UTC)
     assert {r.day for r in admitted2} == {date(2026, 6, 2)}
     await core.limits.refund(admitted[0])  # yesterday's failure gives back yesterday's unit
     assert (await counter(core, user.user_id, "2026-06-01", PRO))["count"] == 4
@@ -260,15 +275,25 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 
 
-async def test_four_processes_share_exact_totals(core: Core, mongo_uri: str,
-                                                 tmp_path: Path) -> None:
+async def test_four_processes_share_exact_totals(
+    core: Core, mongo_uri: str, tmp_path: Path
+) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     user = principal("premium")  # 100 flash per day: 4 x 50 attempts admit exactly 100
     await core.plans.list()  # seed once before the race
-    procs = [await asyncio.create_subprocess_exec(
-        sys.executable, str(script), mongo_uri, user.user_id, "50",
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(script),
+            mongo_uri,
+            user.user_id,
+            "50",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
     outs = [await p.communicate() for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1].decode()[-800:] for o in outs]
     results = [json.loads(o[0].decode().strip().splitlines()[-1]) for o in outs]
@@ -286,10 +311,16 @@ async def test_four_processes_share_exact_totals(core: Core, mongo_uri: str,
 
 # --- property-based: a state machine over reserve / refund / commit / day rollover -----------
 
-from hypothesis import HealthCheck, settings as hsettings  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hsettings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant,  # noqa: E402
-                                 rule, run_state_machine_as_test)
+from hypothesis.stateful import (  # noqa: E402
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from apsara_core.core import open_core  # noqa: E402
 
@@ -307,7 +338,7 @@ class QuotaMachine(RuleBasedStateMachine):
     def start(self, kind) -> None:
         plan, self.model, self.limit = kind
         self.actor = principal(plan)
-        self.core.clock.set(datetime(2026, 7, 1, 23, 59, 59, 900000, tzinfo=timezone.utc))
+        self.core.clock.set(datetime(2026, 7, 1, 23, 59, 59, 900000, tzinfo=UTC))
         self.open: list[Reservation] = []
         self.closed: list[Reservation] = []
         self.net: dict[str, int] = {}  # counter date -> admitted - refunded
@@ -345,8 +376,9 @@ class QuotaMachine(RuleBasedStateMachine):
             self.run(self.core.limits.commit(r, prompt_tokens=tokens, output_tokens=1))
             self.closed.append(r)
 
-    @rule(step=st.sampled_from([timedelta(milliseconds=200), timedelta(hours=7),
-                                timedelta(days=1)]))
+    @rule(
+        step=st.sampled_from([timedelta(milliseconds=200), timedelta(hours=7), timedelta(days=1)])
+    )
     def advance_clock(self, step: timedelta) -> None:
         self.core.clock.advance(step)
 
@@ -365,9 +397,15 @@ def test_state_machine_keeps_counts_exact(settings) -> None:
     core = loop.run_until_complete(open_core(settings))
     QuotaMachine.loop, QuotaMachine.core = loop, core
     try:
-        run_state_machine_as_test(QuotaMachine, settings=hsettings(
-            max_examples=50, stateful_step_count=40, deadline=None,
-            suppress_health_check=[HealthCheck.too_slow]))
+        run_state_machine_as_test(
+            QuotaMachine,
+            settings=hsettings(
+                max_examples=50,
+                stateful_step_count=40,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
+        )
     finally:
         loop.run_until_complete(core.client.drop_database(core.db.name))
         loop.run_until_complete(core.close())

@@ -6,17 +6,17 @@ from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes
 
 import pytest
-from pydantic import SecretStr
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from pydantic import SecretStr
 
 from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
 from apsara_core.db.embedded import free_port
 from apsara_core.errors import ConfigError, ValidationError
 from apsara_core.services.mail import MailDeliveryError, SmtpTarget
-from tests.factories import STRONG_PASSWORD
 from apsara_core.services.sessions import OPERATOR
+from tests.factories import STRONG_PASSWORD
 
 
 class Inbox:
@@ -27,8 +27,13 @@ class Inbox:
         self.logins: list[tuple[str, str]] = []
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
-        self.messages.append({"to": envelope.rcpt_tos, "from": envelope.mail_from,
-                              "message": message_from_bytes(envelope.content)})
+        self.messages.append(
+            {
+                "to": envelope.rcpt_tos,
+                "from": envelope.mail_from,
+                "message": message_from_bytes(envelope.content),
+            }
+        )
         return "250 OK"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
@@ -41,8 +46,13 @@ class Inbox:
 def smtp() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=inbox.authenticate,
-                            auth_require_tls=False)
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=inbox.authenticate,
+        auth_require_tls=False,
+    )
     controller.start()
     yield inbox, port
     controller.stop()
@@ -51,9 +61,14 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 @pytest.fixture
 async def smtp_core(settings: Settings, smtp) -> AsyncIterator[Core]:
     _, port = smtp
-    opened = await open_core(settings.model_copy(update={
-        "email_smtp_url": SecretStr(f"smtp://mailer:s3cret%2Fpw@127.0.0.1:{port}"),
-        "email_from": "apsara@example.com"}))
+    opened = await open_core(
+        settings.model_copy(
+            update={
+                "email_smtp_url": SecretStr(f"smtp://mailer:s3cret%2Fpw@127.0.0.1:{port}"),
+                "email_from": "apsara@example.com",
+            }
+        )
+    )
     try:
         yield opened
     finally:
@@ -77,14 +92,16 @@ async def test_outbox_is_the_default_newest_first_and_filtered(core: Core) -> No
 async def test_registration_code_arrives_over_smtp(smtp_core: Core, smtp) -> None:
     inbox, _ = smtp
     assert smtp_core.mail.backend == "smtp"
-    await smtp_core.auth.register(full_name="Mail User", email="mu@example.com",
-                                  password=STRONG_PASSWORD, accept_terms=True)
+    await smtp_core.auth.register(
+        full_name="Mail User", email="mu@example.com", password=STRONG_PASSWORD, accept_terms=True
+    )
     assert len(inbox.messages) == 1
     got = inbox.messages[0]
     assert got["to"] == ["mu@example.com"] and got["from"] == "apsara@example.com"
     assert inbox.logins == [("mailer", "s3cret/pw")]
     body = got["message"].get_payload(decode=True).decode()
     import re
+
     code = re.search(r"\b(\d{6})\b", body).group(1)
     assert code in got["message"]["Subject"]
     assert await smtp_core.db.mail_outbox.count_documents({}) == 0  # nothing kept in the db
@@ -93,8 +110,11 @@ async def test_registration_code_arrives_over_smtp(smtp_core: Core, smtp) -> Non
 
 async def test_unreachable_smtp_is_a_clear_error_without_the_password(settings: Settings) -> None:
     port = free_port()
-    opened = await open_core(settings.model_copy(update={
-        "email_smtp_url": SecretStr(f"smtp://u:topsecretpw@127.0.0.1:{port}")}))
+    opened = await open_core(
+        settings.model_copy(
+            update={"email_smtp_url": SecretStr(f"smtp://u:topsecretpw@127.0.0.1:{port}")}
+        )
+    )
     try:
         with pytest.raises(MailDeliveryError) as exc:
             await opened.mail.send(to="a@example.com", subject="s", body="b")
@@ -126,27 +146,44 @@ def _tls_files(tmp_path) -> tuple[str, str, str]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Apsara Test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now)
-          .not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = [tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"]
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return tuple(str(p) for p in paths)  # type: ignore[return-value]
 
 
@@ -167,14 +204,21 @@ async def test_starttls_and_implicit_tls(settings: Settings, tmp_path, monkeypat
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
     inbox, port = TlsInbox(), free_port()
-    tls_kwargs = ({"tls_context": server_ctx, "require_starttls": True} if scheme == "smtp"
-                  # aiosmtpd does not count implicit TLS for AUTH, so allow it explicitly
-                  else {"ssl_context": server_ctx, "auth_require_tls": False})
-    controller = Controller(inbox, hostname="127.0.0.1", port=port,
-                            authenticator=inbox.authenticate, **tls_kwargs)
+    tls_kwargs = (
+        {"tls_context": server_ctx, "require_starttls": True}
+        if scheme == "smtp"
+        # aiosmtpd does not count implicit TLS for AUTH, so allow it explicitly
+        else {"ssl_context": server_ctx, "auth_require_tls": False}
+    )
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, authenticator=inbox.authenticate, **tls_kwargs
+    )
     controller.start()
-    opened = await open_core(settings.model_copy(update={
-        "email_smtp_url": SecretStr(f"{scheme}://mailer:s3cret%2Fpw@127.0.0.1:{port}")}))
+    opened = await open_core(
+        settings.model_copy(
+            update={"email_smtp_url": SecretStr(f"{scheme}://mailer:s3cret%2Fpw@127.0.0.1:{port}")}
+        )
+    )
     try:
         await opened.mail.send(to="tls@example.com", subject="over tls", body="hello")
     finally:

@@ -19,8 +19,11 @@ async def test_seeded_with_the_spec_table(core: Core) -> None:
     plans = {p["name"]: p["models"] for p in await core.plans.list()}
     assert list(plans) == ["guest", "free", "premium"]
     assert plans["guest"] == {FLASH: {"daily": None, "total": 5}}
-    assert plans["free"] == {FLASH: {"daily": 20, "total": None}, PRO: {"daily": 5, "total": None},
-                             EMBED: {"daily": 100, "total": None}}
+    assert plans["free"] == {
+        FLASH: {"daily": 20, "total": None},
+        PRO: {"daily": 5, "total": None},
+        EMBED: {"daily": 100, "total": None},
+    }
     assert plans["premium"][FLASH]["daily"] == 100 and plans["premium"][PRO]["daily"] == 50
     assert plans["premium"][EMBED]["daily"] == 1000
 
@@ -72,23 +75,26 @@ async def test_non_admins_cannot_change_plans(core: Core) -> None:
     assert await core.db.audit.count_documents({}) == 0
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"plan": "platinum", "model": FLASH, "daily": 1}, "plan"),
-    ({"plan": {"$ne": None}, "model": FLASH, "daily": 1}, "plan"),
-    ({"plan": "free", "model": "gpt-4", "daily": 1}, "model"),
-    ({"plan": "free", "model": ["x"], "daily": 1}, "model"),
-    ({"plan": "free", "model": FLASH, "daily": -1}, "daily"),
-    ({"plan": "free", "model": FLASH, "daily": "-1"}, "daily"),
-    ({"plan": "free", "model": FLASH, "daily": 1.5}, "daily"),
-    ({"plan": "free", "model": FLASH, "daily": "2.0"}, "daily"),
-    ({"plan": "free", "model": FLASH, "daily": "lots"}, "daily"),
-    ({"plan": "free", "model": FLASH, "daily": True}, "daily"),
-    ({"plan": "free", "model": FLASH, "daily": 10**12}, "daily"),
-    ({"plan": "free", "model": FLASH, "daily": {"$gt": 0}}, "daily"),
-    ({"plan": "free", "model": FLASH, "total": -5}, "total"),
-    ({"plan": "free", "model": FLASH}, "daily"),
-    ({"plan": "free", "model": FLASH, "daily": 1, "total": 1}, "daily"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"plan": "platinum", "model": FLASH, "daily": 1}, "plan"),
+        ({"plan": {"$ne": None}, "model": FLASH, "daily": 1}, "plan"),
+        ({"plan": "free", "model": "gpt-4", "daily": 1}, "model"),
+        ({"plan": "free", "model": ["x"], "daily": 1}, "model"),
+        ({"plan": "free", "model": FLASH, "daily": -1}, "daily"),
+        ({"plan": "free", "model": FLASH, "daily": "-1"}, "daily"),
+        ({"plan": "free", "model": FLASH, "daily": 1.5}, "daily"),
+        ({"plan": "free", "model": FLASH, "daily": "2.0"}, "daily"),
+        ({"plan": "free", "model": FLASH, "daily": "lots"}, "daily"),
+        ({"plan": "free", "model": FLASH, "daily": True}, "daily"),
+        ({"plan": "free", "model": FLASH, "daily": 10**12}, "daily"),
+        ({"plan": "free", "model": FLASH, "daily": {"$gt": 0}}, "daily"),
+        ({"plan": "free", "model": FLASH, "total": -5}, "total"),
+        ({"plan": "free", "model": FLASH}, "daily"),
+        ({"plan": "free", "model": FLASH, "daily": 1, "total": 1}, "daily"),
+    ],
+)
 async def test_bad_changes_name_the_field_and_change_nothing(core: Core, kwargs, field) -> None:
     before = await core.plans.list()
     with pytest.raises(ValidationError) as err:
@@ -110,7 +116,8 @@ async def test_concurrent_admin_changes_all_land(core: Core) -> None:
     await asyncio.gather(
         core.plans.set_limit(actor=ADMIN, plan="free", model=FLASH, daily=21),
         core.plans.set_limit(actor=ADMIN, plan="free", model=PRO, daily=6),
-        core.plans.set_limit(actor=ADMIN, plan="free", model=EMBED, daily=101))
+        core.plans.set_limit(actor=ADMIN, plan="free", model=EMBED, daily=101),
+    )
     models = (await core.db.plans.find_one({"name": "free"}))["models"]
     assert [models[m]["daily"] for m in (FLASH, PRO, EMBED)] == [21, 6, 101]
     assert await core.db.audit.count_documents({"action": "plan.set_limit"}) == 3

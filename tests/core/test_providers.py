@@ -36,8 +36,12 @@ async def test_function_calls_and_thought_signatures(chat_settings, fake_gemini)
 
 async def test_embed_returns_one_vector_per_text(chat_settings, fake_gemini):
     provider = GoogleProvider(chat_settings)
-    vectors = await provider.embed(texts=["a", "b", "c"], model="gemini-embedding-001",
-                                   task_type="CLUSTERING", output_dimensionality=4)
+    vectors = await provider.embed(
+        texts=["a", "b", "c"],
+        model="gemini-embedding-001",
+        task_type="CLUSTERING",
+        output_dimensionality=4,
+    )
     assert [len(v) for v in vectors] == [4, 4, 4]
 
 
@@ -87,6 +91,7 @@ class EchoProvider:
 
     async def stream(self, request):
         from apsara_core.providers.base import ProviderChunk, Usage
+
         yield ProviderChunk("text", text="echo: " + request.turns[-1].text)
         yield ProviderChunk("usage", usage=Usage(1, 2, 0, 3), finish_reason="STOP")
 
@@ -114,10 +119,12 @@ async def test_manager_picks_by_model_and_accepts_plugins(chat_core, fake_gemini
 
 async def test_a_plugin_provider_serves_chat(chat_core, fake_gemini):
     from tests.core.chat_helpers import new_conv, premium
+
     chat_core.providers.add_plugin(EchoPlugin)
     await chat_core.plans.list()  # seeds the plans
-    await chat_core.db.plans.update_one({"name": "premium"},
-                                        {"$set": {"models.echo-1": {"daily": 10, "total": None}}})
+    await chat_core.db.plans.update_one(
+        {"name": "premium"}, {"$set": {"models.echo-1": {"daily": 10, "total": None}}}
+    )
     chat_core.plans.invalidate()
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
@@ -125,15 +132,18 @@ async def test_a_plugin_provider_serves_chat(chat_core, fake_gemini):
     assert r["text"] == "echo: hi" and r["modelMetadata"]["provider"] == "echo"
 
 
-@pytest.mark.parametrize("config, field", [
-    ({"temperature": True}, "config.temperature"),
-    ({"temperature": float("nan")}, "config.temperature"),
-    ({"thinkingConfig": {"includeThoughts": "yes"}}, "config.thinkingConfig.includeThoughts"),
-    ({"thinkingConfig": {"thinkingBudget": -5}}, "config.thinkingConfig.thinkingBudget"),
-    ({"thinkingConfig": []}, "config.thinkingConfig"),
-    ({"stopSequences": ["a"] * 6}, "config.stopSequences"),
-    ("hot", "config"),
-])
+@pytest.mark.parametrize(
+    "config, field",
+    [
+        ({"temperature": True}, "config.temperature"),
+        ({"temperature": float("nan")}, "config.temperature"),
+        ({"thinkingConfig": {"includeThoughts": "yes"}}, "config.thinkingConfig.includeThoughts"),
+        ({"thinkingConfig": {"thinkingBudget": -5}}, "config.thinkingConfig.thinkingBudget"),
+        ({"thinkingConfig": []}, "config.thinkingConfig"),
+        ({"stopSequences": ["a"] * 6}, "config.stopSequences"),
+        ("hot", "config"),
+    ],
+)
 def test_generation_options_validation(config, field):
     with pytest.raises(ValidationError) as info:
         GenerationOptions.from_config(config, thinking=True)
@@ -141,12 +151,22 @@ def test_generation_options_validation(config, field):
 
 
 def test_generation_options_round_trip():
-    config = {"temperature": 1.0, "topP": 0.5, "topK": 3, "maxOutputTokens": 9, "stopSequences": ["x"],
-              "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 0}}
+    config = {
+        "temperature": 1.0,
+        "topP": 0.5,
+        "topK": 3,
+        "maxOutputTokens": 9,
+        "stopSequences": ["x"],
+        "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 0},
+    }
     assert GenerationOptions.from_config(config, thinking=True).to_config() == config
     # includeThoughts on a model without thinking is dropped, not sent
-    assert GenerationOptions.from_config({"thinkingConfig": {"includeThoughts": True}},
-                                         thinking=False).to_config() == {}
+    assert (
+        GenerationOptions.from_config(
+            {"thinkingConfig": {"includeThoughts": True}}, thinking=False
+        ).to_config()
+        == {}
+    )
 
 
 def _google_error(code: int, message: str, status: str, reason: str | None = None):
@@ -154,25 +174,64 @@ def _google_error(code: int, message: str, status: str, reason: str | None = Non
 
     body: dict = {"error": {"code": code, "message": message, "status": status}}
     if reason:
-        body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                                     "reason": reason, "domain": "googleapis.com"}]
+        body["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": reason,
+                "domain": "googleapis.com",
+            }
+        ]
     return genai_errors.ClientError(code, body)
 
 
-@pytest.mark.parametrize("error, code, status, field", [
-    # Gemini's answer to a bad key is a 400 with reason API_KEY_INVALID: the server's fault
-    (_google_error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT",
-                   "API_KEY_INVALID"), "PROVIDER_AUTH_FAILED", 502, None),
-    (_google_error(403, "The caller does not have permission", "PERMISSION_DENIED"),
-     "PROVIDER_AUTH_FAILED", 502, None),
-    (_google_error(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"),
-     "PROVIDER_AUTH_FAILED", 502, None),
-    # a file URI the caller gave that the key cannot read is the caller's input
-    (_google_error(403, "You do not have permission to access the File abc or it may not exist.",
-                   "PERMISSION_DENIED"), "PROVIDER_BAD_REQUEST", 400, "files"),
-    (_google_error(400, "Request contains an invalid argument.", "INVALID_ARGUMENT"),
-     "PROVIDER_BAD_REQUEST", 400, None),
-])
+@pytest.mark.parametrize(
+    "error, code, status, field",
+    [
+        # Gemini's answer to a bad key is a 400 with reason API_KEY_INVALID: the server's fault
+        (
+            _google_error(
+                400,
+                "API key not valid. Please pass a valid API key.",
+                "INVALID_ARGUMENT",
+                "API_KEY_INVALID",
+            ),
+            "PROVIDER_AUTH_FAILED",
+            502,
+            None,
+        ),
+        (
+            _google_error(403, "The caller does not have permission", "PERMISSION_DENIED"),
+            "PROVIDER_AUTH_FAILED",
+            502,
+            None,
+        ),
+        (
+            _google_error(
+                401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"
+            ),
+            "PROVIDER_AUTH_FAILED",
+            502,
+            None,
+        ),
+        # a file URI the caller gave that the key cannot read is the caller's input
+        (
+            _google_error(
+                403,
+                "You do not have permission to access the File abc or it may not exist.",
+                "PERMISSION_DENIED",
+            ),
+            "PROVIDER_BAD_REQUEST",
+            400,
+            "files",
+        ),
+        (
+            _google_error(400, "Request contains an invalid argument.", "INVALID_ARGUMENT"),
+            "PROVIDER_BAD_REQUEST",
+            400,
+            None,
+        ),
+    ],
+)
 def test_sdk_errors_map_to_who_is_at_fault(error, code, status, field):
     from apsara_core.providers.google import map_error
 

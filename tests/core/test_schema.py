@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from pymongo.errors import DuplicateKeyError
 import pytest
+from pymongo.errors import DuplicateKeyError
 
 from apsara_core.core import Core
 from apsara_core.db.schema import COLLECTIONS, SCHEMA_VERSION, ensure_schema
-from tests.factories import create_user, principal_of
 from apsara_core.services.sessions import OPERATOR
+from tests.factories import create_user, principal_of
 
 
 async def _index_sets(core: Core) -> dict[str, set[str]]:
@@ -22,7 +22,9 @@ async def test_schema_created_once_and_idempotent(core: Core) -> None:
     assert "email_1" in before["users"]
     assert "conversationId_1_messageSequence_1" in before["messages"]
     assert await ensure_schema(core.db, now=core.clock.now(), force=True) == SCHEMA_VERSION
-    await asyncio.gather(*(ensure_schema(core.db, now=core.clock.now(), force=True) for _ in range(3)))
+    await asyncio.gather(
+        *(ensure_schema(core.db, now=core.clock.now(), force=True) for _ in range(3))
+    )
     assert await _index_sets(core) == before
 
 
@@ -35,9 +37,13 @@ async def test_unique_indexes_hold(core: Core) -> None:
     await core.db.users.insert_one({"email": "c@example.com", "googleId": "g1"})
     with pytest.raises(DuplicateKeyError):
         await core.db.users.insert_one({"email": "d@example.com", "googleId": "g1"})
-    await core.db.messages.insert_one({"messageId": "m1", "conversationId": "c", "messageSequence": 1})
+    await core.db.messages.insert_one(
+        {"messageId": "m1", "conversationId": "c", "messageSequence": 1}
+    )
     with pytest.raises(DuplicateKeyError):
-        await core.db.messages.insert_one({"messageId": "m2", "conversationId": "c", "messageSequence": 1})
+        await core.db.messages.insert_one(
+            {"messageId": "m2", "conversationId": "c", "messageSequence": 1}
+        )
 
 
 async def test_db_info_lists_collections_counts_and_indexes(core: Core) -> None:
@@ -46,8 +52,17 @@ async def test_db_info_lists_collections_counts_and_indexes(core: Core) -> None:
     assert info["schemaVersion"] == SCHEMA_VERSION
     assert info["server"]["embedded"] is False
     by_name = {c["name"]: c for c in info["collections"]}
-    for wanted in ("users", "user_usage", "conversations", "messages", "files", "otps",
-                   "revoked_tokens", "jobs", "audit"):
+    for wanted in (
+        "users",
+        "user_usage",
+        "conversations",
+        "messages",
+        "files",
+        "otps",
+        "revoked_tokens",
+        "jobs",
+        "audit",
+    ):
         assert wanted in by_name
     assert by_name["users"]["documents"] == 3
     email = next(i for i in by_name["users"]["indexes"] if i["keys"] == {"email": 1})
@@ -66,9 +81,15 @@ async def test_version_1_data_is_keyed_by_public_ids_and_still_works(core: Core)
     await db.conversations.create_index("conversationId", unique=True)
     await db.conversations.create_index([("updatedAt", -1)])
     await db.user_usage.create_index("userId", unique=True)
-    await db.conversations.insert_one({
-        "conversationId": "conv_old", "userId": actor.user_id, "title": "Before the upgrade",
-        "config": {}, "stats": {"messageSequence": 0, "totalMessages": 0, "totalTokens": 0}})
+    await db.conversations.insert_one(
+        {
+            "conversationId": "conv_old",
+            "userId": actor.user_id,
+            "title": "Before the upgrade",
+            "config": {},
+            "stats": {"messageSequence": 0, "totalMessages": 0, "totalTokens": 0},
+        }
+    )
     await db.user_usage.insert_one({"userId": actor.user_id, "totalUsage": {"totalMessages": 7}})
     await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 1, "fingerprint": "old"}})
 

@@ -34,12 +34,21 @@ def test_env_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert s.token_lifetime == timedelta(hours=12)
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("PORT", "0"), ("PORT", "http"), ("JWT_EXPIRES_IN", "forever"), ("JWT_EXPIRES_IN", "0d"),
-    ("RATE_LIMIT_WINDOW_MS", "-5"), ("APSARA_ENV", "staging"),
-    ("APSARA_EMBEDDED_SYNC_ON_COMMIT", "sometimes"),
-])
-def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "0"),
+        ("PORT", "http"),
+        ("JWT_EXPIRES_IN", "forever"),
+        ("JWT_EXPIRES_IN", "0d"),
+        ("RATE_LIMIT_WINDOW_MS", "-5"),
+        ("APSARA_ENV", "staging"),
+        ("APSARA_EMBEDDED_SYNC_ON_COMMIT", "sometimes"),
+    ],
+)
+def test_invalid_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as info:
         Settings.load(_env_file=None)
@@ -76,14 +85,20 @@ def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert s.mongodb_uri is None and s.jwt_secret is None
 
 
-def test_processes_starting_together_on_a_new_data_dir_all_pass_the_write_check(tmp_path: Path) -> None:
+def test_processes_starting_together_on_a_new_data_dir_all_pass_the_write_check(
+    tmp_path: Path,
+) -> None:
     """Each process probes with a file of its own: a shared probe name let one starting process
     delete another's probe and fail it with "not writable"."""
     data = tmp_path / "fresh"
-    code = ("import sys; from pathlib import Path; from apsara_core.config import ensure_data_dir\n"
-            "for _ in range(300): ensure_data_dir(Path(sys.argv[1]))\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(data)], stderr=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    code = (
+        "import sys; from pathlib import Path; from apsara_core.config import ensure_data_dir\n"
+        "for _ in range(300): ensure_data_dir(Path(sys.argv[1]))\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(data)], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     errors = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     assert list(data.iterdir()) == []
@@ -91,8 +106,11 @@ def test_processes_starting_together_on_a_new_data_dir_all_pass_the_write_check(
 
 def test_trusted_proxies_default_to_none_and_are_validated(tmp_path: Path) -> None:
     assert Settings.load(_env_file=None, data_dir=tmp_path).trusted_proxy_list == []
-    s = Settings.load(_env_file=None, data_dir=tmp_path,
-                      trusted_proxies=" 127.0.0.1, 10.0.0.0/8 ,::1,192.168.1.7/24")
+    s = Settings.load(
+        _env_file=None,
+        data_dir=tmp_path,
+        trusted_proxies=" 127.0.0.1, 10.0.0.0/8 ,::1,192.168.1.7/24",
+    )
     assert s.trusted_proxy_list == ["127.0.0.1/32", "10.0.0.0/8", "::1/128", "192.168.1.0/24"]
     for bad in ("*", "localhost", "10.0.0.0/33", "127.0.0.1;10.0.0.1"):
         with pytest.raises(ConfigError) as info:

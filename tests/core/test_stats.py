@@ -2,49 +2,82 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from apsara_core.core import Core
-from apsara_core.errors import (AuthenticationError, NotFoundError, PermissionDeniedError,
-                                 ValidationError)
+from apsara_core.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ValidationError,
+)
 from apsara_core.models import Principal
 from tests.factories import create_user, principal_of
 
 FLASH, PRO = "gemini-2.5-flash", "gemini-2.5-pro"
-NOW = datetime(2026, 9, 15, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 15, 12, 0, tzinfo=UTC)
 OPERATOR = Principal.operator()
 
 
-async def add_conversation(core: Core, user: dict[str, Any], title: str, turns: int,
-                           when: datetime = NOW, model: str = FLASH) -> str:
+async def add_conversation(
+    core: Core,
+    user: dict[str, Any],
+    title: str,
+    turns: int,
+    when: datetime = NOW,
+    model: str = FLASH,
+) -> str:
     """Store a conversation and `turns` user/model message pairs the way the chat service does."""
     cid = uuid4().hex
-    await core.db.conversations.insert_one({
-        "conversationId": cid, "userId": user["_id"], "title": title,
-        "stats": {"messageSequence": 2 * turns, "totalMessages": 2 * turns,
-                  "totalTokens": 30 * turns, "lastActivity": when},
-        "createdAt": when, "updatedAt": when})
+    await core.db.conversations.insert_one(
+        {
+            "conversationId": cid,
+            "userId": user["_id"],
+            "title": title,
+            "stats": {
+                "messageSequence": 2 * turns,
+                "totalMessages": 2 * turns,
+                "totalTokens": 30 * turns,
+                "lastActivity": when,
+            },
+            "createdAt": when,
+            "updatedAt": when,
+        }
+    )
     docs = []
     for i in range(2 * turns):
         role = "user" if i % 2 == 0 else "model"
-        docs.append({"messageId": uuid4().hex, "conversationId": cid, "userId": user["_id"],
-                     "messageSequence": i + 1, "role": role, "content": {"text": f"m{i}"},
-                     "config": {"model": model},
-                     "metadata": {"status": "complete",
-                                  "tokens": {"prompt": 10, "output": 20, "thoughts": 0,
-                                             "total": 30}},
-                     "isEdited": False, "editHistory": [], "createdAt": when})
+        docs.append(
+            {
+                "messageId": uuid4().hex,
+                "conversationId": cid,
+                "userId": user["_id"],
+                "messageSequence": i + 1,
+                "role": role,
+                "content": {"text": f"m{i}"},
+                "config": {"model": model},
+                "metadata": {
+                    "status": "complete",
+                    "tokens": {"prompt": 10, "output": 20, "thoughts": 0, "total": 30},
+                },
+                "isEdited": False,
+                "editHistory": [],
+                "createdAt": when,
+            }
+        )
     if docs:
         await core.db.messages.insert_many(docs)
     return cid
 
 
-async def use(core: Core, user: dict[str, Any], model: str, ok: int, failed: int = 0,
-              when: datetime = NOW) -> None:
+async def use(
+    core: Core, user: dict[str, Any], model: str, ok: int, failed: int = 0, when: datetime = NOW
+) -> None:
     """`ok` committed and `failed` refunded calls through the limits service at `when`."""
     core.clock.set(when)
     actor = principal_of(user)
@@ -59,16 +92,17 @@ async def use(core: Core, user: dict[str, Any], model: str, ok: int, failed: int
 async def world(core: Core) -> dict[str, Any]:
     core.clock.set(NOW)
     alice = await create_user(core, "alice@example.com", plan="premium", createdAt=NOW)
-    bob = await create_user(core, "bob@example.com", plan="free",
-                            createdAt=NOW - timedelta(days=2))
-    root = await create_user(core, "root@example.com", role="admin", plan="premium",
-                             createdAt=NOW - timedelta(days=40))
-    guest = await create_user(core, "guest-1@guest.local", role="guest", plan="guest",
-                              createdAt=NOW)
+    bob = await create_user(core, "bob@example.com", plan="free", createdAt=NOW - timedelta(days=2))
+    root = await create_user(
+        core, "root@example.com", role="admin", plan="premium", createdAt=NOW - timedelta(days=40)
+    )
+    guest = await create_user(
+        core, "guest-1@guest.local", role="guest", plan="guest", createdAt=NOW
+    )
     await use(core, alice, FLASH, ok=4, failed=1)
     await use(core, alice, PRO, ok=2, when=NOW - timedelta(days=1))
     await use(core, bob, PRO, ok=5)
-    with pytest.raises(Exception):
+    with pytest.raises(RateLimitError):
         await use(core, bob, PRO, ok=1)  # refused: 5/5
     await use(core, guest, FLASH, ok=1)
     await add_conversation(core, alice, "Busy", turns=3)
@@ -80,9 +114,12 @@ async def world(core: Core) -> dict[str, Any]:
 async def test_database_statistics(core: Core, world) -> None:
     data = await core.stats.database(actor=OPERATOR, days=7)
     assert data["period"] == {"from": "2026-09-09", "to": "2026-09-15", "days": 7}
-    assert data["users"] == {"total": 4, "byPlan": {"premium": 2, "free": 1, "guest": 1},
-                             "byRole": {"user": 2, "admin": 1, "guest": 1},
-                             "byProvider": {"local": 3, "guest": 1}}
+    assert data["users"] == {
+        "total": 4,
+        "byPlan": {"premium": 2, "free": 1, "guest": 1},
+        "byRole": {"user": 2, "admin": 1, "guest": 1},
+        "byProvider": {"local": 3, "guest": 1},
+    }
     regs = {r["date"]: r["count"] for r in data["registrationsPerDay"]}
     assert len(regs) == 7 and regs["2026-09-15"] == 2 and regs["2026-09-13"] == 1
     per_day = {r["date"]: r for r in data["usagePerDay"]}
@@ -94,7 +131,10 @@ async def test_database_statistics(core: Core, world) -> None:
     assert data["totals"]["messages"] == 12 and data["totals"]["conversations"] == 2
     top = data["mostActiveUsers"]
     assert [(u["email"], u["messages"]) for u in top] == [
-        ("alice@example.com", 6), ("bob@example.com", 5), ("guest-1@guest.local", 1)]
+        ("alice@example.com", 6),
+        ("bob@example.com", 5),
+        ("guest-1@guest.local", 1),
+    ]
 
 
 async def test_database_statistics_are_for_admins(core: Core, world) -> None:
@@ -138,8 +178,12 @@ async def test_unknown_and_hostile_users_are_not_found(core: Core) -> None:
 
 
 async def test_non_admins_need_their_password_and_see_only_themselves(core: Core) -> None:
-    created = await core.users.create(actor=OPERATOR, email="carol@example.com",
-                                      full_name="Carol", password="correct horse battery")
+    created = await core.users.create(
+        actor=OPERATOR,
+        email="carol@example.com",
+        full_name="Carol",
+        password="correct horse battery",
+    )
     carol = Principal(user_id=created["_id"], role="user", plan="free", email=created["email"])
     other = await create_user(core, "dave@example.com")
     with pytest.raises(AuthenticationError) as missing:

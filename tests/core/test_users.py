@@ -10,15 +10,34 @@ from apsara_core.models import Principal
 from tests.factories import STRONG_PASSWORD, create_user, principal_of
 
 OP = Principal.operator()
-PUBLIC = {"_id", "fullName", "email", "role", "subscriptionPlan", "authProvider", "isGuest",
-          "isEmailVerified", "picture", "lockedUntil", "failedLoginAttempts", "createdAt",
-          "updatedAt", "lastLoginAt"}
+PUBLIC = {
+    "_id",
+    "fullName",
+    "email",
+    "role",
+    "subscriptionPlan",
+    "authProvider",
+    "isGuest",
+    "isEmailVerified",
+    "picture",
+    "lockedUntil",
+    "failedLoginAttempts",
+    "createdAt",
+    "updatedAt",
+    "lastLoginAt",
+}
 
 
 async def test_create_with_password_can_log_in_and_is_public(core: Core) -> None:
-    user = await core.users.create(actor=OP, email=" New@Example.com", full_name="New Person",
-                                   password=STRONG_PASSWORD, role="admin", plan="premium",
-                                   verified=True)
+    user = await core.users.create(
+        actor=OP,
+        email=" New@Example.com",
+        full_name="New Person",
+        password=STRONG_PASSWORD,
+        role="admin",
+        plan="premium",
+        verified=True,
+    )
     assert set(user) == PUBLIC
     assert user["email"] == "new@example.com" and user["role"] == "admin"
     assert user["createdAt"].tzinfo is not None
@@ -36,12 +55,20 @@ async def test_create_without_password_and_duplicates(core: Core) -> None:
     assert await core.db.audit.count_documents({"action": "user.create"}) == 1
 
 
-@pytest.mark.parametrize("change,field", [
-    ({"email": "bad"}, "email"), ({"email": {"$ne": None}}, "email"),
-    ({"full_name": ""}, "fullName"), ({"password": "short"}, "password"),
-    ({"password": "password1"}, "password"), ({"role": "guest"}, "role"),
-    ({"role": "root"}, "role"), ({"plan": "gold"}, "plan"), ({"verified": "yes"}, "verified"),
-])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"email": "bad"}, "email"),
+        ({"email": {"$ne": None}}, "email"),
+        ({"full_name": ""}, "fullName"),
+        ({"password": "short"}, "password"),
+        ({"password": "password1"}, "password"),
+        ({"role": "guest"}, "role"),
+        ({"role": "root"}, "role"),
+        ({"plan": "gold"}, "plan"),
+        ({"verified": "yes"}, "verified"),
+    ],
+)
 async def test_create_refuses_bad_input_and_stores_nothing(core: Core, change, field) -> None:
     args = {"email": "a@example.com", "full_name": "A", "password": STRONG_PASSWORD, **change}
     with pytest.raises(ValidationError) as exc:
@@ -71,8 +98,12 @@ async def test_only_admins_manage_users(core: Core) -> None:
 
 async def test_list_filters_search_and_pages(core: Core) -> None:
     for i in range(25):
-        await create_user(core, f"user{i:02d}@example.com", full_name=f"Person {i:02d}",
-                          plan="premium" if i % 5 == 0 else "free")
+        await create_user(
+            core,
+            f"user{i:02d}@example.com",
+            full_name=f"Person {i:02d}",
+            plan="premium" if i % 5 == 0 else "free",
+        )
     await create_user(core, "boss@example.com", role="admin", full_name="The Boss")
     await core.auth.guest(client_key="device", address="local")
     page = await core.users.list(actor=OP, page=2, page_size=10)
@@ -80,12 +111,16 @@ async def test_list_filters_search_and_pages(core: Core) -> None:
     assert len(page["items"]) == 10
     last = await core.users.list(actor=OP, page=3, page_size=10)
     assert len(last["items"]) == 7
-    all_ids = {u["_id"] for p in (1, 2, 3)
-               for u in (await core.users.list(actor=OP, page=p, page_size=10))["items"]}
+    all_ids = {
+        u["_id"]
+        for p in (1, 2, 3)
+        for u in (await core.users.list(actor=OP, page=p, page_size=10))["items"]
+    }
     assert len(all_ids) == 27
     assert (await core.users.list(actor=OP, plan="premium"))["total"] == 5
     assert [u["email"] for u in (await core.users.list(actor=OP, role="admin"))["items"]] == [
-        "boss@example.com"]
+        "boss@example.com"
+    ]
     assert (await core.users.list(actor=OP, provider="guest"))["total"] == 1
     found = await core.users.list(actor=OP, text="BOSS")
     assert [u["fullName"] for u in found["items"]] == ["The Boss"]
@@ -93,11 +128,18 @@ async def test_list_filters_search_and_pages(core: Core) -> None:
     assert (await core.users.list(actor=OP, text=".*"))["total"] == 0  # regex is escaped
 
 
-@pytest.mark.parametrize("kwargs,field", [({"role": "x"}, "role"), ({"plan": "x"}, "plan"),
-                                          ({"provider": "x"}, "provider"), ({"page": 0}, "page"),
-                                          ({"page_size": 0}, "pageSize"),
-                                          ({"page_size": 1000}, "pageSize"),
-                                          ({"text": {"$ne": 1}}, "search")])
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        ({"role": "x"}, "role"),
+        ({"plan": "x"}, "plan"),
+        ({"provider": "x"}, "provider"),
+        ({"page": 0}, "page"),
+        ({"page_size": 0}, "pageSize"),
+        ({"page_size": 1000}, "pageSize"),
+        ({"text": {"$ne": 1}}, "search"),
+    ],
+)
 async def test_list_refuses_bad_filters(core: Core, kwargs, field) -> None:
     with pytest.raises(ValidationError) as exc:
         await core.users.list(actor=OP, **kwargs)
@@ -109,21 +151,34 @@ async def test_delete_removes_the_user_and_their_data_in_one_go(core: Core) -> N
     keep = await create_user(core, "keep@example.com")
     uid, kid = user["_id"], keep["_id"]
     db = core.db
-    await db.conversations.insert_many([{"_id": c, "conversationId": c, "userId": u}
-                                        for c, u in (("c1", uid), ("c2", uid), ("k1", kid))])
-    await db.messages.insert_many([{"messageId": f"m{i}", "conversationId": "c1", "userId": uid,
-                                    "messageSequence": i} for i in range(3)]
-                                  + [{"messageId": "km", "conversationId": "k1", "userId": kid,
-                                      "messageSequence": 1}])
+    await db.conversations.insert_many(
+        [
+            {"_id": c, "conversationId": c, "userId": u}
+            for c, u in (("c1", uid), ("c2", uid), ("k1", kid))
+        ]
+    )
+    await db.messages.insert_many(
+        [
+            {"messageId": f"m{i}", "conversationId": "c1", "userId": uid, "messageSequence": i}
+            for i in range(3)
+        ]
+        + [{"messageId": "km", "conversationId": "k1", "userId": kid, "messageSequence": 1}]
+    )
     await db.message_archive.insert_one({"conversationId": "c1", "messageId": "m0"})
     await db.files.insert_one({"fileId": "f1", "userId": uid})
     await db.user_usage.insert_many([{"_id": uid, "userId": uid}, {"_id": kid, "userId": kid}])
     await db.usage_daily.insert_one({"userId": uid, "date": "2026-01-01", "model": "m"})
-    await db.quota_counters.insert_many([{"_id": f"{uid}|total|m", "count": 1},
-                                         {"_id": f"{kid}|total|m", "count": 1}])
+    await db.quota_counters.insert_many(
+        [{"_id": f"{uid}|total|m", "count": 1}, {"_id": f"{kid}|total|m", "count": 1}]
+    )
     result = await core.users.delete(actor=OP, user="gone@example.com")
-    assert result == {"user": "gone@example.com", "conversations": 2, "messages": 4, "files": 1,
-                      "usage": 2}
+    assert result == {
+        "user": "gone@example.com",
+        "conversations": 2,
+        "messages": 4,
+        "files": 1,
+        "usage": 2,
+    }
     assert await db.users.find_one({"_id": uid}) is None
     for name in ("conversations", "messages", "files", "user_usage", "usage_daily"):
         assert await db[name].count_documents({"userId": uid}) == 0
@@ -151,8 +206,10 @@ async def test_set_plan_role_unlock_are_audited_with_before_and_after(core: Core
     assert by_action["user.set_role"]["after"] == {"role": "admin"}
     assert by_action["user.unlock"]["before"]["failedLoginAttempts"] == 7
     assert all(e["actorId"] == "operator" and e["at"] is not None for e in entries)
-    for call, kwargs, field in ((core.users.set_plan, {"plan": "guest"}, "plan"),
-                                (core.users.set_role, {"role": "superuser"}, "role")):
+    for call, kwargs, field in (
+        (core.users.set_plan, {"plan": "guest"}, "plan"),
+        (core.users.set_role, {"role": "superuser"}, "role"),
+    ):
         with pytest.raises(ValidationError) as exc:
             await call(actor=OP, user="p@example.com", **kwargs)
         assert exc.value.field == field

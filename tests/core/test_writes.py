@@ -23,12 +23,17 @@ async def test_results_count_matches_inserts_and_upserts(core, bulk):
     await core.db.w.insert_one({"_id": "a", "n": 0})
 
     async def work(session):
-        return await writes.apply(core.db, [
-            Update("w", {"_id": "a"}, {"$inc": {"n": 1}}),
-            Update("w", {"_id": "missing"}, {"$inc": {"n": 1}}),
-            Update("w", {"_id": "b"}, {"$inc": {"n": 5}}, upsert=True),
-            Insert("other", {"_id": 1, "x": "y"}),
-        ], session=session, bulk=bulk)
+        return await writes.apply(
+            core.db,
+            [
+                Update("w", {"_id": "a"}, {"$inc": {"n": 1}}),
+                Update("w", {"_id": "missing"}, {"$inc": {"n": 1}}),
+                Update("w", {"_id": "b"}, {"$inc": {"n": 5}}, upsert=True),
+                Insert("other", {"_id": 1, "x": "y"}),
+            ],
+            session=session,
+            bulk=bulk,
+        )
 
     assert await run_in_transaction(core.db, work) == [1, 0, 1, 1]
     assert {d["_id"]: d["n"] async for d in core.db.w.find()} == {"a": 1, "b": 5}
@@ -40,12 +45,17 @@ async def test_a_duplicate_key_aborts_the_whole_transaction(core, bulk):
     await core.db.w.insert_one({"_id": "taken"})
 
     async def work(session):
-        await writes.apply(core.db, [
-            Update("w", {"_id": "counter"}, {"$inc": {"n": 1}}, upsert=True),
-            Insert("other", {"_id": 1}),
-            Insert("w", {"_id": "taken"}),
-            Insert("other", {"_id": 2}),
-        ], session=session, bulk=bulk)
+        await writes.apply(
+            core.db,
+            [
+                Update("w", {"_id": "counter"}, {"$inc": {"n": 1}}, upsert=True),
+                Insert("other", {"_id": 1}),
+                Insert("w", {"_id": "taken"}),
+                Insert("other", {"_id": 2}),
+            ],
+            session=session,
+            bulk=bulk,
+        )
 
     with pytest.raises(DuplicateKeyError):
         await run_in_transaction(core.db, work)
@@ -61,8 +71,13 @@ async def test_conflicting_transactions_are_retried_until_each_lands(core, bulk)
 
     async def one(i: int) -> None:
         async def work(session):
-            await writes.apply(core.db, [Update("w", {"_id": "hot"}, {"$inc": {"n": 1}}),
-                                         Insert("other", {"_id": i})], session=session, bulk=bulk)
+            await writes.apply(
+                core.db,
+                [Update("w", {"_id": "hot"}, {"$inc": {"n": 1}}), Insert("other", {"_id": i})],
+                session=session,
+                bulk=bulk,
+            )
+
         await run_in_transaction(core.db, work)
 
     await asyncio.gather(*(one(i) for i in range(20)))

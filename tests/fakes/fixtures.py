@@ -1,7 +1,6 @@
 """Fixtures for chat tests: one FakeGemini per session and a Core pointed at it.
 
-Import them in a test module (`from tests.fakes.fixtures import fake_gemini, chat_core  # noqa: F401`)
-or list this module in a conftest's `pytest_plugins`.
+`tests/conftest.py` loads this module as a pytest plugin, so every test can ask for them.
 """
 
 from __future__ import annotations
@@ -28,18 +27,26 @@ def fake_gemini_server() -> Iterator[FakeGemini]:
 
 
 @pytest.fixture
-def fake_gemini(fake_gemini_server: FakeGemini) -> FakeGemini:
-    """The session's fake, with requests and scripted faults cleared for this test."""
+def fake_gemini(fake_gemini_server: FakeGemini) -> Iterator[FakeGemini]:
+    """The session's fake, with requests, scripted faults and headers cleared before and
+    after this test."""
     fake_gemini_server.reset()
-    return fake_gemini_server
+    yield fake_gemini_server
+    fake_gemini_server.reset()
 
 
 @pytest.fixture
 def chat_settings(settings: Settings, fake_gemini: FakeGemini) -> Settings:
     """Test settings with an API key and the fake's base URL; short retry and idle timings."""
-    return settings.model_copy(update={
-        "google_ai_api_key": SecretStr(FAKE_KEY), "google_gemini_base_url": fake_gemini.base_url,
-        "gemini_retry_base_s": 0.01, "gemini_idle_timeout_s": 1.0, "gemini_timeout_s": 10.0})
+    return settings.model_copy(
+        update={
+            "google_ai_api_key": SecretStr(FAKE_KEY),
+            "google_gemini_base_url": fake_gemini.base_url,
+            "gemini_retry_base_s": 0.01,
+            "gemini_idle_timeout_s": 1.0,
+            "gemini_timeout_s": 10.0,
+        }
+    )
 
 
 @pytest.fixture
@@ -51,8 +58,12 @@ async def chat_core(chat_settings: Settings) -> AsyncIterator[Core]:
 
 def gemini_env(fake: FakeGemini) -> dict[str, str]:
     """Environment for an `apsara` subprocess that talks to the fake."""
-    return {"GOOGLE_AI_API_KEY": FAKE_KEY, "GOOGLE_GEMINI_BASE_URL": fake.base_url,
-            "APSARA_GEMINI_RETRY_BASE_S": "0.01", "APSARA_GEMINI_IDLE_TIMEOUT_S": "2"}
+    return {
+        "GOOGLE_AI_API_KEY": FAKE_KEY,
+        "GOOGLE_GEMINI_BASE_URL": fake.base_url,
+        "APSARA_GEMINI_RETRY_BASE_S": "0.01",
+        "APSARA_GEMINI_IDLE_TIMEOUT_S": "2",
+    }
 
 
 @pytest.fixture
@@ -66,6 +77,9 @@ def google() -> Iterator[FakeGoogle]:
 @pytest.fixture
 async def google_core(settings: Settings, google: FakeGoogle) -> AsyncIterator[Core]:
     """An open Core whose Google sign-in trusts the fake's keys and client id."""
-    async with opened_core(settings.model_copy(update={
-            "google_client_id": google.client_id, "google_jwks_url": google.jwks_url})) as opened:
+    async with opened_core(
+        settings.model_copy(
+            update={"google_client_id": google.client_id, "google_jwks_url": google.jwks_url}
+        )
+    ) as opened:
         yield opened

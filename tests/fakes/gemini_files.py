@@ -19,9 +19,13 @@ from starlette.routing import Route
 from tests.fakes import gemini_payloads as P
 
 
-def file_routes(st: Any, record: Callable[..., Any], error: Callable[..., Response],
-                _guard: Callable[[Request], Response | None],
-                _base_url: Callable[[Request], str]) -> list[Route]:
+def file_routes(
+    st: Any,
+    record: Callable[..., Any],
+    error: Callable[..., Response],
+    _guard: Callable[[Request], Response | None],
+    _base_url: Callable[[Request], str],
+) -> list[Route]:
     """The upload and files routes over the fake's state."""
 
     async def upload(request: Request) -> Response:
@@ -46,16 +50,27 @@ def file_routes(st: Any, record: Callable[..., Any], error: Callable[..., Respon
         pending = P.PendingUpload(
             file_id=file_id,
             display_name=P.pick(meta, "displayName"),
-            mime_type=hdr.get("x-goog-upload-header-content-type") or P.pick(meta, "mimeType")
+            mime_type=hdr.get("x-goog-upload-header-content-type")
+            or P.pick(meta, "mimeType")
             or "application/octet-stream",
-            size=P.to_int(hdr.get("x-goog-upload-header-content-length") or P.pick(meta, "sizeBytes")),
+            size=P.to_int(
+                hdr.get("x-goog-upload-header-content-length") or P.pick(meta, "sizeBytes")
+            ),
         )
         uid = uuid.uuid4().hex
         with st.lock:
             st.uploads[uid] = pending
-        url = f"{_base_url(request)}/upload/{version}/files?upload_id={uid}&upload_protocol=resumable"
-        return JSONResponse({}, headers={"X-Goog-Upload-URL": url, "X-Goog-Upload-Status": "active",
-                                         "X-Goog-Upload-Chunk-Granularity": "8388608"})
+        url = (
+            f"{_base_url(request)}/upload/{version}/files?upload_id={uid}&upload_protocol=resumable"
+        )
+        return JSONResponse(
+            {},
+            headers={
+                "X-Goog-Upload-URL": url,
+                "X-Goog-Upload-Status": "active",
+                "X-Goog-Upload-Chunk-Granularity": "8388608",
+            },
+        )
 
     async def upload_chunk(request: Request, upload_id: str) -> Response:
         command = request.headers.get("x-goog-upload-command", "")
@@ -64,21 +79,31 @@ def file_routes(st: Any, record: Callable[..., Any], error: Callable[..., Respon
         with st.lock:
             pending = st.uploads.get(upload_id)
         if pending is None:
-            return error(404, "Upload session not found.", headers={"X-Goog-Upload-Status": "final"})
+            return error(
+                404, "Upload session not found.", headers={"X-Goog-Upload-Status": "final"}
+            )
         if offset != len(pending.data):
-            return error(400, f"Offset {offset} does not match {len(pending.data)} bytes received.",
-                         headers={"X-Goog-Upload-Status": "active"})
+            return error(
+                400,
+                f"Offset {offset} does not match {len(pending.data)} bytes received.",
+                headers={"X-Goog-Upload-Status": "active"},
+            )
         pending.data += data
         if "finalize" not in command:
-            return Response(status_code=200, headers={
-                "X-Goog-Upload-Status": "active",
-                "X-Goog-Upload-Size-Received": str(len(pending.data))})
+            return Response(
+                status_code=200,
+                headers={
+                    "X-Goog-Upload-Status": "active",
+                    "X-Goog-Upload-Size-Received": str(len(pending.data)),
+                },
+            )
         stored = pending.finish()
         with st.lock:
             st.uploads.pop(upload_id, None)
             st.files[stored.file_id] = stored
-        return JSONResponse({"file": stored.resource(_base_url(request))},
-                            headers={"X-Goog-Upload-Status": "final"})
+        return JSONResponse(
+            {"file": stored.resource(_base_url(request))}, headers={"X-Goog-Upload-Status": "final"}
+        )
 
     async def file_item(request: Request) -> Response:
         await record(request, None)
@@ -107,7 +132,7 @@ def file_routes(st: Any, record: Callable[..., Any], error: Callable[..., Respon
         start = P.to_int(request.query_params.get("pageToken"), 0)
         with st.lock:
             files = list(st.files.values())
-        page = files[start:start + size]
+        page = files[start : start + size]
         result: dict[str, Any] = {"files": [f.resource(_base_url(request)) for f in page]}
         if start + size < len(files):
             result["nextPageToken"] = str(start + size)

@@ -51,9 +51,7 @@ def error_body(code: int, message: str | None = None, status: str | None = None)
         "status": status or default_status,
     }
     if code == 429:
-        err["details"] = [
-            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}
-        ]
+        err["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}]
     return {"error": err}
 
 
@@ -61,7 +59,7 @@ Fault = tuple[str, int]
 
 
 def parse_fault(value: str | None, flaky: dict[str, int]) -> Fault | None:
-    """"cut:3" -> ("cut", 3); None for no fault or "ok". `flaky:N[:tag]` counts calls per
+    """ "cut:3" -> ("cut", 3); None for no fault or "ok". `flaky:N[:tag]` counts calls per
     distinct value in `flaky` and becomes ("503", 0) for the first N of them."""
     value = (value or "").strip()
     if not value or value == "ok":
@@ -175,7 +173,7 @@ def parse_calls(text: str) -> list[tuple[str, dict[str, Any]]]:
     calls: list[tuple[str, dict[str, Any]]] = []
     decoder = json.JSONDecoder()
     for m in re.finditer(r"CALL:([A-Za-z_][\w.-]*)\(", text):
-        rest = text[m.end():]
+        rest = text[m.end() :]
         try:
             args, end = decoder.raw_decode(rest)
             if not isinstance(args, dict):
@@ -228,7 +226,7 @@ def split_pieces(text: str, n: int | None) -> list[str]:
     i = 0
     for j in range(n):
         size = base + (1 if j < extra else 0)
-        out.append("".join(tokens[i:i + size]))
+        out.append("".join(tokens[i : i + size]))
         i += size
     return out
 
@@ -263,8 +261,13 @@ def usage(prompt_tokens: int, cand: int, thoughts: int) -> dict[str, int]:
 
 
 def response_body(
-    model: str, response_id: str, parts: list[dict[str, Any]], prompt_tokens: int,
-    cand: int, thoughts: int, finish: str | None,
+    model: str,
+    response_id: str,
+    parts: list[dict[str, Any]],
+    prompt_tokens: int,
+    cand: int,
+    thoughts: int,
+    finish: str | None,
 ) -> dict[str, Any]:
     """One GenerateContentResponse (full answer or a stream delta)."""
     cand_obj: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
@@ -278,7 +281,9 @@ def response_body(
     }
 
 
-def full_response(ans: Answer, model: str, response_id: str, finish: str | None = "STOP") -> dict[str, Any]:
+def full_response(
+    ans: Answer, model: str, response_id: str, finish: str | None = "STOP"
+) -> dict[str, Any]:
     """Non-streaming answer."""
     parts: list[dict[str, Any]] = []
     thought = "".join(ans.thoughts)
@@ -287,29 +292,45 @@ def full_response(ans: Answer, model: str, response_id: str, finish: str | None 
     parts.extend(ans.calls)
     if ans.pieces:
         parts.append({"text": ans.text})
-    return response_body(model, response_id, parts, ans.prompt_tokens,
-                         words(ans.text), words(thought), finish)
+    return response_body(
+        model, response_id, parts, ans.prompt_tokens, words(ans.text), words(thought), finish
+    )
 
 
-def stream_events(ans: Answer, model: str, response_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def stream_events(
+    ans: Answer, model: str, response_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Returns (thought events, answer events); usage is a running total and
     finishReason STOP sits on the last answer event only."""
     thought_events: list[dict[str, Any]] = []
     seen_thought = ""
     for t in ans.thoughts:
         seen_thought += t
-        thought_events.append(response_body(
-            model, response_id, [{"text": t, "thought": True}], ans.prompt_tokens,
-            0, words(seen_thought), None))
+        thought_events.append(
+            response_body(
+                model,
+                response_id,
+                [{"text": t, "thought": True}],
+                ans.prompt_tokens,
+                0,
+                words(seen_thought),
+                None,
+            )
+        )
     tt = words(seen_thought)
     answer_events: list[dict[str, Any]] = []
     if ans.calls:
-        answer_events.append(response_body(model, response_id, ans.calls, ans.prompt_tokens, 0, tt, None))
+        answer_events.append(
+            response_body(model, response_id, ans.calls, ans.prompt_tokens, 0, tt, None)
+        )
     seen = ""
     for piece in ans.pieces:
         seen += piece
-        answer_events.append(response_body(
-            model, response_id, [{"text": piece}], ans.prompt_tokens, words(seen), tt, None))
+        answer_events.append(
+            response_body(
+                model, response_id, [{"text": piece}], ans.prompt_tokens, words(seen), tt, None
+            )
+        )
     if answer_events:
         answer_events[-1]["candidates"][0]["finishReason"] = "STOP"
     return thought_events, answer_events
@@ -328,15 +349,19 @@ def blocked_response(model: str, response_id: str, prompt_tokens: int) -> dict[s
 def safety_finish_response(model: str, response_id: str, prompt_tokens: int) -> dict[str, Any]:
     """A candidate stopped for safety, with no content."""
     return {
-        "candidates": [{
-            "finishReason": "SAFETY",
-            "index": 0,
-            "safetyRatings": [{
-                "category": "HARM_CATEGORY_DANGEROUS_CONTENT",
-                "probability": "HIGH",
-                "blocked": True,
-            }],
-        }],
+        "candidates": [
+            {
+                "finishReason": "SAFETY",
+                "index": 0,
+                "safetyRatings": [
+                    {
+                        "category": "HARM_CATEGORY_DANGEROUS_CONTENT",
+                        "probability": "HIGH",
+                        "blocked": True,
+                    }
+                ],
+            }
+        ],
         "usageMetadata": usage(prompt_tokens, 0, 0),
         "modelVersion": model,
         "responseId": response_id,
@@ -370,7 +395,7 @@ def embed_one(req: dict[str, Any], default_dims: int | None = None) -> dict[str,
 
 def rfc3339(t: dt.datetime) -> str:
     """UTC timestamp the way Google writes it."""
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -417,9 +442,13 @@ class PendingUpload:
     def finish(self) -> StoredFile:
         """The stored file; video/* starts PROCESSING (ACTIVE after 2 GETs)."""
         return StoredFile(
-            file_id=self.file_id, display_name=self.display_name, mime_type=self.mime_type,
-            data=bytes(self.data), created=dt.datetime.now(dt.timezone.utc),
-            state="PROCESSING" if self.mime_type.startswith("video/") else "ACTIVE")
+            file_id=self.file_id,
+            display_name=self.display_name,
+            mime_type=self.mime_type,
+            data=bytes(self.data),
+            created=dt.datetime.now(dt.UTC),
+            state="PROCESSING" if self.mime_type.startswith("video/") else "ACTIVE",
+        )
 
 
 def to_int(text: Any, default: int = 0) -> int:

@@ -17,8 +17,13 @@ def fake_gemini_process() -> Iterator[str]:
     """Run the fake in a process of its own (like a remote API: it does not share the caller's
     interpreter lock); yields its base URL. Used by benchmarks that time the caller."""
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.gemini_process"], cwd=root,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.gemini_process"],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()

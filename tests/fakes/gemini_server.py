@@ -48,6 +48,7 @@ MODEL_PREFIXES = ("gemini", "text-embedding", "embedding")
 TRUNCATING = {"cut", "nofinish", "error_event"}
 NOT_JSON_BODY = "<html><body>502 Bad Gateway (fake: not json)</body></html>"
 
+
 class ConnectionCut(Exception):
     """Raised inside a response body iterator to drop the TCP connection.
 
@@ -120,8 +121,12 @@ class FakeState:
             return P.parse_fault(self.faults.popleft() if self.faults else header, self.flaky)
 
 
-def error(code: int, message: str | None = None, status: str | None = None,
-          headers: dict[str, str] | None = None) -> JSONResponse:
+def error(
+    code: int,
+    message: str | None = None,
+    status: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """Google-style JSON error response."""
     return JSONResponse(P.error_body(code, message, status), status_code=code, headers=headers)
 
@@ -136,9 +141,12 @@ def _guard(request: Request) -> Response | None:
     if version not in VERSIONS:
         return error(404, f"Unknown API version {version}.")
     if not (request.headers.get("x-goog-api-key") or request.query_params.get("key")):
-        return error(403, "Method doesn't allow unregistered callers (callers without established"
-                     " identity). Please use API Key or other form of API consumer identity"
-                     " to call this API.")
+        return error(
+            403,
+            "Method doesn't allow unregistered callers (callers without established"
+            " identity). Please use API Key or other form of API consumer identity"
+            " to call this API.",
+        )
     return None
 
 
@@ -162,8 +170,15 @@ def create_app(state: FakeState | None = None) -> Starlette:
             body, ok = None, True
         else:
             body, ok = P.parse_json(await request.body())
-        st.log({"method": request.method, "path": request.url.path, "model": model,
-                "body": body, "headers": dict(request.headers)})
+        st.log(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "model": model,
+                "body": body,
+                "headers": dict(request.headers),
+            }
+        )
         return body, ok
 
     async def pre_fault(fault: P.Fault | None) -> Response | None:
@@ -187,11 +202,16 @@ def create_app(state: FakeState | None = None) -> Starlette:
             if f is None:
                 return error(403, P.no_file_message(file_id))
             if f.state != "ACTIVE":
-                return error(400, f"The File {f.file_id} is not in an ACTIVE state and usage"
-                             " is not allowed.", "FAILED_PRECONDITION")
+                return error(
+                    400,
+                    f"The File {f.file_id} is not in an ACTIVE state and usage is not allowed.",
+                    "FAILED_PRECONDITION",
+                )
         return None
 
-    async def generate(request: Request, model: str, body: dict[str, Any], stream: bool) -> Response:
+    async def generate(
+        request: Request, model: str, body: dict[str, Any], stream: bool
+    ) -> Response:
         fault = st.take_fault(request.headers.get("x-fake-fault"))
         if (early := await pre_fault(fault)) is not None:
             return early
@@ -217,13 +237,17 @@ def create_app(state: FakeState | None = None) -> Starlette:
                 return error(500)
             if name == "stall":
                 await asyncio.sleep(arg / 1000)
-            return JSONResponse(P.full_response(ans, model, rid, None if name == "nofinish" else "STOP"))
+            return JSONResponse(
+                P.full_response(ans, model, rid, None if name == "nofinish" else "STOP")
+            )
         delay = P.to_int(request.headers.get("x-fake-chunk-delay-ms")) / 1000
-        return StreamingResponse(_events(ans, model, rid, name, arg, delay),
-                                 media_type="text/event-stream")
+        return StreamingResponse(
+            _events(ans, model, rid, name, arg, delay), media_type="text/event-stream"
+        )
 
-    async def _events(ans: P.Answer, model: str, rid: str, name: str, arg: int,
-                      delay: float) -> AsyncIterator[bytes]:
+    async def _events(
+        ans: P.Answer, model: str, rid: str, name: str, arg: int, delay: float
+    ) -> AsyncIterator[bytes]:
         thoughts, answer = P.stream_events(ans, model, rid)
         if name in TRUNCATING:
             answer = answer[:arg]
@@ -238,7 +262,9 @@ def create_app(state: FakeState | None = None) -> Starlette:
         if name == "cut":
             raise ConnectionCut(f"fake cut after {arg} events")
         if name == "error_event":
-            yield P.sse(P.error_body(500, "An internal error has occurred (fake error event).", "INTERNAL"))
+            yield P.sse(
+                P.error_body(500, "An internal error has occurred (fake error event).", "INTERNAL")
+            )
 
     async def embed(request: Request, model: str, body: dict[str, Any], batch: bool) -> Response:
         fault = st.take_fault(request.headers.get("x-fake-fault"))
@@ -263,9 +289,12 @@ def create_app(state: FakeState | None = None) -> Starlette:
         if not ok or not isinstance(body, dict):
             return error(400, "Invalid JSON payload received.")
         if not model.startswith(MODEL_PREFIXES) or "missing" in model:
-            return error(404, f"models/{model} is not found for API version {version}, or is not"
-                         f" supported for {method}. Call ListModels to see the list of available"
-                         " models and their supported methods.")
+            return error(
+                404,
+                f"models/{model} is not found for API version {version}, or is not"
+                f" supported for {method}. Call ListModels to see the list of available"
+                " models and their supported methods.",
+            )
         if method == "generateContent":
             return await generate(request, model, body, stream=False)
         if method == "streamGenerateContent":
@@ -281,11 +310,13 @@ def create_app(state: FakeState | None = None) -> Starlette:
         await record(request, None)
         return error(404, f"Fake Gemini has no route {request.method} {request.url.path}.")
 
-    app = Starlette(routes=[
-        *file_routes(st, record, error, _guard, _base_url),
-        Route("/{version}/models/{target}", model_action, methods=["POST"]),
-        Route("/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-    ])
+    app = Starlette(
+        routes=[
+            *file_routes(st, record, error, _guard, _base_url),
+            Route("/{version}/models/{target}", model_action, methods=["POST"]),
+            Route("/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ]
+    )
     app.state.fake = st
     return app
 
@@ -336,12 +367,21 @@ class FakeGemini:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         self._port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, loop="asyncio", log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app,
+            loop="asyncio",
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
         _install_log_filter()
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                  name=f"fake-gemini-{self._port}", daemon=True)
+        thread = threading.Thread(
+            target=server.run,
+            kwargs={"sockets": [sock]},
+            name=f"fake-gemini-{self._port}",
+            daemon=True,
+        )
         thread.start()
         deadline = time.monotonic() + 10
         while not server.started:
@@ -388,4 +428,3 @@ class FakeGemini:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-

@@ -58,21 +58,42 @@ class FakeGoogle:
             keys.append({**jwk, "kid": kid, "alg": "RS256", "use": "sig"})
         return {"keys": keys}
 
-    def id_token(self, *, sub: str = "1234567890", email: str | None = "user@gmail.com",
-                 email_verified: bool = True, name: str | None = "Google User",
-                 picture: str | None = "https://example.com/p.png", audience: str | None = None,
-                 issuer: str = ISSUER, expires_in: int = 3600, key: Any = None,
-                 kid: str | None = None, drop: tuple[str, ...] = (),
-                 headers: dict[str, Any] | None = None, **claims: Any) -> str:
+    def id_token(
+        self,
+        *,
+        sub: str = "1234567890",
+        email: str | None = "user@gmail.com",
+        email_verified: bool = True,
+        name: str | None = "Google User",
+        picture: str | None = "https://example.com/p.png",
+        audience: str | None = None,
+        issuer: str = ISSUER,
+        expires_in: int = 3600,
+        key: Any = None,
+        kid: str | None = None,
+        drop: tuple[str, ...] = (),
+        headers: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
         """A signed ID token; every part can be made wrong for negative tests."""
         now = int(time.time())
-        payload = {"iss": issuer, "aud": audience or self.client_id, "sub": sub,
-                   "iat": now, "exp": now + expires_in, "email": email,
-                   "email_verified": email_verified, "name": name, "picture": picture, **claims}
+        payload = {
+            "iss": issuer,
+            "aud": audience or self.client_id,
+            "sub": sub,
+            "iat": now,
+            "exp": now + expires_in,
+            "email": email,
+            "email_verified": email_verified,
+            "name": name,
+            "picture": picture,
+            **claims,
+        }
         payload = {k: v for k, v in payload.items() if v is not None and k not in drop}
         signing = key or self._keys[self.kid]
-        return jwt.encode(payload, signing, algorithm="RS256",
-                          headers={"kid": kid or self.kid, **(headers or {})})
+        return jwt.encode(
+            payload, signing, algorithm="RS256", headers={"kid": kid or self.kid, **(headers or {})}
+        )
 
     @property
     def jwks_url(self) -> str:
@@ -80,7 +101,7 @@ class FakeGoogle:
         assert self._server is not None, "start() first"
         return f"http://127.0.0.1:{self._server.server_address[1]}/oauth2/v3/certs"
 
-    def start(self) -> "FakeGoogle":
+    def start(self) -> FakeGoogle:
         """Serve the JWKS on 127.0.0.1 (a free port) in a daemon thread."""
         fake = self
 

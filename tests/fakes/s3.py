@@ -22,8 +22,11 @@ from apsara_core.config import Settings
 from apsara_core.db.embedded import free_port
 
 BUCKET = "apsara-test"
-CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test",
-               "region_name": "us-east-1"}
+CREDENTIALS = {
+    "aws_access_key_id": "test",
+    "aws_secret_access_key": "test",
+    "region_name": "us-east-1",
+}
 
 
 def s3_client(endpoint: str) -> Any:
@@ -37,8 +40,9 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
     exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -63,16 +67,26 @@ def s3_overrides(endpoint: str) -> dict[str, Any]:
     """Settings fields pointing S3 storage at the test server, under a fresh prefix."""
     from pydantic import SecretStr
 
-    return {"s3_bucket": BUCKET, "s3_endpoint_url": endpoint, "s3_prefix": f"t{uuid4().hex[:12]}/",
-            "aws_access_key_id": SecretStr("test"), "aws_secret_access_key": SecretStr("test"),
-            "aws_region": "us-east-1"}
+    return {
+        "s3_bucket": BUCKET,
+        "s3_endpoint_url": endpoint,
+        "s3_prefix": f"t{uuid4().hex[:12]}/",
+        "aws_access_key_id": SecretStr("test"),
+        "aws_secret_access_key": SecretStr("test"),
+        "aws_region": "us-east-1",
+    }
 
 
 def s3_env(endpoint: str) -> dict[str, str]:
     """The same for an `apsara` subprocess."""
-    return {"S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": endpoint, "S3_PREFIX": f"t{uuid4().hex[:12]}/",
-            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": "us-east-1"}
+    return {
+        "S3_BUCKET": BUCKET,
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_PREFIX": f"t{uuid4().hex[:12]}/",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 def keys(endpoint: str, prefix: str) -> list[str]:

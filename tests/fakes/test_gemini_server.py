@@ -41,8 +41,11 @@ def client(fake: FakeGemini) -> genai.Client:
 
 def hdrs(timeout: int | None = None, **headers: str) -> types.GenerateContentConfig:
     """Per-call headers (underscores become dashes), e.g. hdrs(x_fake_fault="429")."""
-    return types.GenerateContentConfig(http_options=types.HttpOptions(
-        headers={k.replace("_", "-"): v for k, v in headers.items()}, timeout=timeout))
+    return types.GenerateContentConfig(
+        http_options=types.HttpOptions(
+            headers={k.replace("_", "-"): v for k, v in headers.items()}, timeout=timeout
+        )
+    )
 
 
 def fault(name: str, timeout: int | None = None) -> types.GenerateContentConfig:
@@ -85,9 +88,14 @@ def test_generate_plain(client: genai.Client, fake: FakeGemini) -> None:
 @pytest.mark.asyncio
 async def test_stream_with_thoughts(client: genai.Client) -> None:
     cfg = types.GenerateContentConfig(
-        thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=1024))
-    chunks = [c async for c in await client.aio.models.generate_content_stream(
-        model=MODEL, contents="why is the sky blue", config=cfg)]
+        thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=1024)
+    )
+    chunks = [
+        c
+        async for c in await client.aio.models.generate_content_stream(
+            model=MODEL, contents="why is the sky blue", config=cfg
+        )
+    ]
     first_parts = chunks[0].candidates[0].content.parts
     assert first_parts[0].thought and first_parts[0].text.startswith("Thinking about:")
     thought = "".join(p.text for c in chunks for p in c.candidates[0].content.parts if p.thought)
@@ -119,7 +127,10 @@ def test_history_and_system_instruction(client: genai.Client) -> None:
         types.Content(role="user", parts=[types.Part(text="second question")]),
     ]
     r = client.models.generate_content(
-        model=MODEL, contents=contents, config=types.GenerateContentConfig(system_instruction=system))
+        model=MODEL,
+        contents=contents,
+        config=types.GenerateContentConfig(system_instruction=system),
+    )
     assert r.text == f"[sys:{system[:40]}] Echo: second question (turns=3)"
     assert r.usage_metadata.prompt_token_count == 6 + len(system.split())
 
@@ -132,8 +143,11 @@ def test_chat_session_counts_turns(client: genai.Client) -> None:
 
 @pytest.mark.parametrize("n", [1, 3, 7, 12])
 def test_chunk_count_header(client: genai.Client, n: int) -> None:
-    chunks = list(client.models.generate_content_stream(
-        model=MODEL, contents="hi", config=hdrs(x_fake_chunks=str(n))))
+    chunks = list(
+        client.models.generate_content_stream(
+            model=MODEL, contents="hi", config=hdrs(x_fake_chunks=str(n))
+        )
+    )
     parts = texts(chunks)
     assert len(parts) == n == len(chunks)
     joined = "".join(parts)
@@ -145,17 +159,30 @@ def test_chunk_count_header(client: genai.Client, n: int) -> None:
 
 def test_chunk_delay_header(client: genai.Client) -> None:
     t0 = time.perf_counter()
-    chunks = list(client.models.generate_content_stream(
-        model=MODEL, contents="a b c", config=hdrs(x_fake_chunks="3", x_fake_chunk_delay_ms="60")))
+    chunks = list(
+        client.models.generate_content_stream(
+            model=MODEL,
+            contents="a b c",
+            config=hdrs(x_fake_chunks="3", x_fake_chunk_delay_ms="60"),
+        )
+    )
     assert len(chunks) == 3 and time.perf_counter() - t0 >= 0.12
 
 
 def test_function_call_round_trip(client: genai.Client, fake: FakeGemini) -> None:
-    tool = types.Tool(function_declarations=[types.FunctionDeclaration(
-        name="calculator", description="adds",
-        parameters_json_schema={"type": "object", "properties": {"a": {"type": "integer"}}})])
+    tool = types.Tool(
+        function_declarations=[
+            types.FunctionDeclaration(
+                name="calculator",
+                description="adds",
+                parameters_json_schema={"type": "object", "properties": {"a": {"type": "integer"}}},
+            )
+        ]
+    )
     cfg = types.GenerateContentConfig(tools=[tool])
-    user = types.Content(role="user", parts=[types.Part(text='add CALL:calculator({"a": 1, "b": 2})')])
+    user = types.Content(
+        role="user", parts=[types.Part(text='add CALL:calculator({"a": 1, "b": 2})')]
+    )
     r = client.models.generate_content(model=MODEL, contents=[user], config=cfg)
     (call,) = r.function_calls
     assert (call.id, call.name, call.args) == ("fc_1", "calculator", {"a": 1, "b": 2})
@@ -163,10 +190,13 @@ def test_function_call_round_trip(client: genai.Client, fake: FakeGemini) -> Non
     assert part.thought_signature and part.thought_signature.startswith(b"sig:calculator")
     assert r.candidates[0].finish_reason == types.FinishReason.STOP and r.text is None
 
-    reply = types.Content(role="user", parts=[types.Part.from_function_response(
-        name="calculator", response={"result": 3})])
+    reply = types.Content(
+        role="user",
+        parts=[types.Part.from_function_response(name="calculator", response={"result": 3})],
+    )
     r2 = client.models.generate_content(
-        model=MODEL, contents=[user, r.candidates[0].content, reply], config=cfg)
+        model=MODEL, contents=[user, r.candidates[0].content, reply], config=cfg
+    )
     assert r2.text == 'Echo: calculator -> {"result": 3} (turns=3)'
     sent = fake.requests[-1]["body"]["contents"][1]["parts"][0]
     assert base64.urlsafe_b64decode(sent["thoughtSignature"]).startswith(b"sig:calculator")
@@ -198,10 +228,14 @@ def test_count_tokens(client: genai.Client) -> None:
 # --------------------------------------------------------------------------- files
 
 
-def test_files_upload_get_list_delete(client: genai.Client, fake: FakeGemini, tmp_path: Path) -> None:
+def test_files_upload_get_list_delete(
+    client: genai.Client, fake: FakeGemini, tmp_path: Path
+) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(b"hello file")
-    f1 = client.files.upload(file=str(path), config={"mime_type": "text/plain", "display_name": "notes"})
+    f1 = client.files.upload(
+        file=str(path), config={"mime_type": "text/plain", "display_name": "notes"}
+    )
     f2 = client.files.upload(file=io.BytesIO(b"\x00\x01\x02"), config={"mime_type": "image/png"})
     assert f1.name.startswith("files/") and f1.name[6:].isalnum() and f1.name[6:].islower()
     assert (f1.display_name, f1.mime_type, f1.size_bytes) == ("notes", "text/plain", 10)
@@ -210,8 +244,10 @@ def test_files_upload_get_list_delete(client: genai.Client, fake: FakeGemini, tm
     assert client.files.get(name=f1.name).size_bytes == 10
     assert [f.name for f in client.files.list(config={"page_size": 1})] == [f1.name, f2.name]
 
-    r = client.models.generate_content(model=MODEL, contents=[
-        types.Part.from_uri(file_uri=f1.uri, mime_type=f1.mime_type), "describe"])
+    r = client.models.generate_content(
+        model=MODEL,
+        contents=[types.Part.from_uri(file_uri=f1.uri, mime_type=f1.mime_type), "describe"],
+    )
     assert r.text == "Echo: describe (turns=1)"
 
     client.files.delete(name=f1.name)
@@ -219,8 +255,10 @@ def test_files_upload_get_list_delete(client: genai.Client, fake: FakeGemini, tm
         client.files.get(name=f1.name)
     assert exc.value.code == 403
     with pytest.raises(errors.ClientError) as exc:
-        client.models.generate_content(model=MODEL, contents=[
-            types.Part.from_uri(file_uri=f1.uri, mime_type="text/plain"), "describe"])
+        client.models.generate_content(
+            model=MODEL,
+            contents=[types.Part.from_uri(file_uri=f1.uri, mime_type="text/plain"), "describe"],
+        )
     assert (exc.value.code, exc.value.status) == (403, "PERMISSION_DENIED")
     assert [f.name for f in client.files.list()] == [f2.name]
 
@@ -233,7 +271,11 @@ def test_video_processing_then_active(client: genai.Client) -> None:
         client.models.generate_content(model=MODEL, contents=[part, "what happens"])
     assert (exc.value.code, exc.value.status) == (400, "FAILED_PRECONDITION")
     states = [client.files.get(name=v.name).state for _ in range(3)]
-    assert states == [types.FileState.PROCESSING, types.FileState.PROCESSING, types.FileState.ACTIVE]
+    assert states == [
+        types.FileState.PROCESSING,
+        types.FileState.PROCESSING,
+        types.FileState.ACTIVE,
+    ]
     assert client.models.generate_content(model=MODEL, contents=[part, "go"]).text
 
 
@@ -269,18 +311,27 @@ def test_unknown_model_is_404(client: genai.Client) -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize(("code", "status", "exc_type"), [
-    (429, "RESOURCE_EXHAUSTED", errors.ClientError),
-    (500, "INTERNAL", errors.ServerError),
-    (503, "UNAVAILABLE", errors.ServerError),
-    (400, "INVALID_ARGUMENT", errors.ClientError),
-    (403, "PERMISSION_DENIED", errors.ClientError),
-    (404, "NOT_FOUND", errors.ClientError),
-])
-def test_status_faults(client: genai.Client, code: int, status: str, exc_type: type, stream: bool) -> None:
+@pytest.mark.parametrize(
+    ("code", "status", "exc_type"),
+    [
+        (429, "RESOURCE_EXHAUSTED", errors.ClientError),
+        (500, "INTERNAL", errors.ServerError),
+        (503, "UNAVAILABLE", errors.ServerError),
+        (400, "INVALID_ARGUMENT", errors.ClientError),
+        (403, "PERMISSION_DENIED", errors.ClientError),
+        (404, "NOT_FOUND", errors.ClientError),
+    ],
+)
+def test_status_faults(
+    client: genai.Client, code: int, status: str, exc_type: type, stream: bool
+) -> None:
     with pytest.raises(exc_type) as exc:
         if stream:
-            list(client.models.generate_content_stream(model=MODEL, contents="x", config=fault(str(code))))
+            list(
+                client.models.generate_content_stream(
+                    model=MODEL, contents="x", config=fault(str(code))
+                )
+            )
         else:
             client.models.generate_content(model=MODEL, contents="x", config=fault(str(code)))
     assert (exc.value.code, exc.value.status) == (code, status)
@@ -295,8 +346,11 @@ def test_flaky_then_ok(client: genai.Client) -> None:
 
 def test_flaky_with_sdk_retries(client: genai.Client, fake: FakeGemini) -> None:
     retry = types.HttpRetryOptions(attempts=3, initial_delay=0.01, max_delay=0.02, jitter=0)
-    cfg = types.GenerateContentConfig(http_options=types.HttpOptions(
-        headers={"x-fake-fault": "flaky:2:retry"}, retry_options=retry))
+    cfg = types.GenerateContentConfig(
+        http_options=types.HttpOptions(
+            headers={"x-fake-fault": "flaky:2:retry"}, retry_options=retry
+        )
+    )
     assert client.models.generate_content(model=MODEL, contents="x", config=cfg).text
     assert len(gen_calls(fake)) == 3
 
@@ -318,7 +372,9 @@ def test_script_queue(client: genai.Client, fake: FakeGemini) -> None:
 def test_cut_raises_transport_error(client: genai.Client) -> None:
     got: list[str] = []
     with pytest.raises(httpx2.RemoteProtocolError):
-        for ch in client.models.generate_content_stream(model=MODEL, contents="a b c d e f g", config=fault("cut:2")):
+        for ch in client.models.generate_content_stream(
+            model=MODEL, contents="a b c d e f g", config=fault("cut:2")
+        ):
             got.extend(texts([ch]))
     assert len(got) == 2
     with pytest.raises(httpx2.RemoteProtocolError):
@@ -331,13 +387,18 @@ async def test_cut_raises_transport_error_async(client: genai.Client) -> None:
     got: list[str] = []
     with pytest.raises(httpx2.RemoteProtocolError):
         async for ch in await client.aio.models.generate_content_stream(
-                model=MODEL, contents="a b c d e f g", config=fault("cut:3")):
+            model=MODEL, contents="a b c d e f g", config=fault("cut:3")
+        ):
             got.extend(texts([ch]))
     assert len(got) == 3
 
 
 def test_nofinish(client: genai.Client) -> None:
-    chunks = list(client.models.generate_content_stream(model=MODEL, contents="a b c d e f", config=fault("nofinish:2")))
+    chunks = list(
+        client.models.generate_content_stream(
+            model=MODEL, contents="a b c d e f", config=fault("nofinish:2")
+        )
+    )
     assert len(texts(chunks)) == 2
     assert all(c.candidates[0].finish_reason is None for c in chunks)
 
@@ -345,7 +406,9 @@ def test_nofinish(client: genai.Client) -> None:
 def test_error_event(client: genai.Client) -> None:
     got: list[str] = []
     with pytest.raises(errors.ServerError) as exc:
-        for ch in client.models.generate_content_stream(model=MODEL, contents="a b c d e", config=fault("error_event:2")):
+        for ch in client.models.generate_content_stream(
+            model=MODEL, contents="a b c d e", config=fault("error_event:2")
+        ):
             got.extend(texts([ch]))
     assert len(got) == 2 and exc.value.status == "INTERNAL"
 
@@ -353,7 +416,11 @@ def test_error_event(client: genai.Client) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 def test_blocked(client: genai.Client, stream: bool) -> None:
     if stream:
-        (r,) = list(client.models.generate_content_stream(model=MODEL, contents="x", config=fault("blocked")))
+        (r,) = list(
+            client.models.generate_content_stream(
+                model=MODEL, contents="x", config=fault("blocked")
+            )
+        )
     else:
         r = client.models.generate_content(model=MODEL, contents="x", config=fault("blocked"))
     assert r.prompt_feedback.block_reason == types.BlockedReason.SAFETY
@@ -363,7 +430,11 @@ def test_blocked(client: genai.Client, stream: bool) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 def test_safety_finish(client: genai.Client, stream: bool) -> None:
     if stream:
-        (r,) = list(client.models.generate_content_stream(model=MODEL, contents="x", config=fault("safety_finish")))
+        (r,) = list(
+            client.models.generate_content_stream(
+                model=MODEL, contents="x", config=fault("safety_finish")
+            )
+        )
     else:
         r = client.models.generate_content(model=MODEL, contents="x", config=fault("safety_finish"))
     assert r.candidates[0].finish_reason == types.FinishReason.SAFETY and r.text is None
@@ -374,17 +445,25 @@ def test_slow(client: genai.Client) -> None:
     assert client.models.generate_content(model=MODEL, contents="x", config=fault("slow:150")).text
     assert time.perf_counter() - t0 >= 0.15
     with pytest.raises(httpx2.ReadTimeout):
-        list(client.models.generate_content_stream(model=MODEL, contents="x", config=fault("slow:1000", timeout=200)))
+        list(
+            client.models.generate_content_stream(
+                model=MODEL, contents="x", config=fault("slow:1000", timeout=200)
+            )
+        )
 
 
 def test_stall_trips_idle_timeout(client: genai.Client) -> None:
     got: list[str] = []
     t0 = time.perf_counter()
     with pytest.raises(httpx2.ReadTimeout):
-        for ch in client.models.generate_content_stream(model=MODEL, contents="a b c d", config=fault("stall:1500", timeout=250)):
+        for ch in client.models.generate_content_stream(
+            model=MODEL, contents="a b c d", config=fault("stall:1500", timeout=250)
+        ):
             got.extend(texts([ch]))
     assert len(got) == 1 and time.perf_counter() - t0 < 1.0
-    chunks = list(client.models.generate_content_stream(model=MODEL, contents="a b", config=fault("stall:50")))
+    chunks = list(
+        client.models.generate_content_stream(model=MODEL, contents="a b", config=fault("stall:50"))
+    )
     assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
 
 
@@ -392,13 +471,19 @@ def test_notjson(client: genai.Client) -> None:
     with pytest.raises(json.JSONDecodeError):
         client.models.generate_content(model=MODEL, contents="x", config=fault("notjson"))
     with pytest.raises(errors.UnknownApiResponseError):
-        list(client.models.generate_content_stream(model=MODEL, contents="x", config=fault("notjson")))
+        list(
+            client.models.generate_content_stream(
+                model=MODEL, contents="x", config=fault("notjson")
+            )
+        )
 
 
 def test_sse_wire_format(fake: FakeGemini) -> None:
-    r = httpx.post(f"{fake.base_url}/v1beta/models/{MODEL}:streamGenerateContent?alt=sse",
-                   headers={"x-goog-api-key": "k", "x-fake-chunks": "2"},
-                   json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+    r = httpx.post(
+        f"{fake.base_url}/v1beta/models/{MODEL}:streamGenerateContent?alt=sse",
+        headers={"x-goog-api-key": "k", "x-fake-chunks": "2"},
+        json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+    )
     assert r.headers["content-type"].startswith("text/event-stream")
     events = r.text.split("\n\n")
     assert events[-1] == "" and len(events) == 3

@@ -30,7 +30,10 @@ def served(mongo_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """A real `apsara serve` shared by a module's tests, on a database of its own (request
     limit raised out of the way). Starting one takes seconds on a loaded machine."""
     root = tmp_path_factory.mktemp("serve")
-    env = apsara_env(f"mongodb://127.0.0.1:{mongo_port}/t_{uuid4().hex[:16]}", root,
-                     RATE_LIMIT_MAX_REQUESTS="100000")
+    env = apsara_env(
+        f"mongodb://127.0.0.1:{mongo_port}/t_{uuid4().hex[:16]}",
+        root,
+        RATE_LIMIT_MAX_REQUESTS="100000",
+    )
     with serve(env, root) as running:
         yield running

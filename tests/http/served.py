@@ -38,8 +38,14 @@ def serve(env: dict[str, str], cwd: Path) -> Iterator[Served]:
     port = free_port()
     log = cwd / "serve.log"
     with log.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "apsara_tui", "serve", "--port", str(port)],
-                                env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "apsara_tui", "serve", "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

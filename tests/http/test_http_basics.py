@@ -11,7 +11,11 @@ async def test_health(http: httpx.AsyncClient) -> None:
     resp = await http.get("/api/health")
     assert resp.status_code == 200
     body = resp.json()
-    assert body["success"] is True and body["status"] == "ok" and body["schemaVersion"] == SCHEMA_VERSION
+    assert (
+        body["success"] is True
+        and body["status"] == "ok"
+        and body["schemaVersion"] == SCHEMA_VERSION
+    )
 
 
 async def test_openapi_lists_endpoints(http: httpx.AsyncClient) -> None:
@@ -23,8 +27,13 @@ async def test_openapi_lists_endpoints(http: httpx.AsyncClient) -> None:
 async def test_unknown_route_and_method_use_the_envelope(http: httpx.AsyncClient) -> None:
     resp = await http.get("/api/nope")
     assert resp.status_code == 404
-    assert resp.json() == {"success": False, "error": "Not Found", "details": "Not Found",
-                           "code": "NOT_FOUND", "suggestions": ["See /api/openapi.json for the endpoints"]}
+    assert resp.json() == {
+        "success": False,
+        "error": "Not Found",
+        "details": "Not Found",
+        "code": "NOT_FOUND",
+        "suggestions": ["See /api/openapi.json for the endpoints"],
+    }
     resp = await http.post("/api/health")
     assert resp.status_code == 405 and resp.json()["code"] == "METHOD_NOT_ALLOWED"
 

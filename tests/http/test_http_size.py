@@ -31,15 +31,19 @@ def padded(size: int) -> bytes:
 async def pieces(body: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
     """`body` as a stream without a Content-Length (chunked)."""
     for start in range(0, len(body), size):
-        yield body[start:start + size]
+        yield body[start : start + size]
 
 
 async def test_the_limit_is_exact_with_and_without_content_length(http: httpx.AsyncClient) -> None:
     headers = {"Content-Type": "application/json"}
     for send in (lambda b: b, pieces):
-        at_limit = await http.post("/api/users/login", content=send(padded(MAX_JSON_BYTES)), headers=headers)
+        at_limit = await http.post(
+            "/api/users/login", content=send(padded(MAX_JSON_BYTES)), headers=headers
+        )
         assert at_limit.status_code == 401, at_limit.text  # read, parsed, refused as a bad login
-        over = await http.post("/api/users/login", content=send(padded(MAX_JSON_BYTES + 1)), headers=headers)
+        over = await http.post(
+            "/api/users/login", content=send(padded(MAX_JSON_BYTES + 1)), headers=headers
+        )
         assert over.status_code == 413 and over.json()["code"] == "PAYLOAD_TOO_LARGE"
         assert over.json()["field"] == "body" and over.headers["connection"] == "close"
 
@@ -51,8 +55,10 @@ def _connect(served: Served) -> socket.socket:
 
 
 def _head(extra: str) -> bytes:
-    return (f"POST /api/users/login HTTP/1.1\r\nHost: apsara.test\r\n"
-            f"Content-Type: application/json\r\n{extra}\r\n").encode()
+    return (
+        f"POST /api/users/login HTTP/1.1\r\nHost: apsara.test\r\n"
+        f"Content-Type: application/json\r\n{extra}\r\n"
+    ).encode()
 
 
 def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], dict]:
@@ -66,7 +72,7 @@ def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], dict]:
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.lower().split(": ", 1) for line in lines[1:])
-    return int(lines[0].split()[1]), headers, json.loads(body[:_length(data)])
+    return int(lines[0].split()[1]), headers, json.loads(body[: _length(data)])
 
 
 def _length(data: bytes) -> int:
@@ -119,8 +125,14 @@ def test_a_200_mb_chunked_body_is_refused_at_the_limit_without_buffering(served:
     pid = served.proc.pid
     with httpx.Client(base_url=served.url) as client:  # warm up, with a body at the limit
         for _ in range(3):
-            assert client.post("/api/users/login", content=padded(MAX_JSON_BYTES),
-                               headers={"Content-Type": "application/json"}).status_code == 401
+            assert (
+                client.post(
+                    "/api/users/login",
+                    content=padded(MAX_JSON_BYTES),
+                    headers={"Content-Type": "application/json"},
+                ).status_code
+                == 401
+            )
     _reset_peak(pid)
     before = _vm(pid, "VmHWM")
     with _connect(served) as sock:
@@ -131,8 +143,10 @@ def test_a_200_mb_chunked_body_is_refused_at_the_limit_without_buffering(served:
         except (ConnectionResetError, json.JSONDecodeError, IndexError):
             status = None  # the server hung up on the rest of the body before we read its 413
     growth = _vm(pid, "VmHWM") - before
-    print(f"200 MB chunked: sent {sent / MiB:.1f} MiB before the refusal; peak RSS "
-          f"{before / MiB:.0f} MiB -> +{growth / MiB:.1f} MiB")
+    print(
+        f"200 MB chunked: sent {sent / MiB:.1f} MiB before the refusal; peak RSS "
+        f"{before / MiB:.0f} MiB -> +{growth / MiB:.1f} MiB"
+    )
     assert status in (413, None)
     assert sent < 64 * MiB  # reading stopped at the limit (the rest is socket buffers)
     assert growth < 16 * MiB

@@ -22,7 +22,6 @@ from apsara_core.errors import RateLimitError
 from apsara_core.http.app import create_app
 from tests.core.chat_helpers import stored, used
 from tests.factories import STRONG_PASSWORD, principal_of, registered_user
-from tests.fakes.fixtures import chat_core, chat_settings, fake_gemini, fake_gemini_server  # noqa: F401
 
 STREAMS = ("/api/ai/generate/stream", "/api/ai/edit-message/stream", "/api/ai/regenerate/stream")
 THOUGHTS = {"thinkingConfig": {"includeThoughts": True}}
@@ -42,7 +41,9 @@ async def signed_in(core: Core, email: str, plan: str = "premium") -> tuple[dict
     user = await registered_user(core, email)
     await core.db.users.update_one({"_id": user["_id"]}, {"$set": {"subscriptionPlan": plan}})
     session = await core.auth.login(email=email, password=STRONG_PASSWORD)
-    return {"Authorization": f"Bearer {session.token}"}, principal_of({**user, "subscriptionPlan": plan})
+    return {"Authorization": f"Bearer {session.token}"}, principal_of(
+        {**user, "subscriptionPlan": plan}
+    )
 
 
 async def conversation(api: httpx.AsyncClient, auth: dict[str, str]) -> str:
@@ -52,41 +53,57 @@ async def conversation(api: httpx.AsyncClient, auth: dict[str, str]) -> str:
 
 async def sse(api: httpx.AsyncClient, path: str, auth: dict[str, str], body: dict) -> list[dict]:
     async with api.stream("POST", path, headers=auth, json=body) as resp:
-        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
-        return [json.loads(line[6:]) async for line in resp.aiter_lines() if line.startswith("data: ")]
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith(
+            "text/event-stream"
+        )
+        return [
+            json.loads(line[6:]) async for line in resp.aiter_lines() if line.startswith("data: ")
+        ]
 
 
 def bodies(cid: str, message_id: str = "m_none", **extra: Any) -> dict[str, dict]:
     """A body per streaming route, for conversation `cid`."""
-    return {STREAMS[0]: {"conversationId": cid, "contents": "hello", **extra},
-            STREAMS[1]: {"conversationId": cid, "messageId": message_id, "newContent": "hi", **extra},
-            STREAMS[2]: {"conversationId": cid, **extra}}
+    return {
+        STREAMS[0]: {"conversationId": cid, "contents": "hello", **extra},
+        STREAMS[1]: {"conversationId": cid, "messageId": message_id, "newContent": "hi", **extra},
+        STREAMS[2]: {"conversationId": cid, **extra},
+    }
 
 
 async def test_streams_answer_early_errors_with_their_status(api, chat_core) -> None:  # noqa: F811
     alice, _ = await signed_in(chat_core, "alice@example.com")
     bob, _ = await signed_in(chat_core, "bob@example.com")
     cid = await conversation(api, alice)
-    first = (await api.post("/api/ai/generate", headers=alice, json={"conversationId": cid,
-                                                                     "contents": "hi"})).json()
+    first = (
+        await api.post(
+            "/api/ai/generate", headers=alice, json={"conversationId": cid, "contents": "hi"}
+        )
+    ).json()
     for path, body in bodies(cid, first["userMessageId"]).items():
         for auth, overrides, status, code, field in [
             (alice, {"conversationId": "c_unknown"}, 404, "NOT_FOUND", "conversationId"),
-            (bob, {}, 404, "NOT_FOUND", "conversationId"),              # someone else's
+            (bob, {}, 404, "NOT_FOUND", "conversationId"),  # someone else's
             (alice, {"model": "gpt-nope"}, 400, "VALIDATION_ERROR", "model"),
         ]:
             resp = await api.post(path, headers=auth, json={**body, **overrides})
             assert resp.status_code == status and resp.headers["content-type"] == "application/json"
             envelope = resp.json()
-            assert (envelope["success"], envelope["code"], envelope["field"]) == (False, code, field)
+            assert (envelope["success"], envelope["code"], envelope["field"]) == (
+                False,
+                code,
+                field,
+            )
     assert len(await stored(chat_core, cid)) == 2  # nothing written by the refused calls
 
 
 async def test_streams_answer_the_quota_with_429_usage_and_reset(api, chat_core) -> None:  # noqa: F811
     auth, actor = await signed_in(chat_core, "free@example.com", plan="free")
     cid = await conversation(api, auth)
-    first = (await api.post("/api/ai/generate", headers=auth, json={"conversationId": cid,
-                                                                    "contents": "hi"})).json()
+    first = (
+        await api.post(
+            "/api/ai/generate", headers=auth, json={"conversationId": cid, "contents": "hi"}
+        )
+    ).json()
     while True:  # use up today's allowance through the limits service itself
         try:
             await chat_core.limits.reserve(actor=actor, model="gemini-2.5-flash")
@@ -96,12 +113,16 @@ async def test_streams_answer_the_quota_with_429_usage_and_reset(api, chat_core)
         resp = await api.post(path, headers=auth, json=body)
         assert resp.status_code == 429, resp.text
         envelope = resp.json()
-        assert envelope["code"] == "RATE_LIMIT_EXCEEDED" and envelope["resetTime"].endswith("T00:00:00Z")
+        assert envelope["code"] == "RATE_LIMIT_EXCEEDED" and envelope["resetTime"].endswith(
+            "T00:00:00Z"
+        )
         assert envelope["usageInfo"]["subscriptionPlan"] == "free"
         assert envelope["usageInfo"]["dailyUsage"]["gemini-2.5-flash"]["limit"] == 20
 
 
-async def test_a_stream_starts_then_reports_later_failures_as_events(api, chat_core, fake_gemini) -> None:  # noqa: F811
+async def test_a_stream_starts_then_reports_later_failures_as_events(
+    api, chat_core, fake_gemini
+) -> None:  # noqa: F811
     auth, _ = await signed_in(chat_core, "carol@example.com")
     cid = await conversation(api, auth)
     events = await sse(api, STREAMS[0], auth, {"conversationId": cid, "contents": "one"})
@@ -127,9 +148,17 @@ async def test_an_interrupted_reply_is_returned_with_the_error(api, chat_core, f
     assert partial["text"] == model["content"]["text"] != ""
     assert partial["thoughts"] == model["content"]["thoughts"] != ""
     assert partial["conversationId"] == cid and partial["success"] is False
-    for path, body in [("/api/ai/edit-message", {"conversationId": cid, "newContent": "five six seven",
-                                                  "messageId": partial["userMessageId"]}),
-                       ("/api/ai/regenerate", {"conversationId": cid})]:
+    for path, body in [
+        (
+            "/api/ai/edit-message",
+            {
+                "conversationId": cid,
+                "newContent": "five six seven",
+                "messageId": partial["userMessageId"],
+            },
+        ),
+        ("/api/ai/regenerate", {"conversationId": cid}),
+    ]:
         fake_gemini.script("nofinish:2")  # a clean end without a finish reason
         resp = await api.post(path, headers=auth, json=body)
         model = (await stored(chat_core, cid))[-1]
@@ -143,7 +172,9 @@ async def test_an_interrupted_stream_says_which_reply_was_kept(api, chat_core, f
     auth, _ = await signed_in(chat_core, "erin@example.com")
     cid = await conversation(api, auth)
     fake_gemini.script("cut:2")
-    events = await sse(api, STREAMS[0], auth, {"conversationId": cid, "contents": "one two three four"})
+    events = await sse(
+        api, STREAMS[0], auth, {"conversationId": cid, "contents": "one two three four"}
+    )
     model = (await stored(chat_core, cid))[-1]
     error = events[-1]["data"]
     assert events[-1]["type"] == "error" and error["status"] == "interrupted"
@@ -158,8 +189,12 @@ async def test_server_configuration_is_never_the_clients_fault(api, chat_core, f
     cid = await conversation(api, auth)
     for fault in ("401", "403"):  # Gemini refusing the server's key
         fake_gemini.script(fault)
-        resp = await api.post("/api/ai/generate", headers=auth, json={"conversationId": cid, "contents": "hi"})
+        resp = await api.post(
+            "/api/ai/generate", headers=auth, json={"conversationId": cid, "contents": "hi"}
+        )
         assert resp.status_code == 502 and resp.json()["code"] == "PROVIDER_AUTH_FAILED"
     fake_gemini.script("400")
-    resp = await api.post("/api/ai/generate", headers=auth, json={"conversationId": cid, "contents": "hi"})
+    resp = await api.post(
+        "/api/ai/generate", headers=auth, json={"conversationId": cid, "contents": "hi"}
+    )
     assert resp.status_code == 400 and resp.json()["code"] == "PROVIDER_BAD_REQUEST"

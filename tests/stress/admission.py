@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -55,8 +55,15 @@ LIMITER_WINDOW_MS = 86_400_000  # a day: the first round's window stays current 
 
 
 def _settings(uri: str, data_dir: Path) -> Settings:
-    return Settings(_env_file=None, mongodb_uri=uri, jwt_secret=SECRET, password_pepper=PEPPER,
-                    data_dir=data_dir, bcrypt_rounds=4, env="test")
+    return Settings(
+        _env_file=None,
+        mongodb_uri=uri,
+        jwt_secret=SECRET,
+        password_pepper=PEPPER,
+        data_dir=data_dir,
+        bcrypt_rounds=4,
+        env="test",
+    )
 
 
 def _burn() -> None:
@@ -65,6 +72,7 @@ def _burn() -> None:
 
 
 # -- the worker processes -----------------------------------------------------------------
+
 
 def _worker(conn: Any, uri: str, data_dir: str) -> None:
     """A process of its own: one Core, one event loop, attempts on request."""
@@ -88,13 +96,15 @@ async def _serve(conn: Any, uri: str, data_dir: Path) -> None:
 
 
 async def _attempts(core: Core, path: AdmissionPath, spec: Round, tasks: int) -> dict[str, Any]:
-    results = await asyncio.gather(*(path.attempt(core, spec) for _ in range(tasks)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(path.attempt(core, spec) for _ in range(tasks)), return_exceptions=True
+    )
     errors = [repr(r)[:200] for r in results if isinstance(r, BaseException)]
     return {"admitted": sum(r is True for r in results), "errors": errors}
 
 
 # -- the orchestrator ---------------------------------------------------------------------
+
 
 @contextmanager
 def _server(memory: bool, sync_on_commit: bool) -> Iterator[str]:
@@ -118,19 +128,35 @@ def _with_database(uri: str, name: str) -> str:
     return urlsplit(uri)._replace(path=f"/{name}").geturl()
 
 
-async def _new_round(core: Core, number: int, clock: datetime, limit: int,
-                     first: Round | None) -> Round:
+async def _new_round(
+    core: Core, number: int, clock: datetime, limit: int, first: Round | None
+) -> Round:
     """Fresh identities for round `number`: a bare counter, a user, a key, an account."""
     bare_id, email = f"bare-{uuid4().hex}", f"stress-{uuid4().hex[:12]}@example.com"
     await core.db.stress_bare.insert_one({"_id": bare_id, "n": 0})
-    await core.users.create(actor=Principal.operator(), email=email, full_name="Stress",
-                            password=PASSWORD, verified=True)
-    return Round(number, clock.isoformat(), limit, bare_id, new_id(), f"stress:{uuid4().hex}",
-                 email, first.user_id if first else None, first.limiter_key if first else None)
+    await core.users.create(
+        actor=Principal.operator(),
+        email=email,
+        full_name="Stress",
+        password=PASSWORD,
+        verified=True,
+    )
+    return Round(
+        number,
+        clock.isoformat(),
+        limit,
+        bare_id,
+        new_id(),
+        f"stress:{uuid4().hex}",
+        email,
+        first.user_id if first else None,
+        first.limiter_key if first else None,
+    )
 
 
-async def _phase(conns: list[Any], core: Core, path: AdmissionPath, spec: Round,
-                 tasks: int) -> dict[str, Any]:
+async def _phase(
+    conns: list[Any], core: Core, path: AdmissionPath, spec: Round, tasks: int
+) -> dict[str, Any]:
     """Every worker fires `tasks` attempts at once; then what the database holds."""
     started = time.perf_counter()
     for conn in conns:
@@ -143,22 +169,33 @@ async def _phase(conns: list[Any], core: Core, path: AdmissionPath, spec: Round,
     stored = await path.stored(core, spec)
     want = path.expected(spec, attempts)
     ok = not errors and (admitted, stored) == want
-    return {"path": path.name, "attempts": attempts, "admitted": admitted, "stored": stored,
-            "want": want, "seconds": seconds, "errors": errors, "ok": ok}
+    return {
+        "path": path.name,
+        "attempts": attempts,
+        "admitted": admitted,
+        "stored": stored,
+        "want": want,
+        "seconds": seconds,
+        "errors": errors,
+        "ok": ok,
+    }
 
 
 def _print_phase(number: int, p: dict[str, Any]) -> None:
     per = p["seconds"] / p["attempts"] * 1000
-    print(f"round {number:3}  {p['path']:<13} attempts {p['attempts']:4}  admitted "
-          f"{p['admitted']:4}  stored {p['stored']:4}  expected {p['want'][0]}/{p['want'][1]}"
-          f"  {p['seconds']:6.2f} s {per:6.1f} ms/attempt  {'ok' if p['ok'] else 'FAIL'}",
-          flush=True)
+    print(
+        f"round {number:3}  {p['path']:<13} attempts {p['attempts']:4}  admitted "
+        f"{p['admitted']:4}  stored {p['stored']:4}  expected {p['want'][0]}/{p['want'][1]}"
+        f"  {p['seconds']:6.2f} s {per:6.1f} ms/attempt  {'ok' if p['ok'] else 'FAIL'}",
+        flush=True,
+    )
     for error in p["errors"][:3]:
         print(f"           error: {error}", flush=True)
 
 
-async def _rounds(core: Core, conns: list[Any], args: argparse.Namespace,
-                  clock: datetime) -> list[dict[str, Any]]:
+async def _rounds(
+    core: Core, conns: list[Any], args: argparse.Namespace, clock: datetime
+) -> list[dict[str, Any]]:
     """Rounds until `--seconds` have passed; every phase of every round."""
     phases: list[dict[str, Any]] = []
     first: Round | None = None
@@ -180,13 +217,20 @@ async def _rounds(core: Core, conns: list[Any], args: argparse.Namespace,
 
 # -- after the load: does a slowdown persist? ---------------------------------------------
 
+
 async def contention_round(core: Core, updates: int = 60) -> float:
     """Seconds for `updates` concurrent conditional updates of one document, one process."""
     doc_id = f"after-{uuid4().hex}"
     await core.db.stress_bare.insert_one({"_id": doc_id, "n": 0})
     started = time.perf_counter()
-    await asyncio.gather(*(core.db.stress_bare.update_one(
-        {"_id": doc_id, "n": {"$lt": updates}}, {"$inc": {"n": 1}}) for _ in range(updates)))
+    await asyncio.gather(
+        *(
+            core.db.stress_bare.update_one(
+                {"_id": doc_id, "n": {"$lt": updates}}, {"$inc": {"n": 1}}
+            )
+            for _ in range(updates)
+        )
+    )
     return time.perf_counter() - started
 
 
@@ -205,19 +249,24 @@ async def _after_load(loaded: Core, args: argparse.Namespace, tmp: Path) -> None
             baseline = await _median_round(fresh)
         finally:
             await fresh.close()
-    print(f"after the load: one process, 60 concurrent conditional updates: loaded server "
-          f"{after:.3f} s, fresh server {baseline:.3f} s ({after / baseline:.2f}x)")
+    print(
+        f"after the load: one process, 60 concurrent conditional updates: loaded server "
+        f"{after:.3f} s, fresh server {baseline:.3f} s ({after / baseline:.2f}x)"
+    )
 
 
 # -- main ---------------------------------------------------------------------------------
+
 
 def _start(args: argparse.Namespace, uri: str, tmp: Path) -> tuple[list[Any], list[Any]]:
     """The burners and the workers; returns the workers' pipes and every process."""
     ctx = mp.get_context("spawn")
     burners = [ctx.Process(target=_burn, daemon=True) for _ in range(args.burners)]
     pipes = [ctx.Pipe() for _ in range(args.processes)]
-    workers = [ctx.Process(target=_worker, args=(child, uri, str(tmp / f"w{i}")), daemon=True)
-               for i, (_, child) in enumerate(pipes)]
+    workers = [
+        ctx.Process(target=_worker, args=(child, uri, str(tmp / f"w{i}")), daemon=True)
+        for i, (_, child) in enumerate(pipes)
+    ]
     for proc in burners + workers:
         proc.start()
     conns = [parent for parent, _ in pipes]
@@ -231,7 +280,7 @@ def _stop(conns: list[Any], procs: list[Any]) -> None:
     """Workers close their Cores and exit; burners (and a stuck worker) are terminated."""
     for conn in conns:
         conn.send("stop")
-    for proc in procs[:len(conns)]:
+    for proc in procs[: len(conns)]:
         proc.join(10)
     for proc in procs:
         if proc.is_alive():
@@ -243,21 +292,24 @@ def _summary(phases: list[dict[str, Any]]) -> bool:
     for name in dict.fromkeys(p["path"] for p in phases):
         mine = [p for p in phases if p["path"] == name]
         secs = statistics.median(p["seconds"] for p in mine)
-        print(f"{name:<13} rounds {len(mine):3}  median {secs:6.2f} s per round, "
-              f"{secs / mine[0]['attempts'] * 1000:6.1f} ms per attempt  "
-              f"{sum(p['ok'] for p in mine)}/{len(mine)} exact")
+        print(
+            f"{name:<13} rounds {len(mine):3}  median {secs:6.2f} s per round, "
+            f"{secs / mine[0]['attempts'] * 1000:6.1f} ms per attempt  "
+            f"{sum(p['ok'] for p in mine)}/{len(mine)} exact"
+        )
     return all(p["ok"] for p in phases)
 
 
 async def main(args: argparse.Namespace) -> int:
     """Run the rounds and the after-load check; 0 when every phase was exact."""
-    clock = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=args.days_back)
+    clock = datetime.now(UTC).replace(microsecond=0) - timedelta(days=args.days_back)
     with _server(args.memory, args.sync_on_commit) as uri, TemporaryDirectory() as tmp_name:
         tmp, db_uri = Path(tmp_name), _with_database(uri, f"stress_{uuid4().hex[:12]}")
         core = await open_core(_settings(db_uri, tmp / "main"))
         try:
-            await core.plans.set_limit(actor=Principal.operator(), plan=PLAN, model=FLASH,
-                                       daily=args.limit)
+            await core.plans.set_limit(
+                actor=Principal.operator(), plan=PLAN, model=FLASH, daily=args.limit
+            )
             conns, procs = _start(args, db_uri, tmp)
             try:
                 phases = await _rounds(core, conns, args, clock)
@@ -269,8 +321,11 @@ async def main(args: argparse.Namespace) -> int:
             await core.client.drop_database(core.db.name)
             await core.close()
     bad = sum(not p["ok"] for p in phases)
-    print("PASS: admitted == stored == expected in every phase" if ok else
-          f"FAIL: {bad} of {len(phases)} phases were not exact")
+    print(
+        "PASS: admitted == stored == expected in every phase"
+        if ok
+        else f"FAIL: {bad} of {len(phases)} phases were not exact"
+    )
     return 0 if ok else 1
 
 
@@ -282,15 +337,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=50, help="concurrent attempts per process")
     parser.add_argument("--limit", type=int, default=60, help="admissions allowed per round")
     parser.add_argument("--burners", type=int, default=1, help="CPU burner processes")
-    parser.add_argument("--days-back", type=float, default=30.0,
-                        help="pin the services' clocks this many days before now")
+    parser.add_argument(
+        "--days-back",
+        type=float,
+        default=30.0,
+        help="pin the services' clocks this many days before now",
+    )
     parser.add_argument("--memory", action="store_true", help="an in-memory embedded server")
-    parser.add_argument("--sync-on-commit", action="store_true",
-                        help="start the embedded server with --sync-on-commit")
+    parser.add_argument(
+        "--sync-on-commit",
+        action="store_true",
+        help="start the embedded server with --sync-on-commit",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.limit < args.processes * args.tasks:
-        parser.error("--limit must be positive and below processes x tasks (some attempts "
-                     "must be refused)")
+        parser.error(
+            "--limit must be positive and below processes x tasks (some attempts must be refused)"
+        )
     return args
 
 

@@ -66,9 +66,11 @@ def _none_more(r: Round, attempts: int) -> tuple[int, int]:
 
 # -- the bare driver: the server's own conditional update, the baseline -------------------
 
+
 async def _bare_attempt(core: Core, r: Round) -> bool:
     result = await core.db.stress_bare.update_one(
-        {"_id": r.bare_id, "n": {"$lt": r.limit}}, {"$inc": {"n": 1}})
+        {"_id": r.bare_id, "n": {"$lt": r.limit}}, {"$inc": {"n": 1}}
+    )
     return result.modified_count == 1
 
 
@@ -110,6 +112,7 @@ async def _quota_stored(core: Core, user_id: str, day: str) -> int:
 
 # -- the request limiter -----------------------------------------------------------------
 
+
 async def _hit(core: Core, key: str) -> bool:
     return (await core.request_limiter.hit(key=key)).allowed
 
@@ -120,6 +123,7 @@ async def _limiter_stored(core: Core, key: str) -> int:
 
 
 # -- login attempts: at most MAX_FAILURES password checks per lock, whatever the concurrency --
+
 
 async def _wrong_login(core: Core, r: Round) -> bool:
     """True when the password was checked (and found wrong); False when the address was
@@ -146,16 +150,32 @@ async def _failures_stored(core: Core, r: Round) -> int:
 
 PATHS: list[AdmissionPath] = [
     AdmissionPath("bare $inc", _bare_attempt, _bare_stored, _at_limit),
-    AdmissionPath("quota", lambda c, r: _reserve(c, r.user_id),
-                  lambda c, r: _quota_stored(c, r.user_id, r.day), _at_limit),
-    AdmissionPath("limiter", lambda c, r: _hit(c, r.limiter_key),
-                  lambda c, r: _limiter_stored(c, r.limiter_key), _at_limit),
+    AdmissionPath(
+        "quota",
+        lambda c, r: _reserve(c, r.user_id),
+        lambda c, r: _quota_stored(c, r.user_id, r.day),
+        _at_limit,
+    ),
+    AdmissionPath(
+        "limiter",
+        lambda c, r: _hit(c, r.limiter_key),
+        lambda c, r: _limiter_stored(c, r.limiter_key),
+        _at_limit,
+    ),
     AdmissionPath("login checks", _wrong_login, _failures_stored, _lockout),
     # The first round's user and key, full since then, over sweeps of the TTL monitor.
-    AdmissionPath("quota full", lambda c, r: _reserve_when_full(c, r.full_user_id or ""),
-                  lambda c, r: _quota_stored(c, r.full_user_id or "", r.day), _none_more,
-                  needs_full=True),
-    AdmissionPath("limiter full", lambda c, r: _hit(c, r.full_limiter_key or ""),
-                  lambda c, r: _limiter_stored(c, r.full_limiter_key or ""), _none_more,
-                  needs_full=True),
+    AdmissionPath(
+        "quota full",
+        lambda c, r: _reserve_when_full(c, r.full_user_id or ""),
+        lambda c, r: _quota_stored(c, r.full_user_id or "", r.day),
+        _none_more,
+        needs_full=True,
+    ),
+    AdmissionPath(
+        "limiter full",
+        lambda c, r: _hit(c, r.full_limiter_key or ""),
+        lambda c, r: _limiter_stored(c, r.full_limiter_key or ""),
+        _none_more,
+        needs_full=True,
+    ),
 ]

@@ -66,12 +66,11 @@ def disk_server(storage: Path, *, sync_on_commit: bool) -> Iterator[tuple[str, A
 
 # -- 1. the cost of --sync-on-commit on Apsara's write paths ------------------------------
 
+
 async def _ops(core: Core, bare: AsyncMongoClient) -> dict[str, Op]:
     """The timed operations on one server, ready to call."""
-    await core.plans.set_limit(actor=Principal.operator(), plan="premium", model=FLASH,
-                               daily=10**9)
-    actor = principal_of(await create_user(core, f"d{time.time_ns()}@example.com",
-                                           plan="premium"))
+    await core.plans.set_limit(actor=Principal.operator(), plan="premium", model=FLASH, daily=10**9)
+    actor = principal_of(await create_user(core, f"d{time.time_ns()}@example.com", plan="premium"))
     cid = (await core.conversations.create(actor=actor, title="durability"))["conversationId"]
 
     async def reserve_commit() -> None:
@@ -87,7 +86,8 @@ async def _ops(core: Core, bare: AsyncMongoClient) -> dict[str, Op]:
         "quota reservation": reserve,
         "reservation + commit": reserve_commit,
         "send (core.chat.generate, fake Gemini)": lambda: core.chat.generate(
-            actor=actor, conversation_id=cid, text="hello durability"),
+            actor=actor, conversation_id=cid, text="hello durability"
+        ),
     }
 
 
@@ -98,7 +98,9 @@ async def _time(op: Op) -> float:
 
 
 async def _costs(uris: dict[str, str], gemini: str, tmp: Path, runs: int) -> list[str]:
-    cores = {n: await open_core(chat_settings(u, gemini, tmp / n.strip("-"))) for n, u in uris.items()}
+    cores = {
+        n: await open_core(chat_settings(u, gemini, tmp / n.strip("-"))) for n, u in uris.items()
+    }
     bares = {n: AsyncMongoClient(u, w=1, journal=False) for n, u in uris.items()}
     try:
         ops = {n: await _ops(cores[n], bares[n]) for n in uris}
@@ -119,12 +121,15 @@ def _cost_lines(samples: dict[tuple[str, str], list[float]]) -> list[str]:
     for name in dict.fromkeys(n for n, _ in samples):
         plain = statistics.median(samples[(name, "default")])
         synced = statistics.median(samples[(name, "--sync-on-commit")])
-        out.append(f"{name:<40} p50 default {plain:7.2f} ms, --sync-on-commit {synced:7.2f} ms"
-                   f" ({synced / plain:.2f}x, {synced - plain:+.2f} ms)")
+        out.append(
+            f"{name:<40} p50 default {plain:7.2f} ms, --sync-on-commit {synced:7.2f} ms"
+            f" ({synced / plain:.2f}x, {synced - plain:+.2f} ms)"
+        )
     return out
 
 
 # -- 2. SIGKILL right after the last acknowledgement -------------------------------------
+
 
 async def _apsara_client(uri: str) -> AsyncMongoClient:
     client, _ = await connect(Target(uri, "durability", True, "durability"))
@@ -135,17 +140,28 @@ def _writer(kind: str, client: AsyncMongoClient) -> Callable[[int], Awaitable[An
     db = client.durability
     if kind != "transaction, Apsara's client":
         return lambda i: db.log.insert_one({"_id": i})
-    return lambda i: writes.transaction(db, lambda s: writes.apply(db, [
-        Insert("log", {"_id": i}),
-        Update("totals", {"_id": "t"}, {"$inc": {"n": 1}}, upsert=True)], session=s))
+    return lambda i: writes.transaction(
+        db,
+        lambda s: writes.apply(
+            db,
+            [
+                Insert("log", {"_id": i}),
+                Update("totals", {"_id": "t"}, {"$inc": {"n": 1}}, upsert=True),
+            ],
+            session=s,
+        ),
+    )
 
 
 async def _kill_case(kind: str, sync_on_commit: bool, count: int, tmp: Path) -> int:
     """Acknowledged writes of `kind` that survive a SIGKILL of the server."""
     storage = tmp / f"kill-{time.time_ns()}"
     with disk_server(storage, sync_on_commit=sync_on_commit) as (uri, proc):
-        client = (AsyncMongoClient(uri, w=1, journal=False) if kind.startswith("insert, w:1")
-                  else await _apsara_client(uri))
+        client = (
+            AsyncMongoClient(uri, w=1, journal=False)
+            if kind.startswith("insert, w:1")
+            else await _apsara_client(uri)
+        )
         write = _writer(kind, client)
         for i in range(count):
             await write(i)
@@ -161,14 +177,19 @@ async def _kill_case(kind: str, sync_on_commit: bool, count: int, tmp: Path) -> 
 
 
 async def _kills(count: int, repeat: int, tmp: Path) -> list[str]:
-    kinds = ["insert, w:1 j:false", "insert, Apsara's client (j:true)",
-             "transaction, Apsara's client"]
+    kinds = [
+        "insert, w:1 j:false",
+        "insert, Apsara's client (j:true)",
+        "transaction, Apsara's client",
+    ]
     lines = []
     for setting, flag in SETTINGS.items():
         for kind in kinds:
             kept = [await _kill_case(kind, flag, count, tmp) for _ in range(repeat)]
-            lines.append(f"SIGKILL, {setting:<16} {kind:<34} survived "
-                         + ", ".join(f"{k}/{count}" for k in kept))
+            lines.append(
+                f"SIGKILL, {setting:<16} {kind:<34} survived "
+                + ", ".join(f"{k}/{count}" for k in kept)
+            )
             print(lines[-1], flush=True)
     return lines
 
@@ -177,10 +198,13 @@ async def main(args: argparse.Namespace) -> int:
     """Measure the costs, then the SIGKILL survivals; prints both."""
     with TemporaryDirectory(prefix="apsara-durability-") as name, fake_gemini_process() as gemini:
         tmp = Path(name)
-        with disk_server(tmp / "plain", sync_on_commit=False) as (plain, _), \
-                disk_server(tmp / "synced", sync_on_commit=True) as (synced, _):
-            lines = await _costs({"default": plain, "--sync-on-commit": synced}, gemini,
-                                 tmp, args.runs)
+        with (
+            disk_server(tmp / "plain", sync_on_commit=False) as (plain, _),
+            disk_server(tmp / "synced", sync_on_commit=True) as (synced, _),
+        ):
+            lines = await _costs(
+                {"default": plain, "--sync-on-commit": synced}, gemini, tmp, args.runs
+            )
         print("\n".join(lines), flush=True)
         await _kills(args.writes, args.repeat, tmp)
     return 0

@@ -51,8 +51,7 @@ async def _case(name: str, steps: int) -> list[float]:
             if name == "apsara connect()":
                 client, _ = await connect(Target(uri, "stress", False, "stress"))
             else:
-                client = AsyncMongoClient(uri, w=1, journal=True,
-                                          retryWrites=name.endswith("true"))
+                client = AsyncMongoClient(uri, w=1, journal=True, retryWrites=name.endswith("true"))
             try:
                 return await _loop(client, steps)
             finally:
@@ -73,7 +72,12 @@ async def main(steps: int) -> int:
         print(f"{'':26} first {first:.2f} ms, last {last:.2f} ms ({last / first:.2f}x)")
         if name == "apsara connect()":
             flat = last <= 1.5 * first
-    print("PASS" if flat else "FAIL", "apsara's client stays within 1.5x of its start over", steps, "steps")
+    print(
+        "PASS" if flat else "FAIL",
+        "apsara's client stays within 1.5x of its start over",
+        steps,
+        "steps",
+    )
     return 0 if flat else 1
 
 

@@ -15,15 +15,22 @@ PASSWORD = "correct horse battery"
 
 
 async def _user(core: Core, email: str, role: str = "user") -> dict:
-    return await core.users.create(actor=Principal.operator(), email=email, full_name="Una",
-                                   password=PASSWORD, role=role, verified=True)
+    return await core.users.create(
+        actor=Principal.operator(),
+        email=email,
+        full_name="Una",
+        password=PASSWORD,
+        role=role,
+        verified=True,
+    )
 
 
 async def test_a_user_session_cannot_open_admin_lists_until_logout(app: ApsaraApp) -> None:
     await _user(app.core, "una@example.com")
     await _user(app.core, "otto@example.com")
-    await app.core.sessions.sign_in(lambda: app.core.auth.login(email="una@example.com",
-                                                                password=PASSWORD))
+    await app.core.sessions.sign_in(
+        lambda: app.core.auth.login(email="una@example.com", password=PASSWORD)
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert (app.current_user or {}).get("email") == "una@example.com"  # session restored
@@ -43,8 +50,9 @@ async def test_a_user_session_cannot_open_admin_lists_until_logout(app: ApsaraAp
 async def test_an_admin_session_keeps_admin_rights(app: ApsaraApp) -> None:
     await _user(app.core, "root@example.com", role="admin")
     await _user(app.core, "otto@example.com")
-    await app.core.sessions.sign_in(lambda: app.core.auth.login(email="root@example.com",
-                                                                password=PASSWORD))
+    await app.core.sessions.sign_in(
+        lambda: app.core.auth.login(email="root@example.com", password=PASSWORD)
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await open_action(pilot, 9)

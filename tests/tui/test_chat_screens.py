@@ -17,7 +17,7 @@ from apsara_tui.widgets.chat_log import WINDOW, ChatLog, MessageView
 from apsara_tui.widgets.confirm import ConfirmModal
 from apsara_tui.widgets.model_panel import ModelPanel
 from tests.factories import principal_of
-from tests.tui.chat_fixtures import chat_app, chat_user, fake, fake_gemini_server, seed_conversation  # noqa: F401
+from tests.tui.chat_fixtures import chat_user, seed_conversation
 
 
 async def settle(app: ApsaraApp, pilot) -> None:
@@ -48,14 +48,20 @@ async def chosen(app: ApsaraApp, core: Core, *, plan: str = "premium", title: st
 
 
 async def stored(core: Core, conv_id: str) -> list[dict]:
-    return await core.db.messages.find({"conversationId": conv_id}).sort("messageSequence", 1).to_list()
+    return (
+        await core.db.messages.find({"conversationId": conv_id})
+        .sort("messageSequence", 1)
+        .to_list()
+    )
 
 
 def warnings(app: ApsaraApp) -> list[str]:
     return [n.message for n in app._notifications if n.severity == "warning"]
 
 
-async def test_chat_screens_open_only_with_a_user_and_their_conversation(chat_app: ApsaraApp, core: Core) -> None:
+async def test_chat_screens_open_only_with_a_user_and_their_conversation(
+    chat_app: ApsaraApp, core: Core
+) -> None:
     async with chat_app.run_test(size=(80, 24)) as pilot:
         for number in (4, 5, 6, 20):  # every chat screen: the app says why, the screen stays shut
             chat_app.open_action(number)
@@ -69,21 +75,26 @@ async def test_chat_screens_open_only_with_a_user_and_their_conversation(chat_ap
         assert "Choose a conversation first (action 3)" in warnings(chat_app)[-1]
         other = await chat_user(core, "other@example.com")
         chat_app.current_conversation = ConversationView.of(
-            await core.conversations.create(actor=principal_of(other), title="theirs"))
+            await core.conversations.create(actor=principal_of(other), title="theirs")
+        )
         chat_app.open_action(5)
         await settle(chat_app, pilot)
         assert isinstance(chat_app.screen, HomeScreen)
         assert "belongs to another user" in warnings(chat_app)[-1]
 
 
-async def test_streamed_reply_with_thoughts_usage_and_quota(chat_app: ApsaraApp, core: Core) -> None:
+async def test_streamed_reply_with_thoughts_usage_and_quota(
+    chat_app: ApsaraApp, core: Core
+) -> None:
     await chosen(chat_app, core)
     conv_id = chat_app.current_conversation.conversation_id
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
         await settle(chat_app, pilot)
         assert isinstance(chat_app.screen, ChatScreen)
-        assert "gemini-2.5-flash: 100/100 left" in text_of(chat_app.screen.query_one("#quota", Static))
+        assert "gemini-2.5-flash: 100/100 left" in text_of(
+            chat_app.screen.query_one("#quota", Static)
+        )
         await pilot.press("a", "shift+enter", "b")
         assert chat_app.screen.query_one(ChatInput).text == "a\nb"
         chat_app.screen.query_one(ChatInput).text = "hello there"
@@ -93,14 +104,18 @@ async def test_streamed_reply_with_thoughts_usage_and_quota(chat_app: ApsaraApp,
         assert "hello there" in text_of(user_view.query_one(".body", Static))
         thoughts = reply.query_one(Collapsible)
         assert thoughts.display and thoughts.has_class("thoughts")
-        assert "Thinking about: hello there" in text_of(thoughts.query_one(".thoughts-text", Static))
+        assert "Thinking about: hello there" in text_of(
+            thoughts.query_one(".thoughts-text", Static)
+        )
         body = reply.query_one(".body", Static)
         assert "Echo: hello there" in painted(body) and "Echo: hello there" in reply.text
         usage = text_of(reply.query_one(".usage", Static))
         assert "tokens" in usage and "total" in usage and "ms" in usage
         assert not chat_app.screen.query_one(ChatInput).locked
         assert chat_app.screen.query_one(ChatInput).text == ""
-        assert "gemini-2.5-flash: 99/100 left" in text_of(chat_app.screen.query_one("#quota", Static))
+        assert "gemini-2.5-flash: 99/100 left" in text_of(
+            chat_app.screen.query_one("#quota", Static)
+        )
     user_msg, model_msg = await stored(core, conv_id)
     assert user_msg["content"]["text"] == "hello there"
     assert "Echo: hello there" in model_msg["content"]["text"]
@@ -109,7 +124,9 @@ async def test_streamed_reply_with_thoughts_usage_and_quota(chat_app: ApsaraApp,
     assert model_msg["config"]["thinkingConfig"]["includeThoughts"] is True
 
 
-async def test_panel_config_is_sent_and_bad_values_are_refused(chat_app: ApsaraApp, core: Core, fake) -> None:
+async def test_panel_config_is_sent_and_bad_values_are_refused(
+    chat_app: ApsaraApp, core: Core, fake_gemini
+) -> None:
     await chosen(chat_app, core)
     conv_id = chat_app.current_conversation.conversation_id
     async with chat_app.run_test(size=(80, 24)) as pilot:
@@ -133,15 +150,19 @@ async def test_panel_config_is_sent_and_bad_values_are_refused(chat_app: ApsaraA
         await pilot.press("enter")
         await settle(chat_app, pilot)
     model_msg = (await stored(core, conv_id))[1]
-    assert model_msg["config"]["temperature"] == 0.4 and model_msg["config"]["maxOutputTokens"] == 256
-    sent = [r for r in fake.requests if r["model"]][-1]["body"]
+    assert (
+        model_msg["config"]["temperature"] == 0.4 and model_msg["config"]["maxOutputTokens"] == 256
+    )
+    sent = [r for r in fake_gemini.requests if r["model"]][-1]["body"]
     assert sent["generationConfig"]["temperature"] == 0.4
 
 
-async def test_provider_failure_is_shown_without_a_crash(chat_app: ApsaraApp, core: Core, fake) -> None:
+async def test_provider_failure_is_shown_without_a_crash(
+    chat_app: ApsaraApp, core: Core, fake_gemini
+) -> None:
     await chosen(chat_app, core)
     conv_id = chat_app.current_conversation.conversation_id
-    fake.script("500", "500", "500", "500", "500")
+    fake_gemini.script("500", "500", "500", "500", "500")
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
         await settle(chat_app, pilot)
@@ -157,11 +178,13 @@ async def test_provider_failure_is_shown_without_a_crash(chat_app: ApsaraApp, co
     assert messages[0]["content"]["text"] == "are you there?"  # stored before the model call
 
 
-async def test_stream_cut_midway_keeps_partial_reply(chat_app: ApsaraApp, core: Core, fake) -> None:
+async def test_stream_cut_midway_keeps_partial_reply(
+    chat_app: ApsaraApp, core: Core, fake_gemini
+) -> None:
     await chosen(chat_app, core)
     conv_id = chat_app.current_conversation.conversation_id
-    fake.headers.update({"x-fake-chunks": "6"})
-    fake.script("cut:3")
+    fake_gemini.headers.update({"x-fake-chunks": "6"})
+    fake_gemini.script("cut:3")
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
         await settle(chat_app, pilot)
@@ -194,11 +217,15 @@ async def test_rate_limit_refusal_names_the_reset_time(chat_app: ApsaraApp, core
         await settle(chat_app, pilot)
         inline = text_of(views(chat_app)[-1].query_one(".usage", Static))
         assert "Rate limit exceeded" in inline and "Resets" in inline and "UTC" in inline
-        assert any(n.severity == "warning" and "Resets" in n.message for n in chat_app._notifications)
+        assert any(
+            n.severity == "warning" and "Resets" in n.message for n in chat_app._notifications
+        )
     assert await stored(core, conv_id) == []
 
 
-async def test_long_history_mounts_a_window_and_loads_older_on_scroll(chat_app: ApsaraApp, core: Core) -> None:
+async def test_long_history_mounts_a_window_and_loads_older_on_scroll(
+    chat_app: ApsaraApp, core: Core
+) -> None:
     user = await chat_user(core)
     conv = await seed_conversation(core, user, 120)
     chat_app.current_user, chat_app.current_conversation = user, ConversationView.of(conv)
@@ -226,7 +253,9 @@ async def test_messages_screen_pages_back(chat_app: ApsaraApp, core: Core) -> No
         chat_app.open_action(5)
         await settle(chat_app, pilot)
         assert isinstance(chat_app.screen, MessagesScreen)
-        assert "Sixty · 60 messages" in text_of(chat_app.screen.query_one("#messages-title", Static))
+        assert "Sixty · 60 messages" in text_of(
+            chat_app.screen.query_one("#messages-title", Static)
+        )
         assert len(views(chat_app)) == WINDOW
         await pilot.press("home")
         await settle(chat_app, pilot)
@@ -235,7 +264,9 @@ async def test_messages_screen_pages_back(chat_app: ApsaraApp, core: Core) -> No
         assert "gemini-2.5-flash" in text_of(model_view.query_one(".usage", Static))
 
 
-async def test_edit_streams_new_reply_and_branch_is_restorable(chat_app: ApsaraApp, core: Core) -> None:
+async def test_edit_streams_new_reply_and_branch_is_restorable(
+    chat_app: ApsaraApp, core: Core
+) -> None:
     user = await chosen(chat_app, core)
     conv_id = chat_app.current_conversation.conversation_id
     for text in ("first question", "second question"):
@@ -263,7 +294,9 @@ async def test_edit_streams_new_reply_and_branch_is_restorable(chat_app: ApsaraA
         branches.focus()
         branches.highlighted = 0
         await settle(chat_app, pilot)
-        assert any("second question" in v.text for v in views(chat_app, "#edit-log"))  # the branch, previewed
+        assert any(
+            "second question" in v.text for v in views(chat_app, "#edit-log")
+        )  # the branch, previewed
         await pilot.press("enter")
         await settle(chat_app, pilot)
         assert isinstance(chat_app.screen, ConfirmModal)
@@ -273,7 +306,9 @@ async def test_edit_streams_new_reply_and_branch_is_restorable(chat_app: ApsaraA
     assert "second question" in texts
 
 
-async def test_regenerate_last_with_new_config_keeps_previous(chat_app: ApsaraApp, core: Core) -> None:
+async def test_regenerate_last_with_new_config_keeps_previous(
+    chat_app: ApsaraApp, core: Core
+) -> None:
     user = await chosen(chat_app, core)
     conv_id = chat_app.current_conversation.conversation_id
     await core.chat.generate(actor=principal_of(user), conversation_id=conv_id, text="tell me")
@@ -287,7 +322,9 @@ async def test_regenerate_last_with_new_config_keeps_previous(chat_app: ApsaraAp
         await pilot.press("ctrl+l")
         await settle(chat_app, pilot)
         reply = views(chat_app, "#regen-log")[-1]
-        assert "Echo: tell me" in reply.text and "tokens" in text_of(reply.query_one(".usage", Static))
+        assert "Echo: tell me" in reply.text and "tokens" in text_of(
+            reply.query_one(".usage", Static)
+        )
         assert any("Regenerated" in n.message for n in chat_app._notifications)
     after = (await stored(core, conv_id))[-1]
     assert after["messageId"] != before["messageId"] and after["config"]["temperature"] == 1.5
@@ -296,11 +333,12 @@ async def test_regenerate_last_with_new_config_keeps_previous(chat_app: ApsaraAp
 
 
 async def test_reader_scrolled_up_is_not_yanked_and_input_is_locked_while_streaming(
-        chat_app: ApsaraApp, core: Core, fake) -> None:
+    chat_app: ApsaraApp, core: Core, fake_gemini
+) -> None:
     user = await chat_user(core)
     conv = await seed_conversation(core, user, 30)
     chat_app.current_user, chat_app.current_conversation = user, ConversationView.of(conv)
-    fake.headers.update({"x-fake-chunks": "300", "x-fake-chunk-delay-ms": "8"})
+    fake_gemini.headers.update({"x-fake-chunks": "300", "x-fake-chunk-delay-ms": "8"})
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
         await settle(chat_app, pilot)
@@ -320,12 +358,16 @@ async def test_reader_scrolled_up_is_not_yanked_and_input_is_locked_while_stream
         await settle(chat_app, pilot)
         assert log.scroll_y == 3 and not log.is_vertical_scroll_end
         assert not box.locked
-        fake.headers.clear()
+        fake_gemini.headers.clear()
         box.text = "third"  # the reader stays at the bottom: the reply is followed
         await pilot.press("enter")
         await settle(chat_app, pilot)
         assert log.is_vertical_scroll_end and "Echo: third" in log.views[-1].text
-    texts = [m["content"]["text"] for m in await stored(core, conv["conversationId"]) if m["role"] == "user"]
+    texts = [
+        m["content"]["text"]
+        for m in await stored(core, conv["conversationId"])
+        if m["role"] == "user"
+    ]
     assert texts[-2:] == ["first", "third"]
 
 
@@ -362,10 +404,14 @@ async def test_regenerate_a_chosen_reply(chat_app: ApsaraApp, core: Core) -> Non
     assert any(m["messageId"] == first_reply["messageId"] for b in branches for m in b["messages"])
 
 
-async def test_leaving_mid_stream_cancels_the_reply_without_a_crash(chat_app: ApsaraApp, core: Core, fake) -> None:
+async def test_leaving_mid_stream_cancels_the_reply_without_a_crash(
+    chat_app: ApsaraApp, core: Core, fake_gemini
+) -> None:
     await chosen(chat_app, core)
     conv_id = chat_app.current_conversation.conversation_id
-    fake.headers.update({"x-fake-chunks": "3000", "x-fake-chunk-delay-ms": "8"})  # 24 s: always left mid-stream, even on a loaded machine
+    fake_gemini.headers.update(
+        {"x-fake-chunks": "3000", "x-fake-chunk-delay-ms": "8"}
+    )  # 24 s: always left mid-stream, even on a loaded machine
     async with chat_app.run_test(size=(80, 24)) as pilot:
         chat_app.open_action(4)
         await settle(chat_app, pilot)

@@ -34,8 +34,11 @@ def classes_of(package) -> list[type]:
     found: list[type] = []
     for info in pkgutil.iter_modules(package.__path__):
         module = importlib.import_module(f"{package.__name__}.{info.name}")
-        found += [c for _, c in inspect.getmembers(module, inspect.isclass)
-                  if c.__module__ == module.__name__]
+        found += [
+            c
+            for _, c in inspect.getmembers(module, inspect.isclass)
+            if c.__module__ == module.__name__
+        ]
     return found
 
 
@@ -57,27 +60,43 @@ def test_css_lives_in_app_tcss_or_on_reusable_widgets() -> None:
 
 
 def test_every_shipped_data_pattern_matches_a_file() -> None:
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
     for package, patterns in data.items():
         for pattern in patterns:
             assert list((ROOT / package).glob(pattern)), f"{package}/{pattern} matches no file"
 
 
 def test_escape_is_declared_once_for_every_action_screen() -> None:
-    redeclared = [c.__name__ for c in SCREENS if issubclass(c, CoreScreen) and c is not CoreScreen
-                  and any("escape" in keys(b) for b in own_bindings(c))]
+    redeclared = [
+        c.__name__
+        for c in SCREENS
+        if issubclass(c, CoreScreen)
+        and c is not CoreScreen
+        and any("escape" in keys(b) for b in own_bindings(c))
+    ]
     assert redeclared == []
-    assert any(b.action == "app.pop_screen" for b in own_bindings(CoreScreen) if "escape" in keys(b))
+    assert any(
+        b.action == "app.pop_screen" for b in own_bindings(CoreScreen) if "escape" in keys(b)
+    )
 
 
 def test_user_and_conversation_tables_share_one_key_map() -> None:
     def table_keys(cls: type[Screen]) -> dict[str, str]:
         merged = cls._merge_bindings().key_to_bindings
-        return {k: merged[k][0].action for k in
-                ("slash", "left_square_bracket", "right_square_bracket", "pageup", "pagedown")}
+        return {
+            k: merged[k][0].action
+            for k in ("slash", "left_square_bracket", "right_square_bracket", "pageup", "pagedown")
+        }
 
-    expected = {"slash": "search", "left_square_bracket": "page(-1)",
-                "right_square_bracket": "page(1)", "pageup": "page(-1)", "pagedown": "page(1)"}
+    expected = {
+        "slash": "search",
+        "left_square_bracket": "page(-1)",
+        "right_square_bracket": "page(1)",
+        "pageup": "page(-1)",
+        "pagedown": "page(1)",
+    }
     for cls in (ConversationTableScreen, UserListScreen, ChooseUserScreen):
         assert table_keys(cls) == expected, cls.__name__
 
@@ -99,9 +118,18 @@ def test_no_screen_guards_its_own_preconditions() -> None:
 
 
 def test_messages_are_dataclasses() -> None:
-    messages = [m for c in WIDGETS for _, m in inspect.getmembers(c, inspect.isclass)
-                if issubclass(m, Message) and m.__module__ == c.__module__]
+    messages = [
+        m
+        for c in WIDGETS
+        for _, m in inspect.getmembers(c, inspect.isclass)
+        if issubclass(m, Message) and m.__module__ == c.__module__
+    ]
     assert {m.__qualname__ for m in messages} >= {
-        "ChatInput.Submitted", "Form.Submitted", "UserBrowser.QueryChanged", "UserBrowser.Picked",
-        "ChatLog.OlderWanted", "ChatLog.WindowShown"}
+        "ChatInput.Submitted",
+        "Form.Submitted",
+        "UserBrowser.QueryChanged",
+        "UserBrowser.Picked",
+        "ChatLog.OlderWanted",
+        "ChatLog.WindowShown",
+    }
     assert [m.__qualname__ for m in messages if not dataclasses.is_dataclass(m)] == []

@@ -32,14 +32,18 @@ def static_text(app: ApsaraApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
-async def test_create_needs_a_user_then_creates_with_system_instruction(app: ApsaraApp, core: Core) -> None:
+async def test_create_needs_a_user_then_creates_with_system_instruction(
+    app: ApsaraApp, core: Core
+) -> None:
     user = await create_user(core, "ada@example.com")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("1")
         await pilot.pause(0.7)
         assert isinstance(app.screen, HomeScreen)  # the app says why instead of opening it
-        assert any(n.severity == "warning" and n.message == "Choose a user first (action 10)."
-                   for n in app._notifications)
+        assert any(
+            n.severity == "warning" and n.message == "Choose a user first (action 10)."
+            for n in app._notifications
+        )
         app.current_user = user
         app.open_action(1)
         await settle(app, pilot)
@@ -60,7 +64,10 @@ async def test_create_needs_a_user_then_creates_with_system_instruction(app: Aps
 
 
 async def test_list_all_users_search_and_toggle_to_one_user(app: ApsaraApp, core: Core) -> None:
-    ada, bob = await create_user(core, "ada@example.com"), await create_user(core, "bob@example.com")
+    ada, bob = (
+        await create_user(core, "ada@example.com"),
+        await create_user(core, "bob@example.com"),
+    )
     for title in ("Alpha", "Beta"):
         await core.conversations.create(actor=principal_of(ada), title=title)
     await core.conversations.create(actor=principal_of(bob), title="Bob's notes")
@@ -115,7 +122,9 @@ async def test_delete_one_asks_naming_title_and_count(app: ApsaraApp, core: Core
         await settle(app, pilot)
         assert isinstance(app.screen, DeleteConversationScreen)
         table = app.screen.query_one(DataTable)
-        table.move_cursor(row=next(i for i in range(table.row_count) if table.get_row_at(i)[0] == "Doomed"))
+        table.move_cursor(
+            row=next(i for i in range(table.row_count) if table.get_row_at(i)[0] == "Doomed")
+        )
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmModal)
@@ -123,7 +132,9 @@ async def test_delete_one_asks_naming_title_and_count(app: ApsaraApp, core: Core
         assert "Doomed" in body and "6 messages" in body
         await pilot.press("n")  # cancel: nothing goes
         await settle(app, pilot)
-        assert await core.db.messages.count_documents({"conversationId": conv["conversationId"]}) == 6
+        assert (
+            await core.db.messages.count_documents({"conversationId": conv["conversationId"]}) == 6
+        )
         await pilot.press("enter")
         await settle(app, pilot)
         await pilot.press("y")
@@ -138,7 +149,10 @@ async def test_delete_one_asks_naming_title_and_count(app: ApsaraApp, core: Core
 
 
 async def test_delete_all_of_one_user_names_counts_and_titles(app: ApsaraApp, core: Core) -> None:
-    ada, bob = await create_user(core, "ada@example.com"), await create_user(core, "bob@example.com")
+    ada, bob = (
+        await create_user(core, "ada@example.com"),
+        await create_user(core, "bob@example.com"),
+    )
     await seed_conversation(core, ada, 3, title="First")
     await seed_conversation(core, ada, 5, title="Second")
     await seed_conversation(core, bob, 2, title="Bob's")
@@ -162,14 +176,21 @@ async def test_delete_all_of_one_user_names_counts_and_titles(app: ApsaraApp, co
     assert await core.db.messages.count_documents({"userId": bob["_id"]}) == 2
 
 
-async def test_delete_all_without_a_user_covers_everyone_and_cancel_keeps_them(app: ApsaraApp, core: Core) -> None:
-    ada, bob = await create_user(core, "ada@example.com"), await create_user(core, "bob@example.com")
+async def test_delete_all_without_a_user_covers_everyone_and_cancel_keeps_them(
+    app: ApsaraApp, core: Core
+) -> None:
+    ada, bob = (
+        await create_user(core, "ada@example.com"),
+        await create_user(core, "bob@example.com"),
+    )
     await seed_conversation(core, ada, 2, title="A")
     await seed_conversation(core, bob, 2, title="B")
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_action(13)
         await settle(app, pilot)
-        assert "ALL users' conversations: 2 with 4 messages" in static_text(app, "#delete-all-summary")
+        assert "ALL users' conversations: 2 with 4 messages" in static_text(
+            app, "#delete-all-summary"
+        )
         await pilot.press("d")
         await settle(app, pilot)
         await pilot.press("escape")
@@ -178,10 +199,13 @@ async def test_delete_all_without_a_user_covers_everyone_and_cancel_keeps_them(a
     assert await core.db.conversations.count_documents({}) == 2
 
 
-async def test_list_shows_owner_emails_and_the_stored_system_instruction(app: ApsaraApp, core: Core) -> None:
+async def test_list_shows_owner_emails_and_the_stored_system_instruction(
+    app: ApsaraApp, core: Core
+) -> None:
     ada = await create_user(core, "ada@example.com")
-    await core.conversations.create(actor=principal_of(ada), title="Pirates",
-                                    system_instruction="Answer like a pirate.")
+    await core.conversations.create(
+        actor=principal_of(ada), title="Pirates", system_instruction="Answer like a pirate."
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_action(2)
         await settle(app, pilot)
@@ -193,7 +217,9 @@ async def test_list_shows_owner_emails_and_the_stored_system_instruction(app: Ap
         assert "system: Answer like a pirate." in info and "ada@example.com" in info
 
 
-async def test_table_keys_page_and_search_reaches_past_the_shown_page(app: ApsaraApp, core: Core) -> None:
+async def test_table_keys_page_and_search_reaches_past_the_shown_page(
+    app: ApsaraApp, core: Core
+) -> None:
     ada = await create_user(core, "ada@example.com")
     await insert_conversations(core, [ada["_id"]], 130, title="Chat {n}")
     app.current_user = ada
@@ -202,9 +228,12 @@ async def test_table_keys_page_and_search_reaches_past_the_shown_page(app: Apsar
         await settle(app, pilot)
         table = app.screen.query_one(DataTable)
         assert "Page 1: 1–50, more follow" in static_text(app, "#table-info")
-        for key, shown in (("right_square_bracket", "Page 2: 51–100, more follow"),
-                           ("pagedown", "Page 3: 101–130 "), ("left_square_bracket", "Page 2: 51–100"),
-                           ("pageup", "Page 1: 1–50")):
+        for key, shown in (
+            ("right_square_bracket", "Page 2: 51–100, more follow"),
+            ("pagedown", "Page 3: 101–130 "),
+            ("left_square_bracket", "Page 2: 51–100"),
+            ("pageup", "Page 1: 1–50"),
+        ):
             await pilot.press(key)
             await settle(app, pilot)
             assert shown in static_text(app, "#table-info"), key
@@ -229,8 +258,10 @@ async def test_delete_all_over_the_counting_bound_says_at_least(app: ApsaraApp, 
         app.open_action(13)
         await settle(app, pilot)
         summary = static_text(app, "#delete-all-summary")
-        assert (f"ada@example.com's conversations: at least {SUMMARY_BOUND} with at least "
-                f"{2 * SUMMARY_BOUND} messages") in summary
+        assert (
+            f"ada@example.com's conversations: at least {SUMMARY_BOUND} with at least "
+            f"{2 * SUMMARY_BOUND} messages"
+        ) in summary
         assert f"and at least {SUMMARY_BOUND - 10} more" in summary
         await pilot.press("d")
         await settle(app, pilot)

@@ -15,7 +15,7 @@ from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import ChatLog
 from apsara_tui.widgets.confirm import ConfirmModal
 from tests.file_samples import png
-from tests.tui.chat_fixtures import chat_app, chat_user, fake, fake_gemini_server  # noqa: F401
+from tests.tui.chat_fixtures import chat_user
 
 
 async def settle(app: ApsaraApp, pilot) -> None:
@@ -40,7 +40,9 @@ async def open_upload(app: ApsaraApp, core: Core, pilot) -> dict:
     return user
 
 
-async def test_upload_then_describe_and_follow_up(chat_app: ApsaraApp, core: Core, tmp_path: Path) -> None:
+async def test_upload_then_describe_and_follow_up(
+    chat_app: ApsaraApp, core: Core, tmp_path: Path
+) -> None:
     image = tmp_path / "photo.png"
     image.write_bytes(png())
     async with chat_app.run_test(size=(80, 24)) as pilot:
@@ -49,7 +51,8 @@ async def test_upload_then_describe_and_follow_up(chat_app: ApsaraApp, core: Cor
         screen.query_one(DirectoryTree).path = tmp_path
         await pilot.pause(0.2)
         screen.query_one(DirectoryTree).post_message(
-            DirectoryTree.FileSelected(screen.query_one(DirectoryTree).root, image))
+            DirectoryTree.FileSelected(screen.query_one(DirectoryTree).root, image)
+        )
         await settle(chat_app, pilot)
         assert screen.query_one("#upload-path", Input).value == str(image)
         screen.query_one("#upload-method", Select).value = "local"
@@ -75,8 +78,9 @@ async def test_upload_then_describe_and_follow_up(chat_app: ApsaraApp, core: Cor
     assert msgs[0]["files"][0]["fileId"] == rec["fileId"]
 
 
-async def test_ask_needs_a_question_and_skip_stores_only(chat_app: ApsaraApp, core: Core,
-                                                         tmp_path: Path) -> None:
+async def test_ask_needs_a_question_and_skip_stores_only(
+    chat_app: ApsaraApp, core: Core, tmp_path: Path
+) -> None:
     image = tmp_path / "a.png"
     image.write_bytes(png())
     async with chat_app.run_test(size=(80, 24)) as pilot:
@@ -97,7 +101,9 @@ async def test_ask_needs_a_question_and_skip_stores_only(chat_app: ApsaraApp, co
     assert await core.db.files.count_documents({}) == 1
 
 
-async def test_cancel_removes_the_partial_upload(chat_app: ApsaraApp, core: Core, tmp_path: Path) -> None:
+async def test_cancel_removes_the_partial_upload(
+    chat_app: ApsaraApp, core: Core, tmp_path: Path
+) -> None:
     big = tmp_path / "big.txt"
     big.write_bytes(b"text line\n" * 900_000)  # 9 MB
     async with chat_app.run_test(size=(80, 24)) as pilot:
@@ -118,7 +124,9 @@ async def test_cancel_removes_the_partial_upload(chat_app: ApsaraApp, core: Core
     assert not any(p.is_file() for p in uploads.rglob("*")) if uploads.exists() else True
 
 
-async def test_files_list_deletes_after_confirming(chat_app: ApsaraApp, core: Core, tmp_path: Path) -> None:
+async def test_files_list_deletes_after_confirming(
+    chat_app: ApsaraApp, core: Core, tmp_path: Path
+) -> None:
     from tests.factories import principal_of
 
     image = tmp_path / "a.png"
@@ -144,6 +152,7 @@ async def test_action_19_needs_a_user(chat_app: ApsaraApp) -> None:
         chat_app.open_action(19)
         await settle(chat_app, pilot)
         assert not isinstance(chat_app.screen, FileUploadScreen)  # the app refuses to open it
-        assert any(n.severity == "warning" and n.message == "Choose a user first (action 10)."
-                   for n in chat_app._notifications)
-
+        assert any(
+            n.severity == "warning" and n.message == "Choose a user first (action 10)."
+            for n in chat_app._notifications
+        )

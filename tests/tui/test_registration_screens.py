@@ -18,7 +18,6 @@ from apsara_tui.screens.logout import LogoutScreen
 from apsara_tui.screens.registration import RegistrationScreen
 from apsara_tui.screens.registration_panes import machine_client_key
 from apsara_tui.widgets.confirm import ConfirmModal
-from tests.fakes.fixtures import google, google_core  # noqa: F401
 from tests.fakes.jwks import FakeGoogle
 from tests.tui.account_helpers import fill, form, notes, open_action, settle, submit, text_of
 
@@ -31,42 +30,61 @@ def _code(text: str) -> str:
     return match.group(1)
 
 
-async def _verified_user(core: Core, email: str = "lin@example.com", password: str = PASSWORD) -> dict:
-    return await core.users.create(actor=Principal.operator(), email=email, full_name="Lin",
-                                   password=password, verified=True)
+async def _verified_user(
+    core: Core, email: str = "lin@example.com", password: str = PASSWORD
+) -> dict:
+    return await core.users.create(
+        actor=Principal.operator(), email=email, full_name="Lin", password=password, verified=True
+    )
 
 
 def _store(app: ApsaraApp, session) -> None:
     """Leave a session file as `apsara auth login` would."""
-    write_session(app.core.settings.data_dir,
-                  StoredSession(session.token, session.user["_id"], session.user["email"]))
+    write_session(
+        app.core.settings.data_dir,
+        StoredSession(session.token, session.user["_id"], session.user["email"]),
+    )
 
 
 async def _tab(pilot, tab: str) -> None:
-    await pilot.press({"register": "f2", "login": "f3", "google": "f4", "guest": "f5", "forgot": "f6"}[tab])
+    await pilot.press(
+        {"register": "f2", "login": "f3", "google": "f4", "guest": "f5", "forgot": "f6"}[tab]
+    )
     await pilot.pause()
     assert pilot.app.screen.query_one(TabbedContent).active == tab
 
 
 # -- register and verify ------------------------------------------------------------------------
 
+
 async def test_register_shows_the_outbox_mail_and_its_code_verifies(app: ApsaraApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("1", "5")
         await settle(pilot)
         assert isinstance(app.screen, RegistrationScreen)
-        await fill(pilot, "register-form", full_name="Mira Sol", email="Mira@Example.com", password=PASSWORD)
+        await fill(
+            pilot,
+            "register-form",
+            full_name="Mira Sol",
+            email="Mira@Example.com",
+            password=PASSWORD,
+        )
         app.screen.query_one("#accept_terms", Checkbox).value = True
         await submit(pilot, "register-form")
         mail = text_of(app, "#verify-mail")
-        assert "Latest outbox mail to mira@example.com" in mail and "EMAIL_SMTP_URL is not set" in mail
+        assert (
+            "Latest outbox mail to mira@example.com" in mail and "EMAIL_SMTP_URL is not set" in mail
+        )
         user = await app.core.db.users.find_one({"email": "mira@example.com"})
         assert user["isEmailVerified"] is False
         assert await app.core.db.mail_outbox.count_documents({"to": "mira@example.com"}) == 1
         assert app.focused is form(app, "verify-form").field("otp").input
         await pilot.pause(0.1)
         screen_area = app.screen.region
-        for widget in (app.screen.query_one("#verify-mail"), app.focused):  # both on screen at 80x24
+        for widget in (
+            app.screen.query_one("#verify-mail"),
+            app.focused,
+        ):  # both on screen at 80x24
             assert widget.region.area and screen_area.contains_region(widget.region), widget
         await pilot.press(*_code(mail), "enter")
         await settle(pilot)
@@ -85,7 +103,9 @@ async def test_register_bad_input_stores_nothing(app: ApsaraApp) -> None:
         assert register.field("full_name").error == "Enter your full name"
         assert "email address" in register.field("email").error
         assert "8–128" in register.field("password").error
-        await fill(pilot, "register-form", full_name="Mira", email="mira@example.com", password=PASSWORD)
+        await fill(
+            pilot, "register-form", full_name="Mira", email="mira@example.com", password=PASSWORD
+        )
         await submit(pilot, "register-form")  # terms not accepted
         assert "Accept the terms" in notes(app)
         await fill(pilot, "verify-form", email="mira@example.com", otp="12ab")
@@ -96,8 +116,9 @@ async def test_register_bad_input_stores_nothing(app: ApsaraApp) -> None:
 
 
 async def test_wrong_code_is_refused_resend_mails_a_code_and_is_throttled(app: ApsaraApp) -> None:
-    await app.core.users.create(actor=Principal.operator(), email="kai@example.com", full_name="Kai",
-                                password=PASSWORD)  # unverified, no code mailed yet
+    await app.core.users.create(
+        actor=Principal.operator(), email="kai@example.com", full_name="Kai", password=PASSWORD
+    )  # unverified, no code mailed yet
     async with app.run_test(size=(80, 24)) as pilot:
         await open_action(pilot, 15)
         await fill(pilot, "verify-form", email="kai@example.com", otp="000000")
@@ -107,16 +128,21 @@ async def test_wrong_code_is_refused_resend_mails_a_code_and_is_throttled(app: A
         await settle(pilot)
         mail = text_of(app, "#verify-mail")
         assert "Latest outbox mail to kai@example.com" in mail
-        app.screen.query_one("#resend-verify").press()  # again at once: throttled, named under email
+        app.screen.query_one(
+            "#resend-verify"
+        ).press()  # again at once: throttled, named under email
         await settle(pilot)
         assert "wait" in form(app, "verify-form").field("email").error
         await fill(pilot, "verify-form", otp=_code(mail))
         await submit(pilot, "verify-form")
-    assert (await app.core.db.users.find_one({"email": "kai@example.com"}))["isEmailVerified"] is True
+    assert (await app.core.db.users.find_one({"email": "kai@example.com"}))[
+        "isEmailVerified"
+    ] is True
     assert await app.core.db.mail_outbox.count_documents({"to": "kai@example.com"}) == 1
 
 
 # -- login, duplicate-login prevention, logout ---------------------------------------------------
+
 
 async def test_login_writes_the_session_file_and_sets_the_header(app: ApsaraApp) -> None:
     await _verified_user(app.core)
@@ -136,8 +162,9 @@ async def test_login_writes_the_session_file_and_sets_the_header(app: ApsaraApp)
 
 async def test_wrong_password_and_unverified_login_store_no_session(app: ApsaraApp) -> None:
     await _verified_user(app.core)
-    await app.core.users.create(actor=Principal.operator(), email="new@example.com", full_name="New",
-                                password=PASSWORD)
+    await app.core.users.create(
+        actor=Principal.operator(), email="new@example.com", full_name="New", password=PASSWORD
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await open_action(pilot, 15)
         await _tab(pilot, "login")
@@ -147,10 +174,14 @@ async def test_wrong_password_and_unverified_login_store_no_session(app: ApsaraA
         await fill(pilot, "login-form", email="new@example.com", password=PASSWORD)
         await submit(pilot, "login-form")
         assert "not verified" in text_of(app, "#login-result")
-        assert form(app, "verify-form").field("email").value == "new@example.com"  # resend is next to it
+        assert (
+            form(app, "verify-form").field("email").value == "new@example.com"
+        )  # resend is next to it
         assert app.current_user is None
     assert read_session(app.core.settings.data_dir) is None
-    assert (await app.core.db.users.find_one({"email": "lin@example.com"}))["failedLoginAttempts"] == 1
+    assert (await app.core.db.users.find_one({"email": "lin@example.com"}))[
+        "failedLoginAttempts"
+    ] == 1
 
 
 async def test_second_login_needs_switch_confirmation(app: ApsaraApp) -> None:
@@ -164,7 +195,9 @@ async def test_second_login_needs_switch_confirmation(app: ApsaraApp) -> None:
         await _tab(pilot, "login")
         await fill(pilot, "login-form", email="sam@example.com", password=PASSWORD)
         await submit(pilot, "login-form")
-        assert isinstance(app.screen, ConfirmModal) and "lin@example.com" in text_of(app, "#confirm-title")
+        assert isinstance(app.screen, ConfirmModal) and "lin@example.com" in text_of(
+            app, "#confirm-title"
+        )
         await pilot.press("n")
         await settle(pilot)
         assert read_session(app.core.settings.data_dir).email == "lin@example.com"
@@ -226,16 +259,24 @@ async def test_google_sign_in_with_a_pasted_id_token(google_core: Core, google: 
         await _tab(pilot, "google")
         await fill(pilot, "google-form", id_token=google.id_token(audience="someone-else"))
         await submit(pilot, "google-form")
-        assert "another application" in form(app, "google-form").field("id_token").error \
-            or "another application" in notes(app)
+        assert "another application" in form(app, "google-form").field(
+            "id_token"
+        ).error or "another application" in notes(app)
         assert app.current_user is None
-        await fill(pilot, "google-form", id_token=google.id_token(sub="g-42", email="Gee@Gmail.com",
-                                                                  name="Gee Whiz"))
+        await fill(
+            pilot,
+            "google-form",
+            id_token=google.id_token(sub="g-42", email="Gee@Gmail.com", name="Gee Whiz"),
+        )
         await submit(pilot, "google-form")
         assert "Logged in as gee@gmail.com" in text_of(app, "#google-result")
         assert app.current_user["authProvider"] == "google"
     user = await google_core.db.users.find_one({"googleId": "g-42"})
-    assert (user["email"], user["fullName"], user["isEmailVerified"]) == ("gee@gmail.com", "Gee Whiz", True)
+    assert (user["email"], user["fullName"], user["isEmailVerified"]) == (
+        "gee@gmail.com",
+        "Gee Whiz",
+        True,
+    )
     assert read_session(google_core.settings.data_dir).user_id == user["_id"]
 
 
@@ -273,7 +314,9 @@ async def test_a_logged_in_guest_who_registers_is_upgraded_in_place(app: ApsaraA
     async with app.run_test(size=(80, 24)) as pilot:
         await open_action(pilot, 15)
         assert app.current_user["role"] == "guest"
-        await fill(pilot, "register-form", full_name="Ex Guest", email="ex@example.com", password=PASSWORD)
+        await fill(
+            pilot, "register-form", full_name="Ex Guest", email="ex@example.com", password=PASSWORD
+        )
         app.screen.query_one("#accept_terms", Checkbox).value = True
         await submit(pilot, "register-form")
         assert "Guest upgraded" in "\n".join(n.title or "" for n in app._notifications)
@@ -283,6 +326,7 @@ async def test_a_logged_in_guest_who_registers_is_upgraded_in_place(app: ApsaraA
 
 
 # -- forgot password ----------------------------------------------------------------------------
+
 
 async def test_forgot_password_code_and_new_password_end_the_old_session(app: ApsaraApp) -> None:
     await _verified_user(app.core)
@@ -298,7 +342,9 @@ async def test_forgot_password_code_and_new_password_end_the_old_session(app: Ap
         await pilot.press(*_code(mail), "enter")
         await settle(pilot)
         assert "Code accepted" in text_of(app, "#forgot-result")
-        await fill(pilot, "reset-form", new_password="new-sunny-lighthouse", confirm="different-pass-1")
+        await fill(
+            pilot, "reset-form", new_password="new-sunny-lighthouse", confirm="different-pass-1"
+        )
         await submit(pilot, "reset-form")
         assert form(app, "reset-form").field("confirm").error == "The two passwords differ"
         await fill(pilot, "reset-form", confirm="new-sunny-lighthouse")
@@ -308,7 +354,9 @@ async def test_forgot_password_code_and_new_password_end_the_old_session(app: Ap
     assert read_session(app.core.settings.data_dir) is None
     with pytest.raises(AuthenticationError):
         await app.core.auth.verify_token(old.token)
-    assert (await app.core.auth.login(email="lin@example.com", password="new-sunny-lighthouse")).token
+    assert (
+        await app.core.auth.login(email="lin@example.com", password="new-sunny-lighthouse")
+    ).token
 
 
 async def test_forgot_password_unknown_email_answers_the_same(app: ApsaraApp) -> None:

@@ -12,8 +12,9 @@ from apsara_tui.screens.home import HomeScreen
 from tests.conftest import TEST_SECRET
 
 
-async def test_app_opens_its_own_core_on_the_embedded_server(monkeypatch: pytest.MonkeyPatch,
-                                                            tmp_path: Path) -> None:
+async def test_app_opens_its_own_core_on_the_embedded_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("APSARA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("JWT_SECRET", TEST_SECRET)
     monkeypatch.chdir(tmp_path)
@@ -34,8 +35,9 @@ async def test_app_opens_its_own_core_on_the_embedded_server(monkeypatch: pytest
         EmbeddedServer(tmp_path / "data").stop()
 
 
-async def test_startup_error_exits_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+async def test_startup_error_exits_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:bad/x")
     monkeypatch.setenv("APSARA_DATA_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)

@@ -88,9 +88,16 @@ async def test_unknown_user_is_a_notification_not_a_crash(app: ApsaraApp) -> Non
 
 
 async def test_user_statistics_ask_a_non_admin_for_the_password(app: ApsaraApp) -> None:
-    user = await app.core.users.create(actor=Principal.operator(), email="erin@example.com",
-                                       full_name="Erin", password=PASSWORD, verified=True)
-    await app.core.sessions.sign_in(lambda: app.core.auth.login(email=user["email"], password=PASSWORD))
+    user = await app.core.users.create(
+        actor=Principal.operator(),
+        email="erin@example.com",
+        full_name="Erin",
+        password=PASSWORD,
+        verified=True,
+    )
+    await app.core.sessions.sign_in(
+        lambda: app.core.auth.login(email=user["email"], password=PASSWORD)
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         app.current_user = user
         app.open_action(18)
@@ -142,9 +149,16 @@ async def test_plans_screen_edits_a_limit_with_validation(app: ApsaraApp) -> Non
 
 
 async def test_plans_screen_refuses_a_non_admin(app: ApsaraApp) -> None:
-    user = await app.core.users.create(actor=Principal.operator(), email="user@example.com",
-                                       full_name="User", password=PASSWORD, verified=True)
-    await app.core.sessions.sign_in(lambda: app.core.auth.login(email=user["email"], password=PASSWORD))
+    user = await app.core.users.create(
+        actor=Principal.operator(),
+        email="user@example.com",
+        full_name="User",
+        password=PASSWORD,
+        verified=True,
+    )
+    await app.core.sessions.sign_in(
+        lambda: app.core.auth.login(email=user["email"], password=PASSWORD)
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         app.current_user = user
         app.push_screen(PlansScreen())

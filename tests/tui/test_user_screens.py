@@ -21,11 +21,13 @@ async def _many_users(core, count: int = 27) -> None:
     for i in range(count):
         role = "admin" if i % 9 == 0 else "user"
         plan = "premium" if i % 4 == 0 else "free"
-        user = await create_user(core, f"user{i:02d}@example.com", role=role, plan=plan,
-                                 full_name=f"Person {i:02d}")
+        user = await create_user(
+            core, f"user{i:02d}@example.com", role=role, plan=plan, full_name=f"Person {i:02d}"
+        )
         if i % 10 == 5:  # signed up with Google
-            await core.db.users.update_one({"_id": user["_id"]},
-                                           {"$set": {"authProvider": "google", "googleId": f"g{i}"}})
+            await core.db.users.update_one(
+                {"_id": user["_id"]}, {"$set": {"authProvider": "google", "googleId": f"g{i}"}}
+            )
 
 
 def _emails(app: ApsaraApp) -> list[str]:
@@ -35,12 +37,13 @@ def _emails(app: ApsaraApp) -> list[str]:
 
 # -- 8: create ---------------------------------------------------------------------------------
 
+
 async def test_create_user_by_typing_stores_a_bcrypt_hash(app: ApsaraApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("8")
         await settle(pilot)
         assert isinstance(app.screen, CreateUserScreen)
-        await pilot.press(*"Ada", "tab")          # focus moves name -> email
+        await pilot.press(*"Ada", "tab")  # focus moves name -> email
         await pilot.press(*"ada@example.com", "enter")
         await pilot.press(*"correct horse battery", "enter")  # Enter in the last field submits
         await settle(pilot)
@@ -55,15 +58,20 @@ async def test_create_user_by_typing_stores_a_bcrypt_hash(app: ApsaraApp) -> Non
 async def test_create_admin_premium_verified(app: ApsaraApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await open_action(pilot, 8)
-        await fill(pilot, "create-form", full_name="Grace Hopper", email="Grace@Example.com",
-                   password="")
+        await fill(
+            pilot, "create-form", full_name="Grace Hopper", email="Grace@Example.com", password=""
+        )
         app.screen.query_one("#role", Select).value = "admin"
         app.screen.query_one("#plan", Select).value = "premium"
         await pilot.click("#verified")
         await submit(pilot, "create-form")
         assert "grace@example.com" in text_of(app, "#create-result")
     doc = await app.core.db.users.find_one({"email": "grace@example.com"})
-    assert (doc["role"], doc["subscriptionPlan"], doc["isEmailVerified"]) == ("admin", "premium", True)
+    assert (doc["role"], doc["subscriptionPlan"], doc["isEmailVerified"]) == (
+        "admin",
+        "premium",
+        True,
+    )
     assert not doc.get("password")  # no password given: no password sign-in
     assert await app.core.db.audit.count_documents({}) >= 1
 
@@ -71,7 +79,7 @@ async def test_create_admin_premium_verified(app: ApsaraApp) -> None:
 async def test_create_user_bad_input_shows_field_errors_and_writes_nothing(app: ApsaraApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await open_action(pilot, 8)
-        await pilot.press(*"x")                  # validate as you type: fine so far
+        await pilot.press(*"x")  # validate as you type: fine so far
         await fill(pilot, "create-form", email="not-an-email")
         create = form(app, "create-form")
         assert "email address" in create.field("email").error  # shown while typing
@@ -81,12 +89,16 @@ async def test_create_user_bad_input_shows_field_errors_and_writes_nothing(app: 
         assert "8–128" in create.field("password").error
         assert await app.core.db.users.count_documents({}) == 0
         # the Core's own rules land under the field too: a common password
-        await fill(pilot, "create-form", full_name="Bob", email="bob@example.com", password="password123")
+        await fill(
+            pilot, "create-form", full_name="Bob", email="bob@example.com", password="password123"
+        )
         await submit(pilot, "create-form")
         assert create.field("password").error
         assert await app.core.db.users.count_documents({}) == 0
         # hostile text is just text: no operator object reaches the database
-        await fill(pilot, "create-form", full_name='{"$ne": null}', email='{"$ne": null}@x', password="")
+        await fill(
+            pilot, "create-form", full_name='{"$ne": null}', email='{"$ne": null}@x', password=""
+        )
         await submit(pilot, "create-form")
         assert create.field("email").error
         assert await app.core.db.users.count_documents({}) == 0
@@ -104,6 +116,7 @@ async def test_create_duplicate_email_is_refused(app: ApsaraApp) -> None:
 
 
 # -- 9: list, filters, pages, admin extras ------------------------------------------------------
+
 
 async def test_list_pages_and_filters_with_27_users(app: ApsaraApp) -> None:
     await _many_users(app.core)
@@ -123,7 +136,11 @@ async def test_list_pages_and_filters_with_27_users(app: ApsaraApp) -> None:
         assert set(_emails(app)) == first_page
         app.screen.query_one("#filter-role", Select).value = "admin"
         await settle(pilot)
-        assert sorted(_emails(app)) == ["user00@example.com", "user09@example.com", "user18@example.com"]
+        assert sorted(_emails(app)) == [
+            "user00@example.com",
+            "user09@example.com",
+            "user18@example.com",
+        ]
         app.screen.query_one("#filter-plan", Select).value = "premium"
         await settle(pilot)
         assert _emails(app) == ["user00@example.com"]  # admin and premium: 0 only (9, 18 are free)
@@ -131,7 +148,11 @@ async def test_list_pages_and_filters_with_27_users(app: ApsaraApp) -> None:
         app.screen.query_one("#filter-plan", Select).clear()
         app.screen.query_one("#filter-provider", Select).value = "google"
         await settle(pilot)
-        assert sorted(_emails(app)) == ["user05@example.com", "user15@example.com", "user25@example.com"]
+        assert sorted(_emails(app)) == [
+            "user05@example.com",
+            "user15@example.com",
+            "user25@example.com",
+        ]
 
 
 async def test_search_box_matches_name_or_email(app: ApsaraApp) -> None:
@@ -149,8 +170,13 @@ async def test_search_box_matches_name_or_email(app: ApsaraApp) -> None:
 
 
 async def test_enter_shows_details_and_admin_extras_change_the_database(app: ApsaraApp) -> None:
-    user = await create_user(app.core, "pat@example.com", full_name="Pat", failedLoginAttempts=5,
-                             lockedUntil=app.core.clock.now() + timedelta(minutes=10))
+    user = await create_user(
+        app.core,
+        "pat@example.com",
+        full_name="Pat",
+        failedLoginAttempts=5,
+        lockedUntil=app.core.clock.now() + timedelta(minutes=10),
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await open_action(pilot, 9)
         assert "locked" in app.screen.query_one(DataTable).get_row_at(0)
@@ -159,15 +185,15 @@ async def test_enter_shows_details_and_admin_extras_change_the_database(app: Aps
         assert isinstance(app.screen, UserDetailsModal)
         details = text_of(app, "#details")
         assert "Pat <pat@example.com>" in details and "locked: until" in details
-        await pilot.press("p")                     # plan, from the details
+        await pilot.press("p")  # plan, from the details
         await settle(pilot)
         assert isinstance(app.screen, ChoiceModal)
-        await pilot.press("down", "enter")         # free -> premium
+        await pilot.press("down", "enter")  # free -> premium
         await settle(pilot)
         assert isinstance(app.screen, UserListScreen)
-        await pilot.press("r", "down", "enter")    # role: user -> admin, straight from the list
+        await pilot.press("r", "down", "enter")  # role: user -> admin, straight from the list
         await settle(pilot)
-        await pilot.press("u")                     # unlock
+        await pilot.press("u")  # unlock
         await settle(pilot)
         row = app.screen.query_one(DataTable).get_row_at(0)
         assert row[2:4] == ["admin", "premium"] and row[6] == ""
@@ -199,6 +225,7 @@ async def test_delete_from_the_list_asks_first(app: ApsaraApp) -> None:
 
 # -- 10: choose --------------------------------------------------------------------------------
 
+
 async def test_choose_user_sets_current_user_and_header(app: ApsaraApp) -> None:
     await _many_users(app.core, 5)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -222,11 +249,17 @@ async def test_choose_user_sets_current_user_and_header(app: ApsaraApp) -> None:
 
 # -- 12: delete by email or id ----------------------------------------------------------------
 
+
 async def _user_with_conversation(app: ApsaraApp, email: str) -> dict:
     user = await create_user(app.core, email, full_name="Doomed")
     now = app.core.clock.now()
-    conv = Conversation(conversationId=f"c-{user['_id']}", userId=user["_id"], title="hello",
-                        createdAt=now, updatedAt=now).to_mongo()
+    conv = Conversation(
+        conversationId=f"c-{user['_id']}",
+        userId=user["_id"],
+        title="hello",
+        createdAt=now,
+        updatedAt=now,
+    ).to_mongo()
     await app.core.db.conversations.insert_one(conv)
     return user
 

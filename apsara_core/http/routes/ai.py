@@ -23,22 +23,39 @@ log = logging.getLogger("apsara.http")
 
 async def _generate_args(request: Request) -> dict[str, Any]:
     body = await read_json(request, GenerateBody)
-    return {"actor": await acting_for(request, body.userId), "conversation_id": body.conversationId,
-            "text": body.contents, "model": body.model, "config": body.config, "files": body.files}
+    return {
+        "actor": await acting_for(request, body.userId),
+        "conversation_id": body.conversationId,
+        "text": body.contents,
+        "model": body.model,
+        "config": body.config,
+        "files": body.files,
+    }
 
 
 async def _edit_args(request: Request) -> dict[str, Any]:
     body = await read_json(request, EditBody)
-    return {"actor": await acting_for(request, body.userId), "conversation_id": body.conversationId,
-            "message_id": body.messageId, "new_text": body.newContent, "model": body.model,
-            "config": body.config, "files": body.files}
+    return {
+        "actor": await acting_for(request, body.userId),
+        "conversation_id": body.conversationId,
+        "message_id": body.messageId,
+        "new_text": body.newContent,
+        "model": body.model,
+        "config": body.config,
+        "files": body.files,
+    }
 
 
 async def _regenerate_args(request: Request) -> dict[str, Any]:
     body = await read_json(request, RegenerateBody)
-    return {"actor": await acting_for(request, body.userId), "conversation_id": body.conversationId,
-            "message_id": body.messageId, "model": body.model, "config": body.config,
-            "files": body.files}
+    return {
+        "actor": await acting_for(request, body.userId),
+        "conversation_id": body.conversationId,
+        "message_id": body.messageId,
+        "model": body.model,
+        "config": body.config,
+        "files": body.files,
+    }
 
 
 async def generate(request: Request) -> JSONResponse:
@@ -61,8 +78,12 @@ async def embeddings(request: Request) -> JSONResponse:
     body = await read_json(request, EmbeddingsBody)
     texts = [body.contents] if isinstance(body.contents, str) else body.contents
     result = await core_of(request).chat.embed(
-        actor=await acting_for(request, body.userId), texts=texts, model=body.model,
-        task_type=body.taskType, output_dimensionality=body.outputDimensionality)
+        actor=await acting_for(request, body.userId),
+        texts=texts,
+        model=body.model,
+        task_type=body.taskType,
+        output_dimensionality=body.outputDimensionality,
+    )
     return ok(**result)
 
 
@@ -78,8 +99,11 @@ class EventStream(StreamingResponse):
 
     def __init__(self, events: AsyncIterator[ChatEvent], first: ChatEvent) -> None:
         self.events = events
-        super().__init__(self._body(first), media_type="text/event-stream",
-                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        super().__init__(
+            self._body(first),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     async def _body(self, first: ChatEvent) -> AsyncIterator[bytes]:
         yield _sse_line(first)

@@ -27,7 +27,8 @@ async def create(request: Request) -> JSONResponse:
     body = await read_json(request, ConversationCreateBody)
     actor = await acting_for(request, body.userId)
     conv = await core_of(request).conversations.create(
-        actor=actor, title=body.title, system_instruction=body.systemInstruction)
+        actor=actor, title=body.title, system_instruction=body.systemInstruction
+    )
     return ok(201, conversation=conv, conversationId=conv["conversationId"])
 
 
@@ -35,8 +36,11 @@ async def list_conversations(request: Request) -> JSONResponse:
     """The caller's conversations (admins: all, or ?userId=)."""
     actor = await require_actor(request)
     items = await core_of(request).conversations.list(
-        actor=actor, user_id=request.query_params.get("userId"),
-        limit=_int_param(request, "limit", 50, 1, 500), skip=_int_param(request, "skip", 0, 0, 10**9))
+        actor=actor,
+        user_id=request.query_params.get("userId"),
+        limit=_int_param(request, "limit", 50, 1, 500),
+        skip=_int_param(request, "skip", 0, 0, 10**9),
+    )
     return ok(conversations=items, count=len(items))
 
 
@@ -44,7 +48,8 @@ async def get(request: Request) -> JSONResponse:
     """One conversation."""
     actor = await require_actor(request)
     conv = await core_of(request).conversations.get(
-        actor=actor, conversation_id=request.path_params["conversation_id"])
+        actor=actor, conversation_id=request.path_params["conversation_id"]
+    )
     return ok(conversation=conv)
 
 
@@ -53,9 +58,11 @@ async def messages(request: Request) -> JSONResponse:
     actor = await require_actor(request)
     before = request.query_params.get("before")
     items = await core_of(request).conversations.messages(
-        actor=actor, conversation_id=request.path_params["conversation_id"],
+        actor=actor,
+        conversation_id=request.path_params["conversation_id"],
         before_sequence=_int_param(request, "before", 0, 1, 10**9) if before else None,
-        limit=_int_param(request, "limit", 50, 1, 500))
+        limit=_int_param(request, "limit", 50, 1, 500),
+    )
     return ok(messages=items, count=len(items))
 
 
@@ -64,8 +71,11 @@ async def update(request: Request) -> JSONResponse:
     body = await read_json(request, ConversationUpdateBody)
     actor = await acting_for(request, body.userId)
     conv = await core_of(request).conversations.update(
-        actor=actor, conversation_id=request.path_params["conversation_id"],
-        title=body.title, system_instruction=body.systemInstruction)
+        actor=actor,
+        conversation_id=request.path_params["conversation_id"],
+        title=body.title,
+        system_instruction=body.systemInstruction,
+    )
     return ok(conversation=conv)
 
 
@@ -73,7 +83,8 @@ async def delete(request: Request) -> JSONResponse:
     """Delete a conversation and its messages."""
     actor = await require_actor(request)
     result = await core_of(request).conversations.delete(
-        actor=actor, conversation_id=request.path_params["conversation_id"])
+        actor=actor, conversation_id=request.path_params["conversation_id"]
+    )
     return ok(message="Conversation deleted", deleted=result)
 
 

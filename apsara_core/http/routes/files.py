@@ -68,13 +68,17 @@ class _Upload:
             elif part.name in FIELDS:
                 await self.field(part.name, await reader.text(part.name))
             else:
-                raise ValidationError(f"Unknown field {part.name!r}; expected files, "
-                                      f"{', '.join(FIELDS)}", field=part.name)
+                raise ValidationError(
+                    f"Unknown field {part.name!r}; expected files, {', '.join(FIELDS)}",
+                    field=part.name,
+                )
         if self.batch is None:
             raise ValidationError("No file was sent: add one or more `files` parts", field="files")
-        return await self.batch.commit(method=self.fields.get("storageMethod") or "auto",
-                                       preference=self.fields.get("preference") or None,
-                                       display_name=self.fields.get("displayName") or None)
+        return await self.batch.commit(
+            method=self.fields.get("storageMethod") or "auto",
+            preference=self.fields.get("preference") or None,
+            display_name=self.fields.get("displayName") or None,
+        )
 
 
 async def upload(request: Request) -> JSONResponse:
@@ -88,8 +92,12 @@ async def upload(request: Request) -> JSONResponse:
         if not await _drained(job.stream):
             request.state.close_connection = True  # the rest of the body is never read
         raise
-    return ok(201, files=stored, count=len(stored),
-              message=f"Uploaded {len(stored)} file{'s' if len(stored) != 1 else ''}")
+    return ok(
+        201,
+        files=stored,
+        count=len(stored),
+        message=f"Uploaded {len(stored)} file{'s' if len(stored) != 1 else ''}",
+    )
 
 
 async def _drained(stream: AsyncIterator[bytes], limit: int = DRAIN_BYTES) -> bool:
@@ -115,16 +123,23 @@ async def list_files(request: Request) -> JSONResponse:
     """The caller's files, newest first (admins: anyone's, ?userId=)."""
     actor, q = await require_actor(request), request.query_params
     result = await core_of(request).files.list(
-        actor=actor, user_id=q.get("userId"), mime_type=q.get("mimeType"), method=q.get("method"),
-        search=q.get("search"), page=_query_int(request, "page", 1),
-        page_size=_query_int(request, "pageSize", 20))
+        actor=actor,
+        user_id=q.get("userId"),
+        mime_type=q.get("mimeType"),
+        method=q.get("method"),
+        search=q.get("search"),
+        page=_query_int(request, "page", 1),
+        page_size=_query_int(request, "pageSize", 20),
+    )
     return ok(**result)
 
 
 async def delete_file(request: Request) -> JSONResponse:
     """Delete a file: its stored object, its File API copy and its record."""
     actor = await require_actor(request)
-    result = await core_of(request).files.delete(actor=actor, file_id=request.path_params["file_id"])
+    result = await core_of(request).files.delete(
+        actor=actor, file_id=request.path_params["file_id"]
+    )
     return ok(**result, message="File deleted")
 
 
@@ -132,8 +147,9 @@ async def supported_types(request: Request) -> JSONResponse:
     """Supported file types, their size limits and storage methods."""
     files = core_of(request).files
     methods = {m: files.storage.available(m) for m in ("local", "s3", "google-file-api")}
-    return ok(types=files.types(), storageMethods=methods,
-              preferences=["speed", "processing", "storage"])
+    return ok(
+        types=files.types(), storageMethods=methods, preferences=["speed", "processing", "storage"]
+    )
 
 
 ROUTES = [

@@ -6,8 +6,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from apsara_core.http.deps import (bearer_token, client_address, client_key, core_of, ok, read_json,
-                                   require_actor)
+from apsara_core.http.deps import (
+    bearer_token,
+    client_address,
+    client_key,
+    core_of,
+    ok,
+    read_json,
+    require_actor,
+)
 from apsara_core.http.schemas import GoogleBody, GuestBody, ResetPasswordBody
 from apsara_core.services.inputs import EmailInput, LoginInput, OtpInput, RegisterInput, ResendInput
 
@@ -18,8 +25,12 @@ async def register(request: Request) -> JSONResponse:
     token = bearer_token(request)
     actor = await core_of(request).auth.verify_token(token) if token else None
     result = await core_of(request).auth.register(
-        full_name=body.full_name, email=body.email, password=body.password,
-        accept_terms=body.accept_terms, actor=actor if actor and actor.is_guest else None)
+        full_name=body.full_name,
+        email=body.email,
+        password=body.password,
+        accept_terms=body.accept_terms,
+        actor=actor if actor and actor.is_guest else None,
+    )
     return ok(201, **result)
 
 
@@ -72,8 +83,11 @@ async def verify_reset_otp(request: Request) -> JSONResponse:
 async def reset_password(request: Request) -> JSONResponse:
     """Set a new password with a reset token; ends every session."""
     body = await read_json(request, ResetPasswordBody)
-    return ok(**await core_of(request).auth.reset_password(reset_token=body.resetToken,
-                                                           new_password=body.newPassword))
+    return ok(
+        **await core_of(request).auth.reset_password(
+            reset_token=body.resetToken, new_password=body.newPassword
+        )
+    )
 
 
 async def logout(request: Request) -> JSONResponse:
