@@ -13,7 +13,7 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -206,7 +206,7 @@ class Settings(BaseSettings):
         return parse_duration(self.jwt_expires_in)
 
     @classmethod
-    def load(cls, **overrides: object) -> Settings:
+    def load(cls, **overrides: Any) -> Settings:
         """Read settings, turning validation failures into one clear ConfigError."""
         from pydantic import ValidationError
 

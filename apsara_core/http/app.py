@@ -94,4 +94,4 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
         lifespan=lifespan,
         middleware=[Middleware(CatchAllMiddleware), Middleware(RequestLimitMiddleware)],
         exception_handlers=HANDLERS,
-    )  # type: ignore[arg-type]
+    )

@@ -8,7 +8,7 @@ anything is written, with an error naming the field at fault.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -294,7 +294,7 @@ class Provider(Protocol):
     def token_budget(self, model: str) -> int:
         """How many input tokens of history to send to the model."""
 
-    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+    def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderChunk, None]:
         """Stream the answer; raises ProviderError subclasses."""
 
     async def embed(

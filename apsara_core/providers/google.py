@@ -12,8 +12,8 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 import httpx2
@@ -32,6 +32,7 @@ from apsara_core.providers.base import ProviderChunk, ProviderRequest, Usage
 
 if TYPE_CHECKING:
     from google import genai
+    from google.genai import types as genai_types
 
     from apsara_core.config import Settings
 
@@ -221,7 +222,7 @@ class GoogleProvider:
                 raise
             raise mapped from exc
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderChunk, None]:
         """Stream Gemini's answer as chunks; the upstream call is closed on any exit.
 
         Raises:
@@ -265,7 +266,7 @@ class GoogleProvider:
     ) -> list[list[float]]:
         """One vector per text (a single batch call), retried like generation."""
         client = self.client()
-        config: dict[str, Any] = {}
+        config: genai_types.EmbedContentConfigDict = {}
         if task_type:
             config["task_type"] = task_type
         if output_dimensionality:
@@ -292,7 +293,9 @@ async def _close_all(holder: list[AsyncIterator[Any]]) -> None:
                 pass
 
 
-def build_payload(request: ProviderRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def build_payload(
+    request: ProviderRequest,
+) -> tuple[list[dict[str, Any]], genai_types.GenerateContentConfigDict]:
     """SDK `contents` and `config` dicts for a request."""
     contents = []
     for turn in request.turns:
@@ -302,7 +305,8 @@ def build_payload(request: ProviderRequest) -> tuple[list[dict[str, Any]], dict[
         if turn.text:
             parts.append({"text": turn.text})
         contents.append({"role": turn.role, "parts": parts})
-    config = request.options.to_config(snake=True)
+    # to_config(snake=True) names exactly the SDK's GenerateContentConfig fields
+    config = cast("genai_types.GenerateContentConfigDict", request.options.to_config(snake=True))
     if request.system_instruction:
         config["system_instruction"] = request.system_instruction
     return contents, config

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.repos import counters
@@ -64,6 +65,6 @@ async def succeed(db: AsyncDatabase, email: str, *, now: datetime) -> bool:
     return doc is None or doc["lockedUntil"] <= now  # None: unlocked by an admin meanwhile
 
 
-async def clear(db: AsyncDatabase, email: str, session: object = None) -> None:
+async def clear(db: AsyncDatabase, email: str, session: AsyncClientSession | None = None) -> None:
     """Forget the address's attempts and lock (an admin unlock)."""
     await db.login_attempts.delete_one({"_id": email}, session=session)

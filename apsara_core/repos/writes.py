@@ -9,9 +9,9 @@ bookkeeping costs two round trips (the bulk write and the commit) instead of six
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -81,7 +81,9 @@ async def apply(
     except ClientBulkWriteException as exc:
         if isinstance(exc.error, PyMongoError):  # e.g. a WriteConflict: keep its labels, so a
             raise exc.error from exc  # transaction retries as with single writes
-        first = (exc.write_errors or [{}])[0]
+        # pymongo annotates write_errors as WriteError exceptions; they are the server's documents
+        errors = cast("list[Mapping[str, Any]]", exc.write_errors or [{}])
+        first = errors[0]
         if first.get("code") == DUPLICATE_KEY:
             raise DuplicateKeyError(
                 first.get("errmsg", "duplicate key"), DUPLICATE_KEY, first

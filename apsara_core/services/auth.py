@@ -374,7 +374,8 @@ class AuthService:
                 )
                 or existing
             )
-        name = claims.get("name") if isinstance(claims.get("name"), str) else email.split("@")[0]
+        claimed_name = claims.get("name")
+        name = claimed_name if isinstance(claimed_name, str) else email.split("@")[0]
         doc = new_user_doc(
             email=email,
             full_name=name[:FULL_NAME_MAX_LENGTH] or email,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -66,7 +66,9 @@ async def collect(events: AsyncIterator[ChatEvent]) -> dict[str, Any]:
     return response
 
 
-async def _guarded(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
+async def _guarded(
+    events: AsyncGenerator[ChatEvent, None],
+) -> AsyncGenerator[ChatEvent, None]:
     """Pass events through. A failure after the first event ("started") is also yielded as an
     "error" event, then raised; one before it is only raised, so that a front end can still
     answer it as a plain error (HTTP: its status and envelope instead of a stream)."""
@@ -133,7 +135,7 @@ class ChatService:
 
     async def _send(
         self, actor: Principal, conversation_id: Any, text: Any, model: Any, config: Any, files: Any
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(text, self._settings.max_message_chars)
         provider, options = self._model(model, config)
@@ -237,7 +239,7 @@ class ChatService:
         model: Any,
         config: Any,
         files: Any,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(new_text, self._settings.max_message_chars, field="newText")
         provider, options = self._model(model, config)
@@ -296,7 +298,7 @@ class ChatService:
         model: Any,
         config: Any,
         files: Any = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
         provider, options = self._model(model, config)
         file_parts = parse_files(files) if files is not None else None

@@ -12,7 +12,7 @@ FileExpiredError. Files of earlier turns whose record was deleted are left out o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -155,7 +155,7 @@ class ChatFiles:
 
     async def stream(
         self, provider: Provider, request: ProviderRequest, *, owner: str, stats: dict[str, int]
-    ) -> AsyncIterator[ProviderChunk]:
+    ) -> AsyncGenerator[ProviderChunk, None]:
         """`provider`'s stream with `owner`'s stored files resolved; re-uploads gone copies
         once. `stats` counts the auto-uploads (`autoUploads`)."""
         if not any(f for t in request.turns for f in t.files if "fileId" in f):

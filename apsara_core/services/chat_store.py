@@ -51,7 +51,7 @@ async def append(
     now: datetime = doc["createdAt"]
     if expected is not None:
         stored = {**doc, "messageSequence": expected + 1}
-        first = [
+        first: list[Write] = [
             conv_repo.next_sequence_if(doc["conversationId"], expected, now, tokens=tokens),
             Insert("messages", stored),
         ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -138,7 +138,7 @@ class ReplyRunner:
             unread=unread,
         )
 
-    async def run(self, job: ReplyJob) -> AsyncIterator[ChatEvent]:
+    async def run(self, job: ReplyJob) -> AsyncGenerator[ChatEvent, None]:
         """Call the model with the conversation's history, yielding events as they arrive.
 
         Raises:

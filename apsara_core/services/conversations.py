@@ -6,6 +6,7 @@ conversation answers NotFoundError exactly like an unknown id.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -22,7 +23,7 @@ from apsara_core.errors import (
 )
 from apsara_core.jsonable import dumps
 from apsara_core.models import Principal
-from apsara_core.models.documents import Conversation
+from apsara_core.models.documents import Conversation, ConversationConfig
 from apsara_core.models.views import (
     ConversationPage,
     ConversationsSummary,
@@ -158,7 +159,7 @@ class ConversationService:
             conversationId=conv_repo.new_conversation_id(),
             userId=actor.user_id,
             title=_title(title),
-            config={"rest": rest},
+            config=ConversationConfig(rest=rest),
             createdAt=now,
             updatedAt=now,
         ).to_mongo()
@@ -227,7 +228,7 @@ class ConversationService:
         conv = await load_owned(self._db, actor, conversation_id)
         return (await self._views([conv]))[0]
 
-    async def _views(self, docs: list[dict[str, Any]]) -> list[ConversationView]:
+    async def _views(self, docs: builtins.list[dict[str, Any]]) -> builtins.list[ConversationView]:
         """Views of `docs`, with their owners' emails fetched in one query."""
         emails = await user_repo.emails_by_id(self._db, sorted({d["userId"] for d in docs}))
         return [ConversationView.of(d, emails.get(d["userId"])) for d in docs]
@@ -291,7 +292,7 @@ class ConversationService:
         ids = await conv_repo.ids_of_user(self._db, scope)
         return await self._delete_ids(ids)
 
-    async def _delete_ids(self, ids: list[str]) -> dict[str, Any]:
+    async def _delete_ids(self, ids: builtins.list[str]) -> dict[str, Any]:
         if not ids:
             return {"conversations": 0, "messages": 0}
 
@@ -309,7 +310,7 @@ class ConversationService:
         conversation_id: Any,
         before_sequence: Any = None,
         limit: Any = 50,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Messages ascending: the newest `limit`, or the `limit` before before_sequence."""
         conv = await load_owned(self._db, actor, conversation_id)
         limit, _ = _paging(limit, 0)
@@ -335,7 +336,9 @@ class ConversationService:
             return dumps({"conversation": conv, "messages": msgs})
         return _markdown(conv, msgs)
 
-    async def branches(self, *, actor: Principal, conversation_id: Any) -> list[dict[str, Any]]:
+    async def branches(
+        self, *, actor: Principal, conversation_id: Any
+    ) -> builtins.list[dict[str, Any]]:
         """Archived branches (earlier versions from edit and regenerate), oldest first."""
         conv = await load_owned(self._db, actor, conversation_id)
         docs = await msg_repo.archived(self._db, conv["conversationId"])

@@ -80,7 +80,7 @@ class PasswordStore:
         hashed = user.get("password") if user else None
         pepper_id = user.get("passwordPepper") if user else None
         ok = await self.hasher.check(password, hashed, pepper_id)
-        if ok and user is not None and pepper_id is None:
+        if ok and user is not None and hashed and pepper_id is None:
             fresh = await self.hash(password)
             await users_repo.replace_password(self._db, str(user["_id"]), hashed, fresh.fields())
         return ok

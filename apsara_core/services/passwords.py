@@ -121,7 +121,7 @@ class PasswordHasher:
             pepper_id: the stored `passwordPepper`; None means a legacy (JWT-derived) hash.
         """
         peppers = self._peppers_for(pepper_id) if hashed else []
-        if not peppers:
+        if not hashed or not peppers:
             self.dummy_check_sync(password)
             return False
         for pepper in peppers:

@@ -10,6 +10,7 @@ see it within `cache_seconds`.
 
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -217,7 +218,7 @@ class PlanService:
         self.invalidate()
         return await self.get(name=plan)
 
-    async def known_models(self) -> list[str]:
+    async def known_models(self) -> builtins.list[str]:
         """Models any plan lists, plus the built-in ones."""
         plans = await self._plans()
         return sorted(KNOWN_MODELS.union(*(p.get("models", {}) for p in plans.values())))
@@ -251,7 +252,7 @@ class PlanService:
             field="model",
         )
 
-    async def _plans_allowing(self, model: str) -> list[str]:
+    async def _plans_allowing(self, model: str) -> builtins.list[str]:
         return [
             p["name"]
             for p in await self.list()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -29,7 +29,12 @@ from apsara_core.vocabulary import (
     FULL_NAME_MAX_LENGTH,
     PLANS,
     ROLES,
+    AuthProvider,
+    Plan,
+    Role,
 )
+
+Choice = TypeVar("Choice", bound=str)
 
 PUBLIC_FIELDS = (
     "_id",
@@ -66,14 +71,15 @@ def new_user_doc(
     full_name: str,
     password: StoredPassword | None,
     now: datetime,
-    role: str = "user",
-    plan: str = "free",
-    provider: str = "local",
+    role: Role = "user",
+    plan: Plan = "free",
+    provider: AuthProvider = "local",
     verified: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
     """A user document as stored (camelCase, string `_id`), created at `now`."""
-    hashed = password.fields() if password is not None else {}
+    # Any: the password fields are User's str fields, which mypy cannot match by key
+    hashed: dict[str, Any] = password.fields() if password is not None else {}
     return User(
         _id=repo.new_id(),
         fullName=full_name,
@@ -90,7 +96,7 @@ def new_user_doc(
     ).to_mongo()
 
 
-def check_choice(value: object, allowed: tuple[str, ...], field: str) -> str:
+def check_choice(value: object, allowed: tuple[Choice, ...], field: str) -> Choice:
     """`value` must be one of `allowed`.
 
     Raises:
@@ -98,7 +104,7 @@ def check_choice(value: object, allowed: tuple[str, ...], field: str) -> str:
     """
     if not isinstance(value, str) or value not in allowed:
         raise ValidationError(f"{field} must be one of: {', '.join(allowed)}", field=field)
-    return value
+    return cast(Choice, value)  # one of `allowed`, so of its (Literal) type
 
 
 def check_text(value: object, field: str, max_len: int, *, min_len: int = 1) -> str:
@@ -168,8 +174,8 @@ class UserService:
         _require_admin(actor)
         address = check_email(email)
         name = check_text(full_name, "fullName", FULL_NAME_MAX_LENGTH)
-        check_choice(role, ASSIGNABLE_ROLES, "role")
-        check_choice(plan, ASSIGNABLE_PLANS, "plan")
+        checked_role = check_choice(role, ASSIGNABLE_ROLES, "role")
+        checked_plan = check_choice(plan, ASSIGNABLE_PLANS, "plan")
         if not isinstance(verified, bool):
             raise ValidationError("verified must be true or false", field="verified")
         hashed = (
@@ -179,8 +185,8 @@ class UserService:
             email=address,
             full_name=name,
             password=hashed,
-            role=role,
-            plan=plan,
+            role=checked_role,
+            plan=checked_plan,
             verified=verified,
             now=self._clock.now(),
         )
@@ -314,7 +320,7 @@ class UserService:
         key: str,
         action: str,
         fields: dict[str, Any],
-        also: Callable[[dict[str, Any], Any], Awaitable[None]] | None = None,
+        also: Callable[[dict[str, Any], AsyncClientSession], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
         _require_admin(actor)
         doc = await self._find(actor, key)

@@ -10,9 +10,10 @@ file 48 hours.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from apsara_core.clock import wall_clock
 from apsara_core.errors import ProviderBadRequestError, ProviderUnavailableError, ValidationError
@@ -21,6 +22,7 @@ from apsara_core.storage.types import GOOGLE
 
 if TYPE_CHECKING:
     from google import genai
+    from google.genai import types as genai_types
 
 KEEP = timedelta(hours=48)
 FIRST_POLL_S, MAX_POLL_S = 0.1, 2.0
@@ -82,10 +84,15 @@ class GoogleFiles:
         A cancelled upload finishes in its thread and the new file is then deleted.
         """
         client = self._client()
-        config = {"mime_type": mime, "display_name": display_name[:512]}
+        config: genai_types.UploadFileConfigDict = {
+            "mime_type": mime,
+            "display_name": display_name[:512],
+        }
+        # Every store's reader is an io.IOBase (an open file, SizedReader), which the SDK checks.
+        file = cast(io.IOBase, reader)
         work = asyncio.ensure_future(
-            asyncio.to_thread(client.files.upload, file=reader, config=config)
-        )  # type: ignore[arg-type]
+            asyncio.to_thread(client.files.upload, file=file, config=config)
+        )
         try:
             uploaded = await self._sdk(lambda: asyncio.shield(work))
         except asyncio.CancelledError:
