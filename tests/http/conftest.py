@@ -15,14 +15,26 @@ from tests.conftest import apsara_env
 from tests.http.served import Served, serve
 
 
-@pytest.fixture
-async def http(core: Core) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client over the app built on the test's Core."""
+async def _client(core: Core) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(core)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://apsara.test") as client:
             yield client
+
+
+@pytest.fixture
+async def http(core: Core) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client over the app built on the test's Core."""
+    async for client in _client(core):
+        yield client
+
+
+@pytest.fixture
+async def api(chat_core: Core) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client over the app built on a Core that talks to the fake Gemini."""
+    async for client in _client(chat_core):
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -236,18 +236,9 @@ async def test_supported_types_and_openapi(core: Core, http: httpx.AsyncClient) 
     assert "200" in doc["paths"]["/api/files/supported-types"]["get"]["responses"]
 
 
-@pytest.fixture
-async def api(chat_core: Core) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
-    app = create_app(chat_core)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://apsara.test") as client:
-            yield client
-
-
 async def test_generate_with_a_stored_file(
     chat_core: Core, api: httpx.AsyncClient, fake_gemini
-) -> None:  # noqa: F811
+) -> None:
     ann, bob = await signed_in(chat_core), await signed_in(chat_core, "bob@example.com")
     [rec] = (await post_files(api, ann, multipart([("a.png", png())]))).json()["files"]
     cid = (await api.post("/api/conversations", headers=ann, json={"title": "T"})).json()[

@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from apsara_core.core import Core
-from apsara_core.http.app import create_app
 from apsara_core.services.sessions import OPERATOR
-
-
-@pytest.fixture
-async def api(chat_core: Core) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
-    app = create_app(chat_core)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://apsara.test") as client:
-            yield client
 
 
 async def _code(core: Core, email: str) -> str:
@@ -55,7 +43,7 @@ async def _signed_in(
     return {"Authorization": f"Bearer {resp.json()['token']}"}
 
 
-async def test_register_login_chat_logout(api: httpx.AsyncClient, chat_core: Core) -> None:  # noqa: F811
+async def test_register_login_chat_logout(api: httpx.AsyncClient, chat_core: Core) -> None:
     auth = await _signed_in(api, chat_core)
     me = (await api.get("/api/users/me", headers=auth)).json()["user"]
     assert me["email"] == "john@example.com" and "password" not in me
@@ -107,7 +95,7 @@ async def test_register_login_chat_logout(api: httpx.AsyncClient, chat_core: Cor
 
 async def test_other_users_conversation_is_404_and_body_user_id_ignored(
     api: httpx.AsyncClient, chat_core: Core
-) -> None:  # noqa: F811
+) -> None:
     alice = await _signed_in(api, chat_core, "alice@example.com")
     bob = await _signed_in(api, chat_core, "bob@example.com")
     cid = (await api.post("/api/conversations", headers=alice, json={"title": "A"})).json()[

@@ -11,29 +11,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from apsara_core.core import Core
 from apsara_core.errors import RateLimitError
-from apsara_core.http.app import create_app
 from tests.core.chat_helpers import stored, used
 from tests.factories import STRONG_PASSWORD, principal_of, registered_user
 
 STREAMS = ("/api/ai/generate/stream", "/api/ai/edit-message/stream", "/api/ai/regenerate/stream")
 THOUGHTS = {"thinkingConfig": {"includeThoughts": True}}
-
-
-@pytest.fixture
-async def api(chat_core: Core) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
-    app = create_app(chat_core)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://apsara.test") as client:
-            yield client
 
 
 async def signed_in(core: Core, email: str, plan: str = "premium") -> tuple[dict[str, str], Any]:
@@ -70,7 +58,7 @@ def bodies(cid: str, message_id: str = "m_none", **extra: Any) -> dict[str, dict
     }
 
 
-async def test_streams_answer_early_errors_with_their_status(api, chat_core) -> None:  # noqa: F811
+async def test_streams_answer_early_errors_with_their_status(api, chat_core) -> None:
     alice, _ = await signed_in(chat_core, "alice@example.com")
     bob, _ = await signed_in(chat_core, "bob@example.com")
     cid = await conversation(api, alice)
@@ -96,7 +84,7 @@ async def test_streams_answer_early_errors_with_their_status(api, chat_core) -> 
     assert len(await stored(chat_core, cid)) == 2  # nothing written by the refused calls
 
 
-async def test_streams_answer_the_quota_with_429_usage_and_reset(api, chat_core) -> None:  # noqa: F811
+async def test_streams_answer_the_quota_with_429_usage_and_reset(api, chat_core) -> None:
     auth, actor = await signed_in(chat_core, "free@example.com", plan="free")
     cid = await conversation(api, auth)
     first = (
@@ -122,7 +110,7 @@ async def test_streams_answer_the_quota_with_429_usage_and_reset(api, chat_core)
 
 async def test_a_stream_starts_then_reports_later_failures_as_events(
     api, chat_core, fake_gemini
-) -> None:  # noqa: F811
+) -> None:
     auth, _ = await signed_in(chat_core, "carol@example.com")
     cid = await conversation(api, auth)
     events = await sse(api, STREAMS[0], auth, {"conversationId": cid, "contents": "one"})
@@ -134,7 +122,7 @@ async def test_a_stream_starts_then_reports_later_failures_as_events(
     assert events[1]["data"]["code"] == "PROVIDER_UNAVAILABLE"
 
 
-async def test_an_interrupted_reply_is_returned_with_the_error(api, chat_core, fake_gemini) -> None:  # noqa: F811
+async def test_an_interrupted_reply_is_returned_with_the_error(api, chat_core, fake_gemini) -> None:
     auth, actor = await signed_in(chat_core, "dan@example.com")
     cid = await conversation(api, auth)
     calls = [("/api/ai/generate", {"conversationId": cid, "contents": "one two three four"})]
@@ -168,7 +156,7 @@ async def test_an_interrupted_reply_is_returned_with_the_error(api, chat_core, f
     assert await used(chat_core, actor) == 3  # three partial replies charged, three delivered
 
 
-async def test_an_interrupted_stream_says_which_reply_was_kept(api, chat_core, fake_gemini) -> None:  # noqa: F811
+async def test_an_interrupted_stream_says_which_reply_was_kept(api, chat_core, fake_gemini) -> None:
     auth, _ = await signed_in(chat_core, "erin@example.com")
     cid = await conversation(api, auth)
     fake_gemini.script("cut:2")
@@ -182,7 +170,7 @@ async def test_an_interrupted_stream_says_which_reply_was_kept(api, chat_core, f
     assert error["text"] == "".join(e["text"] for e in events if e["type"] == "text")
 
 
-async def test_server_configuration_is_never_the_clients_fault(api, chat_core, fake_gemini) -> None:  # noqa: F811
+async def test_server_configuration_is_never_the_clients_fault(api, chat_core, fake_gemini) -> None:
     resp = await api.post("/api/users/google-auth", json={"idToken": "a.b.c"})
     assert resp.status_code == 503 and resp.json()["code"] == "GOOGLE_SIGNIN_NOT_CONFIGURED"
     auth, _ = await signed_in(chat_core, "fay@example.com")
