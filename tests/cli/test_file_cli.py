@@ -102,7 +102,7 @@ async def test_types_table(cli) -> None:
 
 async def test_s3_upload_from_the_command_line(
     core, cli, tmp_path: Path, moto_endpoint: str
-) -> None:  # noqa: F811
+) -> None:
     await create_user(core, "ann@example.com", plan="premium")
     env = s3_env(moto_endpoint)
     path = write(tmp_path, "doc.pdf", pdf())
@@ -182,7 +182,7 @@ async def test_progress_bar_on_a_terminal(core, cli, tmp_path: Path) -> None:
 
 async def test_ai_send_with_a_stored_file_and_analysis(
     core, cli, tmp_path: Path, fake_gemini
-) -> None:  # noqa: F811
+) -> None:
     from tests.fakes.fixtures import gemini_env
 
     await create_user(core, "ann@example.com", plan="premium")

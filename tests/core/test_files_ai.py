@@ -23,7 +23,7 @@ from tests.file_samples import mp4, pdf, png
 
 
 @pytest.fixture
-async def ai_core(chat_settings: Settings, moto_endpoint: str) -> AsyncIterator[Core]:  # noqa: F811
+async def ai_core(chat_settings: Settings, moto_endpoint: str) -> AsyncIterator[Core]:
     async with opened_core(chat_settings.model_copy(update=s3_overrides(moto_endpoint))) as opened:
         yield opened
 

@@ -20,7 +20,7 @@ from tests.file_samples import SAMPLES, mp4, pdf, png, text
 
 
 @pytest.fixture
-async def s3_core(chat_settings: Settings, moto_endpoint: str) -> AsyncIterator[Core]:  # noqa: F811
+async def s3_core(chat_settings: Settings, moto_endpoint: str) -> AsyncIterator[Core]:
     """A Core with S3 on moto_server and the File API on the fake Gemini."""
     async with opened_core(chat_settings.model_copy(update=s3_overrides(moto_endpoint))) as opened:
         yield opened
@@ -30,7 +30,7 @@ async def _user(core: Core, plan: str = "premium") -> Principal:
     return principal_of(await create_user(core, "s3@example.com", plan=plan))
 
 
-async def test_s3_upload_and_delete(s3_core: Core, moto_endpoint: str) -> None:  # noqa: F811
+async def test_s3_upload_and_delete(s3_core: Core, moto_endpoint: str) -> None:
     actor, prefix = await _user(s3_core), s3_core.settings.s3_prefix
     [rec] = await upload(s3_core, actor, ("a.png", png()), method="s3")
     key = f"{prefix}{actor.user_id}/{rec['fileId']}.png"
@@ -45,7 +45,7 @@ async def test_s3_upload_and_delete(s3_core: Core, moto_endpoint: str) -> None: 
     )
 
 
-async def test_large_s3_upload_is_multipart(s3_core: Core, moto_endpoint: str) -> None:  # noqa: F811
+async def test_large_s3_upload_is_multipart(s3_core: Core, moto_endpoint: str) -> None:
     actor = await _user(s3_core)
     data = mp4() + b"\x00" * (17 * MB)
     [rec] = await upload(s3_core, actor, ("big.mp4", data), method="s3")
@@ -53,7 +53,7 @@ async def test_large_s3_upload_is_multipart(s3_core: Core, moto_endpoint: str) -
     assert head["ContentLength"] == len(data) and head["ETag"].strip('"').endswith("-3")
 
 
-async def test_s3_delete_when_the_object_is_gone(s3_core: Core, moto_endpoint: str) -> None:  # noqa: F811
+async def test_s3_delete_when_the_object_is_gone(s3_core: Core, moto_endpoint: str) -> None:
     actor = await _user(s3_core)
     [rec] = await upload(s3_core, actor, ("a.txt", text()), method="s3")
     s3_client(moto_endpoint).delete_object(Bucket=BUCKET, Key=rec["location"]["key"])
@@ -114,7 +114,7 @@ async def test_google_delete_after_expiry_keeps_a_note(
 
 async def test_user_deletion_removes_objects_on_every_backend(
     s3_core: Core, fake_gemini: FakeGemini, moto_endpoint: str
-) -> None:  # noqa: F811
+) -> None:
     actor = await _user(s3_core)
     await upload(s3_core, actor, ("a.txt", text()), method="local")
     await upload(s3_core, actor, ("b.txt", text()), method="s3")
