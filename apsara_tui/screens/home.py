@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
 from rich.text import Text
@@ -15,6 +16,7 @@ from textual.widgets.option_list import Option
 from apsara_tui.actions import ACTIONS, BY_NUMBER
 
 NUMBER_DELAY_S = 0.6
+LATE_S = 0.1
 
 
 def _prompt(number: int) -> Text:
@@ -36,6 +38,8 @@ class HomeScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._typed = ""
+        self._typed_at = 0.0
+        self._rechecked = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,7 +67,18 @@ class HomeScreen(Screen[None]):
             if len(self._typed) >= 2 or int(self._typed) > 2:
                 self._flush()
             else:  # "1" or "2" may be the start of 10–21
-                self.set_timer(NUMBER_DELAY_S, self._flush)
+                self._typed_at, self._rechecked = time.monotonic(), False
+                self.set_timer(NUMBER_DELAY_S, self._expire)
+
+    def _expire(self) -> None:
+        """The wait for a second digit is over. A timer that fires late means the loop was
+        busy (a loaded machine), so a second key may still be queued: look once more."""
+        late = time.monotonic() - self._typed_at - NUMBER_DELAY_S
+        if late > LATE_S and not self._rechecked:
+            self._rechecked = True
+            self.set_timer(LATE_S, self._expire)
+            return
+        self._flush()
 
     def _flush(self) -> None:
         typed, self._typed = self._typed, ""
