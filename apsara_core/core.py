@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from apsara_core.services.mail import MailService
     from apsara_core.services.password_store import PasswordStore
     from apsara_core.services.plans import PlanService
+    from apsara_core.services.provider_catalog import ProviderCatalog
     from apsara_core.services.request_limiter import RequestLimiter
     from apsara_core.services.sessions import SessionService
     from apsara_core.services.stats import StatsService
@@ -147,7 +148,12 @@ class Core:
         """Subscription plans as data."""
         from apsara_core.services.plans import PlanService
 
-        return PlanService(db=self.db, audit=self.audit, clock=self.clock)
+        return PlanService(
+            db=self.db,
+            audit=self.audit,
+            clock=self.clock,
+            provider_models=lambda: self.provider_catalog.model_ids(),
+        )
 
     @cached_property
     def limits(self) -> LimitsService:
@@ -192,6 +198,7 @@ class Core:
             settings=self.settings,
             limits=self.limits,
             providers=self.providers,
+            catalog=self.provider_catalog,
             files=files,
             clock=self.clock,
         )
@@ -211,6 +218,19 @@ class Core:
         from apsara_core.providers.manager import ProviderManager
 
         return ProviderManager(settings=self.settings)
+
+    @cached_property
+    def provider_catalog(self) -> ProviderCatalog:
+        """Declared provider instances (`apsara provider add`), registered in `providers`."""
+        from apsara_core.services.provider_catalog import ProviderCatalog
+
+        return ProviderCatalog(
+            db=self.db,
+            providers=self.providers,
+            settings=self.settings,
+            audit=self.audit,
+            clock=self.clock,
+        )
 
     # Files (issue 7)
     @cached_property

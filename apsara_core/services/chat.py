@@ -32,7 +32,8 @@ from apsara_core.services.chat_stream import ChatEvent, ReplyJob, ReplyRunner, e
 from apsara_core.services.conversations import load_owned
 from apsara_core.services.input_checks import check_unicode
 from apsara_core.services.limits import LimitsService
-from apsara_core.vocabulary import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL
+from apsara_core.services.provider_catalog import ProviderCatalog
+from apsara_core.vocabulary import BUILTIN_PROVIDER, DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL
 
 __all__ = ["ChatEvent", "ChatService", "DEFAULT_MODEL", "DEFAULT_EMBEDDING_MODEL"]
 
@@ -94,10 +95,12 @@ class ChatService:
         settings: Settings,
         limits: LimitsService,
         providers: ProviderManager,
+        catalog: ProviderCatalog,
         files: ChatFiles,
         clock: Clock,
     ) -> None:
         self._db = db
+        self._catalog = catalog
         self._settings = settings
         self._limits = limits
         self._providers = providers
@@ -107,9 +110,21 @@ class ChatService:
             db=db, settings=settings, limits=limits, files=files, clock=clock
         )
 
-    def _model(self, model: Any, config: Any) -> tuple[Provider, GenerationOptions]:
+    async def _model(
+        self, model: Any, config: Any, files: Any = None
+    ) -> tuple[Provider, GenerationOptions]:
+        """The provider of `model` (declared instances included) and the validated config.
+
+        Raises:
+            ValidationError: unknown model, bad config, or files for a model that reads none.
+        """
+        await self._catalog.sync()
         provider = self._providers.for_model(model)
         options = GenerationOptions.from_config(config, thinking=provider.thinks(model))
+        if files and provider.name != BUILTIN_PROVIDER:
+            raise ValidationError(
+                f"{model} does not read files; only the built-in Gemini models do", field="files"
+            )
         provider.check_ready()
         return provider, options
 
@@ -138,7 +153,7 @@ class ChatService:
     ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(text, self._settings.max_message_chars)
-        provider, options = self._model(model, config)
+        provider, options = await self._model(model, config, files)
         file_parts = parse_files(files)
         conv = await load_owned(self._db, actor, conversation_id)
         file_parts = await self._files.attach(conv["userId"], file_parts)
@@ -242,7 +257,7 @@ class ChatService:
     ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(new_text, self._settings.max_message_chars, field="newText")
-        provider, options = self._model(model, config)
+        provider, options = await self._model(model, config, files)
         file_parts = parse_files(files) if files is not None else None
         conv = await load_owned(self._db, actor, conversation_id)
         if file_parts is not None:
@@ -300,7 +315,7 @@ class ChatService:
         files: Any = None,
     ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
-        provider, options = self._model(model, config)
+        provider, options = await self._model(model, config, files)
         file_parts = parse_files(files) if files is not None else None
         conv = await load_owned(self._db, actor, conversation_id)
         target, prompt = await chat_edit.regenerate_target(self._db, conv, message_id)
@@ -360,6 +375,7 @@ class ChatService:
         output_dimensionality: Any = None,
     ) -> dict[str, Any]:
         """Embed a batch of texts: {"embeddings": [[float]], "model"} (metered like generation)."""
+        await self._catalog.sync()
         return await embed_texts(
             providers=self._providers,
             limits=self._limits,
