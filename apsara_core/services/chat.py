@@ -21,13 +21,14 @@ from apsara_core.clock import Clock
 from apsara_core.config import Settings
 from apsara_core.errors import PayloadTooLargeError, ValidationError
 from apsara_core.models import Principal
-from apsara_core.providers.base import GenerationOptions, Provider
+from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest
 from apsara_core.providers.manager import ProviderManager
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_edit, chat_store
 from apsara_core.services.chat_embed import embed_texts
 from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import parse_files
+from apsara_core.services.chat_stateless import parse_messages, stream_stateless
 from apsara_core.services.chat_stream import ChatEvent, ReplyJob, ReplyRunner, error_event
 from apsara_core.services.conversations import load_owned
 from apsara_core.services.input_checks import check_unicode
@@ -363,6 +364,28 @@ class ChatService:
         )
         async with aclosing(self._replies.run(job)) as events:
             async for event in events:
+                yield event
+
+    def stream_stateless(
+        self, *, actor: Principal, messages: Any, model: Any, config: Any = None
+    ) -> AsyncIterator[ChatEvent]:
+        """Answer a whole history sent by the caller (OpenAI chat messages), nothing stored
+        but the quota: events as `stream`'s (conversationId None)."""
+        return _guarded(self._stateless(actor, messages, model, config))
+
+    async def _stateless(
+        self, actor: Principal, messages: Any, model: Any, config: Any
+    ) -> AsyncGenerator[ChatEvent, None]:
+        system, turns = parse_messages(messages, self._settings.max_message_chars)
+        provider, options = await self._model(model, config)
+        request = ProviderRequest(
+            model=model, turns=turns, system_instruction=system, options=options
+        )
+        events = stream_stateless(
+            limits=self._limits, actor=actor, provider=provider, request=request
+        )
+        async with aclosing(events) as inner:
+            async for event in inner:
                 yield event
 
     async def embed(

@@ -198,6 +198,15 @@ class ProviderCatalog:
                 )
         return out
 
+    async def allowed_models(self, *, limits: dict[str, Any]) -> builtins.list[dict[str, Any]]:
+        """The generation models of every provider that `limits` (a plan's model table)
+        gives a limit."""
+        return [
+            m
+            for m in await self.models()
+            if any(v is not None for v in (limits.get(m["id"]) or {}).values())
+        ]
+
     async def add(self, *, actor: Principal, **fields: Any) -> dict[str, Any]:
         """Declare an instance (admins; audited).
 
