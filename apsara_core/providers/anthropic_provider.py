@@ -88,10 +88,11 @@ def map_error(exc: BaseException, label: str = "Anthropic") -> ProviderError | N
     return None
 
 
-def _assistant(turn: Turn, own: str) -> dict[str, Any]:
-    """An assistant message; its signed thinking goes back only to the instance that wrote it."""
+def _assistant(turn: Turn, own: str, thinking: bool) -> dict[str, Any]:
+    """An assistant message; its signed thinking goes back only to the instance that wrote it,
+    and only while this request thinks too."""
     blocks: list[dict[str, Any]] = []
-    if turn.provider == own and turn.thoughts and len(turn.signatures) == 1:
+    if thinking and turn.provider == own and turn.thoughts and len(turn.signatures) == 1:
         blocks.append(
             {"type": "thinking", "thinking": turn.thoughts, "signature": turn.signatures[0]}
         )
@@ -114,11 +115,13 @@ def thinking_budget(request: ProviderRequest, thinks: bool) -> int | None:
 def build_params(request: ProviderRequest, model: str, own: str, thinks: bool) -> dict[str, Any]:
     """Keyword arguments of messages.create (streaming)."""
     opts = request.options
+    budget = thinking_budget(request, thinks)
     messages = [
-        _assistant(t, own) if t.role == "model" else {"role": "user", "content": t.text}
+        _assistant(t, own, budget is not None)
+        if t.role == "model"
+        else {"role": "user", "content": t.text}
         for t in request.turns
     ]
-    budget = thinking_budget(request, thinks)
     max_tokens = opts.max_output_tokens or DEFAULT_MAX_TOKENS
     params: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
     if budget is not None:

@@ -150,6 +150,8 @@ async def test_anthropic_replays_only_its_own_signed_thinking(settings, fake_ant
         "thinking": first.thoughts,
         "signature": first.thought_signatures[0],
     }
+    await accumulate(provider.stream(req("claude/sonnet", "plain", turns=turns)))
+    assert fake_anthropic.calls()[-1]["messages"][3]["content"][0]["type"] == "text"  # no thinking
     tampered = Turn(
         "model", "t", thoughts="changed", signatures=first.thought_signatures, provider="claude"
     )
