@@ -210,3 +210,17 @@ async def test_thoughts_of_one_provider_never_reach_gemini(chat_core, fake_gemin
         and "Thinking about" not in str(body)
         and "sig-" not in str(body)
     )
+
+
+async def test_embeddings_through_a_declared_openai_model_are_metered(chat_core, fake_openai):
+    await declare(chat_core, "openai", fake_openai)
+    op = Principal.operator()
+    await chat_core.plans.set_limit(actor=op, plan="premium", model="oai/emb", daily=2)
+    actor = await premium(chat_core)
+    r = await chat_core.chat.embed(
+        actor=actor, texts=["a", "b"], model="oai/emb", output_dimensionality=4
+    )
+    assert [len(v) for v in r["embeddings"]] == [4, 4]
+    sent = fake_openai.requests[-1]["body"]
+    assert (sent["model"], sent["input"], sent["dimensions"]) == ("emb", ["a", "b"], 4)
+    assert await used(chat_core, actor, "oai/emb") == 1
