@@ -251,8 +251,10 @@ class Core:
         )
 
     async def close(self) -> None:
-        """Finish deferred jobs, then close the database client."""
+        """Finish deferred jobs, close the providers' SDK clients, then the database client."""
         await self.settle()
+        if "providers" in self.__dict__:  # built (cached_property): close its HTTP pools
+            await self.providers.aclose()
         await self.client.close()
 
 

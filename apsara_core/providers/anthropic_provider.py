@@ -239,6 +239,12 @@ class AnthropicProvider:
             )
         return self._sdk
 
+    async def aclose(self) -> None:
+        """Close the SDK client's connection pool (Core.close)."""
+        if self._sdk is not None:
+            sdk, self._sdk = self._sdk, None
+            await sdk.close()
+
     def _map(self, exc: BaseException) -> ProviderError | None:
         return map_error(exc, self.label)
 

@@ -61,10 +61,20 @@ class ProviderManager:
         for name, provider in list(self._providers.items()):
             config = getattr(provider, "config", None)
             if isinstance(config, InstanceConfig) and wanted.get(name) != config:
-                self.unregister(name)
+                self.unregister(name)  # its pooled connections close when it is collected
         for name, config in wanted.items():
             if name not in self._providers:
                 self.register(build_instance(config, self._settings))
+
+    async def aclose(self) -> None:
+        """Close the SDK clients of providers that hold one (declared instances)."""
+        for provider in self._providers.values():
+            closer = getattr(provider, "aclose", None)
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:  # closing must never fail the shutdown
+                    log.exception("closing provider %s failed", provider.name)
 
     def get(self, name: str) -> Provider:
         """The provider registered as `name`.
