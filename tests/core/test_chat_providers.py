@@ -224,3 +224,27 @@ async def test_embeddings_through_a_declared_openai_model_are_metered(chat_core,
     sent = fake_openai.requests[-1]["body"]
     assert (sent["model"], sent["input"], sent["dimensions"]) == ("emb", ["a", "b"], 4)
     assert await used(chat_core, actor, "oai/emb") == 1
+
+
+async def test_history_is_trimmed_to_the_models_context_window(chat_core, fake_openai):
+    op = Principal.operator()
+    await chat_core.provider_catalog.add(
+        actor=op,
+        name="tiny",
+        kind="openai",
+        base_url=fake_openai.base_url,
+        api_key_env=None,
+        api_key_file=None,
+        models=["small,window=1024"],
+    )
+    await chat_core.plans.set_limit(actor=op, plan="premium", model="tiny/small", daily=10)
+    actor, cid = await setup(chat_core)
+    long = "word " * 400  # ~500 tokens, its echo as many; the window leaves 768 for history
+    await chat_core.chat.generate(actor=actor, conversation_id=cid, text=long, model="tiny/small")
+    r = await chat_core.chat.generate(
+        actor=actor, conversation_id=cid, text="short", model="tiny/small"
+    )
+    meta = r["modelMetadata"]
+    # the long user turn does not fit; its reply is dropped too (history starts with a user turn)
+    assert (meta["historyMessages"], meta["trimmedMessages"]) == (0, 2)
+    assert [m["role"] for m in fake_openai.chat_calls()[-1]["messages"]] == ["user"]
