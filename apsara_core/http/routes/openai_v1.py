@@ -22,11 +22,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError, ValidationError
-from apsara_core.http.deps import core_of, read_body, require_actor
+from apsara_core.http.deps import _refuse_constant as refuse_constant
+from apsara_core.http.deps import core_of, jsonable, read_body, require_actor
 from apsara_core.http.openapi_files import documented
 from apsara_core.http.openapi_v1 import CHAT_DOC, MODELS_DOC
 from apsara_core.services.chat import ChatEvent, collect
 from apsara_core.services.chat_stateless import openai_config
+from apsara_core.services.input_checks import check_tree
 
 log = logging.getLogger("apsara.http")
 CONVERSATION_HEADER = "x-apsara-conversation"
@@ -52,19 +54,41 @@ def _openai_errors(handler: Callable[[Request], Awaitable[Response]]) -> Any:
         try:
             return await handler(request)
         except ApsaraError as exc:
-            return JSONResponse(openai_error(exc), status_code=exc.http_status)
+            close = getattr(request.state, "close_connection", False)
+            return JSONResponse(
+                jsonable(openai_envelope(exc)),
+                status_code=exc.http_status,
+                headers={"Connection": "close"} if close else None,
+            )
 
     wrapped.__doc__, wrapped.__name__ = handler.__doc__, handler.__name__
     return wrapped
 
 
+def openai_envelope(exc: ApsaraError) -> dict[str, Any]:
+    """OpenAI's error shape plus Apsara's envelope fields (`field`, `code`) at the top, so
+    scripts that read Apsara errors read these too."""
+    return {**openai_error(exc), "success": False, "code": exc.code, "field": exc.field}
+
+
 async def _body(request: Request) -> dict[str, Any]:
+    """The JSON body, checked like every Apsara body (deps.read_json: NaN, depth, huge
+    numbers, lone surrogates) but with OpenAI's extra fields tolerated."""
+    raw = await read_body(request)
     try:
-        data = json.loads(await read_body(request) or b"{}")
+        data = json.loads(raw or b"{}", parse_constant=refuse_constant)
+    except RecursionError:
+        raise ValidationError("Body is nested too deeply", field="body") from None
     except ValueError:
         raise ValidationError("Body is not valid JSON", field="body") from None
     if not isinstance(data, dict):
         raise ValidationError("Body must be a JSON object", field="body")
+    check_tree(data)
+    if not isinstance(data.get("stream_options") or {}, dict):
+        raise ValidationError("stream_options must be an object", field="stream_options")
+    conversation = data.get("conversation")
+    if conversation is not None and not isinstance(conversation, str):
+        raise ValidationError("conversation must be a conversation id", field="conversation")
     if not isinstance(data.get("model"), str):
         raise ValidationError("model is required (see GET /v1/models)", field="model")
     return data
