@@ -28,7 +28,7 @@ GROUPS: dict[str, tuple[str, str]] = {
         "Stored files: upload, list, show, delete, download, types.",
     ),
     "stats": ("apsara_tui.commands.stats", "Statistics: the whole database, or one user."),
-    "plan": ("apsara_tui.commands.plan", "Subscription plans and their model limits."),
+    "plan": ("apsara_tui.commands.plan", "Subscription plans: model limits and file limits."),
 }
 
 
