@@ -58,7 +58,7 @@ class _Writer:
         self.fh, self.hasher = fh, hashlib.sha256()
         self.pending: list[bytes] = []
         self.pending_size = 0
-        self.inflight: asyncio.Future[list[object]] | None = None
+        self.inflight: asyncio.Future[tuple[None, int]] | None = None
 
     async def add(self, chunk: bytes) -> None:
         self.pending.append(chunk)
