@@ -49,10 +49,11 @@ class Worker:
         poll_s: float = 1.0,
         max_attempts: int = 3,
         watch: bool = True,
+        grace_s: float = 10.0,
     ) -> None:
         self._db, self._run_job, self._clock = db, run_job, clock
         self.concurrency, self.lease_s, self.poll_s = concurrency, lease_s, poll_s
-        self.max_attempts, self._watch = max_attempts, watch
+        self.max_attempts, self._watch, self.grace_s = max_attempts, watch, grace_s
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -66,13 +67,14 @@ class Worker:
         """Run in the background of the current event loop (the in-process worker)."""
         self._main = asyncio.get_running_loop().create_task(self.run())
 
-    async def stop(self, grace_s: float = 10.0) -> None:
-        """Stop claiming; wait up to `grace_s` for running jobs (the rest are left to re-run)."""
+    async def stop(self) -> None:
+        """Stop claiming; running jobs get `grace_s` to finish (the rest run again elsewhere
+        once their lease runs out)."""
         self._stopping.set()
         self._wake.set()
         if self._main is not None:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._main, grace_s)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._main
 
     async def run(self) -> None:
         """Claim and run jobs until stopped."""
@@ -87,8 +89,8 @@ class Worker:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            if self._running:
-                await asyncio.wait(set(self._running.values()))
+            if self._running:  # a job still running after the grace runs again elsewhere
+                await asyncio.wait(set(self._running.values()), timeout=self.grace_s)
         finally:
             for task in watchers:
                 task.cancel()
@@ -99,9 +101,7 @@ class Worker:
         """Claim the oldest available job and start it; whether one was claimed."""
         try:
             now = self._clock.now()
-            candidates = await job_repo.queued(self._db, 8)
-            candidates += await job_repo.expired(self._db, now, 8)
-            for seen in candidates:
+            for seen in await self._candidates(now):
                 if seen["status"] == "running" and seen["attempt"] >= self.max_attempts:
                     error = {
                         "code": "JOB_ABANDONED",
@@ -120,6 +120,10 @@ class Worker:
         except PyMongoError as exc:
             log.warning("claiming a job failed: %s", exc)
         return False
+
+    async def _candidates(self, now: Any) -> list[dict[str, Any]]:
+        """Queued jobs, oldest first; when there are none, jobs whose lease ran out."""
+        return await job_repo.queued(self._db, 8) or await job_repo.expired(self._db, now, 8)
 
     async def _execute(self, job_id: str, attempt: int) -> None:
         beat = asyncio.create_task(self._heartbeat(job_id, attempt))
