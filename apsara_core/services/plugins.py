@@ -87,6 +87,16 @@ class PluginService:
         """One plugin's description and parameter schema."""
         return self.registry.get(provider, name).describe()
 
+    def check(self, provider: Any, name: Any, parameters: Any) -> dict[str, Any]:
+        """The parameters as the plugin would take them (for forms validating as you type).
+
+        Raises:
+            NotFoundError: unknown provider or plugin.
+            ValidationError: a missing, extra or wrongly typed parameter, named.
+        """
+        found = self.registry.get(provider, name)
+        return validate_params(found, parameters).model_dump(mode="json")
+
     async def _conversation(
         self, actor: Principal, conversation_id: Any, plugin: Plugin
     ) -> dict[str, Any]:
