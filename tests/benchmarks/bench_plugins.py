@@ -210,6 +210,7 @@ def run() -> list[Result]:
         try:
             wait_ready(proc, port, log)
             site = write_package(root / "site")
+            sys.path.insert(0, str(site))  # this process loads acme/sleep too (recovery job)
             return asyncio.run(_main(f"mongodb://127.0.0.1:{port}/bench_plugins", root, site))
         finally:
             proc.terminate()

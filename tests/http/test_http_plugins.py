@@ -128,3 +128,26 @@ async def test_openapi_documents_the_plugin_routes(api: httpx.AsyncClient) -> No
     props = send["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert {"parameters", "sendToModel", "runAsync", "idempotencyKey"} <= set(props)
     assert {"200", "202", "400", "404"} <= set(send["responses"])
+
+
+@pytest.mark.slow
+async def test_apsara_serve_runs_jobs_in_process(mongo_uri: str, tmp_path) -> None:
+    from tests.conftest import apsara_env
+    from tests.http.served import serve
+
+    env = apsara_env(mongo_uri, tmp_path, APSARA_JOB_POLL_S="0.2")
+    with serve(env, tmp_path) as running:
+        async with httpx.AsyncClient(base_url=running.url, timeout=10) as client:
+            guest = await client.post("/api/users/guest-login", json={"clientKey": "plugins"})
+            auth = {"Authorization": f"Bearer {guest.json()['token']}"}
+            body = {"parameters": CALC, "runAsync": True}
+            r = await client.post("/api/plugins/google/calculator/send", json=body, headers=auth)
+            assert r.status_code == 202, r.text
+            for _ in range(200):
+                job = (
+                    await client.get(f"/api/plugins/jobs/{r.json()['jobId']}", headers=auth)
+                ).json()
+                if job["job"]["status"] == "succeeded":
+                    break
+                await asyncio.sleep(0.05)
+            assert job["job"]["result"]["result"] == 105, job
