@@ -138,21 +138,21 @@ async def bench_recovery(
     core: Core, actor: Principal, cid: str, env: dict[str, str], root: Path
 ) -> list[Result]:
     """(c): SIGKILL a worker mid-job; a running second worker finishes it after the lease."""
-    marker = root / "ran.txt"
+    marker, job_s = root / "ran.txt", 6.0
     victim = _worker(env, root, 1)
-    await asyncio.sleep(3)  # started and idle
+    await asyncio.sleep(3)  # started and idle: it alone can claim the job
     r = await core.plugins.call(
         actor=actor,
         provider="acme",
         plugin="sleep",
-        parameters={"seconds": 0.5, "marker": str(marker)},
+        parameters={"seconds": job_s, "marker": str(marker)},
         conversation_id=cid,
         run_async=True,
     )
     while not marker.exists():
         await asyncio.sleep(0.01)
     rescuer = _worker(env, root, 1)
-    await asyncio.sleep(3)
+    await asyncio.sleep(2.5)  # the rescuer is up; the victim's run is still sleeping
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
     t0 = time.perf_counter()
@@ -161,11 +161,14 @@ async def bench_recovery(
     finally:
         rescuer.send_signal(signal.SIGTERM)
         rescuer.wait(30)
+    elapsed = time.perf_counter() - t0
     runs = len(marker.read_text().splitlines())
+    label = f"lease 1.5 s, poll 1 s; {job['status']}, attempt {job['attempt']}, {runs} runs"
     return [
+        Result(f"plugins (c): SIGKILL -> succeeded ({label})", elapsed, "s"),
         Result(
-            f"plugins (c): SIGKILL -> succeeded (lease 1.5 s; {job['status']}, {runs} runs)",
-            time.perf_counter() - t0,
+            f"plugins (c): of which detection + re-claim (minus the {job_s:g} s re-run)",
+            elapsed - job_s,
             "s",
         ),
     ]
