@@ -154,6 +154,14 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION")
     )
     """Region of the bucket (AWS_DEFAULT_REGION, or AWS_REGION)."""
+    inprocess_worker: bool = Field(True, validation_alias="APSARA_INPROCESS_WORKER")
+    """Whether `apsara serve` runs a plugin-job worker in its own process."""
+    worker_concurrency: int = Field(4, validation_alias="APSARA_WORKER_CONCURRENCY", ge=1, le=256)
+    """Jobs one worker runs at once (`apsara worker --concurrency` overrides)."""
+    job_lease_s: float = Field(30.0, validation_alias="APSARA_JOB_LEASE_S", ge=0.3, le=3600)
+    """A running job's lease; renewed every third of it, taken over when it runs out."""
+    job_poll_s: float = Field(1.0, validation_alias="APSARA_JOB_POLL_S", gt=0, le=60)
+    """How often an idle worker looks for jobs without a change-stream wake-up."""
     file_active_timeout_s: float = Field(
         120.0, validation_alias="APSARA_FILE_ACTIVE_TIMEOUT_S", gt=0
     )

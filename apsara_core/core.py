@@ -23,6 +23,7 @@ from apsara_core.db.client import Target, connect, resolve_target
 from apsara_core.db.schema import ensure_schema
 
 if TYPE_CHECKING:
+    from apsara_core.plugins import PluginRegistry
     from apsara_core.providers.manager import ProviderManager
     from apsara_core.services.audit import AuditService
     from apsara_core.services.auth import AuthService
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from apsara_core.services.mail import MailService
     from apsara_core.services.password_store import PasswordStore
     from apsara_core.services.plans import PlanService
+    from apsara_core.services.plugin_jobs import JobQueue
+    from apsara_core.services.plugin_worker import Worker
+    from apsara_core.services.plugins import PluginService
     from apsara_core.services.provider_catalog import ProviderCatalog
     from apsara_core.services.request_limiter import RequestLimiter
     from apsara_core.services.sessions import SessionService
@@ -248,6 +252,50 @@ class Core:
             gemini=gemini,
             plan_limits=lambda plan: self.plans.file_limits(plan=plan),
             clock=self.clock,
+        )
+
+    # Plugins (issue 12)
+    @cached_property
+    def plugin_registry(self) -> PluginRegistry:
+        """Plugins from the `apsara.plugins` entry points (loaded once per process)."""
+        from apsara_core.plugins import PluginRegistry
+
+        return PluginRegistry()
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        """Durable plugin jobs: enqueue, get, list, cancel, wait."""
+        from apsara_core.services.plugin_jobs import JobQueue
+
+        return JobQueue(db=self.db, clock=self.clock)
+
+    @cached_property
+    def plugins(self) -> PluginService:
+        """Plugins: list, show, call (sync or as a job), run a job."""
+        from apsara_core.services.plugins import PluginService
+
+        return PluginService(
+            db=self.db,
+            registry=self.plugin_registry,
+            chat=self.chat,
+            conversations=self.conversations,
+            providers=self.providers,
+            jobs=self.jobs,
+            clock=self.clock,
+        )
+
+    def worker(self, *, concurrency: int | None = None, **options: Any) -> Worker:
+        """A job Worker over this core (settings give concurrency, lease and poll interval)."""
+        from apsara_core.services.plugin_worker import Worker
+
+        return Worker(
+            db=self.db,
+            run_job=self.plugins.run_job,
+            clock=self.clock,
+            concurrency=concurrency or self.settings.worker_concurrency,
+            lease_s=options.pop("lease_s", self.settings.job_lease_s),
+            poll_s=options.pop("poll_s", self.settings.job_poll_s),
+            **options,
         )
 
     async def close(self) -> None:

@@ -217,3 +217,37 @@ class InterruptedReplyError(ApsaraError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.cause.to_dict(), **self.partial, "suggestions": self.suggestions}
+
+
+class PluginError(ApsaraError):
+    """A plugin raised, returned something unusable (not JSON, too large), or was cancelled."""
+
+    http_status, code, title = 502, "PLUGIN_FAILED", "Plugin failed"
+
+
+class PluginTimeoutError(PluginError):
+    """A plugin ran past its timeout."""
+
+    http_status, code, title = 504, "PLUGIN_TIMEOUT", "Plugin timed out"
+
+
+class PluginCallError(ApsaraError):
+    """A plugin call failed after its tool message (status "failed") was stored.
+
+    Status, code and message are the cause's; the envelope adds toolMessageId and
+    conversationId so the stored call can be found.
+    """
+
+    def __init__(self, cause: ApsaraError, stored: dict[str, Any]) -> None:
+        super().__init__(
+            cause.message,
+            details=cause.details,
+            code=cause.code,
+            field=cause.field,
+            suggestions=cause.suggestions,
+        )
+        self.http_status, self.title, self.cause = cause.http_status, cause.title, cause
+        self.stored = stored
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.cause.to_dict(), **self.stored}

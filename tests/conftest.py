@@ -59,6 +59,7 @@ pytest_plugins = [
     "tests.fakes.provider_fixtures",
     "tests.fakes.s3",
     "tests.tui.chat_fixtures",
+    "tests.plugin_fixtures",
 ]
 
 TEST_SECRET = "test-secret-" + "x" * 40

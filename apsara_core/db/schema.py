@@ -184,8 +184,14 @@ COLLECTIONS: list[Collection] = [
         "background plugin jobs",
         [
             Index([("jobId", A)], unique=True),
-            Index([("status", A), ("createdAt", A)]),
+            Index([("status", A), ("createdAt", A)]),  # claim: oldest queued
+            Index([("status", A), ("leaseUntil", A)]),  # claim: expired leases
             Index([("userId", A), ("createdAt", D)]),
+            Index(  # a retried request with the same key gets the same job
+                [("userId", A), ("idempotencyKey", A)],
+                unique=True,
+                partial={"idempotencyKey": {"$type": "string"}},
+            ),
         ],
     ),
     Collection(

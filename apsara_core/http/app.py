@@ -20,7 +20,7 @@ from apsara_core.http.errors import HANDLERS, CatchAllMiddleware
 from apsara_core.http.limiter import RequestLimitMiddleware
 
 # Route modules under apsara_core/http/routes, each exposing ROUTES: list[Route].
-ROUTE_MODULES: list[str] = ["users", "conversations", "ai", "files"]
+ROUTE_MODULES: list[str] = ["users", "conversations", "ai", "files", "plugins"]
 
 
 async def health(request: Request) -> JSONResponse:
@@ -83,11 +83,16 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
             app.state.core = core
             yield
             return
-        app.state.core = await open_core(settings)
+        app.state.core = opened = await open_core(settings)
+        worker = opened.worker() if opened.settings.inprocess_worker else None
+        if worker is not None:  # APSARA_INPROCESS_WORKER=0 leaves jobs to `apsara worker`
+            worker.start()
         try:
             yield
         finally:
-            await app.state.core.close()
+            if worker is not None:
+                await worker.stop()
+            await opened.close()
 
     return Starlette(
         routes=[
