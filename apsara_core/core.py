@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from apsara_core.services.plugin_jobs import JobQueue
     from apsara_core.services.plugin_worker import Worker
     from apsara_core.services.plugins import PluginService
+    from apsara_core.services.provider_catalog import ProviderCatalog
     from apsara_core.services.request_limiter import RequestLimiter
     from apsara_core.services.sessions import SessionService
     from apsara_core.services.stats import StatsService
@@ -151,7 +152,12 @@ class Core:
         """Subscription plans as data."""
         from apsara_core.services.plans import PlanService
 
-        return PlanService(db=self.db, audit=self.audit, clock=self.clock)
+        return PlanService(
+            db=self.db,
+            audit=self.audit,
+            clock=self.clock,
+            provider_models=lambda: self.provider_catalog.model_ids(),
+        )
 
     @cached_property
     def limits(self) -> LimitsService:
@@ -196,6 +202,7 @@ class Core:
             settings=self.settings,
             limits=self.limits,
             providers=self.providers,
+            catalog=self.provider_catalog,
             files=files,
             clock=self.clock,
         )
@@ -215,6 +222,19 @@ class Core:
         from apsara_core.providers.manager import ProviderManager
 
         return ProviderManager(settings=self.settings)
+
+    @cached_property
+    def provider_catalog(self) -> ProviderCatalog:
+        """Declared provider instances (`apsara provider add`), registered in `providers`."""
+        from apsara_core.services.provider_catalog import ProviderCatalog
+
+        return ProviderCatalog(
+            db=self.db,
+            providers=self.providers,
+            settings=self.settings,
+            audit=self.audit,
+            clock=self.clock,
+        )
 
     # Files (issue 7)
     @cached_property
@@ -279,8 +299,10 @@ class Core:
         )
 
     async def close(self) -> None:
-        """Finish deferred jobs, then close the database client."""
+        """Finish deferred jobs, close the providers' SDK clients, then the database client."""
         await self.settle()
+        if "providers" in self.__dict__:  # built (cached_property): close its HTTP pools
+            await self.providers.aclose()
         await self.client.close()
 
 

@@ -56,6 +56,7 @@ for _name in [n for n in os.environ if n.startswith(("APSARA_", "AWS_"))]:
 # every test instead of imported into each module.
 pytest_plugins = [
     "tests.fakes.fixtures",
+    "tests.fakes.provider_fixtures",
     "tests.fakes.s3",
     "tests.tui.chat_fixtures",
     "tests.plugin_fixtures",

@@ -96,6 +96,8 @@ COLLECTIONS: list[Collection] = [
             Index([("name", A)], unique=True),
         ],
     ),
+    # `_id` is the instance name: every query is by `_id` or a full scan (a handful of rows).
+    Collection("provider_instances", "declared AI provider instances (never their keys)", []),
     Collection(
         "request_limits",
         'HTTP request-limiter windows (_id "key|window")',

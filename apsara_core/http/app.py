@@ -95,7 +95,12 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
             await opened.close()
 
     return Starlette(
-        routes=[Mount("/api", routes=api_routes())],
+        routes=[
+            Mount("/api", routes=api_routes()),
+            Mount(
+                "/v1", routes=importlib.import_module("apsara_core.http.routes.openai_v1").ROUTES
+            ),
+        ],
         lifespan=lifespan,
         middleware=[Middleware(CatchAllMiddleware), Middleware(RequestLimitMiddleware)],
         exception_handlers=HANDLERS,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -140,10 +141,18 @@ class PlanService:
 
     cache_seconds = 5.0
 
-    def __init__(self, *, db: AsyncDatabase, audit: AuditService, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase,
+        audit: AuditService,
+        clock: Clock,
+        provider_models: Callable[[], Awaitable[builtins.list[str]]] | None = None,
+    ) -> None:
         self._db = db
         self._audit = audit
         self._clock = clock
+        self._provider_models = provider_models
         self._cache: dict[str, dict[str, Any]] | None = None
         self._loaded_at = 0.0
 
@@ -236,9 +245,10 @@ class PlanService:
         return await self.get(name=plan)
 
     async def known_models(self) -> builtins.list[str]:
-        """Models any plan lists, plus the built-in ones."""
+        """Models any plan lists, plus the built-in ones and those of declared providers."""
         plans = await self._plans()
-        return sorted(KNOWN_MODELS.union(*(p.get("models", {}) for p in plans.values())))
+        declared = await self._provider_models() if self._provider_models else []
+        return sorted(KNOWN_MODELS.union(declared, *(p.get("models", {}) for p in plans.values())))
 
     async def limit_for(self, *, plan: str, model: str) -> ModelLimit:
         """What `plan` allows for `model`.
@@ -260,9 +270,13 @@ class PlanService:
         allowing = await self._plans_allowing(model)
         raise PermissionDeniedError(
             f"The {plan} plan does not include {model}",
-            details=f"{model} is available on: {', '.join(allowing) or 'no plan'}",
+            details=f"{model} is available on: {', '.join(allowing)}"
+            if allowing
+            else f"No plan includes {model} yet: an admin must add it to one",
             suggestions=[
-                f"Upgrade to {' or '.join(allowing)}" if allowing else "Use another model",
+                f"Upgrade to {' or '.join(allowing)}"
+                if allowing
+                else f"An admin runs: apsara plan set {plan} --model {model} --daily N",
                 f"Or use {FLASH}",
             ],
             code="MODEL_NOT_IN_PLAN",

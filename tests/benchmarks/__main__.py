@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["startup", "tui", "limits", "chat", "auth", "files", "plugins"]
+BENCHMARKS = ["startup", "tui", "limits", "chat", "providers", "auth", "files", "plugins"]
 
 
 def main(names: list[str]) -> int:
