@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
 from apsara_core.http.deps import core_of, ok
-from apsara_core.http.errors import HANDLERS, CatchAllMiddleware
+from apsara_core.http.errors import HANDLERS, CatchAllMiddleware, walk
 from apsara_core.http.limiter import RequestLimitMiddleware
 
 # Route modules under apsara_core/http/routes, each exposing ROUTES: list[Route].
@@ -33,7 +33,7 @@ async def health(request: Request) -> JSONResponse:
 async def openapi(request: Request) -> JSONResponse:
     """An OpenAPI 3.1 description of every endpoint (summaries from the handlers' docstrings)."""
     paths: dict[str, dict[str, Any]] = {}
-    for path, route in _walk(request.app.routes, ""):
+    for path, route in walk(request.app.routes, ""):
         doc = (route.endpoint.__doc__ or "").strip().splitlines()
         for method in sorted((route.methods or set()) - {"HEAD"}):
             paths.setdefault(path, {})[method.lower()] = {
@@ -51,16 +51,6 @@ async def openapi(request: Request) -> JSONResponse:
             "components": {"schemas": {"Error": ERROR_SCHEMA}},
         }
     )
-
-
-def _walk(routes: list[BaseRoute], prefix: str) -> list[tuple[str, Route]]:
-    found: list[tuple[str, Route]] = []
-    for route in routes:
-        if isinstance(route, Mount):
-            found += _walk(list(route.routes), prefix + route.path)
-        elif isinstance(route, Route):
-            found.append((prefix + route.path, route))
-    return found
 
 
 def api_routes() -> list[BaseRoute]:
@@ -92,6 +82,6 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
     return Starlette(
         routes=[Mount("/api", routes=api_routes())],
         lifespan=lifespan,
-        middleware=[Middleware(CatchAllMiddleware), Middleware(RequestLimitMiddleware)],
+        middleware=[Middleware(RequestLimitMiddleware), Middleware(CatchAllMiddleware)],
         exception_handlers=HANDLERS,
     )

@@ -10,7 +10,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from apsara_core.core import Core
-from apsara_core.errors import AuthenticationError, PayloadTooLargeError, ValidationError
+from apsara_core.errors import (
+    AuthenticationError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 from apsara_core.jsonable import jsonable
 from apsara_core.models import Principal
 from apsara_core.services.inputs import parse
@@ -80,6 +85,26 @@ def _refuse_constant(name: str) -> Any:
     raise ValidationError(f"Body contains {name}, which is not a JSON number", field="body")
 
 
+def check_json_type(request: Request) -> None:
+    """Refuse a declared Content-Type that is not JSON (none at all is read as JSON).
+
+    Raises:
+        UnsupportedMediaTypeError: e.g. text/plain or a form.
+    """
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    kind = declared.split(";", 1)[0].strip().lower()
+    if kind != "application/json" and not (
+        kind.startswith("application/") and kind.endswith("+json")
+    ):
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {kind or declared!r} is not JSON",
+            field="Content-Type",
+            suggestions=["Send the body as JSON with Content-Type: application/json"],
+        )
+
+
 async def read_json(request: Request, model: type[M]) -> M:
     """Parse and validate the JSON body; errors name the field and what was expected.
 
@@ -87,9 +112,11 @@ async def read_json(request: Request, model: type[M]) -> M:
     parser (every other value check is `parse`'s, see services/input_checks.py).
 
     Raises:
+        UnsupportedMediaTypeError: a Content-Type that is not JSON (415).
         PayloadTooLargeError: body over 1 MiB.
         ValidationError: not JSON, not an object, or a field is wrong.
     """
+    check_json_type(request)
     body = await read_body(request)
     try:
         data = json.loads(body or b"{}", parse_constant=_refuse_constant)

@@ -23,6 +23,7 @@ log = logging.getLogger("apsara.http")
 
 async def _generate_args(request: Request) -> dict[str, Any]:
     body = await read_json(request, GenerateBody)
+    request.state.fields = {"text": "contents"}
     return {
         "actor": await acting_for(request, body.userId),
         "conversation_id": body.conversationId,
@@ -35,6 +36,7 @@ async def _generate_args(request: Request) -> dict[str, Any]:
 
 async def _edit_args(request: Request) -> dict[str, Any]:
     body = await read_json(request, EditBody)
+    request.state.fields = {"newText": "newContent", "text": "newContent"}
     return {
         "actor": await acting_for(request, body.userId),
         "conversation_id": body.conversationId,
@@ -76,6 +78,7 @@ async def regenerate(request: Request) -> JSONResponse:
 async def embeddings(request: Request) -> JSONResponse:
     """Embed one text or a batch."""
     body = await read_json(request, EmbeddingsBody)
+    request.state.fields = {"texts": "contents"}
     texts = [body.contents] if isinstance(body.contents, str) else body.contents
     result = await core_of(request).chat.embed(
         actor=await acting_for(request, body.userId),

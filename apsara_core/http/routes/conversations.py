@@ -57,6 +57,7 @@ async def messages(request: Request) -> JSONResponse:
     """A window of the conversation's messages (newest, or ?before=SEQUENCE)."""
     actor = await require_actor(request)
     before = request.query_params.get("before")
+    request.state.fields = {"beforeSequence": "before"}
     items = await core_of(request).conversations.messages(
         actor=actor,
         conversation_id=request.path_params["conversation_id"],
