@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -20,6 +21,13 @@ from apsara_core.http.errors import HANDLERS, CatchAllMiddleware, walk
 from apsara_core.http.limiter import RequestLimitMiddleware
 
 # Route modules under apsara_core/http/routes, each exposing ROUTES: list[Route].
+EXPOSED_HEADERS = (
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-Request-ID",
+)
 ROUTE_MODULES: list[str] = ["users", "conversations", "ai", "files"]
 
 
@@ -79,9 +87,33 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
         finally:
             await app.state.core.close()
 
+    config = core.settings if core is not None else settings or Settings.load()
     return Starlette(
         routes=[Mount("/api", routes=api_routes())],
         lifespan=lifespan,
-        middleware=[Middleware(RequestLimitMiddleware), Middleware(CatchAllMiddleware)],
+        middleware=[
+            *cors_middleware(config),
+            Middleware(RequestLimitMiddleware),
+            Middleware(CatchAllMiddleware),
+        ],
         exception_handlers=HANDLERS,
     )
+
+
+def cors_middleware(settings: Settings) -> list[Middleware]:
+    """Starlette's CORSMiddleware for APSARA_CORS_ORIGINS (none when the list is empty); it
+    answers preflight requests and lets browsers read the limit and request-id headers."""
+    origins = settings.cors_origin_list
+    if not origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
+            expose_headers=[*EXPOSED_HEADERS],
+            max_age=600,
+        )
+    ]
