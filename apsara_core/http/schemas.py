@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from apsara_core.services.inputs import GoogleInput
 from apsara_core.vocabulary import (
@@ -59,6 +59,7 @@ class GenerateBody(Body):
     files: list[StrictStr] | None = None
     model: StrictStr = DEFAULT_MODEL
     config: dict[str, Any] | None = None
+    stream: StrictBool = False
 
 
 class EditBody(Body):
@@ -69,6 +70,7 @@ class EditBody(Body):
     files: list[StrictStr] | None = None
     model: StrictStr = DEFAULT_MODEL
     config: dict[str, Any] | None = None
+    stream: StrictBool = False
 
 
 class RegenerateBody(Body):
@@ -78,6 +80,7 @@ class RegenerateBody(Body):
     files: list[StrictStr] | None = None
     model: StrictStr = DEFAULT_MODEL
     config: dict[str, Any] | None = None
+    stream: StrictBool = False
 
 
 class EmbeddingsBody(Body):
