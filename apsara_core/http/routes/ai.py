@@ -14,7 +14,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError
+from apsara_core.http import responses
 from apsara_core.http.deps import acting_for, core_of, jsonable, ok, read_json
+from apsara_core.http.openapi import operation
+from apsara_core.http.openapi_files import documented
 from apsara_core.http.schemas import EditBody, EmbeddingsBody, GenerateBody, RegenerateBody
 from apsara_core.services.chat import ChatEvent
 
@@ -191,12 +194,55 @@ async def regenerate_stream(request: Request) -> Response:
     return await _answer(args, chat.regenerate, chat.stream_regenerate, True)
 
 
+R = responses
+AI_ERRORS = (409, 422, 502)
 ROUTES = [
-    Route("/ai/generate", generate, methods=["POST"]),
-    Route("/ai/generate/stream", generate_stream, methods=["POST"]),
-    Route("/ai/edit-message", edit_message, methods=["POST"]),
-    Route("/ai/edit-message/stream", edit_message_stream, methods=["POST"]),
-    Route("/ai/regenerate", regenerate, methods=["POST"]),
-    Route("/ai/regenerate/stream", regenerate_stream, methods=["POST"]),
-    Route("/ai/embeddings", embeddings, methods=["POST"]),
+    Route(
+        "/ai/generate",
+        documented(
+            generate, operation(ok=R.Reply, body=GenerateBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/generate/stream",
+        documented(
+            generate_stream, operation(ok=R.Reply, body=GenerateBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/edit-message",
+        documented(
+            edit_message, operation(ok=R.Reply, body=EditBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/edit-message/stream",
+        documented(
+            edit_message_stream, operation(ok=R.Reply, body=EditBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/regenerate",
+        documented(
+            regenerate, operation(ok=R.Reply, body=RegenerateBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/regenerate/stream",
+        documented(
+            regenerate_stream,
+            operation(ok=R.Reply, body=RegenerateBody, errors=AI_ERRORS, stream=True),
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/embeddings",
+        documented(embeddings, operation(ok=R.Embeddings, body=EmbeddingsBody, errors=AI_ERRORS)),
+        methods=["POST"],
+    ),
 ]
