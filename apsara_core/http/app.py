@@ -39,7 +39,7 @@ EXPOSED_HEADERS = (
 HEALTH_TIMEOUT_S = 3.0
 HEALTH_DOC = operation(ok=responses.Health, public=True)
 log = logging.getLogger("apsara.http")
-ROUTE_MODULES: list[str] = ["users", "conversations", "ai", "files"]
+ROUTE_MODULES: list[str] = ["users", "conversations", "ai", "files", "keys"]
 
 
 async def health(request: Request) -> JSONResponse:

@@ -20,6 +20,7 @@ from apsara_core.errors import (
 )
 from apsara_core.jsonable import jsonable
 from apsara_core.models import Principal
+from apsara_core.services.api_keys import is_api_key
 from apsara_core.services.inputs import parse
 
 M = TypeVar("M", bound=BaseModel)
@@ -39,10 +40,11 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def require_actor(request: Request) -> Principal:
-    """The verified principal of the request.
+    """The verified principal of the request: a session token or a personal API key.
 
     Raises:
-        AuthenticationError: no, malformed, expired or revoked token.
+        AuthenticationError: no, malformed, expired or revoked token or key.
+        PermissionDeniedError: a read-only key on a method that changes something.
     """
     known = getattr(request.state, "actor", None)
     if known is not None:
@@ -53,8 +55,15 @@ async def require_actor(request: Request) -> Principal:
             "Missing bearer token",
             suggestions=["Send Authorization: Bearer <token> from /api/users/login"],
         )
-    request.state.actor = await core_of(request).auth.verify_token(token)
-    return request.state.actor
+    core = core_of(request)
+    if is_api_key(token):
+        actor = await core.api_keys.verify(token)
+        if request.method not in ("GET", "HEAD"):
+            core.api_keys.check_write(actor)
+    else:
+        actor = await core.auth.verify_token(token)
+    request.state.actor = actor
+    return actor
 
 
 def authenticated(handler: Callable[[Request], Awaitable[Response]]) -> Any:

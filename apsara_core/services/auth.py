@@ -83,6 +83,9 @@ def _check_not_locked(user: dict[str, Any], now: datetime) -> None:
         )
 
 
+check_not_locked = _check_not_locked
+
+
 class AuthService:
     """Registration, login, tokens, guests, Google sign-in, password reset."""
 

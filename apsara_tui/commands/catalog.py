@@ -29,6 +29,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     ),
     "stats": ("apsara_tui.commands.stats", "Statistics: the whole database, or one user."),
     "plan": ("apsara_tui.commands.plan", "Subscription plans and their model limits."),
+    "key": ("apsara_tui.commands.key", "Personal API keys: create, list, revoke."),
 }
 
 
