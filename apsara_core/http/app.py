@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
 from apsara_core.errors import ApsaraError, DatabaseUnavailableError
 from apsara_core.http import responses
+from apsara_core.http.access_log import AccessLogMiddleware, configure
 from apsara_core.http.deps import authenticated, core_of, ok
 from apsara_core.http.errors import HANDLERS, CatchAllMiddleware
 from apsara_core.http.limiter import RequestLimitMiddleware
@@ -144,6 +146,7 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
         routes=[Mount("/api", routes=api_routes())],
         lifespan=lifespan,
         middleware=[
+            Middleware(AccessLogMiddleware),
             *cors_middleware(config),
             Middleware(RequestLimitMiddleware),
             Middleware(CatchAllMiddleware),
@@ -176,3 +179,10 @@ def swagger_ui_static() -> str:
     import swagger_ui
 
     return str(Path(swagger_ui.__file__).parent / "static")
+
+
+def serve_app() -> Starlette:
+    """The app as `apsara serve` runs it in each worker process (uvicorn's factory): the
+    access log configured from APSARA_LOG_FORMAT, settings from the environment."""
+    configure(os.environ.get("APSARA_LOG_FORMAT", "text"))
+    return create_app(settings=Settings.load())

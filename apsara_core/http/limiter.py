@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 
+from pymongo.errors import PyMongoError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from apsara_core.errors import ApsaraError
+from apsara_core.errors import ApsaraError, DatabaseUnavailableError
 from apsara_core.http.errors import INTERNAL, render
 
 EXEMPT_PREFIXES = ("/api/health", "/api/openapi.json", "/api/docs")
@@ -39,15 +40,17 @@ class RequestLimitMiddleware:
                 decision = await core.request_limiter.peek(key=key)
             else:
                 decision = await core.request_limiter.hit(key=key)
-        except ApsaraError as exc:
+        except Exception as exc:
             if exempt:  # health answers for itself (503 when the database is down)
                 await self.app(scope, receive, send)
                 return
+            if isinstance(exc, PyMongoError):
+                exc = DatabaseUnavailableError("The database is unreachable")
+            if not isinstance(exc, ApsaraError):
+                log.exception("request limiter failed")
+                await JSONResponse(INTERNAL, status_code=500)(scope, receive, send)
+                return
             await render(exc, core.clock.now())(scope, receive, send)
-            return
-        except Exception:
-            log.exception("request limiter failed")
-            await JSONResponse(INTERNAL, status_code=500)(scope, receive, send)
             return
         extra = [(k.lower().encode(), v.encode()) for k, v in decision.headers().items()]
         if not decision.allowed:

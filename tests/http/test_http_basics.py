@@ -72,3 +72,29 @@ async def test_docs_page_is_served_from_the_package(http: httpx.AsyncClient) -> 
     assert page.status_code == 200 and "/api/openapi.json" in page.text
     script = await http.get("/api/docs/assets/swagger-ui-bundle.js")
     assert script.status_code == 200 and len(script.content) > 100_000
+
+
+async def test_health_is_503_when_the_database_is_unreachable(core) -> None:
+    from pymongo import AsyncMongoClient
+
+    from apsara_core.http.app import create_app
+
+    dead = AsyncMongoClient("mongodb://127.0.0.1:1", serverSelectionTimeoutMS=300)
+    real, core.db = core.db, dead["apsara"]  # the database stops answering
+    try:
+        app = create_app(core)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                resp = await client.get("/api/health")
+    finally:
+        core.db = real
+        await dead.close()
+    assert resp.status_code == 503 and resp.json()["code"] == "DATABASE_UNAVAILABLE"
+
+
+async def test_every_request_echoes_its_id(http: httpx.AsyncClient) -> None:
+    resp = await http.get("/api/health", headers={"X-Request-ID": "abc-123"})
+    assert resp.headers["x-request-id"] == "abc-123"
+    fresh = await http.get("/api/health", headers={"X-Request-ID": "bad id\n"})
+    assert len(fresh.headers["x-request-id"]) == 32
