@@ -25,6 +25,7 @@ from apsara_core.db.schema import ensure_schema
 if TYPE_CHECKING:
     from apsara_core.plugins import PluginRegistry
     from apsara_core.providers.manager import ProviderManager
+    from apsara_core.services.api_keys import ApiKeyService
     from apsara_core.services.audit import AuditService
     from apsara_core.services.auth import AuthService
     from apsara_core.services.chat import ChatService
@@ -215,6 +216,13 @@ class Core:
         return FileAnalysisService(
             files=self.files, conversations=self.conversations, chat=self.chat
         )
+
+    @cached_property
+    def api_keys(self) -> ApiKeyService:
+        """Personal API keys (issue 14)."""
+        from apsara_core.services.api_keys import ApiKeyService
+
+        return ApiKeyService(db=self.db, clock=self.clock)
 
     @cached_property
     def providers(self) -> ProviderManager:

@@ -172,6 +172,15 @@ COLLECTIONS: list[Collection] = [
         ],
     ),
     Collection(
+        "api_keys",
+        "personal API keys (SHA-256 of the key only)",
+        [
+            Index([("hash", A)], unique=True),
+            Index([("keyId", A)], unique=True),
+            Index([("userId", A), ("createdAt", D)]),
+        ],
+    ),
+    Collection(
         "mail_outbox",
         "mails kept when no SMTP server is set",
         [

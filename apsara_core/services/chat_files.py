@@ -24,6 +24,7 @@ from apsara_core.errors import NotFoundError, ProviderBadRequestError, Validatio
 from apsara_core.providers.base import ProviderChunk, ProviderRequest
 from apsara_core.repos import files as repo
 from apsara_core.services.file_errors import FileExpiredError
+from apsara_core.services.hints import LIST_FILES
 from apsara_core.storage.types import BY_MIME, GOOGLE
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class ChatFiles:
                 raise NotFoundError(
                     f"No file {part['fileId']!r}",
                     field=f"files[{i}]",
-                    suggestions=["List your files with `apsara file list`"],
+                    suggestions=[LIST_FILES],
                 )
             kind = BY_MIME.get(rec["mimeType"])
             if kind is None or not kind.ai_ready:

@@ -37,6 +37,7 @@ GROUPS: dict[str, tuple[str, str]] = {
         "apsara_tui.commands.plugin",
         "Plugins: list, show, call (sync or as a job), job, jobs, cancel.",
     ),
+    "key": ("apsara_tui.commands.key", "Personal API keys: create, list, revoke."),
 }
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["startup", "tui", "limits", "chat", "providers", "auth", "files", "plugins"]
+BENCHMARKS = [
+    "startup",
+    "tui",
+    "limits",
+    "chat",
+    "providers",
+    "auth",
+    "files",
+    "plugins",
+    "http",
+]
 
 
 def main(names: list[str]) -> int:
