@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from apsara_core.errors import ApsaraError, ValidationError
 from apsara_core.http.deps import _refuse_constant as refuse_constant
 from apsara_core.http.deps import core_of, jsonable, read_body, require_actor
+from apsara_core.http.errors import error_headers
 from apsara_core.http.openapi_files import documented
 from apsara_core.http.openapi_v1 import CHAT_DOC, MODELS_DOC
 from apsara_core.services.chat import ChatEvent, collect
@@ -54,11 +55,11 @@ def _openai_errors(handler: Callable[[Request], Awaitable[Response]]) -> Any:
         try:
             return await handler(request)
         except ApsaraError as exc:
-            close = getattr(request.state, "close_connection", False)
+            headers = error_headers(exc, core_of(request).clock.now())
+            if getattr(request.state, "close_connection", False):
+                headers["Connection"] = "close"
             return JSONResponse(
-                jsonable(openai_envelope(exc)),
-                status_code=exc.http_status,
-                headers={"Connection": "close"} if close else None,
+                jsonable(openai_envelope(exc)), status_code=exc.http_status, headers=headers
             )
 
     wrapped.__doc__, wrapped.__name__ = handler.__doc__, handler.__name__
