@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -99,12 +99,14 @@ async def apsara_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     """Render Starlette's own errors (404 route, 405 method) in the same envelope; a 405
-    names in Allow every method the path answers."""
+    names in Allow every method the path answers, and OPTIONS on a known path is 204 with it."""
     assert isinstance(exc, HTTPException)
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        if request.method == "OPTIONS":  # a plain OPTIONS (not a CORS preflight) is answered
+            return Response(status_code=204, headers=headers)
     return JSONResponse(
         {
             "success": False,

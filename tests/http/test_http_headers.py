@@ -70,6 +70,8 @@ async def test_401_says_bearer_and_405_says_allow(http: httpx.AsyncClient) -> No
     assert resp.status_code == 405
     assert set(resp.headers["allow"].split(", ")) >= {"GET", "PUT", "DELETE"}
     assert (await http.delete("/api/health")).headers["allow"].startswith("GET")
+    options = await http.options("/api/health")  # every method Allow names is answered
+    assert options.status_code == 204 and "OPTIONS" in options.headers["allow"]
 
 
 async def test_errors_name_the_requests_fields_and_http_routes(api, chat_core) -> None:
