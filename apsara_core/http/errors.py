@@ -97,7 +97,7 @@ async def apsara_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> Response:
     """Render Starlette's own errors (404 route, 405 method) in the same envelope; a 405
     names in Allow every method the path answers, and OPTIONS on a known path is 204 with it."""
     assert isinstance(exc, HTTPException)
