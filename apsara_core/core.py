@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from apsara_core.services.password_store import PasswordStore
     from apsara_core.services.plans import PlanService
     from apsara_core.services.request_limiter import RequestLimiter
+    from apsara_core.services.seed import SeedService
     from apsara_core.services.sessions import SessionService
     from apsara_core.services.stats import StatsService
     from apsara_core.services.users import UserService
@@ -90,6 +91,13 @@ class Core:
         return DatabaseInfoService(
             db=self.db, target=self.target, schema_version=self.schema_version
         )
+
+    @cached_property
+    def seed(self) -> SeedService:
+        """Demo and benchmark data (`apsara db seed`)."""
+        from apsara_core.services.seed import SeedService
+
+        return SeedService(db=self.db, clock=self.clock)
 
     # Accounts
     @cached_property

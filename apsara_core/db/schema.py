@@ -196,6 +196,8 @@ COLLECTIONS: list[Collection] = [
         ],
     ),
     Collection("meta", "schema version", []),
+    # `_id` is the counter's name (repos/tallies.py): read by `$in` on `_id` only.
+    Collection("tallies", "maintained counts the operator views read instead of scanning", []),
 ]
 
 
