@@ -17,6 +17,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.repos import tallies
 from apsara_core.repos.common import update_then_get
 from apsara_core.repos.writes import Update
 
@@ -32,6 +33,7 @@ def new_conversation_id() -> str:
 async def insert(db: AsyncDatabase, doc: dict[str, Any]) -> None:
     """Store a new conversation document (keyed by its conversationId)."""
     await db.conversations.insert_one({**doc, "_id": doc["conversationId"]})
+    await tallies.apply(db, [tallies.bump(tallies.docs_key("conversations"), 1)])
 
 
 async def find(
@@ -183,4 +185,6 @@ async def add_stats(
 async def delete(db: AsyncDatabase, conversation_ids: list[str], *, session: Session) -> int:
     """Delete conversations; how many went."""
     result = await db.conversations.delete_many({"_id": {"$in": conversation_ids}}, session=session)
+    gone = [tallies.bump(tallies.docs_key("conversations"), -result.deleted_count)]
+    await tallies.apply(db, gone, session=session)
     return result.deleted_count

@@ -20,11 +20,13 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from apsara_core.repos.writes import Update
 from apsara_core.vocabulary import AUTH_PROVIDERS, PLANS, ROLES
 
 Session = AsyncClientSession | None
+USER_FIELDS = frozenset({"role", "subscriptionPlan", "authProvider"})
 USERS, REGISTRATIONS, DOCS, USAGE = "users|", "registrations|", "docs|", "usage|"
 
 
@@ -60,6 +62,11 @@ def user_added(doc: Mapping[str, Any]) -> list[Update]:
     return [bump(user_key(doc), 1), bump(registration_key(day), 1)]
 
 
+def user_removed(doc: Mapping[str, Any]) -> list[Update]:
+    """The counter writes of a deleted account (its registration day stays counted)."""
+    return [bump(user_key(doc), -1)]
+
+
 def user_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Update]:
     """The counter writes of a role, plan or provider change (none when the key is the same)."""
     old, new = user_key(before), user_key(after)
@@ -67,9 +74,20 @@ def user_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Up
 
 
 async def apply(db: AsyncDatabase, updates: Iterable[Update], *, session: Session = None) -> None:
-    """Run counter writes (inside the caller's transaction when given)."""
+    """Run counter writes (inside the caller's transaction when given).
+
+    Raises:
+        DuplicateKeyError: inside a transaction, on a racing first write (caller retries).
+    """
     for u in updates:
-        await db[u.collection].update_one(u.filter, u.update, upsert=u.upsert, session=session)
+        if u.update.get("$inc", {}).get("n", 1) == 0:
+            continue
+        try:
+            await db.tallies.update_one(u.filter, u.update, upsert=True, session=session)
+        except DuplicateKeyError:  # a parallel first write created the counter
+            if session is not None:
+                raise
+            await db.tallies.update_one(u.filter, u.update)
 
 
 async def add_many(db: AsyncDatabase, increments: Mapping[str, Mapping[str, int]]) -> None:
@@ -99,6 +117,20 @@ async def registrations(db: AsyncDatabase, days: list[str]) -> dict[str, int]:
     keys = [registration_key(d) for d in days]
     found = await db.tallies.find({"_id": {"$in": keys}}, {"n": 1}).to_list(None)
     return {str(d["_id"])[len(REGISTRATIONS) :]: int(d.get("n", 0)) for d in found}
+
+
+async def usage_days(db: AsyncDatabase, first: str, last: str) -> list[dict[str, Any]]:
+    """The whole database's usage counters from day `first` to `last` ("YYYY-MM-DD"), each
+    with its `date` and `model`: one document per day and model, whatever the users."""
+    low, high = f"{USAGE}{first}|", f"{USAGE}{last}|\uffff"
+    # an `_id` range is a scan of `tallies` on the embedded server: it stays small (a few
+    # dozen user combinations, one document per day, per day and model, per counted collection)
+    found = await db.tallies.find({"_id": {"$gte": low, "$lt": high}}).to_list(None)
+    rows = []
+    for doc in found:
+        _, date, model = str(doc.pop("_id")).split("|", 2)
+        rows.append({**doc, "date": date, "model": model})
+    return rows
 
 
 async def docs(db: AsyncDatabase, collections: list[str]) -> dict[str, int]:

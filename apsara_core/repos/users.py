@@ -10,6 +10,7 @@ from bson import ObjectId
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.repos import tallies
 from apsara_core.repos.common import update_then_get
 
 
@@ -71,12 +72,16 @@ async def find_guest_by_key(db: AsyncDatabase, client_key: str) -> dict[str, Any
 
 async def delete_new_guest(db: AsyncDatabase, user_id: str) -> None:
     """Remove a guest account just created (refused by the per-address cap)."""
-    await db.users.delete_one({"_id": user_id, "isGuest": True})
+    doc = await db.users.find_one({"_id": user_id, "isGuest": True})
+    if doc is not None and (await db.users.delete_one({"_id": user_id})).deleted_count:
+        await tallies.apply(db, tallies.user_removed(doc))
 
 
 async def insert(db: AsyncDatabase, doc: dict[str, Any], session: Any = None) -> None:
-    """Store a new user document (DuplicateKeyError on a taken email / googleId / key)."""
+    """Store a new user document (DuplicateKeyError on a taken email / googleId / key) and
+    count it (in the caller's transaction when given)."""
     await db.users.insert_one(doc, session=session)
+    await tallies.apply(db, tallies.user_added(doc), session=session)
 
 
 async def update(
@@ -92,7 +97,12 @@ async def update(
     change: dict[str, Any] = {"$set": {**set_, "updatedAt": now}}
     if unset:
         change["$unset"] = {name: "" for name in unset}
-    return await update_then_get(db.users, {"_id": user_id}, change, session=session)
+    counted = tallies.USER_FIELDS & set(set_)
+    before = await db.users.find_one({"_id": user_id}, session=session) if counted else None
+    after = await update_then_get(db.users, {"_id": user_id}, change, session=session)
+    if before is not None and after is not None:
+        await tallies.apply(db, tallies.user_changed(before, after), session=session)
+    return after
 
 
 async def replace_password(
@@ -214,7 +224,20 @@ async def delete_with_data(db: AsyncDatabase, user_id: str, session: Any) -> dic
     await db.quota_counters.delete_many(
         {"_id": {"$regex": f"^{re.escape(user_id)}\\|"}}, session=session
     )
-    await db.users.delete_one({"_id": user_id}, session=session)
+    doc = await db.users.find_one({"_id": user_id}, session=session)
+    if (
+        doc is not None
+        and (await db.users.delete_one({"_id": user_id}, session=session)).deleted_count
+    ):
+        await tallies.apply(db, tallies.user_removed(doc), session=session)
+    await tallies.apply(
+        db,
+        [
+            tallies.bump(tallies.docs_key("conversations"), -counts["conversations"]),
+            tallies.bump(tallies.docs_key("messages"), -counts["messages"]),
+        ],
+        session=session,
+    )
     return {
         "conversations": counts["conversations"],
         "messages": counts["messages"] + counts["message_archive"],
