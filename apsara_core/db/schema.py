@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.db.migrations import MIGRATIONS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,8 @@ COLLECTIONS: list[Collection] = [
         "conversations and their stats",
         [
             Index([("userId", A), ("updatedAt", D)]),
+            # everyone's listing, read in updatedAt windows (repos/common.newest_first)
+            Index([("updatedAt", D)]),
         ],
     ),
     Collection(

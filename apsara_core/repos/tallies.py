@@ -26,6 +26,7 @@ from apsara_core.repos.writes import Update
 from apsara_core.vocabulary import AUTH_PROVIDERS, PLANS, ROLES
 
 Session = AsyncClientSession | None
+COUNTED = ("conversations", "messages")  # collections with a `docs|<name>` counter
 USER_FIELDS = frozenset({"role", "subscriptionPlan", "authProvider"})
 USERS, REGISTRATIONS, DOCS, USAGE = "users|", "registrations|", "docs|", "usage|"
 
@@ -90,11 +91,14 @@ async def apply(db: AsyncDatabase, updates: Iterable[Update], *, session: Sessio
             await db.tallies.update_one(u.filter, u.update)
 
 
-async def add_many(db: AsyncDatabase, increments: Mapping[str, Mapping[str, int]]) -> None:
-    """Add to many counters at once (bulk seeding): one unordered bulk write."""
+async def add_many(
+    db: AsyncDatabase, increments: Mapping[str, Mapping[str, int]], *, replace: bool = False
+) -> None:
+    """Add to many counters at once (bulk seeding), or set them (`replace`, a recount): one
+    unordered bulk write."""
+    op = "$set" if replace else "$inc"
     ops = [
-        UpdateOne({"_id": k}, {"$inc": dict(fields)}, upsert=True)
-        for k, fields in increments.items()
+        UpdateOne({"_id": k}, {op: dict(fields)}, upsert=True) for k, fields in increments.items()
     ]
     if ops:
         await db.tallies.bulk_write(ops, ordered=False)

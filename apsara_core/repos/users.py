@@ -11,7 +11,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.repos import tallies
-from apsara_core.repos.common import update_then_get
+from apsara_core.repos.common import newest_first, update_then_get
 
 
 def new_id() -> str:
@@ -188,13 +188,32 @@ def list_filter(
 
 
 async def list_page(
-    db: AsyncDatabase, query: dict[str, Any], *, skip: int, limit: int
+    db: AsyncDatabase,
+    query: dict[str, Any],
+    *,
+    skip: int,
+    limit: int,
+    now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of users, newest first, and the total matching."""
+    """One page of users, newest first, and the total matching.
+
+    With `now` and no text search the page is read in createdAt windows (`newest_first`,
+    through the createdAt, role, plan or provider index) and the total comes from the
+    maintained counters; a text search still scans (a regular expression has no index).
+    """
+    if now is not None and "$or" not in query:
+        items = await newest_first(db.users, query, "createdAt", now=now, skip=skip, limit=limit)
+        combos = await tallies.user_combinations(db)
+        return items, sum(n for key, n in combos.items() if _combo_matches(key, query))
     total = await db.users.count_documents(query)
     cursor = db.users.find(query).sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
     items = await cursor.skip(skip).limit(limit).to_list()
     return items, total
+
+
+def _combo_matches(key: tuple[str, str, str], query: dict[str, Any]) -> bool:
+    fields = ("role", "subscriptionPlan", "authProvider")
+    return all(query.get(f, value) == value for f, value in zip(fields, key, strict=True))
 
 
 async def delete_with_data(db: AsyncDatabase, user_id: str, session: Any) -> dict[str, int]:
