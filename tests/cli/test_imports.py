@@ -46,5 +46,5 @@ def test_help_imports_no_driver_settings_jwt_or_sdk(tmp_path: Path, mongo_uri: s
 def test_a_database_command_imports_no_ai_sdk(tmp_path: Path, mongo_uri: str) -> None:
     loaded = _tops(_loaded(tmp_path, apsara_env(mongo_uri, tmp_path), "user", "list", "--json"))
     assert "pymongo" in loaded  # it did reach the database
-    for heavy in ("google.genai", "openai", "anthropic", "textual", "boto3"):
+    for heavy in ("google.genai", "openai", "anthropic", "textual", "boto3", "jwt", "cryptography"):
         assert heavy not in loaded, heavy
