@@ -84,6 +84,7 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
             yield
             return
         app.state.core = await open_core(settings)
+        app.state.core.defer(app.state.core.warm_up(), "warming the AI providers")
         try:
             yield
         finally:
