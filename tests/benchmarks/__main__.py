@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["startup", "tui", "limits", "chat", "auth", "files", "scale", "cli", "warm"]
+BENCHMARKS = ["startup", "tui", "limits", "chat", "auth", "files", "scale", "cli", "warm", "soak"]
 
 
 def main(names: list[str]) -> int:
