@@ -5,7 +5,21 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["startup", "tui", "limits", "chat", "auth", "files", "scale", "cli", "warm", "soak"]
+BENCHMARKS = [
+    "startup",
+    "tui",
+    "limits",
+    "chat",
+    "providers",
+    "auth",
+    "files",
+    "plugins",
+    "http",
+    "scale",
+    "cli",
+    "warm",
+    "soak",
+]
 
 
 def main(names: list[str]) -> int:
