@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from apsara_core.services.plugins import PluginService
     from apsara_core.services.provider_catalog import ProviderCatalog
     from apsara_core.services.request_limiter import RequestLimiter
+    from apsara_core.services.seed import SeedService
     from apsara_core.services.sessions import SessionService
     from apsara_core.services.stats import StatsService
     from apsara_core.services.users import UserService
@@ -83,6 +84,22 @@ class Core:
         if not task.cancelled() and task.exception() is not None:
             log.warning("%s failed: %s", what, task.exception())
 
+    async def warm_up(self) -> None:
+        """Load the AI providers and open their connections in the background, right after
+        start (`apsara serve`, the app after its first frame), so the first message of a
+        process costs what the tenth does. Failures are logged, never raised: without a key
+        or network the first real call reports the problem."""
+        providers = await asyncio.to_thread(lambda: self.providers)  # imports the SDKs
+        await asyncio.to_thread(lambda: self.chat)  # and the chat, files and storage modules
+        for provider in providers.providers():
+            warm = getattr(provider, "warm", None)
+            if warm is None:
+                continue
+            try:
+                await asyncio.wait_for(warm(), timeout=10)
+            except Exception as exc:  # no key, no network, a 404 from a fake: not fatal here
+                log.debug("warming provider %s: %s", provider.name, exc)
+
     async def settle(self, timeout: float = BACKGROUND_GRACE_S) -> None:
         """Wait (at most `timeout` seconds) for the deferred jobs started so far."""
         if self._background:
@@ -96,6 +113,13 @@ class Core:
         return DatabaseInfoService(
             db=self.db, target=self.target, schema_version=self.schema_version
         )
+
+    @cached_property
+    def seed(self) -> SeedService:
+        """Demo and benchmark data (`apsara db seed`)."""
+        from apsara_core.services.seed import SeedService
+
+        return SeedService(db=self.db, clock=self.clock)
 
     # Accounts
     @cached_property

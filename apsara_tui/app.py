@@ -79,6 +79,8 @@ class ApsaraApp(App[None]):
         self._core_opened()
 
     def _core_opened(self) -> None:
+        if self._core is not None:  # after the first frame: the SDK import and connection
+            self.run_worker(self._core.warm_up(), group="warm", exit_on_error=False)
         self.core_ready = True
         self._update_subtitle()
         self.restore_session()

@@ -7,6 +7,7 @@ from typing import Any
 
 from apsara_core.core import Core
 from apsara_core.models import Principal, User
+from apsara_core.repos import users as users_repo
 from apsara_core.repos.users import new_id, normalize_email
 from apsara_core.services.sessions import OPERATOR
 
@@ -34,7 +35,7 @@ async def create_user(
         authProvider="guest" if role == "guest" else "local",
         **stamps,
     ).to_mongo()
-    await core.db.users.insert_one(doc)
+    await users_repo.insert(core.db, doc)  # counted in `tallies`, as the services do
     return doc
 
 

@@ -45,4 +45,45 @@ async def key_by_public_id(db: AsyncDatabase) -> None:
             await db[collection].delete_one({"_id": doc["_id"]})
 
 
-MIGRATIONS: dict[int, Callable[[AsyncDatabase], Awaitable[None]]] = {2: key_by_public_id}
+async def count_tallies(db: AsyncDatabase) -> None:
+    """Version 3: fill the maintained counters (repos/tallies.py) from the data, once.
+
+    Scans users, usage_daily and the counted collections one time at upgrade; from then on
+    the writes keep the counters. Writes made during the upgrade itself may be missed.
+    """
+    from apsara_core.repos import tallies
+
+    await db.tallies.delete_many({})
+    increments: dict[str, dict[str, int]] = {}
+
+    def add(key: str, field: str, n: int) -> None:
+        increments.setdefault(key, {}).setdefault(field, 0)
+        increments[key][field] += n
+
+    async for user in db.users.find(
+        {}, {"role": 1, "subscriptionPlan": 1, "authProvider": 1, "createdAt": 1}
+    ):
+        add(tallies.user_key(user), "n", 1)
+        if user.get("createdAt") is not None:
+            add(tallies.registration_key(user["createdAt"].date().isoformat()), "n", 1)
+    async for row in db.usage_daily.find({"date": {"$ne": "total"}}):
+        for name in (
+            "committed",
+            "refused",
+            "refunded",
+            "promptTokens",
+            "outputTokens",
+            "thoughtsTokens",
+            "totalTokens",
+        ):
+            if row.get(name):
+                add(tallies.usage_key(row["date"], row["model"]), name, int(row[name]))
+    for name in tallies.COUNTED:
+        add(tallies.docs_key(name), "n", await db[name].count_documents({}))
+    await tallies.add_many(db, increments, replace=True)  # $set: running twice is harmless
+
+
+MIGRATIONS: dict[int, Callable[[AsyncDatabase], Awaitable[None]]] = {
+    2: key_by_public_id,
+    3: count_tallies,
+}

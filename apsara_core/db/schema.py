@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.db.migrations import MIGRATIONS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,8 @@ COLLECTIONS: list[Collection] = [
         "conversations and their stats",
         [
             Index([("userId", A), ("updatedAt", D)]),
+            # everyone's listing, read in updatedAt windows (repos/common.newest_first)
+            Index([("updatedAt", D)]),
         ],
     ),
     Collection(
@@ -213,6 +215,8 @@ COLLECTIONS: list[Collection] = [
         ],
     ),
     Collection("meta", "schema version", []),
+    # `_id` is the counter's name (repos/tallies.py): read by `$in` on `_id` only.
+    Collection("tallies", "maintained counts the operator views read instead of scanning", []),
 ]
 
 

@@ -136,6 +136,7 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
             yield
             return
         app.state.core = opened = await open_core(settings)
+        opened.defer(opened.warm_up(), "warming the AI providers")
         worker = opened.worker() if opened.settings.inprocess_worker else None
         if worker is not None:  # APSARA_INPROCESS_WORKER=0 leaves jobs to `apsara worker`
             worker.start()

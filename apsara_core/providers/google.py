@@ -184,6 +184,14 @@ class GoogleProvider:
             self._sdk = genai.Client(api_key=key.get_secret_value(), http_options=options)
         return self._sdk
 
+    async def warm(self) -> None:
+        """Build the SDK client and open its connection with one metadata call (models.get,
+        which generates nothing), so a process's first message pays neither. Errors are for
+        the caller to log: the first real call reports them properly."""
+        from apsara_core.vocabulary import DEFAULT_MODEL
+
+        await self.client().aio.models.get(model=DEFAULT_MODEL)
+
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run `attempt`, retrying 429/5xx/transport failures with bounded backoff."""
         tries = self.settings.gemini_retries

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+
+from apsara_core.repos.common import newest_first
 
 
 async def add(db: AsyncDatabase, entry: dict[str, Any], session: Any = None) -> None:
@@ -14,7 +17,12 @@ async def add(db: AsyncDatabase, entry: dict[str, Any], session: Any = None) -> 
 
 
 async def latest(
-    db: AsyncDatabase, *, target_id: str | None, action: str | None, limit: int
+    db: AsyncDatabase,
+    *,
+    target_id: str | None,
+    action: str | None,
+    limit: int,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The newest entries, optionally for one target and/or one action."""
     query: dict[str, Any] = {}
@@ -22,5 +30,7 @@ async def latest(
         query["targetId"] = target_id
     if action:
         query["action"] = action
+    if now is not None:  # windows on (targetId, at), (action, at) or at (`newest_first`)
+        return await newest_first(db.audit, query, "at", now=now, skip=0, limit=limit)
     cursor = db.audit.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)])
     return await cursor.limit(limit).to_list()

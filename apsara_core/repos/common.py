@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -29,3 +30,52 @@ async def update_then_get(
         return None
     key = key or ({"_id": query["_id"]} if "_id" in query else query)
     return await coll.find_one(key, projection, session=session)
+
+
+FIRST_SPAN = timedelta(hours=1)
+FLOOR = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def newest_first(
+    coll: AsyncCollection,
+    query: dict[str, Any],
+    field: str,
+    *,
+    now: datetime,
+    skip: int,
+    limit: int,
+    projection: dict[str, Any] | None = None,
+    tie: str = "_id",
+) -> list[dict[str, Any]]:
+    """Documents matching `query`, newest `field` first (ties by `_id`), `skip` then `limit`.
+
+    The embedded server never uses an index to sort, and does not stop an index scan at a
+    limit: `find().sort().limit()` reads every match. So the page is read as time windows
+    going back from `now` — `[now - 1 h, ∞)`, then spans four times longer each — each a
+    bounded range on the index whose leading fields are `query`'s equalities followed by
+    `field`, until `skip + limit` documents are found (the last window is open below, so
+    nothing older is missed). Only the found documents are sorted. The cost follows the page
+    and the density of recent documents, not the collection's size.
+    """
+    wanted, found = skip + limit, list[dict[str, Any]]()
+    high: datetime | None = None
+    low, span = now - FIRST_SPAN, FIRST_SPAN
+    while len(found) < wanted:
+        bound: dict[str, Any] = {} if low < FLOOR else {"$gte": low}
+        if high is not None:
+            bound["$lt"] = high
+        window = {**query, field: bound} if bound else {**query, field: {"$exists": True}}
+        found += await coll.find(window, projection).to_list(None)
+        if low < FLOOR:
+            break
+        span *= 4
+        high, low = low, low - span
+    found.sort(key=lambda d: (_sortable(d.get(field)), str(d.get(tie))), reverse=True)
+    return found[skip:wanted]
+
+
+def _sortable(value: Any) -> datetime:
+    """Datetimes compare with or without a zone (the driver returns naive UTC by default)."""
+    if not isinstance(value, datetime):
+        return FLOOR
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -17,7 +17,8 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from apsara_core.repos.common import update_then_get
+from apsara_core.repos import tallies
+from apsara_core.repos.common import newest_first, update_then_get
 from apsara_core.repos.writes import Update
 
 Session = AsyncClientSession | None
@@ -32,6 +33,7 @@ def new_conversation_id() -> str:
 async def insert(db: AsyncDatabase, doc: dict[str, Any]) -> None:
     """Store a new conversation document (keyed by its conversationId)."""
     await db.conversations.insert_one({**doc, "_id": doc["conversationId"]})
+    await tallies.apply(db, [tallies.bump(tallies.docs_key("conversations"), 1)])
 
 
 async def find(
@@ -42,10 +44,15 @@ async def find(
 
 
 async def list_for(
-    db: AsyncDatabase, user_id: str | None, *, limit: int, skip: int
+    db: AsyncDatabase,
+    user_id: str | None,
+    *,
+    limit: int,
+    skip: int,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Conversations newest-updated first: one user's, or everyone's when user_id is None."""
-    return await page(db, listing_filter(user_id), skip=skip, limit=limit)
+    return await page(db, listing_filter(user_id), skip=skip, limit=limit, now=now)
 
 
 def listing_filter(
@@ -78,9 +85,29 @@ def listing_filter(
 
 
 async def page(
-    db: AsyncDatabase, query: dict[str, Any], *, skip: int, limit: int
+    db: AsyncDatabase,
+    query: dict[str, Any],
+    *,
+    skip: int,
+    limit: int,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Conversations matching `query`, newest-updated first (ties by id, so pages are stable)."""
+    """Conversations matching `query`, newest-updated first (ties by id, so pages are stable).
+
+    With `now`, an unsearched listing (one user's or everyone's) is read in updatedAt windows
+    (`newest_first`, through the (userId, updatedAt) or updatedAt index).
+    """
+    if now is not None and set(query) <= {"userId"}:
+        return await newest_first(
+            db.conversations,
+            query,
+            "updatedAt",
+            now=now,
+            skip=skip,
+            limit=limit,
+            projection={"_id": 0},
+            tie="conversationId",
+        )
     cursor = db.conversations.find(query, {"_id": 0}).sort(
         [("updatedAt", DESCENDING), ("_id", DESCENDING)]
     )
@@ -183,4 +210,6 @@ async def add_stats(
 async def delete(db: AsyncDatabase, conversation_ids: list[str], *, session: Session) -> int:
     """Delete conversations; how many went."""
     result = await db.conversations.delete_many({"_id": {"$in": conversation_ids}}, session=session)
+    gone = [tallies.bump(tallies.docs_key("conversations"), -result.deleted_count)]
+    await tallies.apply(db, gone, session=session)
     return result.deleted_count

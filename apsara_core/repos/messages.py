@@ -12,6 +12,8 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.repos import tallies
+
 Session = AsyncClientSession | None
 NO_ID = {"_id": 0}
 
@@ -27,8 +29,9 @@ def new_branch_id() -> str:
 
 
 async def insert(db: AsyncDatabase, doc: dict[str, Any], *, session: Session = None) -> None:
-    """Store one message."""
+    """Store one message (and count it)."""
     await db.messages.insert_one(dict(doc), session=session)
+    await tallies.apply(db, [tallies.bump(tallies.docs_key("messages"), 1)], session=session)
 
 
 async def window(
@@ -98,6 +101,8 @@ async def delete_from(
     result = await db.messages.delete_many(
         {"conversationId": conversation_id, "messageSequence": {"$gte": sequence}}, session=session
     )
+    gone = [tallies.bump(tallies.docs_key("messages"), -result.deleted_count)]
+    await tallies.apply(db, gone, session=session)
     return result.deleted_count
 
 
@@ -120,6 +125,8 @@ async def delete_conversations(
     query = {"conversationId": {"$in": conversation_ids}}
     result = await db.messages.delete_many(query, session=session)
     await db.message_archive.delete_many(query, session=session)
+    gone = [tallies.bump(tallies.docs_key("messages"), -result.deleted_count)]
+    await tallies.apply(db, gone, session=session)
     return result.deleted_count
 
 

@@ -22,7 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from apsara_core.repos import counters, ttl
+from apsara_core.repos import counters, tallies, ttl
 from apsara_core.repos.writes import Insert, Update, Write
 
 TOTAL = "total"
@@ -83,6 +83,9 @@ def close_writes(
         )
     history = {"refunded": 1} if tokens is None else {"committed": 1, **tokens}
     writes.append(
+        Update("tallies", {"_id": tallies.usage_key(day, model)}, {"$inc": history}, True)
+    )
+    writes.append(
         Update(
             "usage_daily",
             {"_id": day_id(user_id, day, model)},
@@ -132,6 +135,8 @@ async def bump(
             document; the caller retries the transaction.
     """
     key = {"_id": day_id(user_id, date, model)}
+    whole = Update("tallies", {"_id": tallies.usage_key(date, model)}, {"$inc": inc}, upsert=True)
+    await tallies.apply(db, [whole], session=session)
     try:
         await db.usage_daily.update_one(
             key,

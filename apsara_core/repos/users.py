@@ -10,7 +10,8 @@ from bson import ObjectId
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from apsara_core.repos.common import update_then_get
+from apsara_core.repos import tallies
+from apsara_core.repos.common import newest_first, update_then_get
 
 
 def new_id() -> str:
@@ -71,12 +72,16 @@ async def find_guest_by_key(db: AsyncDatabase, client_key: str) -> dict[str, Any
 
 async def delete_new_guest(db: AsyncDatabase, user_id: str) -> None:
     """Remove a guest account just created (refused by the per-address cap)."""
-    await db.users.delete_one({"_id": user_id, "isGuest": True})
+    doc = await db.users.find_one({"_id": user_id, "isGuest": True})
+    if doc is not None and (await db.users.delete_one({"_id": user_id})).deleted_count:
+        await tallies.apply(db, tallies.user_removed(doc))
 
 
 async def insert(db: AsyncDatabase, doc: dict[str, Any], session: Any = None) -> None:
-    """Store a new user document (DuplicateKeyError on a taken email / googleId / key)."""
+    """Store a new user document (DuplicateKeyError on a taken email / googleId / key) and
+    count it (in the caller's transaction when given)."""
     await db.users.insert_one(doc, session=session)
+    await tallies.apply(db, tallies.user_added(doc), session=session)
 
 
 async def update(
@@ -92,7 +97,12 @@ async def update(
     change: dict[str, Any] = {"$set": {**set_, "updatedAt": now}}
     if unset:
         change["$unset"] = {name: "" for name in unset}
-    return await update_then_get(db.users, {"_id": user_id}, change, session=session)
+    counted = tallies.USER_FIELDS & set(set_)
+    before = await db.users.find_one({"_id": user_id}, session=session) if counted else None
+    after = await update_then_get(db.users, {"_id": user_id}, change, session=session)
+    if before is not None and after is not None:
+        await tallies.apply(db, tallies.user_changed(before, after), session=session)
+    return after
 
 
 async def replace_password(
@@ -178,13 +188,32 @@ def list_filter(
 
 
 async def list_page(
-    db: AsyncDatabase, query: dict[str, Any], *, skip: int, limit: int
+    db: AsyncDatabase,
+    query: dict[str, Any],
+    *,
+    skip: int,
+    limit: int,
+    now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of users, newest first, and the total matching."""
+    """One page of users, newest first, and the total matching.
+
+    With `now` and no text search the page is read in createdAt windows (`newest_first`,
+    through the createdAt, role, plan or provider index) and the total comes from the
+    maintained counters; a text search still scans (a regular expression has no index).
+    """
+    if now is not None and "$or" not in query:
+        items = await newest_first(db.users, query, "createdAt", now=now, skip=skip, limit=limit)
+        combos = await tallies.user_combinations(db)
+        return items, sum(n for key, n in combos.items() if _combo_matches(key, query))
     total = await db.users.count_documents(query)
     cursor = db.users.find(query).sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
     items = await cursor.skip(skip).limit(limit).to_list()
     return items, total
+
+
+def _combo_matches(key: tuple[str, str, str], query: dict[str, Any]) -> bool:
+    fields = ("role", "subscriptionPlan", "authProvider")
+    return all(query.get(f, value) == value for f, value in zip(fields, key, strict=True))
 
 
 async def delete_with_data(db: AsyncDatabase, user_id: str, session: Any) -> dict[str, int]:
@@ -214,7 +243,20 @@ async def delete_with_data(db: AsyncDatabase, user_id: str, session: Any) -> dic
     await db.quota_counters.delete_many(
         {"_id": {"$regex": f"^{re.escape(user_id)}\\|"}}, session=session
     )
-    await db.users.delete_one({"_id": user_id}, session=session)
+    doc = await db.users.find_one({"_id": user_id}, session=session)
+    if (
+        doc is not None
+        and (await db.users.delete_one({"_id": user_id}, session=session)).deleted_count
+    ):
+        await tallies.apply(db, tallies.user_removed(doc), session=session)
+    await tallies.apply(
+        db,
+        [
+            tallies.bump(tallies.docs_key("conversations"), -counts["conversations"]),
+            tallies.bump(tallies.docs_key("messages"), -counts["messages"]),
+        ],
+        session=session,
+    )
     return {
         "conversations": counts["conversations"],
         "messages": counts["messages"] + counts["message_archive"],

@@ -63,4 +63,6 @@ class AuditService:
             raise PermissionDeniedError("Only admins can read the audit trail")
         if not isinstance(limit, int) or not 1 <= limit <= 500:
             raise ValidationError("limit must be between 1 and 500", field="limit")
-        return await audit_repo.latest(self._db, target_id=target_id, action=action, limit=limit)
+        return await audit_repo.latest(
+            self._db, target_id=target_id, action=action, limit=limit, now=self._clock.now()
+        )

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -31,7 +31,6 @@ from apsara_core.models import Principal
 from apsara_core.repos import tokens as token_repo
 from apsara_core.repos import users as repo
 from apsara_core.services import auth_mails as mails
-from apsara_core.services.auth_google import GoogleVerifier
 from apsara_core.services.auth_guests import GuestAccounts
 from apsara_core.services.auth_lockout import LoginGuard, locked_answer
 from apsara_core.services.auth_otp import OtpManager, wrong_code
@@ -54,6 +53,9 @@ from apsara_core.services.password_store import PasswordStore
 from apsara_core.services.passwords import StoredPassword, check_policy
 from apsara_core.services.users import new_user_doc, public_user
 from apsara_core.vocabulary import FULL_NAME_MAX_LENGTH
+
+if TYPE_CHECKING:  # imported on first Google sign-in (it loads jwt and cryptography)
+    from apsara_core.services.auth_google import GoogleVerifier
 
 GUEST_LIFETIME = timedelta(hours=24)
 GUEST_SESSIONS_PER_HOUR = 10
@@ -111,7 +113,7 @@ class AuthService:
         # Keyed by the pepper, not the JWT key: rotating JWT_SECRET must not void codes.
         pepper = hmac.new(settings.pepper_key(), b"apsara-otp-pepper", hashlib.sha256).digest()
         self._otp = OtpManager(db=db, pepper=pepper, clock=clock)
-        self._google = GoogleVerifier(settings)
+        self._google_verifier: GoogleVerifier | None = None  # built on first Google sign-in
         self._guard = LoginGuard(db=db, passwords=passwords, mail=mail, clock=clock, defer=defer)
         self._guests = GuestAccounts(db=db, settings=settings, clock=clock)
 
@@ -331,6 +333,14 @@ class AuthService:
             public["messagesLeft"] = await self.messages_left(user)
         return Session(token=token, user=public, expires_at=expires)
 
+    def _google(self) -> GoogleVerifier:
+        """The Google token verifier (imported on first use: it loads jwt and cryptography)."""
+        if self._google_verifier is None:
+            from apsara_core.services.auth_google import GoogleVerifier
+
+            self._google_verifier = GoogleVerifier(self._settings)
+        return self._google_verifier
+
     async def google(self, *, id_token: str) -> Session:
         """Sign in with a Google ID token: create or link the account by Google `sub`.
 
@@ -339,7 +349,7 @@ class AuthService:
             ConflictError: the email has a password account and Google did not verify it.
         """
         data = parse(GoogleInput, {"idToken": id_token})
-        claims = await self._google.verify(data.id_token)
+        claims = await self._google().verify(data.id_token)
         user = await repo.find_by_google_id(self._db, str(claims["sub"]))
         if user is None:
             user = await self._google_account(claims)

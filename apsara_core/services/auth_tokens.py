@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
-
 from apsara_core.config import key_id
 from apsara_core.errors import AuthenticationError
 from apsara_core.services.hints import SIGN_IN_AGAIN
@@ -78,6 +76,8 @@ class TokenSigner:
             "iat": round(now.timestamp(), 6),
             "exp": int(expires.timestamp()),
         }
+        import jwt  # here, not at module level: commands that sign nothing never load it
+
         token = jwt.encode(
             claims, self._current, algorithm=ALGORITHM, headers={"typ": "JWT", "kid": self.kid}
         )
@@ -92,6 +92,8 @@ class TokenSigner:
         """
         if not isinstance(token, str) or not token or len(token) > 4096:
             raise invalid_token("The session token is missing or malformed")
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -116,6 +118,8 @@ class TokenSigner:
 
     @staticmethod
     def _verified(token: str, keys: list[bytes]) -> dict[str, Any]:
+        import jwt
+
         for key in keys:
             try:
                 return jwt.decode(

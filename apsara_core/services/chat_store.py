@@ -18,9 +18,10 @@ from apsara_core.db.transactions import run_in_transaction
 from apsara_core.errors import NotFoundError
 from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import messages as msg_repo
-from apsara_core.repos import writes
+from apsara_core.repos import tallies, writes
 from apsara_core.repos.writes import Insert, Write
 
+COUNT_ONE = tallies.bump(tallies.docs_key("messages"), 1)  # in the message's own transaction
 ARCHIVE_FIELDS = ("branchId", "archivedAt", "reason", "anchorSequence", "branchOf")
 
 
@@ -54,6 +55,7 @@ async def append(
         first: list[Write] = [
             conv_repo.next_sequence_if(doc["conversationId"], expected, now, tokens=tokens),
             Insert("messages", stored),
+            COUNT_ONE,
         ]
 
         async def known(session: AsyncClientSession) -> dict[str, Any]:
@@ -76,7 +78,7 @@ async def append(
                 f"Conversation {doc['conversationId']} no longer exists", field="conversationId"
             ) from None
         stored = {**doc, "messageSequence": seq}
-        await writes.apply(db, [Insert("messages", stored), *also], session=session)
+        await writes.apply(db, [Insert("messages", stored), COUNT_ONE, *also], session=session)
         return stored
 
     for attempt in range(3):

@@ -188,7 +188,9 @@ class ConversationService:
                 "Only admins may list everyone's conversations", field="--all"
             )
         limit, skip = _paging(limit, skip)
-        return await conv_repo.list_for(self._db, _scope(actor, user_id), limit=limit, skip=skip)
+        return await conv_repo.list_for(
+            self._db, _scope(actor, user_id), limit=limit, skip=skip, now=self._clock.now()
+        )
 
     async def browse(
         self,
@@ -215,7 +217,9 @@ class ConversationService:
         if text and scope is None:
             owners = await user_repo.ids_by_email_prefix(self._db, text, limit=OWNER_MATCHES)
         query = conv_repo.listing_filter(scope, search=text, owner_ids=owners)
-        docs = await conv_repo.page(self._db, query, skip=skip, limit=limit + 1)
+        docs = await conv_repo.page(
+            self._db, query, skip=skip, limit=limit + 1, now=self._clock.now()
+        )
         return ConversationPage(
             items=tuple(await self._views(docs[:limit])),
             skip=skip,

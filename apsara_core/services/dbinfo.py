@@ -1,4 +1,8 @@
-"""Management action 11: the database, its collections, counts, indexes and schema version."""
+"""Management action 11: the database, its collections, counts, indexes and schema version.
+
+Users, conversations and messages are counted from the maintained tallies (the embedded
+server's `count` scans: ~7 s on 200,000 messages); the other collections still ask the server.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from apsara_core.db.client import Target
 from apsara_core.db.schema import COLLECTIONS
 from apsara_core.errors import PermissionDeniedError
 from apsara_core.models import Principal
+from apsara_core.repos import tallies
 
 
 class DatabaseInfoService:
@@ -32,13 +37,18 @@ class DatabaseInfoService:
         purposes = {c.name: c.purpose for c in COLLECTIONS}
         names = sorted(set(await db.list_collection_names()) | set(purposes))
         collections = []
+        counted = await tallies.docs(db, list(tallies.COUNTED))
+        combos = await tallies.user_combinations(db)
+        counted["users"] = sum(combos.values())
         for name in names:
             indexes = await db[name].index_information()
             collections.append(
                 {
                     "name": name,
                     "purpose": purposes.get(name, ""),
-                    "documents": await db[name].estimated_document_count(),
+                    "documents": counted[name]
+                    if name in counted
+                    else await db[name].estimated_document_count(),
                     "indexes": [_describe(idx_name, spec) for idx_name, spec in indexes.items()],
                 }
             )

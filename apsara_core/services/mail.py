@@ -158,4 +158,4 @@ class MailService:
                     suggestions=["Log out (`apsara auth logout`) or pass --operator"],
                 )
             address = own
-        return await mail_repo.latest(self._db, to=address, limit=limit)
+        return await mail_repo.latest(self._db, to=address, limit=limit, now=self._clock.now())

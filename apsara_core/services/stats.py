@@ -21,6 +21,7 @@ from apsara_core.errors import (
 )
 from apsara_core.models import Principal
 from apsara_core.repos import stats as repo
+from apsara_core.repos import tallies
 from apsara_core.repos.usage import totals as usage_totals
 from apsara_core.repos.users import emails_by_id, find_by_email_or_id
 from apsara_core.services.limits import LimitsService
@@ -55,6 +56,16 @@ def _usage_row(row: dict[str, Any], key: str) -> dict[str, Any]:
         "refused": row.get("refused", 0),
         "failed": row.get("refunded", 0),
     }
+
+
+def _sum_by(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Usage counter rows (date, model, sums) added up per `key`, as `repo.usage_by` returns."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        into = out.setdefault(row[key], {"_id": row[key]})
+        for name in repo.USAGE_SUMS:
+            into[name] = into.get(name, 0) + row.get(name, 0)
+    return list(out.values())
 
 
 def _usage_series(rows: list[dict[str, Any]], start: date, days: int) -> list[dict[str, Any]]:
@@ -98,19 +109,20 @@ class StatsService:
         if not actor.is_admin:
             raise PermissionDeniedError("Database statistics are for admins")
         days = _days(days)
-        start, today, since = self._period(days)
+        start, today, _ = self._period(days)
         db, dates = self._db, {"date": repo.date_range(start.isoformat(), today.isoformat())}
-        per_day = _usage_series(await repo.usage_by(db, "date", dates), start, days)
+        usage = await tallies.usage_days(db, start.isoformat(), today.isoformat())
+        per_day = _usage_series(_sum_by(usage, "date"), start, days)
         models = sorted(
-            (_usage_row(r, "model") for r in await repo.usage_by(db, "model", dates)),
+            (_usage_row(r, "model") for r in _sum_by(usage, "model")),
             key=lambda r: (-r["messages"], r["model"]),
         )
+        day_names = [d["date"] for d in series({}, start, days)]
+        counted = await tallies.docs(db, ["conversations", "messages"])
         return {
             "period": {"from": start.isoformat(), "to": today.isoformat(), "days": days},
             "users": await self._user_counts(),
-            "registrationsPerDay": series(
-                await repo.per_day(db, "users", repo.created_since(since)), start, days
-            ),
+            "registrationsPerDay": series(await tallies.registrations(db, day_names), start, days),
             "usagePerDay": per_day,
             "models": models,
             "rateLimitRefusals": sum(d["refused"] for d in per_day),
@@ -118,21 +130,21 @@ class StatsService:
             "totals": {
                 "messages": sum(d["messages"] for d in per_day),
                 "tokens": sum(d["tokens"] for d in per_day),
-                "conversations": await repo.count(db, "conversations"),
-                "storedMessages": await repo.count(db, "messages"),
+                "conversations": counted.get("conversations", 0),
+                "storedMessages": counted.get("messages", 0),
             },
             "mostActiveUsers": await self._top_users(dates),
         }
 
     async def _user_counts(self) -> dict[str, Any]:
-        db = self._db
-        by_plan = await repo.count_by(db, "users", "subscriptionPlan")
-        return {
-            "total": sum(by_plan.values()),
-            "byPlan": by_plan,
-            "byRole": await repo.count_by(db, "users", "role"),
-            "byProvider": await repo.count_by(db, "users", "authProvider"),
-        }
+        combos = await tallies.user_combinations(self._db)
+        out: dict[str, Any] = {"total": sum(combos.values())}
+        for position, name in enumerate(("byRole", "byPlan", "byProvider")):
+            counts: dict[str, int] = {}
+            for key, n in combos.items():
+                counts[key[position]] = counts.get(key[position], 0) + n
+            out[name] = counts
+        return {k: out[k] for k in ("total", "byPlan", "byRole", "byProvider")}
 
     async def _top_users(self, match: dict[str, Any]) -> list[dict[str, Any]]:
         rows = [_usage_row(r, "userId") for r in await repo.usage_by(self._db, "userId", match)]

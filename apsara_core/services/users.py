@@ -248,7 +248,7 @@ class UserService:
             )
         query = repo.list_filter(role=role, plan=plan, provider=provider, text=search)
         items, total = await repo.list_page(
-            self._db, query, skip=(page - 1) * page_size, limit=page_size
+            self._db, query, skip=(page - 1) * page_size, limit=page_size, now=self._clock.now()
         )
         return {
             "items": [public_user(d) for d in items],

@@ -1,8 +1,8 @@
-"""`apsara db info|status|start|stop`: the database and the embedded server."""
+"""`apsara db info|status|start|stop|seed`: the database and the embedded server."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,7 +11,15 @@ from apsara_core.db.embedded import EmbeddedServer
 from apsara_core.errors import ApsaraError
 from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.options import JsonOpt
-from apsara_tui.commands.runtime import console, emit, emit_json, fail, load_settings, run_as
+from apsara_tui.commands.runtime import (
+    console,
+    emit,
+    emit_json,
+    err_console,
+    fail,
+    load_settings,
+    run_as,
+)
 
 app = typer.Typer(help=help_of("db"), no_args_is_help=True)
 
@@ -100,3 +108,56 @@ def start(json_out: JsonOpt = False) -> None:
 def stop() -> None:
     """Stop the embedded server; Apsara starts it again when next needed."""
     console.print("stopped" if _server().stop() else "was not running")
+
+
+@app.command()
+def seed(
+    users: Annotated[int, typer.Option("--users", help="How many users to create.")],
+    conversations_per_user: Annotated[
+        int, typer.Option("--conversations-per-user", help="Conversations of each user.")
+    ] = 2,
+    messages_per_conversation: Annotated[
+        int, typer.Option("--messages-per-conversation", help="Messages in each conversation.")
+    ] = 10,
+    days: Annotated[int, typer.Option("--days", help="Spread the data over this many days.")] = 30,
+    force: Annotated[
+        bool, typer.Option("--force", help="Seed even though the database holds real users.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fill the database with demo data (users, conversations, messages, usage) in bulk."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from apsara_core.services.seed import SeedSize
+
+    size = SeedSize(users, conversations_per_user, messages_per_conversation, days)
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=json_out,
+    )
+    started = time.perf_counter()
+    with bar:
+        task = bar.add_task("seeding documents", total=size.documents)
+        data = run_as(
+            lambda core, me: core.seed.seed(
+                actor=me,
+                size=size,
+                force=force,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        )
+    elapsed = time.perf_counter() - started
+    written = sum(data["written"].values())
+    data["seconds"] = round(elapsed, 2)
+    data["documentsPerSecond"] = round(written / elapsed) if elapsed else written
+    if json_out:
+        emit_json(data)
+        return
+    parts = ", ".join(f"{n} {name}" for name, n in data["written"].items())
+    console.print(f"seeded {parts} in {elapsed:.1f} s ({data['documentsPerSecond']} documents/s)")

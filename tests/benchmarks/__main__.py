@@ -15,6 +15,10 @@ BENCHMARKS = [
     "files",
     "plugins",
     "http",
+    "scale",
+    "cli",
+    "warm",
+    "soak",
 ]
 
 

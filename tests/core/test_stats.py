@@ -17,6 +17,7 @@ from apsara_core.errors import (
     ValidationError,
 )
 from apsara_core.models import Principal
+from apsara_core.repos import tallies
 from tests.factories import create_user, principal_of
 
 FLASH, PRO = "gemini-2.5-flash", "gemini-2.5-pro"
@@ -72,6 +73,9 @@ async def add_conversation(
         )
     if docs:
         await core.db.messages.insert_many(docs)
+    await tallies.add_many(
+        core.db, {"docs|conversations": {"n": 1}, "docs|messages": {"n": len(docs)}}
+    )
     return cid
 
 

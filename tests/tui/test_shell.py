@@ -8,6 +8,7 @@ from apsara_tui.actions import ACTIONS
 from apsara_tui.app import ApsaraApp
 from apsara_tui.screens.dbinfo import DatabaseInfoScreen
 from apsara_tui.screens.home import HomeScreen
+from tests.factories import create_user
 
 
 async def test_home_lists_21_actions_with_unavailable_ones_disabled(app: ApsaraApp) -> None:
@@ -24,7 +25,8 @@ async def test_home_lists_21_actions_with_unavailable_ones_disabled(app: ApsaraA
 
 
 async def test_number_keys_open_database_info_with_real_counts(app: ApsaraApp) -> None:
-    await app.core.db.users.insert_many([{"email": "a@x.io"}, {"email": "b@x.io"}])
+    for email in ("a@x.io", "b@x.io"):  # counted as the services count them
+        await create_user(app.core, email)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("1", "1")
         await pilot.pause()

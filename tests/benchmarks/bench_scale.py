@@ -1,0 +1,112 @@
+"""Operator views on a large database vs an empty one, same server, same run (issue 16 item 2).
+
+Both databases get the same few real rows (one admin action, one mail); the large one is
+filled by `core.seed` first (APSARA_BENCH_SCALE_USERS users, default 1,000: ~23,000 documents,
+about a minute on a loaded 2-core machine; the issue's goal is stated at 100,000 users).
+Each view is timed as the median of RUNS calls, interleaved between the two databases; the
+ratio large/empty has the goal <= 1.5x.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from tests.benchmarks.report import Result
+
+RUNS = 7
+USERS = int(os.environ.get("APSARA_BENCH_SCALE_USERS", "1000"))
+
+
+def _views(core: Any, me: Any) -> dict[str, Callable[[], Awaitable[object]]]:
+    return {
+        "stats db": lambda: core.stats.database(actor=me, days=30),
+        "db info": lambda: core.dbinfo.info(actor=me),
+        "user list": lambda: core.users.list(actor=me),
+        "user list --plan premium page 3": lambda: core.users.list(
+            actor=me, plan="premium", page=3
+        ),
+        "conv list --all": lambda: core.conversations.list(actor=me, everyone=True),
+        "conv browse (everyone's, TUI)": lambda: core.conversations.browse(actor=me),
+        "mail outbox": lambda: core.mail.outbox(actor=me),
+        "audit log": lambda: core.audit.list(actor=me),
+    }
+
+
+async def _open(uri: str, data_dir: Path, *, seed: int) -> Any:
+    from apsara_core.config import Settings
+    from apsara_core.core import open_core
+    from apsara_core.models import Principal
+    from apsara_core.services.seed import SeedSize
+
+    core = await open_core(
+        Settings(_env_file=None, mongodb_uri=uri, jwt_secret="b" * 40, data_dir=data_dir)
+    )
+    me = Principal.operator()
+    if seed:
+        await core.seed.seed(actor=me, size=SeedSize(users=seed), progress=None)
+    await core.users.create(actor=me, email="real@example.com", full_name="Real")
+    await core.mail.send(to="real@example.com", subject="hi", body="hello")
+    return core
+
+
+async def _measure(base: str, data_dir: Path) -> tuple[dict[str, tuple[float, float]], float]:
+    t0 = time.perf_counter()
+    large = await _open(f"{base}/bench_scale_large", data_dir, seed=USERS)
+    seed_s = time.perf_counter() - t0
+    empty = await _open(f"{base}/bench_scale_empty", data_dir, seed=0)
+    from apsara_core.models import Principal
+
+    me = Principal.operator()
+    views = {"large": _views(large, me), "empty": _views(empty, me)}
+    samples: dict[str, dict[str, list[float]]] = {"large": {}, "empty": {}}
+    try:
+        for _ in range(RUNS):
+            for which in ("empty", "large"):
+                for name, call in views[which].items():
+                    started = time.perf_counter()
+                    await call()
+                    samples[which].setdefault(name, []).append(time.perf_counter() - started)
+    finally:
+        for core in (large, empty):
+            await core.client.drop_database(core.db.name)
+            await core.close()
+    med = {
+        name: (statistics.median(samples["empty"][name]), statistics.median(samples["large"][name]))
+        for name in samples["empty"]
+    }
+    return med, seed_s
+
+
+def run() -> list[Result]:
+    """Each view's time on the large database, with its ratio to the empty one."""
+    from apsara_core.db.embedded import free_port, spawn, wait_ready
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log, port = Path(tmp) / "server.log", free_port()
+        proc = spawn(":memory:", port, log, detach=False)
+        try:
+            wait_ready(proc, port, log)
+            med, seed_s = asyncio.run(_measure(f"mongodb://127.0.0.1:{port}", Path(tmp) / "d"))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    docs = USERS * 23
+    out = [Result(f"scale: seed {USERS} users ({docs} documents), docs/s", docs / seed_s, "/s")]
+    for name, (empty, large) in med.items():
+        out.append(
+            Result(
+                f"scale: {name} at {USERS} users (empty {empty * 1000:.1f} ms)",
+                large * 1000,
+                "ms",
+                ratio=large / empty,
+                goal=1.5,
+            )
+        )
+    return out
