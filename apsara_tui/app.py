@@ -9,8 +9,9 @@ the error's one line.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import work
 from textual.app import App
@@ -105,6 +106,40 @@ class ApsaraApp(App[None]):
         user = (self.current_user or {}).get("email") or "no user"
         conv = self.current_conversation.title if self.current_conversation else "no conversation"
         self.sub_title = f"db {db} · {user} · {conv}"
+
+    # Leaving or quitting while a reply streams asks first (the screen's `replying`).
+    async def action_pop_screen(self) -> None:
+        """Back (escape); a screen with a reply streaming asks first."""
+        if getattr(self.screen, "replying", False):
+            self._ask_to_stop("leave", self.pop_screen)
+            return
+        await super().action_pop_screen()
+
+    async def action_quit(self) -> None:
+        """Quit (ctrl+q); a reply streaming on any screen asks first."""
+        if any(getattr(s, "replying", False) for s in self.screen_stack):
+            self._ask_to_stop("quit", self.exit)
+            return
+        await super().action_quit()
+
+    def _ask_to_stop(self, verb: str, then: Callable[[], Any]) -> None:
+        from apsara_tui.widgets.confirm import ConfirmModal
+
+        screens = [s for s in self.screen_stack if getattr(s, "replying", False)]
+
+        async def stop_then() -> None:
+            for screen in screens:
+                await cast(Any, screen).stop_reply()
+            then()
+
+        body = (
+            f"A reply is still streaming. Stop it and {verb}? What has arrived is kept, "
+            "marked interrupted."
+        )
+        self.push_screen(
+            ConfirmModal(f"Stop the reply and {verb}?", body, confirm=f"Stop and {verb}"),
+            lambda yes: self.run_worker(stop_then(), group="leave") if yes else None,
+        )
 
     def open_action(self, number: int) -> None:
         """Open management action `number`, or say why it is unavailable: not built, the

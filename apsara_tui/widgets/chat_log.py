@@ -49,6 +49,44 @@ def usage_line(metadata: dict[str, Any] | None) -> str:
     return f"{model} · {line}" if model and line else line or model
 
 
+NORMAL_FINISH = (None, "", "STOP", "FINISH_REASON_UNSPECIFIED")
+FINISH_WORDS = {
+    "MAX_TOKENS": "cut off: the max tokens limit was reached (raise max tokens in the panel)",
+    "SAFETY": "stopped for safety",
+    "RECITATION": "stopped: recitation",
+    "BLOCKLIST": "stopped: blocked terms",
+    "PROHIBITED_CONTENT": "stopped: prohibited content",
+    "SPII": "stopped: sensitive personal information",
+    "MALFORMED_FUNCTION_CALL": "stopped: malformed function call",
+}
+
+
+def ended_line(metadata: dict[str, Any] | None) -> str:
+    """Why a reply ended when it is not a normal stop ("" for a normal one): interrupted
+    (stopped by you, or cut with the error), max tokens, safety."""
+    meta = metadata or {}
+    if meta.get("status") == "interrupted":
+        error = meta.get("error") or {}
+        if error.get("code") == "CANCELLED":
+            return "⚠ interrupted: stopped before the end (the partial reply is kept)"
+        why = error.get("message")
+        return f"⚠ interrupted{': ' + why if why else ''} (the partial reply is kept)"
+    reason = meta.get("finishReason")
+    if reason in NORMAL_FINISH:
+        return ""
+    return f"⚠ {FINISH_WORDS.get(reason, f'ended: {str(reason).lower()}')}"
+
+
+def usage_text(metadata: dict[str, Any] | None) -> Text:
+    """The usage line, led by why the reply ended when that was not a normal stop."""
+    text = Text()
+    if ended := ended_line(metadata):
+        text.append(ended, style="bold yellow")
+        text.append("\n")
+    text.append(usage_line(metadata))
+    return text
+
+
 def usage_metadata(done: dict[str, Any], first_ms: float | None, total_ms: float) -> dict[str, Any]:
     """Stored-metadata shape from a `done` response; the core's timing wins over ours."""
     usage, model_meta = done.get("usageMetadata") or {}, done.get("modelMetadata") or {}
@@ -61,6 +99,7 @@ def usage_metadata(done: dict[str, Any], first_ms: float | None, total_ms: float
         },
         "timing": timing,
         "provider": {"model": model_meta.get("model")} if model_meta.get("model") else {},
+        "finishReason": model_meta.get("finishReason"),
     }
 
 
@@ -97,6 +136,13 @@ class MessageView(Vertical):
         if self.alive:
             self.query_one(".role", Static).update(self._label())
 
+    def mark_not_sent(self) -> None:
+        """Show that this message was refused before it was stored."""
+        self.message["notSent"] = True
+        self.add_class("-not-sent")
+        if self.alive:
+            self.query_one(".role", Static).update(self._label())
+
     def compose(self) -> ComposeResult:
         yield Static(self._label(), classes="role")
         if self.thoughts or self.streaming:
@@ -106,9 +152,9 @@ class MessageView(Vertical):
                 box.display = bool(self.thoughts)
                 yield Static(self.thoughts, classes="thoughts-text", markup=False)
         yield Static(self._body(), classes="body")
-        line = usage_line(self.message.get("metadata"))
+        line = usage_text(self.message.get("metadata"))
         usage = Static(line, classes="usage", markup=False)
-        usage.display = bool(line)
+        usage.display = bool(line.plain)
         yield usage
 
     def _label(self) -> Text:
@@ -118,6 +164,8 @@ class MessageView(Vertical):
         label = Text(f"{who}{seq}", style="bold")
         if self.message.get("isEdited"):
             label.append(" (edited)", style="dim")
+        if self.message.get("notSent"):
+            label.append(" · not sent (the text is back in the box)", style="bold red")
         if self.streaming:
             label.append(" · streaming…", style="dim italic")
         return label
@@ -175,7 +223,7 @@ class MessageView(Vertical):
             usage.update(Text(f"⚠ {error}", style="bold red"))
             usage.add_class("-error")
         else:
-            usage.update(usage_line(metadata))
+            usage.update(usage_text(metadata))
 
 
 class ChatLog(VerticalScroll):

@@ -1,0 +1,134 @@
+"""Nothing lost by accident in the chat screens: stop key, leave/quit asks while a reply streams,
+refused messages come back, unchanged edits are refused, restore acts on the first row,
+and a reply that did not end normally says why (issue 15, defects 1–9)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import OptionList, Static, TextArea
+
+from apsara_core.core import Core
+from apsara_core.errors import RateLimitError
+from apsara_tui.app import ApsaraApp
+from apsara_tui.screens.chat import ChatScreen
+from apsara_tui.screens.chat_edit import EditMessageScreen
+from apsara_tui.widgets.chat_input import ChatInput
+from apsara_tui.widgets.chat_log import ChatLog
+from apsara_tui.widgets.confirm import ConfirmModal
+from tests.factories import principal_of
+from tests.tui.test_chat_screens import chosen, settle, stored, text_of, views
+
+
+async def streaming(app: ApsaraApp, pilot) -> None:
+    """Wait until the reply shows text while still streaming."""
+    log = app.screen.query_one(ChatLog)
+    for _ in range(2000):
+        if log.views and log.views[-1].streaming and log.views[-1].text:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the reply never started streaming")
+
+
+async def test_stop_key_keeps_the_partial_reply_and_quit_asks_first(
+    chat_app: ApsaraApp, core: Core, fake_gemini
+) -> None:
+    await chosen(chat_app, core)
+    conv_id = chat_app.current_conversation.conversation_id
+    fake_gemini.headers.update({"x-fake-chunks": "3000", "x-fake-chunk-delay-ms": "8"})
+    async with chat_app.run_test(size=(80, 24)) as pilot:
+        chat_app.open_action(4)
+        await settle(chat_app, pilot)
+        chat_app.screen.query_one(ChatInput).text = "tell me a long story"
+        await pilot.press("enter")
+        await streaming(chat_app, pilot)
+        await pilot.press("ctrl+q")  # quitting mid-reply asks first; "n" stays
+        await pilot.pause()
+        assert isinstance(chat_app.screen, ConfirmModal)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(chat_app.screen, ChatScreen) and chat_app.screen.replying
+        await pilot.press("ctrl+c")
+        await settle(chat_app, pilot)
+        assert not chat_app.screen.replying
+        reply = views(chat_app)[-1]
+        assert reply.sequence == 2 and reply.text
+        assert "interrupted" in text_of(reply.query_one(".usage", Static))
+        assert not chat_app.screen.query_one(ChatInput).locked
+        assert any("partial reply is kept" in n.message for n in chat_app._notifications)
+    user_msg, model_msg = await stored(core, conv_id)
+    assert model_msg["metadata"]["status"] == "interrupted" and model_msg["content"]["text"]
+
+
+async def test_a_reply_cut_by_max_tokens_says_so(chat_app: ApsaraApp, core: Core, fake_gemini):
+    await chosen(chat_app, core)
+    fake_gemini.script("max_tokens")
+    async with chat_app.run_test(size=(80, 24)) as pilot:
+        chat_app.open_action(4)
+        await settle(chat_app, pilot)
+        chat_app.screen.query_one(ChatInput).text = "write a lot"
+        await pilot.press("enter")
+        await settle(chat_app, pilot)
+        usage = text_of(views(chat_app)[-1].query_one(".usage", Static))
+        assert "max tokens" in usage and "cut off" in usage
+        chat_app.screen.query_one(ChatInput).text = "again"  # a normal stop says nothing more
+        await pilot.press("enter")
+        await settle(chat_app, pilot)
+        assert "⚠" not in text_of(views(chat_app)[-1].query_one(".usage", Static))
+
+
+async def test_a_refused_message_is_marked_not_sent_and_comes_back(
+    chat_app: ApsaraApp, core: Core
+) -> None:
+    user = await chosen(chat_app, core, plan="free")
+    for _ in range(200):
+        try:
+            await core.limits.reserve(actor=principal_of(user), model="gemini-2.5-flash")
+        except RateLimitError:
+            break
+    else:
+        pytest.fail("the free plan never refused")
+    async with chat_app.run_test(size=(80, 24)) as pilot:
+        chat_app.open_action(4)
+        await settle(chat_app, pilot)
+        chat_app.screen.query_one(ChatInput).text = "one more?"
+        await pilot.press("enter")
+        await settle(chat_app, pilot)
+        mine = views(chat_app)[-2]
+        assert "not sent" in text_of(mine.query_one(".role", Static)) and mine.sequence is None
+        assert chat_app.screen.query_one(ChatInput).text == "one more?"
+
+
+async def test_an_unchanged_edit_is_refused_and_restore_acts_on_the_first_row(
+    chat_app: ApsaraApp, core: Core
+) -> None:
+    user = await chosen(chat_app, core)
+    conv_id = chat_app.current_conversation.conversation_id
+    for text in ("first question", "second question"):
+        await core.chat.generate(actor=principal_of(user), conversation_id=conv_id, text=text)
+    before = await stored(core, conv_id)
+    async with chat_app.run_test(size=(80, 24)) as pilot:
+        chat_app.open_action(6)
+        await settle(chat_app, pilot)
+        screen = chat_app.screen
+        assert isinstance(screen, EditMessageScreen)
+        assert screen.query_one("#branches", OptionList).disabled  # Tab skips the empty list
+        screen.query_one("#pick", OptionList).highlighted = 1
+        await pilot.press("enter")  # Enter on a message: the editor takes the focus
+        await pilot.pause()
+        assert chat_app.focused is screen.query_one("#edit-text", TextArea)
+        await pilot.press("ctrl+s")  # unchanged: the core refuses, nothing is archived
+        await settle(chat_app, pilot)
+        assert isinstance(chat_app.screen, EditMessageScreen)
+        assert any("nothing to edit" in n.message for n in chat_app._notifications)
+        assert await stored(core, conv_id) == before
+        await core.chat.edit(
+            actor=principal_of(user),
+            conversation_id=conv_id,
+            message_id=before[0]["messageId"],
+            new_text="a better question",
+        )
+        screen.reload()
+        await settle(chat_app, pilot)
+        await pilot.press("ctrl+r")  # the cursor never moved: the first row counts
+        await pilot.pause()
+        assert isinstance(chat_app.screen, ConfirmModal)
