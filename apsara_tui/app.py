@@ -96,6 +96,10 @@ class ApsaraApp(App[None]):
             await self._core.close()
 
     def watch_current_user(self) -> None:
+        # Another user (or none, after logout): the previous user's conversation is not current.
+        conv, user = self.current_conversation, self.current_user or {}
+        if conv is not None and conv.user_id != str(user.get("_id")):
+            self.current_conversation = None
         self._update_subtitle()
 
     def watch_current_conversation(self) -> None:
@@ -103,9 +107,12 @@ class ApsaraApp(App[None]):
 
     def _update_subtitle(self) -> None:
         db = self._core.target.label if self._core else "connecting…"
-        user = (self.current_user or {}).get("email") or "no user"
-        conv = self.current_conversation.title if self.current_conversation else "no conversation"
-        self.sub_title = f"db {db} · {user} · {conv}"
+        user = (self.current_user or {}).get("email")
+        conv = self.current_conversation.title if self.current_conversation else ""
+        if not user:
+            self.sub_title = f"db {db} · no user"
+        else:
+            self.sub_title = f"{user} · {conv or 'no conversation'} · db {db}"
 
     # Leaving or quitting while a reply streams asks first (the screen's `replying`).
     async def action_pop_screen(self) -> None:
