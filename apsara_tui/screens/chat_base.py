@@ -134,15 +134,18 @@ class ChatBaseScreen(CoreScreen):
                 if event.kind == "thought":
                     view.append_thought(event.text)
                 elif event.kind == "text":
-                    view.append_text(event.text)
+                    await view.append_text(event.text)
                 elif event.kind == "done":
                     done = event.data
         except asyncio.CancelledError:  # stopped (ctrl+c) or left: the core keeps what arrived
+            await asyncio.shield(view.end_stream())
             view.finish({"status": "interrupted", "error": {"code": "CANCELLED"}})
             raise
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+            await view.end_stream()
             view.finish({"status": "error"}, error=self.report(exc).line())
             return None
+        await view.end_stream()
         total = (time.perf_counter() - started) * 1000
         view.finish(
             usage_metadata(done or {}, first, total), sequence=(done or {}).get("messageSequence")

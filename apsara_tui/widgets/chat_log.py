@@ -17,13 +17,18 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Collapsible, Static
+from textual.widgets import Markdown as MarkdownWidget
+from textual.widgets._markdown import MarkdownStream
 
 WINDOW = 50
 """Messages mounted when a conversation opens, and fetched per older page."""
 FIRST_PAINT = 10
 """Messages mounted before the first paint (more than a 40-row log shows); the rest follow at once."""
 FLUSH_S = 0.04
-"""A streaming reply repaints at most this often (chunks are batched in between)."""
+"""Thoughts and plain bodies repaint at most this often while streaming (chunks are batched)."""
+STREAM_FLUSH_S = 0.15
+"""The streaming reply's Markdown body takes the text gathered since its last write this often:
+each write re-lays out the screen, so its cost is paid ~7 times a second, not per chunk."""
 
 
 def _num(value: Any) -> int | None:
@@ -115,6 +120,10 @@ class MessageView(Vertical):
         self.streaming = streaming
         self._pending = False
         self._gone = False
+        self._stream: MarkdownStream | None = None
+        self._unsent = ""
+        """While a model reply streams: its body is a Markdown widget parsed incrementally
+        (only the last block is re-parsed; fragments are batched while it renders)."""
 
     @property
     def alive(self) -> bool:
@@ -151,7 +160,10 @@ class MessageView(Vertical):
             ) as box:
                 box.display = bool(self.thoughts)
                 yield Static(self.thoughts, classes="thoughts-text", markup=False)
-        yield Static(self._body(), classes="body")
+        if self.streaming and self.message.get("role") == "model":
+            yield MarkdownWidget("", classes="body -streaming")
+        else:
+            yield Static(self._body(), classes="body")
         line = usage_text(self.message.get("metadata"))
         usage = Static(line, classes="usage", markup=False)
         usage.display = bool(line.plain)
@@ -181,12 +193,41 @@ class MessageView(Vertical):
         self.thoughts += chunk
         self._schedule()
 
-    def append_text(self, chunk: str) -> None:
-        """Add a text chunk; the first one folds the thoughts away."""
+    async def append_text(self, chunk: str) -> None:
+        """Add a text chunk; the first one folds the thoughts away. The streaming body takes
+        it incrementally (MarkdownStream batches what arrives while it renders)."""
         if not self.text and self.thoughts and self.alive:
             self.query_one(Collapsible).collapsed = True
         self.text += chunk
-        self._schedule()
+        if not self.alive:
+            return
+        if self._stream is None:
+            body = self.query(".body.-streaming")
+            if not body:
+                self._schedule()
+                return
+            self._stream = MarkdownWidget.get_stream(body.first(MarkdownWidget))
+        if not self._unsent:
+            self.set_timer(STREAM_FLUSH_S, self._write_unsent)
+        self._unsent += chunk
+
+    async def _write_unsent(self) -> None:
+        unsent, self._unsent = self._unsent, ""
+        if unsent and self._stream is not None and self.alive:
+            await self._stream.write(unsent)
+
+    async def end_stream(self) -> None:
+        """Write what is left, stop the incremental body, and put the final text in a plain
+        body (finished replies are light Statics, like the history)."""
+        await self._write_unsent()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.stop()
+        if not self.alive:
+            return
+        for body in self.query(".body.-streaming"):  # one Static, as the history shows it
+            await self.mount(Static(self._body(), classes="body"), before=body)
+            await body.remove()
 
     def _schedule(self) -> None:
         if not self._pending and self.alive:
@@ -202,7 +243,8 @@ class MessageView(Vertical):
             box = self.query_one(Collapsible)
             box.display = True
             box.query_one(".thoughts-text", Static).update(self.thoughts)
-        self.query_one(".body", Static).update(self._body())
+        for body in self.query(".body").results(Static):
+            body.update(self._body())
 
     def finish(
         self, metadata: dict[str, Any], *, error: str | None = None, sequence: int | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["startup", "tui", "limits", "chat", "auth", "files"]
+BENCHMARKS = ["startup", "tui", "tui_stream", "limits", "chat", "auth", "files"]
 
 
 def main(names: list[str]) -> int:
