@@ -34,7 +34,11 @@ class ApsaraApp(App[None]):
     TITLE = "Apsara"
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     COMMANDS = App.COMMANDS | {ActionsProvider}
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False, key_display="?"),
+    ]
 
     current_user: reactive[dict[str, Any] | None] = reactive(None)
     current_conversation: reactive[ConversationView | None] = reactive(None)
@@ -114,6 +118,16 @@ class ApsaraApp(App[None]):
         else:
             self.sub_title = f"{user} · {conv or 'no conversation'} · db {db}"
 
+    def action_help(self) -> None:
+        """Show every key of the current screen and the app-wide ones (F1 or ?)."""
+        from apsara_tui.widgets.help import HelpModal, key_rows
+
+        screen = self.screen
+        if isinstance(screen, HelpModal):
+            return
+        title = screen.title or "Home: the 21 actions"
+        self.push_screen(HelpModal(title, *key_rows(screen)))
+
     # Leaving or quitting while a reply streams asks first (the screen's `replying`).
     async def action_pop_screen(self) -> None:
         """Back (escape); a screen with a reply streaming asks first."""
@@ -172,7 +186,9 @@ class ApsaraApp(App[None]):
         if (why := screen_class.unmet(self)) is not None:
             self.notify(why, title=f"{action.number}. {action.title}", severity="warning")
             return
-        self.push_screen(screen_class())
+        screen = screen_class()
+        screen.title = f"{action.number}. {action.title}"  # the header names the action
+        self.push_screen(screen)
 
     @staticmethod
     def _screen_class(action: Action) -> type[CoreScreen]:

@@ -16,7 +16,7 @@ from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import ChatLog
 from apsara_tui.widgets.confirm import ConfirmModal
 from tests.factories import principal_of
-from tests.tui.test_chat_screens import chosen, settle, stored, text_of, views
+from tests.tui.test_chat_screens import chosen, painted, settle, stored, text_of, views
 
 
 async def streaming(app: ApsaraApp, pilot) -> None:
@@ -132,3 +132,24 @@ async def test_an_unchanged_edit_is_refused_and_restore_acts_on_the_first_row(
         await pilot.press("ctrl+r")  # the cursor never moved: the first row counts
         await pilot.pause()
         assert isinstance(chat_app.screen, ConfirmModal)
+
+
+async def test_help_lists_the_chat_keys_and_the_global_ones(chat_app: ApsaraApp, core: Core):
+    await chosen(chat_app, core)
+    async with chat_app.run_test(size=(80, 24)) as pilot:
+        chat_app.open_action(4)
+        await settle(chat_app, pilot)
+        assert chat_app.screen.title == "4. Send message to AI"  # the header names the action
+        await pilot.press("f1")
+        await pilot.pause()
+        here = painted(chat_app.screen.query_one("#help-screen", Static))
+        everywhere = painted(chat_app.screen.query_one("#help-global", Static))
+        assert "Help · 4. Send message to AI" in str(
+            chat_app.screen.query_one("#help-title", Static).render()
+        )
+        for words in ("Stop reply", "New line", "Send", "Panel"):
+            assert words in here, words
+        assert "Quit" in everywhere and "Command palette" in everywhere
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(chat_app.screen, ChatScreen)
