@@ -18,7 +18,12 @@ from apsara_tui.widgets.model_panel import ModelPanel
 class ChatScreen(ChatBaseScreen):
     """The chat: history, the reply streaming in live, the model panel and the quota left."""
 
-    BINDINGS = [STOP_BINDING, PANEL_BINDING]
+    BINDINGS = [
+        STOP_BINDING,
+        PANEL_BINDING,
+        Binding("ctrl+o", "log('toggle_thoughts')", "Thoughts"),
+        Binding("ctrl+y", "log('copy')", "Copy reply", priority=True),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -36,6 +41,10 @@ class ChatScreen(ChatBaseScreen):
     async def _open(self) -> None:
         await self.load_window(self.query_one(ChatLog))
         await self.refresh_quota(self.query_one(ModelPanel))
+
+    def action_log(self, action: str) -> None:
+        """Run a chat-log action (thoughts, copy) from anywhere on the screen."""
+        getattr(self.query_one(ChatLog), f"action_{action}")()
 
     @on(ChatLog.OlderWanted)
     def _older(self, event: ChatLog.OlderWanted) -> None:

@@ -8,12 +8,14 @@ The log is anchored: it follows a growing reply only while the reader is at the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from rich.markdown import Markdown
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Collapsible, Static
@@ -145,6 +147,11 @@ class MessageView(Vertical):
         if self.alive:
             self.query_one(".role", Static).update(self._label())
 
+    def role_name(self) -> str:
+        """`reply #4`, `your message #3`."""
+        seq = f" #{self.sequence}" if self.sequence is not None else ""
+        return ("reply" if self.message.get("role") == "model" else "your message") + seq
+
     def mark_not_sent(self) -> None:
         """Show that this message was refused before it was stored."""
         self.message["notSent"] = True
@@ -268,8 +275,24 @@ class MessageView(Vertical):
             usage.update(usage_text(metadata))
 
 
+CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+
+
 class ChatLog(VerticalScroll):
-    """A scrolling window of messages; posts `OlderWanted` at the top."""
+    """A scrolling window of messages; posts `OlderWanted` at the top.
+
+    With the log focused, ↑↓ select a message; t folds its thoughts, c copies its text,
+    b its last code block (the screens offer the same on ctrl+o / ctrl+y for the selected
+    message, or the newest reply when none is selected).
+    """
+
+    BINDINGS = [
+        Binding("up", "select(-1)", "Prev message", show=False),
+        Binding("down", "select(1)", "Next message", show=False),
+        Binding("t", "toggle_thoughts", "Thoughts"),
+        Binding("c", "copy", "Copy"),
+        Binding("b", "copy_code", "Copy code"),
+    ]
 
     @dataclass
     class OlderWanted(Message):
@@ -290,6 +313,58 @@ class ChatLog(VerticalScroll):
 
     def on_mount(self) -> None:
         self.anchor()
+
+    @property
+    def selected(self) -> MessageView | None:
+        """The message selected with the keyboard, if any."""
+        return next(iter(self.query_children(".-selected").results(MessageView)), None)
+
+    def target(self) -> MessageView | None:
+        """The selected message, or else the newest reply."""
+        replies = [v for v in self.views if v.message.get("role") == "model"]
+        return self.selected or (replies[-1] if replies else None)
+
+    def action_select(self, step: int) -> None:
+        """Select the previous/next message (the newest first when none is selected)."""
+        views = self.views
+        if not views:
+            return
+        current = self.selected
+        index = len(views) - 1 if current is None else views.index(current) + step
+        index = max(0, min(index, len(views) - 1))
+        if current is not None:
+            current.remove_class("-selected")
+        views[index].add_class("-selected")
+        self.scroll_to_widget(views[index], animate=False)
+
+    def action_toggle_thoughts(self) -> None:
+        """Fold or unfold the thoughts of the selected message (or the newest reply)."""
+        view = self.target()
+        boxes = view.query(Collapsible) if view else None
+        if not boxes or not view or not view.thoughts:
+            self.notify("No thoughts on this message.", severity="warning", timeout=3)
+            return
+        box = boxes.first(Collapsible)
+        box.collapsed = not box.collapsed
+
+    def action_copy(self) -> None:
+        """Copy the selected message's text (or the newest reply's) to the clipboard."""
+        view = self.target()
+        if view is None or not view.text:
+            self.notify("Nothing to copy yet.", severity="warning", timeout=3)
+            return
+        self.app.copy_to_clipboard(view.text)
+        self.notify(f"Copied {view.role_name()} ({len(view.text)} characters).", timeout=3)
+
+    def action_copy_code(self) -> None:
+        """Copy the last code block of the selected message (or the newest reply)."""
+        view = self.target()
+        blocks = CODE_BLOCK.findall(view.text) if view else []
+        if not blocks:
+            self.notify("No code block in this message.", severity="warning", timeout=3)
+            return
+        self.app.copy_to_clipboard(blocks[-1])
+        self.notify(f"Copied the code block ({len(blocks[-1])} characters).", timeout=3)
 
     @property
     def views(self) -> list[MessageView]:

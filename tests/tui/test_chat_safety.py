@@ -153,3 +153,26 @@ async def test_help_lists_the_chat_keys_and_the_global_ones(chat_app: ApsaraApp,
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(chat_app.screen, ChatScreen)
+
+
+async def test_thoughts_fold_and_replies_copy_from_the_keyboard(chat_app: ApsaraApp, core: Core):
+    await chosen(chat_app, core)
+    async with chat_app.run_test(size=(80, 24)) as pilot:
+        chat_app.open_action(4)
+        await settle(chat_app, pilot)
+        chat_app.screen.query_one(ChatInput).text = "think first"
+        await pilot.press("enter")
+        await settle(chat_app, pilot)
+        reply = views(chat_app)[-1]
+        box = reply.query_one("Collapsible")
+        folded = box.collapsed
+        await pilot.press("ctrl+o")  # from the message box: the newest reply's thoughts
+        assert box.collapsed is not folded
+        await pilot.press("ctrl+y")
+        assert "Echo: think first" in chat_app.clipboard
+        log = chat_app.screen.query_one(ChatLog)
+        log.focus()
+        await pilot.press("up", "up")  # select your message, then copy it
+        assert log.selected is views(chat_app)[0]
+        await pilot.press("c")
+        assert chat_app.clipboard == "think first"
