@@ -181,6 +181,9 @@ class MessageView(Vertical):
         who = {"user": "you", "model": "model", "tool": "tool"}.get(role, role)
         seq = f" #{self.sequence}" if self.sequence is not None else ""
         label = Text(f"{who}{seq}", style="bold")
+        when = self.message.get("createdAt")
+        if hasattr(when, "strftime"):
+            label.append(f" · {when:%Y-%m-%d %H:%M} UTC", style="dim")
         if self.message.get("isEdited"):
             label.append(" (edited)", style="dim")
         if self.message.get("notSent"):

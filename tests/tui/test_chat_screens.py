@@ -262,6 +262,7 @@ async def test_messages_screen_pages_back(chat_app: ApsaraApp, core: Core) -> No
         assert [v.sequence for v in views(chat_app)] == list(range(1, 61))
         model_view = views(chat_app)[1]
         assert "gemini-2.5-flash" in text_of(model_view.query_one(".usage", Static))
+        assert " UTC" in text_of(model_view.query_one(".role", Static))  # its timestamp
 
 
 async def test_edit_streams_new_reply_and_branch_is_restorable(
