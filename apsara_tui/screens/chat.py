@@ -10,12 +10,13 @@ from textual.widgets import Footer, Header, Static
 
 from apsara_tui.keys import PANEL_BINDING, STOP_BINDING
 from apsara_tui.screens.chat_base import ChatBaseScreen
+from apsara_tui.screens.chat_tools import TOOL_BINDINGS, ConversationTools
 from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import ChatLog, MessageView
 from apsara_tui.widgets.model_panel import ModelPanel
 
 
-class ChatScreen(ChatBaseScreen):
+class ChatScreen(ConversationTools):
     """The chat: history, the reply streaming in live, the model panel and the quota left."""
 
     BINDINGS = [
@@ -23,6 +24,7 @@ class ChatScreen(ChatBaseScreen):
         PANEL_BINDING,
         Binding("ctrl+o", "log('toggle_thoughts')", "Thoughts"),
         Binding("ctrl+y", "log('copy')", "Copy reply", priority=True),
+        *TOOL_BINDINGS,
     ]
 
     def compose(self) -> ComposeResult:

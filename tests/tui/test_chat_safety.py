@@ -176,3 +176,33 @@ async def test_thoughts_fold_and_replies_copy_from_the_keyboard(chat_app: Apsara
         assert log.selected is views(chat_app)[0]
         await pilot.press("c")
         assert chat_app.clipboard == "think first"
+
+
+async def test_rename_and_export_from_the_chat(chat_app: ApsaraApp, core: Core, tmp_path) -> None:
+    import json
+
+    from textual.widgets import Input
+
+    user = await chosen(chat_app, core)
+    conv_id = chat_app.current_conversation.conversation_id
+    await core.chat.generate(actor=principal_of(user), conversation_id=conv_id, text="hello")
+    async with chat_app.run_test(size=(80, 24)) as pilot:
+        chat_app.open_action(4)
+        await settle(chat_app, pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        chat_app.screen.query_one(Input).value = "Trip planning"
+        await pilot.press("enter")
+        await settle(chat_app, pilot)
+        assert chat_app.current_conversation.title == "Trip planning"
+        for name in ("trip.json", "trip.md"):
+            await pilot.press("ctrl+g")
+            await pilot.pause()
+            chat_app.screen.query_one(Input).value = str(tmp_path / name)
+            await pilot.press("enter")
+            await settle(chat_app, pilot)
+    assert json.loads((tmp_path / "trip.json").read_text())["conversation"]["title"] == (
+        "Trip planning"
+    )
+    assert (tmp_path / "trip.md").read_text().startswith("# Trip planning")
+    assert (await core.db.conversations.find_one({"_id": conv_id}))["title"] == "Trip planning"
