@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from apsara_core.core import Core
     from apsara_core.models.views import ConversationView
     from apsara_tui.screens.base import CoreScreen
+
+INFO_TIMEOUT_S = 3.0
+"""How long an information toast stays (warnings and errors keep theirs)."""
 
 
 class ApsaraApp(App[None]):
@@ -117,6 +121,21 @@ class ApsaraApp(App[None]):
             self.sub_title = f"db {db} · no user"
         else:
             self.sub_title = f"{user} · {conv or 'no conversation'} · db {db}"
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A notification; plain information leaves after INFO_TIMEOUT_S (at 80×24 a toast
+        covers the result lines below it, and those say the same)."""
+        if timeout is None and severity == "information":
+            timeout = INFO_TIMEOUT_S
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_help(self) -> None:
         """Show every key of the current screen and the app-wide ones (F1 or ?)."""
