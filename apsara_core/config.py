@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from apsara_core.errors import ConfigError
@@ -154,6 +154,19 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION")
     )
     """Region of the bucket (AWS_DEFAULT_REGION, or AWS_REGION)."""
+    inprocess_worker: bool = Field(True, validation_alias="APSARA_INPROCESS_WORKER")
+    """Whether `apsara serve` runs a plugin-job worker in its own process."""
+    worker_concurrency: int = Field(4, validation_alias="APSARA_WORKER_CONCURRENCY", ge=1, le=256)
+    """Jobs one worker runs at once (`apsara worker --concurrency` overrides)."""
+    job_lease_s: float = Field(30.0, validation_alias="APSARA_JOB_LEASE_S", ge=0.3, le=3600)
+    """A running job's lease; renewed every third of it, taken over when it runs out."""
+    job_poll_s: float = Field(1.0, validation_alias="APSARA_JOB_POLL_S", gt=0, le=60)
+    """How often an idle worker looks for jobs without a change-stream wake-up."""
+    cors_origins: str = Field("", validation_alias="APSARA_CORS_ORIGINS")
+    """Browser origins allowed to call the HTTP API, comma-separated (https://app.example.com);
+    `*` allows any origin (not with credentials). Empty (the default): no CORS headers."""
+    cors_allow_credentials: bool = Field(False, validation_alias="APSARA_CORS_ALLOW_CREDENTIALS")
+    """Whether browsers may send cookies/Authorization with cross-origin calls."""
     file_active_timeout_s: float = Field(
         120.0, validation_alias="APSARA_FILE_ACTIVE_TIMEOUT_S", gt=0
     )
@@ -189,6 +202,30 @@ class Settings(BaseSettings):
     @classmethod
     def _check_proxies(cls, value: str) -> str:
         return ",".join(parse_networks(value))
+
+    @model_validator(mode="after")
+    def _check_cors(self) -> Settings:
+        origins = self.cors_origin_list
+        if "*" in origins and self.cors_allow_credentials:
+            raise ConfigError(
+                "APSARA_CORS_ORIGINS=* cannot be used with APSARA_CORS_ALLOW_CREDENTIALS=true: "
+                "a browser would send credentials to every site",
+                field="APSARA_CORS_ORIGINS",
+                suggestions=["List the allowed origins, e.g. https://app.example.com"],
+            )
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ConfigError(
+                    f"APSARA_CORS_ORIGINS: {origin!r} is not an origin like "
+                    "https://app.example.com (scheme and host, no path)",
+                    field="APSARA_CORS_ORIGINS",
+                )
+        return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """APSARA_CORS_ORIGINS as a list (empty: CORS off)."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def s3_configured(self) -> bool:

@@ -23,7 +23,9 @@ from apsara_core.db.client import Target, connect, resolve_target
 from apsara_core.db.schema import ensure_schema
 
 if TYPE_CHECKING:
+    from apsara_core.plugins import PluginRegistry
     from apsara_core.providers.manager import ProviderManager
+    from apsara_core.services.api_keys import ApiKeyService
     from apsara_core.services.audit import AuditService
     from apsara_core.services.auth import AuthService
     from apsara_core.services.chat import ChatService
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
     from apsara_core.services.mail import MailService
     from apsara_core.services.password_store import PasswordStore
     from apsara_core.services.plans import PlanService
+    from apsara_core.services.plugin_jobs import JobQueue
+    from apsara_core.services.plugin_worker import Worker
+    from apsara_core.services.plugins import PluginService
+    from apsara_core.services.provider_catalog import ProviderCatalog
     from apsara_core.services.request_limiter import RequestLimiter
     from apsara_core.services.sessions import SessionService
     from apsara_core.services.stats import StatsService
@@ -147,7 +153,12 @@ class Core:
         """Subscription plans as data."""
         from apsara_core.services.plans import PlanService
 
-        return PlanService(db=self.db, audit=self.audit, clock=self.clock)
+        return PlanService(
+            db=self.db,
+            audit=self.audit,
+            clock=self.clock,
+            provider_models=lambda: self.provider_catalog.model_ids(),
+        )
 
     @cached_property
     def limits(self) -> LimitsService:
@@ -192,6 +203,7 @@ class Core:
             settings=self.settings,
             limits=self.limits,
             providers=self.providers,
+            catalog=self.provider_catalog,
             files=files,
             clock=self.clock,
         )
@@ -206,11 +218,31 @@ class Core:
         )
 
     @cached_property
+    def api_keys(self) -> ApiKeyService:
+        """Personal API keys (issue 14)."""
+        from apsara_core.services.api_keys import ApiKeyService
+
+        return ApiKeyService(db=self.db, clock=self.clock)
+
+    @cached_property
     def providers(self) -> ProviderManager:
         """AI providers, picked by model name."""
         from apsara_core.providers.manager import ProviderManager
 
         return ProviderManager(settings=self.settings)
+
+    @cached_property
+    def provider_catalog(self) -> ProviderCatalog:
+        """Declared provider instances (`apsara provider add`), registered in `providers`."""
+        from apsara_core.services.provider_catalog import ProviderCatalog
+
+        return ProviderCatalog(
+            db=self.db,
+            providers=self.providers,
+            settings=self.settings,
+            audit=self.audit,
+            clock=self.clock,
+        )
 
     # Files (issue 7)
     @cached_property
@@ -230,9 +262,55 @@ class Core:
             clock=self.clock,
         )
 
+    # Plugins (issue 12)
+    @cached_property
+    def plugin_registry(self) -> PluginRegistry:
+        """Plugins from the `apsara.plugins` entry points (loaded once per process)."""
+        from apsara_core.plugins import PluginRegistry
+
+        return PluginRegistry()
+
+    @cached_property
+    def jobs(self) -> JobQueue:
+        """Durable plugin jobs: enqueue, get, list, cancel, wait."""
+        from apsara_core.services.plugin_jobs import JobQueue
+
+        return JobQueue(db=self.db, clock=self.clock)
+
+    @cached_property
+    def plugins(self) -> PluginService:
+        """Plugins: list, show, call (sync or as a job), run a job."""
+        from apsara_core.services.plugins import PluginService
+
+        return PluginService(
+            db=self.db,
+            registry=self.plugin_registry,
+            chat=self.chat,
+            conversations=self.conversations,
+            providers=self.providers,
+            jobs=self.jobs,
+            clock=self.clock,
+        )
+
+    def worker(self, *, concurrency: int | None = None, **options: Any) -> Worker:
+        """A job Worker over this core (settings give concurrency, lease and poll interval)."""
+        from apsara_core.services.plugin_worker import Worker
+
+        return Worker(
+            db=self.db,
+            run_job=self.plugins.run_job,
+            clock=self.clock,
+            concurrency=concurrency or self.settings.worker_concurrency,
+            lease_s=options.pop("lease_s", self.settings.job_lease_s),
+            poll_s=options.pop("poll_s", self.settings.job_poll_s),
+            **options,
+        )
+
     async def close(self) -> None:
-        """Finish deferred jobs, then close the database client."""
+        """Finish deferred jobs, close the providers' SDK clients, then the database client."""
         await self.settle()
+        if "providers" in self.__dict__:  # built (cached_property): close its HTTP pools
+            await self.providers.aclose()
         await self.client.close()
 
 

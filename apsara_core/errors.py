@@ -10,6 +10,33 @@ from datetime import datetime
 from typing import Any
 
 
+class Hint(str):
+    """A suggestion with one form per front end: the string itself is the CLI's text
+    ("List conversations with `apsara conv list`"), `http` the HTTP API's
+    ("List conversations: GET /api/conversations"), None when the hint has no HTTP form.
+
+    The core decides what to suggest once; each front end renders its own form (the HTTP
+    error renderer uses `http_suggestions`).
+    """
+
+    http: str | None
+
+    def __new__(cls, cli: str, http: str | None) -> Hint:
+        hint = super().__new__(cls, cli)
+        hint.http = http
+        return hint
+
+
+def http_suggestions(suggestions: list[str]) -> list[str]:
+    """The HTTP forms of `suggestions` (plain strings as they are; CLI-only hints dropped)."""
+    out = []
+    for text in suggestions:
+        form = text.http if isinstance(text, Hint) else text
+        if form:
+            out.append(form)
+    return out
+
+
 class ApsaraError(Exception):
     """Base of all user-facing errors.
 
@@ -24,6 +51,8 @@ class ApsaraError(Exception):
     http_status: int = 500
     code: str = "INTERNAL_ERROR"
     title: str = "Internal error"
+    retry_after: int | None = None
+    """Seconds after which a retry may succeed (HTTP Retry-After), when known."""
 
     def __init__(
         self,
@@ -102,9 +131,10 @@ class PermissionDeniedError(ApsaraError):
 
 
 class AccountLockedError(AuthenticationError):
-    """Too many failed logins; locked until `locked_until`."""
+    """Too many failed logins; locked for up to 15 minutes (Retry-After over HTTP)."""
 
     http_status, code, title = 423, "ACCOUNT_LOCKED", "Account locked"
+    retry_after = 15 * 60
 
 
 class RateLimitError(ApsaraError):
@@ -130,6 +160,12 @@ class RateLimitError(ApsaraError):
         if self.reset_time is not None:
             body["resetTime"] = self.reset_time.strftime("%Y-%m-%dT%H:%M:%SZ")
         return body
+
+
+class UnsupportedMediaTypeError(ApsaraError):
+    """The body's Content-Type is not the one the endpoint reads (JSON, multipart)."""
+
+    http_status, code, title = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
 
 
 class PayloadTooLargeError(ApsaraError):
@@ -160,6 +196,10 @@ class ProviderRateLimitedError(ProviderError):
     """The provider itself refused with 429, after retries."""
 
     http_status, code, title = 429, "PROVIDER_RATE_LIMITED", "AI provider rate limited"
+    retry_after = 10
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "usageInfo": {"scope": "provider", "retryAfter": 10}}
 
 
 class ProviderBlockedError(ProviderError):
@@ -217,3 +257,37 @@ class InterruptedReplyError(ApsaraError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.cause.to_dict(), **self.partial, "suggestions": self.suggestions}
+
+
+class PluginError(ApsaraError):
+    """A plugin raised, returned something unusable (not JSON, too large), or was cancelled."""
+
+    http_status, code, title = 502, "PLUGIN_FAILED", "Plugin failed"
+
+
+class PluginTimeoutError(PluginError):
+    """A plugin ran past its timeout."""
+
+    http_status, code, title = 504, "PLUGIN_TIMEOUT", "Plugin timed out"
+
+
+class PluginCallError(ApsaraError):
+    """A plugin call failed after its tool message (status "failed") was stored.
+
+    Status, code and message are the cause's; the envelope adds toolMessageId and
+    conversationId so the stored call can be found.
+    """
+
+    def __init__(self, cause: ApsaraError, stored: dict[str, Any]) -> None:
+        super().__init__(
+            cause.message,
+            details=cause.details,
+            code=cause.code,
+            field=cause.field,
+            suggestions=cause.suggestions,
+        )
+        self.http_status, self.title, self.cause = cause.http_status, cause.title, cause
+        self.stored = stored
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.cause.to_dict(), **self.stored}

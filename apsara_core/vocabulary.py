@@ -11,9 +11,12 @@ from typing import Final, Literal, get_args
 Role = Literal["user", "admin", "guest"]
 Plan = Literal["guest", "free", "premium"]  # in upgrade order
 AuthProvider = Literal["local", "google", "guest"]
+ProviderKind = Literal["openai", "anthropic"]  # declared instances; "google" is built in
 
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 PLANS: Final[tuple[Plan, ...]] = get_args(Plan)
+PROVIDER_KINDS: Final[tuple[ProviderKind, ...]] = get_args(ProviderKind)
+BUILTIN_PROVIDER: Final = "google"
 AUTH_PROVIDERS: Final[tuple[AuthProvider, ...]] = get_args(AuthProvider)
 # Guests keep role and plan "guest" until they register: an admin can set neither.
 ASSIGNABLE_ROLES: Final[tuple[Role, ...]] = ("user", "admin")

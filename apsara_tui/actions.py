@@ -24,8 +24,6 @@ class Action:
         return self.unavailable is None
 
 
-_PLUGINS = "not built yet: plugins"
-
 ACTIONS: list[Action] = [
     Action(
         1,
@@ -63,7 +61,12 @@ ACTIONS: list[Action] = [
         "Edit a message and regenerate the reply",
         screen="chat_edit:EditMessageScreen",
     ),
-    Action(7, "Call a plugin", "Run a plugin sync or async", unavailable=_PLUGINS),
+    Action(
+        7,
+        "Call a plugin",
+        "Run a plugin sync or async, optionally answered by the model",
+        screen="plugins:PluginScreen",
+    ),
     Action(8, "Create a user", "Add a user to the database", screen="users:CreateUserScreen"),
     Action(
         9, "List all users", "Search, filter and page through users", screen="users:UserListScreen"

@@ -56,6 +56,9 @@ def build_app(load: Iterable[str] | None = None) -> Any:
     from apsara_tui.commands.serve import serve
 
     root.command()(serve)
+    from apsara_tui.commands.worker import worker
+
+    root.command()(worker)
     return root
 
 

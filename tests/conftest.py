@@ -54,7 +54,13 @@ for _name in [n for n in os.environ if n.startswith(("APSARA_", "AWS_"))]:
 
 # Fixtures shared across directories (the fake Gemini, Google, S3, the chat app), loaded for
 # every test instead of imported into each module.
-pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.s3", "tests.tui.chat_fixtures"]
+pytest_plugins = [
+    "tests.fakes.fixtures",
+    "tests.fakes.provider_fixtures",
+    "tests.fakes.s3",
+    "tests.tui.chat_fixtures",
+    "tests.plugin_fixtures",
+]
 
 TEST_SECRET = "test-secret-" + "x" * 40
 

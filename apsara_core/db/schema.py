@@ -96,6 +96,8 @@ COLLECTIONS: list[Collection] = [
             Index([("name", A)], unique=True),
         ],
     ),
+    # `_id` is the instance name: every query is by `_id` or a full scan (a handful of rows).
+    Collection("provider_instances", "declared AI provider instances (never their keys)", []),
     Collection(
         "request_limits",
         'HTTP request-limiter windows (_id "key|window")',
@@ -170,6 +172,15 @@ COLLECTIONS: list[Collection] = [
         ],
     ),
     Collection(
+        "api_keys",
+        "personal API keys (SHA-256 of the key only)",
+        [
+            Index([("hash", A)], unique=True),
+            Index([("keyId", A)], unique=True),
+            Index([("userId", A), ("createdAt", D)]),
+        ],
+    ),
+    Collection(
         "mail_outbox",
         "mails kept when no SMTP server is set",
         [
@@ -182,8 +193,14 @@ COLLECTIONS: list[Collection] = [
         "background plugin jobs",
         [
             Index([("jobId", A)], unique=True),
-            Index([("status", A), ("createdAt", A)]),
+            Index([("status", A), ("createdAt", A)]),  # claim: oldest queued
+            Index([("status", A), ("leaseUntil", A)]),  # claim: expired leases
             Index([("userId", A), ("createdAt", D)]),
+            Index(  # a retried request with the same key gets the same job
+                [("userId", A), ("idempotencyKey", A)],
+                unique=True,
+                partial={"idempotencyKey": {"$type": "string"}},
+            ),
         ],
     ),
     Collection(

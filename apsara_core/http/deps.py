@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from apsara_core.core import Core
-from apsara_core.errors import AuthenticationError, PayloadTooLargeError, ValidationError
+from apsara_core.errors import (
+    AuthenticationError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 from apsara_core.jsonable import jsonable
 from apsara_core.models import Principal
+from apsara_core.services.api_keys import is_api_key
 from apsara_core.services.inputs import parse
 
 M = TypeVar("M", bound=BaseModel)
@@ -32,18 +40,42 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def require_actor(request: Request) -> Principal:
-    """The verified principal of the request.
+    """The verified principal of the request: a session token or a personal API key.
 
     Raises:
-        AuthenticationError: no, malformed, expired or revoked token.
+        AuthenticationError: no, malformed, expired or revoked token or key.
+        PermissionDeniedError: a read-only key on a method that changes something.
     """
+    known = getattr(request.state, "actor", None)
+    if known is not None:
+        return known
     token = bearer_token(request)
     if token is None:
         raise AuthenticationError(
             "Missing bearer token",
             suggestions=["Send Authorization: Bearer <token> from /api/users/login"],
         )
-    return await core_of(request).auth.verify_token(token)
+    core = core_of(request)
+    if is_api_key(token):
+        actor = await core.api_keys.verify(token)
+        if request.method not in ("GET", "HEAD"):
+            core.api_keys.check_write(actor)
+    else:
+        actor = await core.auth.verify_token(token)
+    request.state.actor = actor
+    return actor
+
+
+def authenticated(handler: Callable[[Request], Awaitable[Response]]) -> Any:
+    """`handler`, run only for a verified caller: the token is checked before the body is
+    read, so a protected route answers 401 to anyone without one, whatever they send."""
+
+    @functools.wraps(handler)
+    async def run(request: Request) -> Response:
+        await require_actor(request)
+        return await handler(request)
+
+    return run
 
 
 async def read_body(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
@@ -80,6 +112,35 @@ def _refuse_constant(name: str) -> Any:
     raise ValidationError(f"Body contains {name}, which is not a JSON number", field="body")
 
 
+def check_json_type(request: Request) -> None:
+    """Refuse a declared Content-Type that is not JSON (none at all is read as JSON).
+
+    Raises:
+        UnsupportedMediaTypeError: e.g. text/plain or a form.
+    """
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    kind = declared.split(";", 1)[0].strip().lower()
+    if kind != "application/json" and not (
+        kind.startswith("application/") and kind.endswith("+json")
+    ):
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {kind or declared!r} is not JSON",
+            field="Content-Type",
+            suggestions=["Send the body as JSON with Content-Type: application/json"],
+        )
+
+
+def _number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent; integral ones (1.0, 2e3) read as integers,
+    as JSON Schema's "integer" says they are."""
+    value = float(text)
+    if value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
 async def read_json(request: Request, model: type[M]) -> M:
     """Parse and validate the JSON body; errors name the field and what was expected.
 
@@ -87,12 +148,14 @@ async def read_json(request: Request, model: type[M]) -> M:
     parser (every other value check is `parse`'s, see services/input_checks.py).
 
     Raises:
+        UnsupportedMediaTypeError: a Content-Type that is not JSON (415).
         PayloadTooLargeError: body over 1 MiB.
         ValidationError: not JSON, not an object, or a field is wrong.
     """
+    check_json_type(request)
     body = await read_body(request)
     try:
-        data = json.loads(body or b"{}", parse_constant=_refuse_constant)
+        data = json.loads(body or b"{}", parse_constant=_refuse_constant, parse_float=_number)
     except RecursionError:
         raise ValidationError("Body is nested too deeply", field="body") from None
     except ValueError:  # includes invalid UTF-8 and integers of more than 4300 digits

@@ -1,17 +1,24 @@
 """Request limiting for every API call (RATE_LIMIT_WINDOW_MS / RATE_LIMIT_MAX_REQUESTS).
 
 A pure ASGI middleware, so streamed responses pass through untouched. The counter lives in
-the database: several `apsara serve` processes share one limit per caller.
+the database: several `apsara serve` processes share one limit per caller. Every response
+carries the caller's `X-RateLimit-*` headers, refusals included; health, the OpenAPI document
+and the docs page are not counted (their headers show the standing without counting).
 """
 
 from __future__ import annotations
 
+import logging
+
+from pymongo.errors import PyMongoError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from apsara_core.errors import ApsaraError
+from apsara_core.errors import ApsaraError, DatabaseUnavailableError
+from apsara_core.http.errors import INTERNAL, render
 
-EXEMPT = {"/api/health", "/api/openapi.json"}
+EXEMPT_PREFIXES = ("/api/health", "/api/openapi.json", "/api/docs")
+log = logging.getLogger("apsara.http")
 
 
 class RequestLimitMiddleware:
@@ -21,19 +28,36 @@ class RequestLimitMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         core = scope["app"].state.core
         client = scope.get("client")
+        key = f"ip:{client[0] if client else 'unknown'}"
+        exempt = scope["path"].startswith(EXEMPT_PREFIXES) or scope["method"] == "OPTIONS"
         try:
-            decision = await core.request_limiter.check(
-                key=f"ip:{client[0] if client else 'unknown'}"
-            )
-        except ApsaraError as exc:
-            await JSONResponse(exc.to_dict(), status_code=exc.http_status)(scope, receive, send)
+            if exempt:
+                decision = await core.request_limiter.peek(key=key)
+            else:
+                decision = await core.request_limiter.hit(key=key)
+        except Exception as exc:
+            if exempt:  # health answers for itself (503 when the database is down)
+                await self.app(scope, receive, send)
+                return
+            if isinstance(exc, PyMongoError):
+                exc = DatabaseUnavailableError("The database is unreachable")
+            if not isinstance(exc, ApsaraError):
+                log.exception("request limiter failed")
+                await JSONResponse(INTERNAL, status_code=500)(scope, receive, send)
+                return
+            await render(exc, core.clock.now())(scope, receive, send)
             return
         extra = [(k.lower().encode(), v.encode()) for k, v in decision.headers().items()]
+        if not decision.allowed:
+            refusal = render(core.request_limiter.refusal(decision), core.clock.now())
+            refusal.raw_headers += extra
+            await refusal(scope, receive, send)
+            return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -16,7 +16,7 @@ from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from apsara_core.errors import PayloadTooLargeError, ValidationError
+from apsara_core.errors import PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
 
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -36,7 +36,11 @@ class MultipartReader:
     def __init__(self, stream: AsyncIterator[bytes], content_type: str) -> None:
         kind, params = parse_options_header(content_type)
         boundary = params.get(b"boundary")
-        if kind != b"multipart/form-data" or not boundary:
+        if kind != b"multipart/form-data":
+            raise UnsupportedMediaTypeError(
+                "The body must be multipart/form-data", field="Content-Type"
+            )
+        if not boundary:
             raise ValidationError(
                 "The body must be multipart/form-data with a boundary", field="body"
             )

@@ -67,6 +67,12 @@ def documented(handler: F, doc: dict[str, Any]) -> F:
     return handler
 
 
+def hidden(handler: F) -> F:
+    """Leave a handler out of the OpenAPI document (the document itself, the docs page)."""
+    handler.openapi_hidden = True  # type: ignore[attr-defined]
+    return handler
+
+
 UPLOAD_DOC = {
     "requestBody": {
         "required": True,
@@ -79,6 +85,7 @@ UPLOAD_DOC = {
                         "files": {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
+                            "minItems": 1,
                             "maxItems": 10,
                         },
                         "storageMethod": {
@@ -165,6 +172,7 @@ DELETE_DOC = {
     },
 }
 TYPES_DOC = {
+    "security": [],
     "responses": {
         "200": _json(
             {

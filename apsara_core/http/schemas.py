@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from apsara_core.services.inputs import GoogleInput
 from apsara_core.vocabulary import (
@@ -13,6 +13,53 @@ from apsara_core.vocabulary import (
     DEFAULT_MODEL,
     TITLE_MAX_LENGTH,
 )
+
+NONBLANK: dict[str, Any] = {"pattern": r"\S"}
+"""Schema note for strings the services refuse when blank."""
+Id = Annotated[StrictStr, Field(json_schema_extra={"minLength": 1, "maxLength": 100, **NONBLANK})]
+Text = Annotated[StrictStr, Field(json_schema_extra={"minLength": 1, **NONBLANK})]
+
+
+class ThinkingConfig(BaseModel):
+    """config.thinkingConfig (thinking models only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    includeThoughts: bool = False
+    thinkingBudget: int | None = Field(None, ge=-1, le=2**63 - 1)
+
+
+class GenerationConfig(BaseModel):
+    """`config` of the chat routes (checked by providers/base.py GenerationOptions)."""
+
+    model_config = ConfigDict(extra="forbid")
+    temperature: float | None = Field(None, ge=0, le=2)
+    topP: float | None = Field(None, ge=0, le=1)
+    topK: int | None = Field(None, ge=1, le=2**63 - 1)
+    maxOutputTokens: int | None = Field(None, ge=1, le=2**63 - 1)
+    stopSequences: list[Annotated[str, Field(min_length=1)]] | None = Field(None, max_length=5)
+    thinkingConfig: ThinkingConfig | None = None
+
+
+def _inline(schema: Any, defs: dict[str, Any]) -> Any:
+    """`schema` with its local $refs replaced by the definitions."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def _config_schema(schema: dict[str, Any]) -> None:
+    config = GenerationConfig.model_json_schema()
+    defs = config.pop("$defs", {})
+    schema.clear()
+    schema.update({"anyOf": [_inline(config, defs), {"type": "null"}]})
+
+
+Config = Annotated[dict[str, Any] | None, Field(None, json_schema_extra=_config_schema)]
 
 
 class Body(BaseModel):
@@ -36,53 +83,73 @@ class GuestBody(Body):
 
 
 class ResetPasswordBody(Body):
-    resetToken: StrictStr = Field(max_length=4096)
+    resetToken: StrictStr = Field(max_length=4096, json_schema_extra={"minLength": 1})
     newPassword: StrictStr
 
 
 class ConversationCreateBody(Body):
-    userId: StrictStr | None = None
-    title: StrictStr = Field(min_length=1, max_length=TITLE_MAX_LENGTH)
+    userId: Id | None = None
+    title: StrictStr = Field(min_length=1, max_length=TITLE_MAX_LENGTH, json_schema_extra=NONBLANK)
     systemInstruction: StrictStr | None = Field(None, max_length=20_000)
 
 
 class ConversationUpdateBody(Body):
-    userId: StrictStr | None = None
-    title: StrictStr | None = Field(None, min_length=1, max_length=TITLE_MAX_LENGTH)
+    userId: Id | None = None
+    title: StrictStr | None = Field(
+        None, min_length=1, max_length=TITLE_MAX_LENGTH, json_schema_extra=NONBLANK
+    )
     systemInstruction: StrictStr | None = Field(None, max_length=20_000)
 
 
 class GenerateBody(Body):
-    userId: StrictStr | None = None
-    conversationId: StrictStr
-    contents: StrictStr
-    files: list[StrictStr] | None = None
+    userId: Id | None = None
+    conversationId: Id
+    contents: Text
+    files: list[Id] | None = None
     model: StrictStr = DEFAULT_MODEL
-    config: dict[str, Any] | None = None
+    config: Config = None
+    stream: StrictBool = False
 
 
 class EditBody(Body):
-    userId: StrictStr | None = None
-    conversationId: StrictStr
-    messageId: StrictStr
-    newContent: StrictStr
-    files: list[StrictStr] | None = None
+    userId: Id | None = None
+    conversationId: Id
+    messageId: Id
+    newContent: Text
+    files: list[Id] | None = None
     model: StrictStr = DEFAULT_MODEL
-    config: dict[str, Any] | None = None
+    config: Config = None
+    stream: StrictBool = False
 
 
 class RegenerateBody(Body):
-    userId: StrictStr | None = None
-    conversationId: StrictStr
-    messageId: StrictStr | None = None
-    files: list[StrictStr] | None = None
+    userId: Id | None = None
+    conversationId: Id
+    messageId: Id | None = None
+    files: list[Id] | None = None
     model: StrictStr = DEFAULT_MODEL
-    config: dict[str, Any] | None = None
+    config: Config = None
+    stream: StrictBool = False
 
 
 class EmbeddingsBody(Body):
-    userId: StrictStr | None = None
-    contents: StrictStr | list[StrictStr]
+    userId: Id | None = None
+    contents: Text | Annotated[list[Text], Field(min_length=1, max_length=100)]
     model: StrictStr = DEFAULT_EMBEDDING_MODEL
     taskType: StrictStr | None = None
     outputDimensionality: StrictInt | None = Field(None, ge=1, le=3072)
+
+
+class ConversationListQuery(Body):
+    """?userId= (admins), limit, skip."""
+
+    userId: Id | None = None
+    limit: StrictInt = Field(50, ge=1, le=500)
+    skip: StrictInt = Field(0, ge=0, le=10**9)
+
+
+class MessagesQuery(Body):
+    """?before=SEQUENCE, limit."""
+
+    before: StrictInt | None = Field(None, ge=1, le=10**9)
+    limit: StrictInt = Field(50, ge=1, le=500)

@@ -17,6 +17,8 @@ class Principal:
     plan: Plan
     email: str | None = None
     jti: str | None = None
+    read_only: bool = False
+    """Acting through a read-only API key: reads only."""
 
     @property
     def is_admin(self) -> bool:

@@ -96,11 +96,19 @@ async def accumulate(chunks: AsyncIterator[ProviderChunk]) -> ProviderResult:
 
 @dataclass
 class Turn:
-    """One history entry sent to the model: role "user" or "model", text and file URIs."""
+    """One history entry sent to the model: role "user" or "model", text and file URIs.
+
+    A model turn also carries its thoughts, their signatures and the name of the provider that
+    wrote them: a provider may replay them (Anthropic's signed thinking blocks) only when it
+    wrote them itself; thoughts are never sent as text.
+    """
 
     role: Literal["user", "model"]
     text: str
     files: list[dict[str, str]] = field(default_factory=list)
+    thoughts: str = ""
+    signatures: list[str] = field(default_factory=list)
+    provider: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from apsara_core.config import Settings
 from apsara_core.errors import ConfigError, ValidationError
 from apsara_core.providers.base import Provider
+from apsara_core.providers.instances import InstanceConfig
 
 BUILTIN_PLUGINS = ["apsara_core.providers.google"]
 ENTRY_POINT_GROUP = "apsara.providers"
@@ -48,6 +49,32 @@ class ProviderManager:
     def register(self, provider: Provider) -> None:
         """Add (or replace) a provider under its name."""
         self._providers[provider.name] = provider
+
+    def unregister(self, name: str) -> None:
+        """Forget a provider (a removed instance)."""
+        self._providers.pop(name, None)
+
+    def set_instances(self, configs: list[InstanceConfig]) -> None:
+        """Register the declared instances, replacing those whose declaration changed and
+        dropping the ones no longer declared (built-in and plugin providers stay)."""
+        wanted = {c.name: c for c in configs}
+        for name, provider in list(self._providers.items()):
+            config = getattr(provider, "config", None)
+            if isinstance(config, InstanceConfig) and wanted.get(name) != config:
+                self.unregister(name)  # its pooled connections close when it is collected
+        for name, config in wanted.items():
+            if name not in self._providers:
+                self.register(build_instance(config, self._settings))
+
+    async def aclose(self) -> None:
+        """Close the SDK clients of providers that hold one (declared instances)."""
+        for provider in self._providers.values():
+            closer = getattr(provider, "aclose", None)
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:  # closing must never fail the shutdown
+                    log.exception("closing provider %s failed", provider.name)
 
     def get(self, name: str) -> Provider:
         """The provider registered as `name`.
@@ -99,3 +126,20 @@ class ProviderManager:
             f"{', '.join(self.known_embedding_models())}",
             field="model",
         )
+
+
+def build_instance(config: InstanceConfig, settings: Settings) -> Provider:
+    """The provider of a declared instance (the SDK is imported only when one is declared).
+
+    Raises:
+        ConfigError: an unknown kind.
+    """
+    if config.kind == "openai":
+        from apsara_core.providers.openai_compat import OpenAIProvider
+
+        return OpenAIProvider(config, settings)
+    if config.kind == "anthropic":
+        from apsara_core.providers.anthropic_provider import AnthropicProvider
+
+        return AnthropicProvider(config, settings)
+    raise ConfigError(f"Provider {config.name} has an unknown kind {config.kind!r}")

@@ -68,6 +68,20 @@ async def find(
     )
 
 
+async def at_sequence(
+    db: AsyncDatabase, conversation_id: str, sequence: int
+) -> dict[str, Any] | None:
+    """The live message at `sequence`, or None."""
+    return await db.messages.find_one(
+        {"conversationId": conversation_id, "messageSequence": sequence}, NO_ID
+    )
+
+
+async def by_id(db: AsyncDatabase, message_id: str) -> dict[str, Any] | None:
+    """A live message by its id alone, or None."""
+    return await db.messages.find_one({"messageId": message_id}, NO_ID)
+
+
 async def from_sequence(
     db: AsyncDatabase, conversation_id: str, sequence: int, *, session: Session = None
 ) -> list[dict[str, Any]]:

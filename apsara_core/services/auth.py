@@ -36,6 +36,7 @@ from apsara_core.services.auth_guests import GuestAccounts
 from apsara_core.services.auth_lockout import LoginGuard, locked_answer
 from apsara_core.services.auth_otp import OtpManager, wrong_code
 from apsara_core.services.auth_tokens import Session, TokenSigner, invalid_token
+from apsara_core.services.hints import ADMIN_UNLOCK, resend_otp_hint, verify_email_hint
 from apsara_core.services.inputs import (
     EmailInput,
     GoogleInput,
@@ -78,8 +79,11 @@ def _check_not_locked(user: dict[str, Any], now: datetime) -> None:
         until = user["lockedUntil"].strftime("%H:%M UTC")
         raise AccountLockedError(
             f"This account is locked until {until} after too many failed sign-ins",
-            suggestions=["Wait 15 minutes, or ask an admin: apsara user unlock EMAIL"],
+            suggestions=["Wait 15 minutes", ADMIN_UNLOCK],
         )
+
+
+check_not_locked = _check_not_locked
 
 
 class AuthService:
@@ -309,8 +313,8 @@ class AuthService:
                 code="EMAIL_NOT_VERIFIED",
                 field="email",
                 suggestions=[
-                    f"apsara auth verify-email --email {data.email} --otp CODE",
-                    f"Get a new code: apsara auth resend-otp --email {data.email}",
+                    verify_email_hint(data.email),
+                    resend_otp_hint(data.email),
                 ],
             )
         return await self._sign_in(user)
@@ -420,6 +424,7 @@ class AuthService:
                 f"{GUEST_SESSIONS_PER_HOUR} per hour",
                 field="clientKey",
                 reset_time=window + timedelta(hours=1),
+                usage_info={"scope": "guestSessions", "limit": GUEST_SESSIONS_PER_HOUR},
             )
         return await self._sign_in(user, GUEST_LIFETIME)
 

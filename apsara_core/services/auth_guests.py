@@ -87,6 +87,7 @@ class GuestAccounts:
             f"Too many new guest accounts from this address today: at most {limit} per day",
             reset_time=tomorrow,
             suggestions=["Sign in with the client key you used before, or register"],
+            usage_info={"scope": "guestAccounts", "limit": limit},
         )
 
     async def _create(self, client_key: str) -> tuple[dict[str, Any], bool]:

@@ -21,6 +21,7 @@ from apsara_core.errors import AccountLockedError
 from apsara_core.repos import login_attempts as attempts
 from apsara_core.repos import users as users_repo
 from apsara_core.services import auth_mails as mails
+from apsara_core.services.hints import ADMIN_UNLOCK
 from apsara_core.services.mail import MailService
 from apsara_core.services.password_store import PasswordStore
 
@@ -33,7 +34,7 @@ def locked_answer() -> AccountLockedError:
     the address has an account (so it carries no time: nothing that differs between them)."""
     return AccountLockedError(
         "Too many failed sign-ins: this address is locked for up to 15 minutes",
-        suggestions=["Try again later", "An admin can lift the lock: apsara user unlock EMAIL"],
+        suggestions=["Try again later", ADMIN_UNLOCK],
     )
 
 

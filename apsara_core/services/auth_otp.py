@@ -65,6 +65,7 @@ class OtpManager:
             reset_time=reset,
             field="email",
             details="At most one code per minute and 5 per hour per email",
+            usage_info={"scope": "codes", "perWindow": SENDS_PER_WINDOW},
         )
 
     async def new_code(self, email: str, purpose: str) -> str:

@@ -18,6 +18,7 @@ import jwt
 
 from apsara_core.config import key_id
 from apsara_core.errors import AuthenticationError
+from apsara_core.services.hints import SIGN_IN_AGAIN
 
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30
@@ -44,9 +45,7 @@ class Session:
 
 def invalid_token(reason: str = "The session token is invalid") -> AuthenticationError:
     """The one error for any unusable token (the reason is safe to show)."""
-    return AuthenticationError(
-        reason, code="INVALID_TOKEN", suggestions=["Sign in again with `apsara auth login`"]
-    )
+    return AuthenticationError(reason, code="INVALID_TOKEN", suggestions=[SIGN_IN_AGAIN])
 
 
 class TokenSigner:

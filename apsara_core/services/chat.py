@@ -21,18 +21,20 @@ from apsara_core.clock import Clock
 from apsara_core.config import Settings
 from apsara_core.errors import PayloadTooLargeError, ValidationError
 from apsara_core.models import Principal
-from apsara_core.providers.base import GenerationOptions, Provider
+from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest
 from apsara_core.providers.manager import ProviderManager
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_edit, chat_store
 from apsara_core.services.chat_embed import embed_texts
 from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import parse_files
+from apsara_core.services.chat_stateless import parse_messages, stream_stateless
 from apsara_core.services.chat_stream import ChatEvent, ReplyJob, ReplyRunner, error_event
 from apsara_core.services.conversations import load_owned
 from apsara_core.services.input_checks import check_unicode
 from apsara_core.services.limits import LimitsService
-from apsara_core.vocabulary import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL
+from apsara_core.services.provider_catalog import ProviderCatalog
+from apsara_core.vocabulary import BUILTIN_PROVIDER, DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL
 
 __all__ = ["ChatEvent", "ChatService", "DEFAULT_MODEL", "DEFAULT_EMBEDDING_MODEL"]
 
@@ -94,10 +96,12 @@ class ChatService:
         settings: Settings,
         limits: LimitsService,
         providers: ProviderManager,
+        catalog: ProviderCatalog,
         files: ChatFiles,
         clock: Clock,
     ) -> None:
         self._db = db
+        self._catalog = catalog
         self._settings = settings
         self._limits = limits
         self._providers = providers
@@ -107,9 +111,21 @@ class ChatService:
             db=db, settings=settings, limits=limits, files=files, clock=clock
         )
 
-    def _model(self, model: Any, config: Any) -> tuple[Provider, GenerationOptions]:
+    async def _model(
+        self, model: Any, config: Any, files: Any = None
+    ) -> tuple[Provider, GenerationOptions]:
+        """The provider of `model` (declared instances included) and the validated config.
+
+        Raises:
+            ValidationError: unknown model, bad config, or files for a model that reads none.
+        """
+        await self._catalog.sync()
         provider = self._providers.for_model(model)
         options = GenerationOptions.from_config(config, thinking=provider.thinks(model))
+        if files and provider.name != BUILTIN_PROVIDER:
+            raise ValidationError(
+                f"{model} does not read files; only the built-in Gemini models do", field="files"
+            )
         provider.check_ready()
         return provider, options
 
@@ -138,7 +154,7 @@ class ChatService:
     ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(text, self._settings.max_message_chars)
-        provider, options = self._model(model, config)
+        provider, options = await self._model(model, config, files)
         file_parts = parse_files(files)
         conv = await load_owned(self._db, actor, conversation_id)
         file_parts = await self._files.attach(conv["userId"], file_parts)
@@ -242,7 +258,7 @@ class ChatService:
     ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(new_text, self._settings.max_message_chars, field="newText")
-        provider, options = self._model(model, config)
+        provider, options = await self._model(model, config, files)
         file_parts = parse_files(files) if files is not None else None
         conv = await load_owned(self._db, actor, conversation_id)
         if file_parts is not None:
@@ -301,7 +317,7 @@ class ChatService:
         files: Any = None,
     ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
-        provider, options = self._model(model, config)
+        provider, options = await self._model(model, config, files)
         file_parts = parse_files(files) if files is not None else None
         conv = await load_owned(self._db, actor, conversation_id)
         target, prompt = await chat_edit.regenerate_target(self._db, conv, message_id)
@@ -351,6 +367,28 @@ class ChatService:
             async for event in events:
                 yield event
 
+    def stream_stateless(
+        self, *, actor: Principal, messages: Any, model: Any, config: Any = None
+    ) -> AsyncIterator[ChatEvent]:
+        """Answer a whole history sent by the caller (OpenAI chat messages), nothing stored
+        but the quota: events as `stream`'s (conversationId None)."""
+        return _guarded(self._stateless(actor, messages, model, config))
+
+    async def _stateless(
+        self, actor: Principal, messages: Any, model: Any, config: Any
+    ) -> AsyncGenerator[ChatEvent, None]:
+        system, turns = parse_messages(messages, self._settings.max_message_chars)
+        provider, options = await self._model(model, config)
+        request = ProviderRequest(
+            model=model, turns=turns, system_instruction=system, options=options
+        )
+        events = stream_stateless(
+            limits=self._limits, actor=actor, provider=provider, request=request
+        )
+        async with aclosing(events) as inner:
+            async for event in inner:
+                yield event
+
     async def embed(
         self,
         *,
@@ -361,6 +399,7 @@ class ChatService:
         output_dimensionality: Any = None,
     ) -> dict[str, Any]:
         """Embed a batch of texts: {"embeddings": [[float]], "model"} (metered like generation)."""
+        await self._catalog.sync()
         return await embed_texts(
             providers=self._providers,
             limits=self._limits,

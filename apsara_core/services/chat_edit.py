@@ -129,11 +129,23 @@ async def _before(db: AsyncDatabase, conv: dict[str, Any], sequence: int) -> dic
     return previous[-1]
 
 
+async def _reply_after(
+    db: AsyncDatabase, conv: dict[str, Any], prompt: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The model reply right after a user or tool message, or None when none follows."""
+    following = await msg_repo.at_sequence(
+        db, conv["conversationId"], prompt["messageSequence"] + 1
+    )
+    return following if following and following["role"] == "model" else None
+
+
 async def regenerate_target(
     db: AsyncDatabase, conv: dict[str, Any], message_id: Any
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(the model reply to replace or None, the prompt message to answer).
 
+    message_id may name a model reply, or the user or tool message it answers (then the reply
+    that follows it is replaced, or a first one is made when none follows).
     Without message_id: the last reply; when the conversation ends with a user or tool message
     (a failed or never-made call), that message is answered and nothing is archived.
 
@@ -143,10 +155,12 @@ async def regenerate_target(
     """
     if message_id is not None:
         target = await find_message(db, conv, message_id)
+        if target["role"] in PROMPT_ROLES:  # the reply that follows it (or a first one)
+            return await _reply_after(db, conv, target), target
         if target["role"] != "model":
             raise ValidationError(
-                f"Only model replies can be regenerated; {target['messageId']} is "
-                f"a {target['role']} message",
+                f"Only model replies, or the user or tool message they answer, can be "
+                f"regenerated; {target['messageId']} is a {target['role']} message",
                 field="messageId",
             )
         return target, await _before(db, conv, target["messageSequence"])

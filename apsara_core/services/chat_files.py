@@ -21,9 +21,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.clock import Clock
 from apsara_core.errors import NotFoundError, ProviderBadRequestError, ValidationError
-from apsara_core.providers.base import ProviderChunk, ProviderRequest, Turn
+from apsara_core.providers.base import ProviderChunk, ProviderRequest
 from apsara_core.repos import files as repo
 from apsara_core.services.file_errors import FileExpiredError
+from apsara_core.services.hints import LIST_FILES
 from apsara_core.storage.types import BY_MIME, GOOGLE
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class ChatFiles:
                 raise NotFoundError(
                     f"No file {part['fileId']!r}",
                     field=f"files[{i}]",
-                    suggestions=["List your files with `apsara file list`"],
+                    suggestions=[LIST_FILES],
                 )
             kind = BY_MIME.get(rec["mimeType"])
             if kind is None or not kind.ai_ready:
@@ -130,7 +131,7 @@ class ChatFiles:
                 part = await self.model_part(owner, f["fileId"], stats) if "fileId" in f else f
                 if part is not None:
                     files.append(part)
-            turns.append(Turn(turn.role, turn.text, files))
+            turns.append(replace(turn, files=files))
         return replace(request, turns=turns)
 
     async def refresh_gone(self, owner: str, request: ProviderRequest) -> int:
@@ -157,7 +158,10 @@ class ChatFiles:
         self, provider: Provider, request: ProviderRequest, *, owner: str, stats: dict[str, int]
     ) -> AsyncGenerator[ProviderChunk, None]:
         """`provider`'s stream with `owner`'s stored files resolved; re-uploads gone copies
-        once. `stats` counts the auto-uploads (`autoUploads`)."""
+        once. `stats` counts the auto-uploads (`autoUploads`). Only Gemini reads files: other
+        providers get the turns without them (their prompt cannot carry any, see ChatService)."""
+        if provider.name != "google":
+            request = replace(request, turns=[replace(t, files=[]) for t in request.turns])
         if not any(f for t in request.turns for f in t.files if "fileId" in f):
             async for chunk in provider.stream(request):
                 yield chunk

@@ -41,7 +41,16 @@ def to_turn(message: dict[str, Any]) -> Turn | None:
     content = message.get("content") or {}
     text = content.get("text") or ""
     if message["role"] == "model":
-        return Turn("model", text) if text else None
+        if not text:
+            return None
+        meta = message.get("metadata") or {}
+        return Turn(
+            "model",
+            text,
+            thoughts=content.get("thoughts") or "",
+            signatures=list(meta.get("thoughtSignatures") or []),
+            provider=(meta.get("provider") or {}).get("name"),
+        )
     if message["role"] == "tool":
         return Turn("user", TOOL_PREFIX + text)
     return Turn("user", text, list(message.get("files") or []))

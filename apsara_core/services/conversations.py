@@ -34,6 +34,7 @@ from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import messages as msg_repo
 from apsara_core.repos import users as user_repo
 from apsara_core.services import chat_store
+from apsara_core.services.hints import LIST_CONVERSATIONS
 from apsara_core.services.input_checks import check_unicode
 from apsara_core.services.limits import LimitsService
 from apsara_core.vocabulary import TITLE_MAX_LENGTH
@@ -111,7 +112,7 @@ async def load_owned(db: AsyncDatabase, actor: Principal, conversation_id: Any) 
         raise NotFoundError(
             f"No conversation {cid!r}",
             field="conversationId",
-            suggestions=["List conversations with `apsara conv list`"],
+            suggestions=[LIST_CONVERSATIONS],
         )
     return conv
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apsara_core.errors import NotFoundError, PermissionDeniedError
+from apsara_core.services.hints import DELETE_FILES
 from apsara_core.storage.types import human_size
 
 
@@ -35,7 +36,7 @@ class FileLimitError(PermissionDeniedError):
             f"({human_size(adding_bytes)})",
             field=field,
             suggestions=[
-                "Delete files you no longer need (`apsara file delete`)",
+                DELETE_FILES,
                 "Or move to a plan with more room",
             ],
         )

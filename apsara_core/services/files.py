@@ -28,6 +28,7 @@ from apsara_core.errors import NotFoundError, PermissionDeniedError, ValidationE
 from apsara_core.models import Principal
 from apsara_core.repos import files as repo
 from apsara_core.services.file_errors import FileLimitError
+from apsara_core.services.hints import LIST_FILES
 from apsara_core.storage import names
 from apsara_core.storage.auto import Choice, check_preference, choose
 from apsara_core.storage.base import PutRequest, StorageSet, check_method
@@ -311,7 +312,7 @@ class FileService:
             raise NotFoundError(
                 f"No file {fid!r}",
                 field="fileId",
-                suggestions=["List your files with `apsara file list`"],
+                suggestions=[LIST_FILES],
             )
         return doc
 

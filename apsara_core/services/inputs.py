@@ -42,7 +42,7 @@ class _Input(BaseModel):
 class EmailInput(_Input):
     """Just an email (forgot-password, resend)."""
 
-    email: StrictStr = Field(max_length=EMAIL_MAX_LENGTH)
+    email: StrictStr = Field(max_length=EMAIL_MAX_LENGTH, json_schema_extra={"format": "email"})
 
     @field_validator("email")
     @classmethod
@@ -53,9 +53,16 @@ class EmailInput(_Input):
 class RegisterInput(EmailInput):
     """POST /users/register: fullName, email, password, acceptTerms (must be true)."""
 
-    full_name: StrictStr = Field(alias="fullName", min_length=1, max_length=FULL_NAME_MAX_LENGTH)
-    password: StrictStr = Field(max_length=4096)
-    accept_terms: StrictBool = Field(alias="acceptTerms")
+    full_name: StrictStr = Field(
+        alias="fullName",
+        min_length=1,
+        max_length=FULL_NAME_MAX_LENGTH,
+        json_schema_extra={"pattern": r"\S"},
+    )
+    password: StrictStr = Field(
+        max_length=4096, json_schema_extra={"minLength": 8, "maxLength": 128}
+    )  # the policy (services/passwords.py) checks it; the schema says so
+    accept_terms: StrictBool = Field(alias="acceptTerms", json_schema_extra={"const": True})
 
     @field_validator("full_name")
     @classmethod
@@ -88,7 +95,7 @@ class OtpInput(EmailInput):
 class ResendInput(EmailInput):
     """Email and the purpose of the code to send again."""
 
-    purpose: StrictStr = "verify_email"
+    purpose: StrictStr = Field("verify_email", json_schema_extra={"enum": list(OTP_PURPOSES)})
 
     @field_validator("purpose")
     @classmethod

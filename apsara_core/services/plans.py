@@ -11,7 +11,9 @@ see it within `cache_seconds`.
 from __future__ import annotations
 
 import builtins
+import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -95,17 +97,25 @@ def file_limits_of(doc: dict[str, Any]) -> dict[str, int]:
     return {**default, **(doc.get("files") or {})}
 
 
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_BYTE_UNITS |= {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
 def parse_limit_bytes(value: Any, field: str) -> int:
-    """A byte count from 0 to 1 PiB (an int or a string of digits).
+    """A byte count from 0 to 1 PiB: an int, a string of digits, or a size such as "100MB" or
+    "5 GiB" (decimal KB/MB/GB/TB, binary KiB/MiB/GiB/TiB).
 
     Raises:
         ValidationError: not such a number.
     """
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", value)
+        if match and match[2].lower() in _BYTE_UNITS:
+            value = int(match[1]) * _BYTE_UNITS[match[2].lower()]
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1 << 50:
         raise ValidationError(
-            f"{field} must be a whole number of bytes from 0 to {1 << 50}, got {value!r}",
+            f"{field} must be a whole number of bytes from 0 to {1 << 50} (or a size such as "
+            f"100MB or 5GiB), got {value!r}",
             field=field,
         )
     return value
@@ -131,10 +141,18 @@ class PlanService:
 
     cache_seconds = 5.0
 
-    def __init__(self, *, db: AsyncDatabase, audit: AuditService, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase,
+        audit: AuditService,
+        clock: Clock,
+        provider_models: Callable[[], Awaitable[builtins.list[str]]] | None = None,
+    ) -> None:
         self._db = db
         self._audit = audit
         self._clock = clock
+        self._provider_models = provider_models
         self._cache: dict[str, dict[str, Any]] | None = None
         self._loaded_at = 0.0
 
@@ -185,9 +203,10 @@ class PlanService:
         return (await self.get(name=plan))["files"]
 
     async def set_file_limits(
-        self, *, actor: Principal, plan: str, max_files: Any, max_bytes: Any
+        self, *, actor: Principal, plan: str, max_files: Any = None, max_bytes: Any = None
     ) -> dict[str, Any]:
-        """Set a plan's file limits (admins; audited); applies to the next upload.
+        """Set a plan's file limits (admins; audited); applies to the next upload. A limit
+        left as None keeps its current value.
 
         Raises:
             PermissionDeniedError: the actor is not an admin.
@@ -196,9 +215,16 @@ class PlanService:
         if not actor.is_admin:
             raise PermissionDeniedError("Only admins can change plans", field="plan")
         before = await self.get(name=plan)
+        if max_files is None and max_bytes is None:
+            raise ValidationError("Give maxFiles, maxBytes or both", field="maxFiles")
+        current = before["files"]
         files = {
-            "maxFiles": parse_limit(max_files, "maxFiles"),
-            "maxBytes": parse_limit_bytes(max_bytes, "maxBytes"),
+            "maxFiles": parse_limit(
+                current["maxFiles"] if max_files is None else max_files, "maxFiles"
+            ),
+            "maxBytes": parse_limit_bytes(
+                current["maxBytes"] if max_bytes is None else max_bytes, "maxBytes"
+            ),
         }
 
         async def work(session: Any) -> None:
@@ -219,9 +245,10 @@ class PlanService:
         return await self.get(name=plan)
 
     async def known_models(self) -> builtins.list[str]:
-        """Models any plan lists, plus the built-in ones."""
+        """Models any plan lists, plus the built-in ones and those of declared providers."""
         plans = await self._plans()
-        return sorted(KNOWN_MODELS.union(*(p.get("models", {}) for p in plans.values())))
+        declared = await self._provider_models() if self._provider_models else []
+        return sorted(KNOWN_MODELS.union(declared, *(p.get("models", {}) for p in plans.values())))
 
     async def limit_for(self, *, plan: str, model: str) -> ModelLimit:
         """What `plan` allows for `model`.
@@ -243,9 +270,13 @@ class PlanService:
         allowing = await self._plans_allowing(model)
         raise PermissionDeniedError(
             f"The {plan} plan does not include {model}",
-            details=f"{model} is available on: {', '.join(allowing) or 'no plan'}",
+            details=f"{model} is available on: {', '.join(allowing)}"
+            if allowing
+            else f"No plan includes {model} yet: an admin must add it to one",
             suggestions=[
-                f"Upgrade to {' or '.join(allowing)}" if allowing else "Use another model",
+                f"Upgrade to {' or '.join(allowing)}"
+                if allowing
+                else f"An admin runs: apsara plan set {plan} --model {model} --daily N",
                 f"Or use {FLASH}",
             ],
             code="MODEL_NOT_IN_PLAN",

@@ -80,18 +80,34 @@ class RequestLimiter:
         used = await repo.count(self._db, key=key, window=window)
         return Decision(allowed, self.max_requests, max(0, self.max_requests - used), reset)
 
+    async def peek(self, *, key: str) -> Decision:
+        """The caller's standing in this window, without counting a request."""
+        window, reset = self._window()
+        used = await repo.count(self._db, key=key, window=window)
+        return Decision(True, self.max_requests, max(0, self.max_requests - used), reset)
+
+    def refusal(self, decision: Decision) -> RateLimitError:
+        """The error for a refused request (reset_time = window end, usage = the window)."""
+        return RateLimitError(
+            f"Too many requests: at most {self.max_requests} per {self.window_ms // 1000} s",
+            code="TOO_MANY_REQUESTS",
+            suggestions=[f"Try again after {decision.reset_at:%H:%M:%S} UTC"],
+            reset_time=decision.reset_at,
+            usage_info={
+                "scope": "requests",
+                "limit": decision.limit,
+                "remaining": decision.remaining,
+                "windowMs": self.window_ms,
+            },
+        )
+
     async def check(self, *, key: str) -> Decision:
         """Like `hit`, but raise when the request is refused.
 
         Raises:
-            RateLimitError: too many requests in this window (reset_time = window end).
+            RateLimitError: too many requests in this window (see `refusal`).
         """
         decision = await self.hit(key=key)
         if not decision.allowed:
-            raise RateLimitError(
-                f"Too many requests: at most {self.max_requests} per {self.window_ms // 1000} s",
-                code="TOO_MANY_REQUESTS",
-                suggestions=[f"Try again after {decision.reset_at:%H:%M:%S} UTC"],
-                reset_time=decision.reset_at,
-            )
+            raise self.refusal(decision)
         return decision

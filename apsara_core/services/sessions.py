@@ -33,6 +33,7 @@ from apsara_core.errors import (
 from apsara_core.models import Principal
 from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import users as user_repo
+from apsara_core.services.hints import LIST_USERS
 from apsara_core.session_file import StoredSession, delete_session, read_session, write_session
 
 if TYPE_CHECKING:
@@ -234,7 +235,7 @@ class SessionService:
             raise NotFoundError(
                 f"No user {user!r}",
                 field="--user",
-                suggestions=["List users with `apsara user list`"],
+                suggestions=[LIST_USERS],
             )
         return Principal.of_user(doc) if str(doc["_id"]) != base.user_id else base
 

@@ -18,6 +18,7 @@ from apsara_core.repos import login_attempts
 from apsara_core.repos import users as repo
 from apsara_core.services.audit import AuditService
 from apsara_core.services.files import FileService
+from apsara_core.services.hints import LIST_USERS
 from apsara_core.services.inputs import check_email
 from apsara_core.services.password_store import PasswordStore
 from apsara_core.services.passwords import StoredPassword, check_policy
@@ -151,7 +152,7 @@ class UserService:
             raise NotFoundError(
                 f"No user {text!r}",
                 field="user",
-                suggestions=["List users with `apsara user list`"],
+                suggestions=[LIST_USERS],
             )
         return doc
 

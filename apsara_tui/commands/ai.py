@@ -23,7 +23,12 @@ from apsara_tui.commands.options import ConvOpt, JsonOpt, UserOpt
 from apsara_tui.commands.runtime import actor, console, emit, run, run_as
 
 app = typer.Typer(help=help_of("ai"), no_args_is_help=True)
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help=f"Model id, e.g. {PRO_MODEL}.")]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model", "-m", help=f"Model id, e.g. {PRO_MODEL}, or NAME/MODEL of a declared provider."
+    ),
+]
 TempOpt = Annotated[float | None, typer.Option("--temperature", help="0 to 2.")]
 MaxOpt = Annotated[int | None, typer.Option("--max-tokens", help="maxOutputTokens (> 0).")]
 BudgetOpt = Annotated[

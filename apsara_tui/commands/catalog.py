@@ -28,7 +28,16 @@ GROUPS: dict[str, tuple[str, str]] = {
         "Stored files: upload, list, show, delete, download, types.",
     ),
     "stats": ("apsara_tui.commands.stats", "Statistics: the whole database, or one user."),
-    "plan": ("apsara_tui.commands.plan", "Subscription plans and their model limits."),
+    "plan": ("apsara_tui.commands.plan", "Subscription plans: model limits and file limits."),
+    "provider": (
+        "apsara_tui.commands.provider",
+        "AI provider instances (OpenAI-compatible, Anthropic): add, list, remove, test.",
+    ),
+    "plugin": (
+        "apsara_tui.commands.plugin",
+        "Plugins: list, show, call (sync or as a job), job, jobs, cancel.",
+    ),
+    "key": ("apsara_tui.commands.key", "Personal API keys: create, list, revoke."),
 }
 
 

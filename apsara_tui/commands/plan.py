@@ -1,4 +1,4 @@
-"""`apsara plan list|set`: subscription plans and their model limits."""
+"""`apsara plan list|set|files`: subscription plans, their model limits and file limits."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ app = typer.Typer(help=help_of("plan"), no_args_is_help=True)
 
 def plans_table(plans: list[dict[str, Any]]) -> Table:
     """One row per plan and model: its limit ("20/day", "5 total"), then the plan's features."""
-    table = Table("plan", "model", "limit", "features", show_lines=False)
+    table = Table("plan", "model", "limit", "files", "features", show_lines=False)
     for plan in plans:
         for i, (model, entry) in enumerate(sorted(plan["models"].items())):
             table.add_row(
                 plan["name"] if i == 0 else "",
                 model,
                 limit_text(entry),
+                files_text(plan.get("files")) if i == 0 else "",
                 ", ".join(plan["features"]) if i == 0 else "",
                 end_section=i == len(plan["models"]) - 1,
             )
@@ -38,6 +39,13 @@ def limit_text(entry: dict[str, Any] | None) -> str:
     if entry.get("daily") is not None:
         return f"{entry['daily']}/day"
     return "-"
+
+
+def files_text(files: dict[str, int] | None) -> str:
+    """ "20 / 100 MB" for a plan's stored-file limits per user."""
+    if not files:
+        return "-"
+    return f"{files['maxFiles']} / {files['maxBytes'] / 1e6:,.0f} MB"
 
 
 @app.command("list")
@@ -70,3 +78,28 @@ def set_limit(
         return
     console.print(f"{plan}: {model} now {limit_text(result['models'][model])}")
     console.print(plans_table([result]))
+
+
+@app.command("files")
+def set_files(
+    plan: Annotated[str, typer.Argument(help="Plan name: guest, free, premium.")],
+    max_files: Annotated[
+        str | None, typer.Option("--max-files", help="Stored files per user.")
+    ] = None,
+    max_bytes: Annotated[
+        str | None,
+        typer.Option("--max-bytes", help="Stored bytes per user, e.g. 100MB or 5GiB."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set a plan's stored-file limits per user (admins; audited); unset ones stay."""
+    result = run_as(
+        lambda core, me: core.plans.set_file_limits(
+            actor=me, plan=plan, max_files=max_files, max_bytes=max_bytes
+        )
+    )
+    if json_out:
+        emit(result, json_out=True)
+        return
+    files = result["files"]
+    console.print(f"{plan}: {files['maxFiles']} files, {files['maxBytes']:,} bytes per user")

@@ -157,7 +157,8 @@ class ChatBaseScreen(CoreScreen):
         if not self.user:
             return
         info = await self.call_as(lambda me: self.core.limits.quota(actor=me), for_user=True)
-        try:
+        try:  # every provider's models, declared instances included
+            await self.core.provider_catalog.sync()
             models: list[str] | None = self.core.providers.known_models()
         except Exception:  # noqa: BLE001 - no provider list: offer what the plan names
             models = None

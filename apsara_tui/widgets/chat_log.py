@@ -49,7 +49,10 @@ def usage_line(metadata: dict[str, Any] | None) -> str:
     for key, label in (("firstChunkMs", "first chunk"), ("totalMs", "total")):
         if isinstance(timing.get(key), (int, float)):
             line += f"{' · ' if line else ''}{label} {timing[key]:.0f} ms"
-    model = ((meta.get("provider") or {}).get("model")) or ""
+    provider = meta.get("provider") or {}
+    model = provider.get("model") or ""
+    if model and provider.get("name"):  # which provider answered
+        model = f"{model} via {provider['name']}"
     status = meta.get("status")
     if status and status != "complete":
         line = f"{status}{' · ' if line else ''}{line}"
@@ -105,7 +108,9 @@ def usage_metadata(done: dict[str, Any], first_ms: float | None, total_ms: float
             "thoughts": usage.get("thoughtsTokenCount", 0),
         },
         "timing": timing,
-        "provider": {"model": model_meta.get("model")} if model_meta.get("model") else {},
+        "provider": {"model": model_meta.get("model"), "name": model_meta.get("provider")}
+        if model_meta.get("model")
+        else {},
         "finishReason": model_meta.get("finishReason"),
     }
 

@@ -34,6 +34,12 @@ def quota_text(info: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def _label(model: str) -> str:
+    """A model as offered: `llama3.2 · ollama` for a declared provider's `ollama/llama3.2`."""
+    name, sep, rest = model.partition("/")
+    return f"{rest} · {name}" if sep else model
+
+
 def _field(
     label: str, input_id: str, placeholder: str, validator: Any, value: str = ""
 ) -> ComposeResult:
@@ -88,7 +94,7 @@ class ModelPanel(VerticalScroll):
             return
         current = self.model
         select = self.query_one("#model", Select)
-        select.set_options([(m, m) for m in models])
+        select.set_options([(_label(m), m) for m in models])
         select.value = current if current in models else models[0]
 
     def problems(self) -> list[str]:

@@ -5,7 +5,18 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["startup", "tui", "tui_stream", "limits", "chat", "auth", "files"]
+BENCHMARKS = [
+    "startup",
+    "tui",
+    "tui_stream",
+    "limits",
+    "chat",
+    "providers",
+    "auth",
+    "files",
+    "plugins",
+    "http",
+]
 
 
 def main(names: list[str]) -> int:

@@ -115,3 +115,20 @@ async def test_stats_user_needs_the_password_of_a_logged_in_non_admin(core: Core
     assert other.returncode == 1 and "No user" in other.stderr
     db = cli("stats", "db")
     assert db.returncode == 1 and "for admins" in db.stderr
+
+
+async def test_plan_files_sets_file_limits_and_refuses_bad_sizes(core: Core, cli) -> None:
+    out = cli("plan", "files", "free", "--max-files", "3", "--max-bytes", "5MB", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["files"] == {"maxFiles": 3, "maxBytes": 5_000_000}
+    stored = await core.db.plans.find_one({"name": "free"})
+    assert stored["files"] == {"maxFiles": 3, "maxBytes": 5_000_000}
+    kept = cli("plan", "files", "free", "--max-bytes", "1GiB")
+    assert kept.returncode == 0 and "3 files, 1,073,741,824 bytes" in kept.stdout
+    assert "3 / 1,074 MB" in cli("plan", "list").stdout
+    bad = cli("plan", "files", "free", "--max-bytes", "lots")
+    assert bad.returncode == 1 and "maxBytes must be a whole number of bytes" in bad.stderr
+    none = cli("plan", "files", "free")
+    assert none.returncode == 1 and "Give maxFiles, maxBytes or both" in none.stderr
+    assert (await core.db.plans.find_one({"name": "free"}))["files"]["maxFiles"] == 3
+    assert await core.db.audit.count_documents({"action": "plan.set_file_limits"}) == 2

@@ -132,6 +132,23 @@ async def test_regenerate_after_a_tool_message(chat_core, fake_gemini):
     assert again["regeneratedMessageId"] == first["modelMessageId"] and again["branchId"]
 
 
+async def test_regenerate_with_a_user_or_tool_message_id_replaces_the_reply_after_it(
+    chat_core, fake_gemini
+):
+    actor = await premium(chat_core)
+    cid = await new_conv(chat_core, actor)
+    a, b = await two_turns(chat_core, actor, cid)
+    r = await chat_core.chat.regenerate(
+        actor=actor, conversation_id=cid, message_id=a["userMessageId"]
+    )
+    assert r["regeneratedMessageId"] == a["modelMessageId"] and r["branchId"]
+    assert r["userMessageId"] == a["userMessageId"]
+    assert texts(await stored(chat_core, cid)) == [
+        ("user", "first"),
+        ("model", "Echo: first (turns=1)"),
+    ]
+
+
 async def test_edit_and_regenerate_stream_events(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
@@ -191,11 +208,7 @@ async def test_regenerate_bad_input(chat_core, fake_gemini):
     with pytest.raises(ValidationError) as info:
         await chat_core.chat.regenerate(actor=actor, conversation_id=cid)
     assert "no messages" in info.value.message
-    a = await chat_core.chat.generate(actor=actor, conversation_id=cid, text="first")
-    with pytest.raises(ValidationError):
-        await chat_core.chat.regenerate(
-            actor=actor, conversation_id=cid, message_id=a["userMessageId"]
-        )
+    await chat_core.chat.generate(actor=actor, conversation_id=cid, text="first")
     with pytest.raises(NotFoundError):
         await chat_core.chat.regenerate(actor=actor, conversation_id=cid, message_id="msg_nope")
     with pytest.raises(NotFoundError):

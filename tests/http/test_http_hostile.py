@@ -22,7 +22,11 @@ from apsara_core.db.embedded import free_port
 from apsara_core.http.app import create_app
 from tests.http.served import Served
 
-NO_BODY = {("post", "/api/users/logout"), ("post", "/api/users/logout-all")}
+NO_BODY = {
+    ("post", "/api/users/logout"),
+    ("post", "/api/users/logout-all"),
+    ("post", "/api/plugins/jobs/{job_id}/cancel"),
+}
 DEEP = "[" * 100_000 + "]" * 100_000
 
 # (body, the field the error must name; None: any field). Every value check runs before the

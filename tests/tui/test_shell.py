@@ -38,13 +38,13 @@ async def test_number_keys_open_database_info_with_real_counts(app: ApsaraApp) -
         assert isinstance(app.screen, HomeScreen)
 
 
-async def test_unavailable_action_says_why(app: ApsaraApp) -> None:
+async def test_an_action_that_needs_a_user_says_why(app: ApsaraApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("7")
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
         messages = [n.message for n in app._notifications]
-        assert any("not built yet: plugins" in m for m in messages)
+        assert any("Choose a user first" in m for m in messages)
 
 
 async def test_palette_finds_database_info(app: ApsaraApp) -> None:

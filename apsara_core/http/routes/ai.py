@@ -5,25 +5,38 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError
+from apsara_core.http import responses
 from apsara_core.http.deps import acting_for, core_of, jsonable, ok, read_json
+from apsara_core.http.openapi import operation
+from apsara_core.http.openapi_files import documented
 from apsara_core.http.schemas import EditBody, EmbeddingsBody, GenerateBody, RegenerateBody
 from apsara_core.services.chat import ChatEvent
 
 log = logging.getLogger("apsara.http")
 
 
-async def _generate_args(request: Request) -> dict[str, Any]:
+Args = tuple[dict[str, Any], bool]
+"""The chat service's keyword arguments, and whether the caller asked for a stream."""
+
+
+def _wants_stream(request: Request, body: GenerateBody | EditBody | RegenerateBody) -> bool:
+    """`"stream": true` in the body, or `Accept: text/event-stream`."""
+    return body.stream or "text/event-stream" in request.headers.get("accept", "").lower()
+
+
+async def _generate_args(request: Request) -> Args:
     body = await read_json(request, GenerateBody)
-    return {
+    request.state.fields = {"text": "contents"}
+    args = {
         "actor": await acting_for(request, body.userId),
         "conversation_id": body.conversationId,
         "text": body.contents,
@@ -31,11 +44,13 @@ async def _generate_args(request: Request) -> dict[str, Any]:
         "config": body.config,
         "files": body.files,
     }
+    return args, _wants_stream(request, body)
 
 
-async def _edit_args(request: Request) -> dict[str, Any]:
+async def _edit_args(request: Request) -> Args:
     body = await read_json(request, EditBody)
-    return {
+    request.state.fields = {"newText": "newContent", "text": "newContent"}
+    args = {
         "actor": await acting_for(request, body.userId),
         "conversation_id": body.conversationId,
         "message_id": body.messageId,
@@ -44,11 +59,12 @@ async def _edit_args(request: Request) -> dict[str, Any]:
         "config": body.config,
         "files": body.files,
     }
+    return args, _wants_stream(request, body)
 
 
-async def _regenerate_args(request: Request) -> dict[str, Any]:
+async def _regenerate_args(request: Request) -> Args:
     body = await read_json(request, RegenerateBody)
-    return {
+    args = {
         "actor": await acting_for(request, body.userId),
         "conversation_id": body.conversationId,
         "message_id": body.messageId,
@@ -56,26 +72,48 @@ async def _regenerate_args(request: Request) -> dict[str, Any]:
         "config": body.config,
         "files": body.files,
     }
+    return args, _wants_stream(request, body)
 
 
-async def generate(request: Request) -> JSONResponse:
-    """Generate a reply (history and files included automatically)."""
-    return ok(**await core_of(request).chat.generate(**await _generate_args(request)))
+async def _answer(
+    args: Args,
+    reply: Callable[..., Awaitable[dict[str, Any]]],
+    events: Callable[..., AsyncIterator[ChatEvent]],
+    streamed: bool | None = None,
+) -> Response:
+    """The one answer of every chat route: the JSON reply, or (asked for, or on a /stream
+    route) the events as server-sent events."""
+    kwargs, wanted = args
+    if streamed or (streamed is None and wanted):
+        return await _sse(events(**kwargs))
+    return ok(**await reply(**kwargs))
 
 
-async def edit_message(request: Request) -> JSONResponse:
-    """Edit a user message and regenerate the reply (later messages archived, not lost)."""
-    return ok(**await core_of(request).chat.edit(**await _edit_args(request)))
+async def generate(request: Request) -> Response:
+    """Generate a reply (history and files included automatically); server-sent events with
+    `"stream": true` or `Accept: text/event-stream`."""
+    chat = core_of(request).chat
+    return await _answer(await _generate_args(request), chat.generate, chat.stream)
 
 
-async def regenerate(request: Request) -> JSONResponse:
-    """Regenerate the last or a given reply (the earlier version is kept)."""
-    return ok(**await core_of(request).chat.regenerate(**await _regenerate_args(request)))
+async def edit_message(request: Request) -> Response:
+    """Edit a user message and regenerate the reply (later messages archived, not lost);
+    streamed like generate."""
+    chat = core_of(request).chat
+    return await _answer(await _edit_args(request), chat.edit, chat.stream_edit)
+
+
+async def regenerate(request: Request) -> Response:
+    """Regenerate the last or a given reply (the earlier version is kept); streamed like
+    generate."""
+    chat = core_of(request).chat
+    return await _answer(await _regenerate_args(request), chat.regenerate, chat.stream_regenerate)
 
 
 async def embeddings(request: Request) -> JSONResponse:
     """Embed one text or a batch."""
     body = await read_json(request, EmbeddingsBody)
+    request.state.fields = {"texts": "contents"}
     texts = [body.contents] if isinstance(body.contents, str) else body.contents
     result = await core_of(request).chat.embed(
         actor=await acting_for(request, body.userId),
@@ -137,27 +175,74 @@ async def _sse(events: AsyncIterator[ChatEvent]) -> EventStream:
     return EventStream(events, await anext(events))
 
 
-async def generate_stream(request: Request) -> EventStream:
+async def generate_stream(request: Request) -> Response:
     """Generate, streamed as server-sent events (started, thought, text, usage, done | error)."""
-    return await _sse(core_of(request).chat.stream(**await _generate_args(request)))
+    chat = core_of(request).chat
+    return await _answer(await _generate_args(request), chat.generate, chat.stream, True)
 
 
-async def edit_message_stream(request: Request) -> EventStream:
+async def edit_message_stream(request: Request) -> Response:
     """Edit a message, the new reply streamed as server-sent events."""
-    return await _sse(core_of(request).chat.stream_edit(**await _edit_args(request)))
+    chat = core_of(request).chat
+    return await _answer(await _edit_args(request), chat.edit, chat.stream_edit, True)
 
 
-async def regenerate_stream(request: Request) -> EventStream:
+async def regenerate_stream(request: Request) -> Response:
     """Regenerate, streamed as server-sent events."""
-    return await _sse(core_of(request).chat.stream_regenerate(**await _regenerate_args(request)))
+    chat = core_of(request).chat
+    args = await _regenerate_args(request)
+    return await _answer(args, chat.regenerate, chat.stream_regenerate, True)
 
 
+R = responses
+AI_ERRORS = (409, 422, 502)
 ROUTES = [
-    Route("/ai/generate", generate, methods=["POST"]),
-    Route("/ai/generate/stream", generate_stream, methods=["POST"]),
-    Route("/ai/edit-message", edit_message, methods=["POST"]),
-    Route("/ai/edit-message/stream", edit_message_stream, methods=["POST"]),
-    Route("/ai/regenerate", regenerate, methods=["POST"]),
-    Route("/ai/regenerate/stream", regenerate_stream, methods=["POST"]),
-    Route("/ai/embeddings", embeddings, methods=["POST"]),
+    Route(
+        "/ai/generate",
+        documented(
+            generate, operation(ok=R.Reply, body=GenerateBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/generate/stream",
+        documented(
+            generate_stream, operation(ok=R.Reply, body=GenerateBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/edit-message",
+        documented(
+            edit_message, operation(ok=R.Reply, body=EditBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/edit-message/stream",
+        documented(
+            edit_message_stream, operation(ok=R.Reply, body=EditBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/regenerate",
+        documented(
+            regenerate, operation(ok=R.Reply, body=RegenerateBody, errors=AI_ERRORS, stream=True)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/regenerate/stream",
+        documented(
+            regenerate_stream,
+            operation(ok=R.Reply, body=RegenerateBody, errors=AI_ERRORS, stream=True),
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/ai/embeddings",
+        documented(embeddings, operation(ok=R.Embeddings, body=EmbeddingsBody, errors=AI_ERRORS)),
+        methods=["POST"],
+    ),
 ]

@@ -7,8 +7,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from apsara_core.errors import ValidationError
+from apsara_core.http import responses
 from apsara_core.http.deps import acting_for, core_of, ok, read_json, require_actor
-from apsara_core.http.schemas import ConversationCreateBody, ConversationUpdateBody
+from apsara_core.http.openapi import operation
+from apsara_core.http.openapi_files import documented
+from apsara_core.http.schemas import (
+    ConversationCreateBody,
+    ConversationListQuery,
+    ConversationUpdateBody,
+    MessagesQuery,
+)
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -57,6 +65,7 @@ async def messages(request: Request) -> JSONResponse:
     """A window of the conversation's messages (newest, or ?before=SEQUENCE)."""
     actor = await require_actor(request)
     before = request.query_params.get("before")
+    request.state.fields = {"beforeSequence": "before"}
     items = await core_of(request).conversations.messages(
         actor=actor,
         conversation_id=request.path_params["conversation_id"],
@@ -88,11 +97,40 @@ async def delete(request: Request) -> JSONResponse:
     return ok(message="Conversation deleted", deleted=result)
 
 
+R = responses
 ROUTES = [
-    Route("/conversations", create, methods=["POST"]),
-    Route("/conversations", list_conversations, methods=["GET"]),
-    Route("/conversations/{conversation_id}", get, methods=["GET"]),
-    Route("/conversations/{conversation_id}/messages", messages, methods=["GET"]),
-    Route("/conversations/{conversation_id}", update, methods=["PUT"]),
-    Route("/conversations/{conversation_id}", delete, methods=["DELETE"]),
+    Route(
+        "/conversations",
+        documented(
+            create, operation(ok=R.ConversationCreated, status=201, body=ConversationCreateBody)
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/conversations",
+        documented(list_conversations, operation(ok=R.Conversations, query=ConversationListQuery)),
+        methods=["GET"],
+    ),
+    Route(
+        "/conversations/{conversation_id}",
+        documented(get, operation(ok=R.OneConversation)),
+        methods=["GET"],
+    ),
+    Route(
+        "/conversations/{conversation_id}/messages",
+        documented(messages, operation(ok=R.Messages, query=MessagesQuery)),
+        methods=["GET"],
+    ),
+    Route(
+        "/conversations/{conversation_id}",
+        documented(
+            update, operation(ok=R.OneConversation, body=ConversationUpdateBody, errors=(409,))
+        ),
+        methods=["PUT"],
+    ),
+    Route(
+        "/conversations/{conversation_id}",
+        documented(delete, operation(ok=R.Deleted)),
+        methods=["DELETE"],
+    ),
 ]

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from apsara_core.http import responses
 from apsara_core.http.deps import (
     bearer_token,
     client_address,
@@ -15,6 +16,8 @@ from apsara_core.http.deps import (
     read_json,
     require_actor,
 )
+from apsara_core.http.openapi import operation
+from apsara_core.http.openapi_files import documented
 from apsara_core.http.schemas import GoogleBody, GuestBody, ResetPasswordBody
 from apsara_core.services.inputs import EmailInput, LoginInput, OtpInput, RegisterInput, ResendInput
 
@@ -110,17 +113,59 @@ async def me(request: Request) -> JSONResponse:
     return ok(user=await core_of(request).users.get(actor=actor, user=actor.user_id))
 
 
+R = responses
 ROUTES = [
-    Route("/users/register", register, methods=["POST"]),
-    Route("/users/verify-email", verify_email, methods=["POST"]),
-    Route("/users/resend-otp", resend_otp, methods=["POST"]),
-    Route("/users/login", login, methods=["POST"]),
-    Route("/users/google-auth", google_auth, methods=["POST"]),
-    Route("/users/guest-login", guest_login, methods=["POST"]),
-    Route("/users/forgot-password", forgot_password, methods=["POST"]),
-    Route("/users/verify-reset-otp", verify_reset_otp, methods=["POST"]),
-    Route("/users/reset-password", reset_password, methods=["POST"]),
-    Route("/users/logout", logout, methods=["POST"]),
-    Route("/users/logout-all", logout_all, methods=["POST"]),
-    Route("/users/me", me, methods=["GET"]),
+    Route(
+        "/users/register",
+        documented(register, operation(ok=R.Message, status=201, body=RegisterInput, public=True)),
+        methods=["POST"],
+    ),
+    Route(
+        "/users/verify-email",
+        documented(verify_email, operation(ok=R.Message, body=OtpInput, public=True)),
+        methods=["POST"],
+    ),
+    Route(
+        "/users/resend-otp",
+        documented(resend_otp, operation(ok=R.Message, body=ResendInput, public=True)),
+        methods=["POST"],
+    ),
+    Route(
+        "/users/login",
+        documented(login, operation(ok=R.Session, body=LoginInput, public=True, errors=(423,))),
+        methods=["POST"],
+    ),
+    Route(
+        "/users/google-auth",
+        documented(
+            google_auth, operation(ok=R.Session, body=GoogleBody, public=True, errors=(423,))
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/users/guest-login",
+        documented(
+            guest_login,
+            operation(ok=R.Session, status=201, body=GuestBody, public=True, errors=(423,)),
+        ),
+        methods=["POST"],
+    ),
+    Route(
+        "/users/forgot-password",
+        documented(forgot_password, operation(ok=R.Message, body=EmailInput, public=True)),
+        methods=["POST"],
+    ),
+    Route(
+        "/users/verify-reset-otp",
+        documented(verify_reset_otp, operation(ok=R.ResetToken, body=OtpInput, public=True)),
+        methods=["POST"],
+    ),
+    Route(
+        "/users/reset-password",
+        documented(reset_password, operation(ok=R.Message, body=ResetPasswordBody, public=True)),
+        methods=["POST"],
+    ),
+    Route("/users/logout", documented(logout, operation(ok=R.Message)), methods=["POST"]),
+    Route("/users/logout-all", documented(logout_all, operation(ok=R.Message)), methods=["POST"]),
+    Route("/users/me", documented(me, operation(ok=R.Me)), methods=["GET"]),
 ]
