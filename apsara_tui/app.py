@@ -9,12 +9,14 @@ the error's one line.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
     from apsara_core.models.views import ConversationView
     from apsara_tui.screens.base import CoreScreen
 
+INFO_TIMEOUT_S = 3.0
+"""How long an information toast stays (warnings and errors keep theirs)."""
+
 
 class ApsaraApp(App[None]):
     """The full-screen operator app over one `Core`."""
@@ -33,7 +38,11 @@ class ApsaraApp(App[None]):
     TITLE = "Apsara"
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     COMMANDS = App.COMMANDS | {ActionsProvider}
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False, key_display="?"),
+    ]
 
     current_user: reactive[dict[str, Any] | None] = reactive(None)
     current_conversation: reactive[ConversationView | None] = reactive(None)
@@ -97,6 +106,10 @@ class ApsaraApp(App[None]):
             await self._core.close()
 
     def watch_current_user(self) -> None:
+        # Another user (or none, after logout): the previous user's conversation is not current.
+        conv, user = self.current_conversation, self.current_user or {}
+        if conv is not None and conv.user_id != str(user.get("_id")):
+            self.current_conversation = None
         self._update_subtitle()
 
     def watch_current_conversation(self) -> None:
@@ -104,9 +117,71 @@ class ApsaraApp(App[None]):
 
     def _update_subtitle(self) -> None:
         db = self._core.target.label if self._core else "connecting…"
-        user = (self.current_user or {}).get("email") or "no user"
-        conv = self.current_conversation.title if self.current_conversation else "no conversation"
-        self.sub_title = f"db {db} · {user} · {conv}"
+        user = (self.current_user or {}).get("email")
+        conv = self.current_conversation.title if self.current_conversation else ""
+        if not user:
+            self.sub_title = f"db {db} · no user"
+        else:
+            self.sub_title = f"{user} · {conv or 'no conversation'} · db {db}"
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A notification; plain information leaves after INFO_TIMEOUT_S (at 80×24 a toast
+        covers the result lines below it, and those say the same)."""
+        if timeout is None and severity == "information":
+            timeout = INFO_TIMEOUT_S
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def action_help(self) -> None:
+        """Show every key of the current screen and the app-wide ones (F1 or ?)."""
+        from apsara_tui.widgets.help import HelpModal, key_rows
+
+        screen = self.screen
+        if isinstance(screen, HelpModal):
+            return
+        title = screen.title or "Home: the 21 actions"
+        self.push_screen(HelpModal(title, *key_rows(screen)))
+
+    # Leaving or quitting while a reply streams asks first (the screen's `replying`).
+    async def action_pop_screen(self) -> None:
+        """Back (escape); a screen with a reply streaming asks first."""
+        if getattr(self.screen, "replying", False):
+            self._ask_to_stop("leave", self.pop_screen)
+            return
+        await super().action_pop_screen()
+
+    async def action_quit(self) -> None:
+        """Quit (ctrl+q); a reply streaming on any screen asks first."""
+        if any(getattr(s, "replying", False) for s in self.screen_stack):
+            self._ask_to_stop("quit", self.exit)
+            return
+        await super().action_quit()
+
+    def _ask_to_stop(self, verb: str, then: Callable[[], Any]) -> None:
+        from apsara_tui.widgets.confirm import ConfirmModal
+
+        screens = [s for s in self.screen_stack if getattr(s, "replying", False)]
+
+        async def stop_then() -> None:
+            for screen in screens:
+                await cast(Any, screen).stop_reply()
+            then()
+
+        body = (
+            f"A reply is still streaming. Stop it and {verb}? What has arrived is kept, "
+            "marked interrupted."
+        )
+        self.push_screen(
+            ConfirmModal(f"Stop the reply and {verb}?", body, confirm=f"Stop and {verb}"),
+            lambda yes: self.run_worker(stop_then(), group="leave") if yes else None,
+        )
 
     def open_action(self, number: int) -> None:
         """Open management action `number`, or say why it is unavailable: not built, the
@@ -132,7 +207,9 @@ class ApsaraApp(App[None]):
         if (why := screen_class.unmet(self)) is not None:
             self.notify(why, title=f"{action.number}. {action.title}", severity="warning")
             return
-        self.push_screen(screen_class())
+        screen = screen_class()
+        screen.title = f"{action.number}. {action.title}"  # the header names the action
+        self.push_screen(screen)
 
     @staticmethod
     def _screen_class(action: Action) -> type[CoreScreen]:

@@ -5,6 +5,8 @@
   search box), Enter opens or acts on the highlighted row.
 - `escape` goes back (declared once, on CoreScreen); `ctrl+s` saves or submits a form;
   `r` refreshes; `ctrl+t` shows or hides the model panel (chat, regenerate).
+- `ctrl+c` stops a streaming reply (chat, edit, regenerate; the partial reply is kept, marked
+  interrupted); `ctrl+j` adds a line in the message box (works in every terminal).
 - F-keys switch tabs, and only that: F2 Register … F6 Reset on action 15.
 """
 
@@ -26,3 +28,7 @@ SEARCH_DEBOUNCE_S = 0.2
 
 PANEL_BINDING = Binding("ctrl+t", "toggle_panel", "Panel")
 """Show or hide the model panel (more room for the history at 80 columns)."""
+
+STOP_BINDING = Binding("ctrl+c", "stop", "Stop reply", priority=True)
+"""Stop the streaming reply; the core keeps what arrived, marked interrupted. Without a reply
+streaming the key falls through (copy in a text box)."""

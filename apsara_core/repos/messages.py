@@ -94,6 +94,14 @@ async def from_sequence(
     return sorted(found, key=lambda m: m["messageSequence"])
 
 
+async def count_after(
+    db: AsyncDatabase, conversation_id: str, sequence: int, *, session: Session = None
+) -> int:
+    """How many live messages have messageSequence > sequence."""
+    query = {"conversationId": conversation_id, "messageSequence": {"$gt": sequence}}
+    return await db.messages.count_documents(query, session=session)
+
+
 async def delete_from(
     db: AsyncDatabase, conversation_id: str, sequence: int, *, session: Session
 ) -> int:

@@ -264,6 +264,7 @@ class ChatService:
         if file_parts is not None:
             file_parts = await self._files.attach(conv["userId"], file_parts)
         message = await chat_edit.editable(self._db, conv, message_id)
+        chat_edit.check_changed(message, text, file_parts)
         reservation = await self._reserve(actor, model)
         try:
             prompt, branch = await chat_edit.apply_edit(

@@ -50,6 +50,23 @@ async def editable(db: AsyncDatabase, conv: dict[str, Any], message_id: Any) -> 
     return msg
 
 
+def check_changed(message: dict[str, Any], text: str, files: list[dict[str, str]] | None) -> None:
+    """Refuse an edit that changes nothing: the same text (ignoring surrounding blanks) and no
+    new files. Saving it would archive every later message for no reason.
+
+    Raises:
+        ValidationError: newText equals the message's current text and no files are given.
+    """
+    current = (message.get("content") or {}).get("text") or ""
+    if files is None and text.strip() == current.strip():
+        raise ValidationError(
+            "newText is the same as the message's current text: nothing to edit "
+            "(saving it would only archive the later messages)",
+            field="newText",
+            suggestions=["Change the text first", "To get a new reply, regenerate it instead"],
+        )
+
+
 async def apply_edit(
     db: AsyncDatabase,
     conv: dict[str, Any],

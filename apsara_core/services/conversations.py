@@ -328,6 +328,20 @@ class ConversationService:
             upper = min(upper, before_sequence)
         return await msg_repo.window(self._db, conv["conversationId"], upper, limit)
 
+    async def later_count(self, *, actor: Principal, conversation_id: Any, message_id: Any) -> int:
+        """How many messages follow `message_id`: what an edit of it (or a regeneration of it)
+        would archive, so a front end can say so before it asks.
+
+        Raises:
+            NotFoundError: no such message in the actor's conversation.
+        """
+        conv = await load_owned(self._db, actor, conversation_id)
+        mid = check_id(message_id, "messageId")
+        msg = await msg_repo.find(self._db, conv["conversationId"], mid)
+        if msg is None:
+            raise NotFoundError(f"No message {mid!r} in this conversation", field="messageId")
+        return await msg_repo.count_after(self._db, conv["conversationId"], msg["messageSequence"])
+
     async def export(self, *, actor: Principal, conversation_id: Any, fmt: Any = "json") -> str:
         """The whole conversation as JSON or Markdown text."""
         if fmt not in EXPORT_FORMATS:

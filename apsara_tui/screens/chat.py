@@ -8,17 +8,24 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
-from apsara_tui.keys import PANEL_BINDING
+from apsara_tui.keys import PANEL_BINDING, STOP_BINDING
 from apsara_tui.screens.chat_base import ChatBaseScreen
+from apsara_tui.screens.chat_tools import TOOL_BINDINGS, ConversationTools
 from apsara_tui.widgets.chat_input import ChatInput
-from apsara_tui.widgets.chat_log import ChatLog
+from apsara_tui.widgets.chat_log import ChatLog, MessageView
 from apsara_tui.widgets.model_panel import ModelPanel
 
 
-class ChatScreen(ChatBaseScreen):
+class ChatScreen(ConversationTools):
     """The chat: history, the reply streaming in live, the model panel and the quota left."""
 
-    BINDINGS = [PANEL_BINDING]
+    BINDINGS = [
+        STOP_BINDING,
+        PANEL_BINDING,
+        Binding("ctrl+o", "log('toggle_thoughts')", "Thoughts"),
+        Binding("ctrl+y", "log('copy')", "Copy reply", priority=True),
+        *TOOL_BINDINGS,
+    ]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -37,6 +44,10 @@ class ChatScreen(ChatBaseScreen):
         await self.load_window(self.query_one(ChatLog))
         await self.refresh_quota(self.query_one(ModelPanel))
 
+    def action_log(self, action: str) -> None:
+        """Run a chat-log action (thoughts, copy) from anywhere on the screen."""
+        getattr(self.query_one(ChatLog), f"action_{action}")()
+
     @on(ChatLog.OlderWanted)
     def _older(self, event: ChatLog.OlderWanted) -> None:
         self.run_worker(self.load_older(event), group="older", exclusive=True)
@@ -52,7 +63,12 @@ class ChatScreen(ChatBaseScreen):
 
     @work(exclusive=True, group="send")
     async def send(self, text: str, model: str, config: dict) -> None:
-        """Store and show the user's message, then stream the reply into the log."""
+        """Store and show the user's message, then stream the reply into the log.
+
+        The box stays writable while the reply streams (only sending waits). A message the
+        core refused before storing it (quota, bad input) is marked "not sent" and its text
+        goes back into the box.
+        """
         chat_input, log = self.query_one(ChatInput), self.query_one(ChatLog)
         chat_input.set_locked()
         try:
@@ -66,14 +82,46 @@ class ChatScreen(ChatBaseScreen):
                     config=config,
                 )
             )
-            if (done := await self.stream_reply(log, events)) and done.get("messageSequence"):
+            done = await self.stream_reply(log, events)
+            if done and done.get("messageSequence"):
                 mine.set_sequence(done["messageSequence"] - 1)
+            elif not self.reply_started:
+                mine.mark_not_sent()
+                chat_input.restore(text)
+            else:
+                await self.number_stored(mine)
         finally:
             if chat_input.is_attached:
                 chat_input.set_locked(False)
                 chat_input.focus()
         if self.is_attached:
             await self.refresh_quota(self.query_one(ModelPanel))
+
+    async def number_stored(self, mine: MessageView) -> None:
+        """After a failed reply, show the sequence the core stored the user's message under."""
+        recent = await self.call_as(
+            lambda me: self.core.conversations.messages(
+                actor=me, conversation_id=self.conversation_id, limit=2
+            ),
+            for_user=True,
+        )
+        for message in recent or []:
+            if message.get("role") == "user" and message["content"].get("text") == mine.text:
+                mine.set_sequence(message["messageSequence"])
+
+    async def after_stop(self) -> None:
+        """Show what the core kept of the stopped reply (numbered, marked interrupted)."""
+        await self.load_window(self.query_one(ChatLog))
+        views = self.query_one(ChatLog).views
+        kept = bool(views) and views[-1].message.get("role") == "model"
+        self.notify(
+            "Stopped: the partial reply is kept, marked interrupted."
+            if kept
+            else "Stopped before any reply text arrived: nothing was kept, the quota unit is "
+            "refunded.",
+            title="Stopped",
+        )
+        await self.refresh_quota(self.query_one(ModelPanel))
 
 
 class MessagesScreen(ChatBaseScreen):

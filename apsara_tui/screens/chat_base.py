@@ -3,9 +3,14 @@ streamed reply and the quota. They need a current user and their current convers
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from typing import Any, ClassVar
+
+from textual.actions import SkipAction
+from textual.worker import Worker, get_current_worker
 
 from apsara_core.models import Principal
 from apsara_core.models.views import ConversationView
@@ -24,6 +29,38 @@ class ChatBaseScreen(CoreScreen):
     """A CoreScreen over the current conversation that can stream a reply."""
 
     NEEDS: ClassVar[tuple[Need, ...]] = ("user", "conversation")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reply_worker: Worker[Any] | None = None
+        self.reply_started = False
+        """Whether the last stream passed the core's checks ("started": the prompt is stored)."""
+
+    @property
+    def replying(self) -> bool:
+        """True while a reply streams into this screen."""
+        return self.reply_worker is not None and not self.reply_worker.is_finished
+
+    def action_stop(self) -> None:
+        """Stop the streaming reply (ctrl+c); the core keeps the partial reply, interrupted."""
+        if not self.replying:
+            raise SkipAction()
+        self.run_worker(self.stop_reply(), group="stop", exclusive=True)
+
+    async def stop_reply(self) -> None:
+        """Cancel the reply and wait until the core has settled it, then `after_stop`."""
+        worker = self.reply_worker
+        if worker is None or worker.is_finished:
+            return
+        worker.cancel()
+        with suppress(Exception):
+            await worker.wait()
+        if self.is_attached:
+            await self.after_stop()
+
+    async def after_stop(self) -> None:
+        """What a screen shows once a stopped reply is settled (the chat reloads its window)."""
+        self.notify("Stopped: what had arrived is kept, marked interrupted.", title="Stopped")
 
     async def speaker(self) -> Principal:
         """Who acts in the chosen user's conversations (the core's actor rule)."""
@@ -87,19 +124,28 @@ class ChatBaseScreen(CoreScreen):
         """
         view: MessageView = await log.add({"role": "model", "content": {}}, streaming=True)
         started, first, done = time.perf_counter(), None, None
+        self.reply_worker, self.reply_started = get_current_worker(), False
         try:
             async for event in events:
+                if event.kind == "started":
+                    self.reply_started = True
                 if event.kind in ("thought", "text") and first is None:
                     first = (time.perf_counter() - started) * 1000
                 if event.kind == "thought":
                     view.append_thought(event.text)
                 elif event.kind == "text":
-                    view.append_text(event.text)
+                    await view.append_text(event.text)
                 elif event.kind == "done":
                     done = event.data
+        except asyncio.CancelledError:  # stopped (ctrl+c) or left: the core keeps what arrived
+            await asyncio.shield(view.end_stream())
+            view.finish({"status": "interrupted", "error": {"code": "CANCELLED"}})
+            raise
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+            await view.end_stream()
             view.finish({"status": "error"}, error=self.report(exc).line())
             return None
+        await view.end_stream()
         total = (time.perf_counter() - started) * 1000
         view.finish(
             usage_metadata(done or {}, first, total), sequence=(done or {}).get("messageSequence")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, Label, OptionList, TextArea
+from textual.widgets import Footer, Header, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from apsara_tui.keys import PANEL_BINDING
@@ -17,6 +17,8 @@ from apsara_tui.screens.chat_base import ChatBaseScreen
 from apsara_tui.widgets.chat_log import WINDOW, ChatLog
 from apsara_tui.widgets.confirm import ConfirmModal
 from apsara_tui.widgets.model_panel import DEFAULT_MODEL, ModelPanel
+
+EDIT_HINT = "Enter on a message (left) puts it here · edit · ctrl+s saves and regenerates"
 
 
 def message_option(message: dict[str, Any]) -> Option:
@@ -77,6 +79,15 @@ class _PickMessageScreen(ChatBaseScreen):
         if mine:
             options.highlighted = 0
 
+    async def later(self, message: dict[str, Any]) -> int | None:
+        """How many messages follow `message` (what editing or regenerating it archives)."""
+        return await self.call_as(
+            lambda me: self.core.conversations.later_count(
+                actor=me, conversation_id=self.conversation_id, message_id=message["messageId"]
+            ),
+            for_user=True,
+        )
+
     def chosen(self) -> dict[str, Any] | None:
         """The highlighted message."""
         options = self.query_one("#pick", OptionList)
@@ -101,11 +112,12 @@ class EditMessageScreen(_PickMessageScreen):
         yield Header()
         with Horizontal(id="edit-main"):
             with Vertical(id="edit-left"):
-                yield Label("Your messages")
+                yield Label("Your messages: ↑↓ pick · Enter edits it")
                 yield OptionList(id="pick")
-                yield Label("Archived branches (Enter restores)")
-                yield OptionList(id="branches")
+                yield Label("Archived branches: Enter or ctrl+r restores")
+                yield OptionList(id="branches", disabled=True)
             with Vertical(id="edit-right"):
+                yield Static(EDIT_HINT, id="edit-hint")
                 yield TextArea(id="edit-text", soft_wrap=True)
                 yield ChatLog(id="edit-log")
         yield Footer()
@@ -127,6 +139,10 @@ class EditMessageScreen(_PickMessageScreen):
         options = self.query_one("#branches", OptionList)
         options.clear_options()
         options.add_options([branch_option(b) for b in reversed(branches)])
+        options.disabled = not branches  # an empty list takes no focus (Tab skips it)
+        if branches:  # the first row counts: restore acts on it (previewed once focused)
+            with options.prevent(OptionList.OptionHighlighted):
+                options.highlighted = 0
 
     @on(OptionList.OptionHighlighted, "#pick")
     def _show_message(self) -> None:
@@ -139,9 +155,17 @@ class EditMessageScreen(_PickMessageScreen):
     def _edit_message(self) -> None:
         self.query_one("#edit-text", TextArea).focus()
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        options = self.query_one("#branches", OptionList)
+        if event.widget is options and options.option_count:
+            self._preview(str(options.get_option_at_index(options.highlighted or 0).id))
+
     @on(OptionList.OptionHighlighted, "#branches")
     def _preview_branch(self, event: OptionList.OptionHighlighted) -> None:
-        branch = self.branches.get(str(event.option.id)) or {}
+        self._preview(str(event.option.id))
+
+    def _preview(self, branch_id: str) -> None:
+        branch = self.branches.get(branch_id) or {}
         self.run_worker(
             self.query_one(ChatLog).show_window(branch.get("messages") or []),
             group="preview",
@@ -153,14 +177,35 @@ class EditMessageScreen(_PickMessageScreen):
         self.action_restore()
 
     def action_save(self) -> None:
-        """Save the edited text and stream the new reply."""
+        """Ask (naming what gets archived), then save the edited text and stream the new reply."""
         message, text = self.chosen(), self.query_one("#edit-text", TextArea).text
         if message is None:
             self.notify("Pick one of your messages first.", severity="warning")
         elif not text.strip():
             self.notify("The message text cannot be empty.", severity="warning")
         else:
+            self.confirm_save(message, text)
+
+    @work(exclusive=True, group="ask")
+    async def confirm_save(self, message: dict[str, Any], text: str) -> None:
+        """Name how many later messages the edit archives and ask; an unchanged text goes
+        straight to the core, which refuses it with its reason."""
+        unchanged = text.strip() == ((message.get("content") or {}).get("text") or "").strip()
+        later = 0 if unchanged else await self.later(message)
+        if later is None:
+            return
+        if not later:
             self.save(message, text)
+            return
+        seq = message.get("messageSequence")
+        body = (
+            f"The {later} message{'s' if later != 1 else ''} after #{seq} will be archived as a "
+            "branch (restorable here with ctrl+r), and a new reply is generated."
+        )
+        self.app.push_screen(
+            ConfirmModal(f"Save the edit of #{seq}?", body, confirm="Save", danger=False),
+            lambda yes: self.save(message, text) if yes else None,
+        )
 
     @work(exclusive=True, group="save")
     async def save(self, message: dict[str, Any], text: str) -> None:
@@ -187,10 +232,10 @@ class EditMessageScreen(_PickMessageScreen):
     def action_restore(self) -> None:
         """Ask, then bring the highlighted branch back."""
         options = self.query_one("#branches", OptionList)
-        if options.highlighted is None or not options.option_count:
+        if not options.option_count:
             self.notify("There is no archived branch to restore.", severity="warning")
             return
-        branch = self.branches[str(options.get_option_at_index(options.highlighted).id)]
+        branch = self.branches[str(options.get_option_at_index(options.highlighted or 0).id)]
         body = (
             f"The branch's {len(branch.get('messages') or [])} messages come back from "
             f"#{branch.get('anchorSequence')} on; the messages they replace are archived as a new branch."
@@ -239,7 +284,28 @@ class RegenerateScreen(_PickMessageScreen):
     @on(OptionList.OptionSelected, "#pick")
     def _selected(self) -> None:
         if (message := self.chosen()) is not None:
+            self.confirm_regenerate(message)
+
+    @work(exclusive=True, group="ask")
+    async def confirm_regenerate(self, message: dict[str, Any]) -> None:
+        """Regenerate a reply at once when it is the last; otherwise name how many later
+        messages are archived with it, and ask first."""
+        later = await self.later(message)
+        if later is None:
+            return
+        if not later:
             self._start(message["messageId"])
+            return
+        seq = message.get("messageSequence")
+        body = (
+            f"Reply #{seq} and the {later} message{'s' if later != 1 else ''} after it will be "
+            "archived as an earlier version (restorable in action 6), and a new reply follows "
+            f"#{seq}'s question."
+        )
+        self.app.push_screen(
+            ConfirmModal(f"Regenerate #{seq}?", body, confirm="Regenerate", danger=False),
+            lambda yes: self._start(message["messageId"]) if yes else None,
+        )
 
     def action_regenerate_last(self) -> None:
         """Regenerate the conversation's last reply."""

@@ -17,6 +17,12 @@ from apsara_tui.actions import ACTIONS, BY_NUMBER
 
 NUMBER_DELAY_S = 0.6
 LATE_S = 0.1
+HINT = "Type a number, or ↑↓ and Enter. ctrl+p searches · F1 or ? help."
+
+
+def _starts_longer(typed: str) -> bool:
+    """Whether some action's number is `typed` followed by more digits (1 → 10–19)."""
+    return any(str(a.number).startswith(typed) and str(a.number) != typed for a in ACTIONS)
 
 
 def _prompt(number: int) -> Text:
@@ -50,7 +56,7 @@ class HomeScreen(Screen[None]):
             ],
             id="menu",
         )
-        yield Static("Type a number, or ↑↓ and Enter. ctrl+p searches.", id="detail")
+        yield Static(HINT, id="detail")
         yield Footer()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -64,9 +70,18 @@ class HomeScreen(Screen[None]):
         if event.character and event.character.isdigit():
             event.stop()
             self._typed += event.character
-            if len(self._typed) >= 2 or int(self._typed) > 2:
+            if len(self._typed) >= 2 or not _starts_longer(self._typed):
                 self._flush()
-            else:  # "1" or "2" may be the start of 10–21
+            else:  # "1" or "2" may be the start of 10–21: say so while waiting
+                longer = [
+                    a.number
+                    for a in ACTIONS
+                    if str(a.number).startswith(self._typed) and str(a.number) != self._typed
+                ]
+                self.query_one("#detail", Static).update(
+                    f"Typed {self._typed}… a second digit opens {longer[0]}–{longer[-1]}; "
+                    f"otherwise {self._typed} opens in a moment."
+                )
                 self._typed_at, self._rechecked = time.monotonic(), False
                 self.set_timer(NUMBER_DELAY_S, self._expire)
 
@@ -82,6 +97,7 @@ class HomeScreen(Screen[None]):
 
     def _flush(self) -> None:
         typed, self._typed = self._typed, ""
+        self.query_one("#detail", Static).update(HINT)
         if typed:
             self._open(int(typed))
 

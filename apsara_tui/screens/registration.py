@@ -42,11 +42,11 @@ class RegistrationScreen(CoreScreen):
     """Tabs for each way in; F2–F6 switch tabs, Enter submits the form you are in."""
 
     BINDINGS = [
-        Binding("f2", "tab('register')", "Register"),
-        Binding("f3", "tab('login')", "Login"),
-        Binding("f4", "tab('google')", "Google"),
-        Binding("f5", "tab('guest')", "Guest"),
-        Binding("f6", "tab('forgot')", "Reset"),
+        Binding("f2", "tab('register')", "Register", priority=True),
+        Binding("f3", "tab('login')", "Login", priority=True),
+        Binding("f4", "tab('google')", "Google", priority=True),
+        Binding("f5", "tab('guest')", "Guest", priority=True),
+        Binding("f6", "tab('forgot')", "Reset", priority=True),
     ]
 
     def __init__(self) -> None:
@@ -63,6 +63,9 @@ class RegistrationScreen(CoreScreen):
             yield from guest_pane()
             yield from forgot_pane()
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_tab("register")  # the first field takes the focus: nothing typed is lost
 
     def action_tab(self, tab: str) -> None:
         """Show tab `tab` and focus its first field."""
@@ -82,6 +85,8 @@ class RegistrationScreen(CoreScreen):
         line = self.query_one(f"#{target}", Static)
         line.update(text)
         line.set_class(bool(text), "-shown")
+        if text:  # shown where it is seen, even at 80×24
+            self.call_after_refresh(line.scroll_visible, top=True, animate=False)
 
     # -- dispatch ---------------------------------------------------------------------------
     def on_form_submitted(self, event: Form.Submitted) -> None:
@@ -194,26 +199,43 @@ class RegistrationScreen(CoreScreen):
 
     # -- sign-ins ---------------------------------------------------------------------------
     async def _sign_in(self, form: Form, start: Callable[[], Awaitable[Session]]) -> Session | None:
-        """Refuse a second sign-in unless the operator confirms "switch"; then sign in and store it."""
+        """Sign in and store the session. With another session stored, the credentials are
+        checked first; only then does the operator confirm "switch" (declined: the new
+        session is revoked at once and the stored one stays)."""
         found = await self.core.sessions.replaced_by_sign_in()
-        if found is not None:
-            who = found.email or found.user_id
-            switch = await self.app.push_screen_wait(
-                ConfirmModal(
-                    f"{who} is already logged in",
-                    f"A valid session for {who} is stored on this machine. "
-                    f"Switch? Their session token will be revoked and the new sign-in stored instead.",
-                    confirm="Switch",
-                    danger=False,
-                )
-            )
-            if not switch:
-                self.notify(f"Still logged in as {who}; nothing changed.", title="Login")
-                return None
-        session = await self.call(form.guard(self.core.sessions.sign_in(start, switch=True)))
+        if found is None:
+            session = await self.call(form.guard(self.core.sessions.sign_in(start, switch=True)))
+        else:
+            session = await self._switch_to(form, start, found.email or found.user_id)
         if session is not None:
             adopt_session(self.apsara, session)
         return session
+
+    async def _switch_to(
+        self, form: Form, start: Callable[[], Awaitable[Session]], who: str
+    ) -> Session | None:
+        fresh = await self.call(form.guard(start()))
+        if fresh is None:  # wrong password etc.: said under the form; nothing asked
+            return None
+        switch = await self.app.push_screen_wait(
+            ConfirmModal(
+                f"{who} is already logged in",
+                f"The sign-in as {fresh.user.get('email')} is checked. A valid session for "
+                f"{who} is stored on this machine. Switch? Their session token will be revoked "
+                "and the new sign-in stored instead.",
+                confirm="Switch",
+                danger=False,
+            )
+        )
+        if not switch:
+            await self.call(self.core.auth.logout(token=fresh.token))
+            self.notify(f"Still logged in as {who}; nothing changed.", title="Login")
+            return None
+
+        async def checked() -> Session:
+            return fresh
+
+        return await self.call(self.core.sessions.sign_in(checked, switch=True))
 
     def _signed_in(self, target: str, session: Session) -> None:
         user = session.user

@@ -70,9 +70,9 @@ class DatabaseStatsScreen(StatsBase):
             yield Sparkline([0], id="messages")
             yield Static("", id="tokens-caption", classes="caption")
             yield Sparkline([0], id="tokens")
-            yield self.table("models", "model", "messages", "tokens", "refused", "failed", "")
+            yield self.table("models", "model", "replies", "tokens", "refused", "failed", "")
             yield self.table("users", "users by", "value", "count")
-            yield self.table("top", "most active", "messages", "tokens", "refused")
+            yield self.table("top", "most active", "replies", "tokens", "refused")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -93,14 +93,15 @@ class DatabaseStatsScreen(StatsBase):
         users, totals, days = data["users"], data["totals"], data["usagePerDay"]
         regs = sum(r["count"] for r in data["registrationsPerDay"])
         self.query_one("#summary", Static).update(
-            f"[b]{users['total']}[/] users ({regs} new) · [b]{totals['messages']}[/] messages · "
+            f"[b]{users['total']}[/] users ({regs} new) · [b]{totals['storedMessages']}[/] "
+            f"messages stored · [b]{totals['messages']}[/] model replies · "
             f"{totals['tokens']} tokens · {data['rateLimitRefusals']} refusals · "
             f"{data['errors']['failedCalls']} failed · last {data['period']['days']} days"
         )
         self.spark(
             "messages",
             [d["messages"] for d in days],
-            f"messages per day {data['period']['from']} → {data['period']['to']}",
+            f"model replies per day {data['period']['from']} → {data['period']['to']}",
         )
         self.spark("tokens", [d["tokens"] for d in days], "tokens per day")
         top = max((m["messages"] for m in data["models"]), default=0)
@@ -177,7 +178,7 @@ class UserStatsScreen(StatsBase):
             yield Static("", id="messages-caption", classes="caption")
             yield Sparkline([0], id="messages")
             yield self.table("quota", "quota today", "used", "limit", "")
-            yield self.table("models", "model", "messages", "tokens")
+            yield self.table("models", "model", "replies", "tokens")
             yield self.table("convs", "most active conversation", "messages", "tokens")
         yield Footer()
 

@@ -1,4 +1,5 @@
-"""The message box: Enter sends, Shift+Enter (or ctrl+j) adds a line; locked while a reply streams."""
+"""The message box: Enter sends, ctrl+j adds a line (Shift+Enter too, where the terminal tells
+it apart). While a reply streams the box stays writable; only sending waits."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class ChatInput(TextArea):
     # Shown in the Footer; `_on_key` handles these keys first (TextArea would insert a newline).
     BINDINGS = [
         Binding("enter", "submit", "Send", key_display="⏎"),
-        Binding("shift+enter", "newline", "New line", key_display="⇧⏎"),
+        Binding("ctrl+j", "newline", "New line", key_display="ctrl+j"),
     ]
 
     @dataclass
@@ -36,7 +37,7 @@ class ChatInput(TextArea):
     def __init__(
         self,
         *,
-        placeholder: str = "Message  (Enter sends · Shift+Enter new line)",
+        placeholder: str = "Message  (Enter sends · ctrl+j new line)",
         id: str | None = None,
     ) -> None:
         super().__init__(
@@ -49,10 +50,17 @@ class ChatInput(TextArea):
         self.locked = False
 
     def set_locked(self, locked: bool = True) -> None:
-        """Lock (while a reply streams) or unlock the input."""
+        """Hold sending (while a reply streams) or release it; typing goes on either way."""
         self.locked = locked
-        self.read_only = locked
         self.set_class(locked, "-locked")
+        self.border_subtitle = (
+            "reply streaming: type on · Enter waits · ctrl+c stops" if locked else ""
+        )
+
+    def restore(self, text: str) -> None:
+        """Put a message that was not sent back, before anything typed since."""
+        self.text = f"{text}\n{self.text}" if self.text.strip() else text
+        self.move_cursor(self.document.end)
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -71,13 +79,17 @@ class ChatInput(TextArea):
         self._submit()
 
     def action_newline(self) -> None:
-        """Insert a line break (Shift+Enter)."""
+        """Insert a line break (ctrl+j)."""
         if not self.read_only:
             self.insert("\n")
 
     def _submit(self) -> None:
         if self.locked:
-            self.notify("A reply is streaming; wait for it to finish.", severity="warning")
+            self.notify(
+                "A reply is streaming: your text stays here; press Enter again once it ends "
+                "(ctrl+c stops it).",
+                severity="warning",
+            )
             return
         text = self.text
         if not text.strip():

@@ -8,22 +8,29 @@ The log is anchored: it follows a growing reply only while the reader is at the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from rich.markdown import Markdown
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Collapsible, Static
+from textual.widgets import Markdown as MarkdownWidget
+from textual.widgets._markdown import MarkdownStream
 
 WINDOW = 50
 """Messages mounted when a conversation opens, and fetched per older page."""
 FIRST_PAINT = 10
 """Messages mounted before the first paint (more than a 40-row log shows); the rest follow at once."""
 FLUSH_S = 0.04
-"""A streaming reply repaints at most this often (chunks are batched in between)."""
+"""Thoughts and plain bodies repaint at most this often while streaming (chunks are batched)."""
+STREAM_FLUSH_S = 0.15
+"""The streaming reply's Markdown body takes the text gathered since its last write this often:
+each write re-lays out the screen, so its cost is paid ~7 times a second, not per chunk."""
 
 
 def _num(value: Any) -> int | None:
@@ -52,6 +59,44 @@ def usage_line(metadata: dict[str, Any] | None) -> str:
     return f"{model} · {line}" if model and line else line or model
 
 
+NORMAL_FINISH = (None, "", "STOP", "FINISH_REASON_UNSPECIFIED")
+FINISH_WORDS = {
+    "MAX_TOKENS": "cut off: the max tokens limit was reached (raise max tokens in the panel)",
+    "SAFETY": "stopped for safety",
+    "RECITATION": "stopped: recitation",
+    "BLOCKLIST": "stopped: blocked terms",
+    "PROHIBITED_CONTENT": "stopped: prohibited content",
+    "SPII": "stopped: sensitive personal information",
+    "MALFORMED_FUNCTION_CALL": "stopped: malformed function call",
+}
+
+
+def ended_line(metadata: dict[str, Any] | None) -> str:
+    """Why a reply ended when it is not a normal stop ("" for a normal one): interrupted
+    (stopped by you, or cut with the error), max tokens, safety."""
+    meta = metadata or {}
+    if meta.get("status") == "interrupted":
+        error = meta.get("error") or {}
+        if error.get("code") == "CANCELLED":
+            return "⚠ interrupted: stopped before the end (the partial reply is kept)"
+        why = error.get("message")
+        return f"⚠ interrupted{': ' + why if why else ''} (the partial reply is kept)"
+    reason = meta.get("finishReason")
+    if reason in NORMAL_FINISH:
+        return ""
+    return f"⚠ {FINISH_WORDS.get(reason, f'ended: {str(reason).lower()}')}"
+
+
+def usage_text(metadata: dict[str, Any] | None) -> Text:
+    """The usage line, led by why the reply ended when that was not a normal stop."""
+    text = Text()
+    if ended := ended_line(metadata):
+        text.append(ended, style="bold yellow")
+        text.append("\n")
+    text.append(usage_line(metadata))
+    return text
+
+
 def usage_metadata(done: dict[str, Any], first_ms: float | None, total_ms: float) -> dict[str, Any]:
     """Stored-metadata shape from a `done` response; the core's timing wins over ours."""
     usage, model_meta = done.get("usageMetadata") or {}, done.get("modelMetadata") or {}
@@ -66,6 +111,7 @@ def usage_metadata(done: dict[str, Any], first_ms: float | None, total_ms: float
         "provider": {"model": model_meta.get("model"), "name": model_meta.get("provider")}
         if model_meta.get("model")
         else {},
+        "finishReason": model_meta.get("finishReason"),
     }
 
 
@@ -81,6 +127,10 @@ class MessageView(Vertical):
         self.streaming = streaming
         self._pending = False
         self._gone = False
+        self._stream: MarkdownStream | None = None
+        self._unsent = ""
+        """While a model reply streams: its body is a Markdown widget parsed incrementally
+        (only the last block is re-parsed; fragments are batched while it renders)."""
 
     @property
     def alive(self) -> bool:
@@ -102,6 +152,18 @@ class MessageView(Vertical):
         if self.alive:
             self.query_one(".role", Static).update(self._label())
 
+    def role_name(self) -> str:
+        """`reply #4`, `your message #3`."""
+        seq = f" #{self.sequence}" if self.sequence is not None else ""
+        return ("reply" if self.message.get("role") == "model" else "your message") + seq
+
+    def mark_not_sent(self) -> None:
+        """Show that this message was refused before it was stored."""
+        self.message["notSent"] = True
+        self.add_class("-not-sent")
+        if self.alive:
+            self.query_one(".role", Static).update(self._label())
+
     def compose(self) -> ComposeResult:
         yield Static(self._label(), classes="role")
         if self.thoughts or self.streaming:
@@ -110,10 +172,13 @@ class MessageView(Vertical):
             ) as box:
                 box.display = bool(self.thoughts)
                 yield Static(self.thoughts, classes="thoughts-text", markup=False)
-        yield Static(self._body(), classes="body")
-        line = usage_line(self.message.get("metadata"))
+        if self.streaming and self.message.get("role") == "model":
+            yield MarkdownWidget("", classes="body -streaming")
+        else:
+            yield Static(self._body(), classes="body")
+        line = usage_text(self.message.get("metadata"))
         usage = Static(line, classes="usage", markup=False)
-        usage.display = bool(line)
+        usage.display = bool(line.plain)
         yield usage
 
     def _label(self) -> Text:
@@ -121,8 +186,13 @@ class MessageView(Vertical):
         who = {"user": "you", "model": "model", "tool": "tool"}.get(role, role)
         seq = f" #{self.sequence}" if self.sequence is not None else ""
         label = Text(f"{who}{seq}", style="bold")
+        when = self.message.get("createdAt")
+        if hasattr(when, "strftime"):
+            label.append(f" · {when:%Y-%m-%d %H:%M} UTC", style="dim")
         if self.message.get("isEdited"):
             label.append(" (edited)", style="dim")
+        if self.message.get("notSent"):
+            label.append(" · not sent (the text is back in the box)", style="bold red")
         if self.streaming:
             label.append(" · streaming…", style="dim italic")
         return label
@@ -138,12 +208,41 @@ class MessageView(Vertical):
         self.thoughts += chunk
         self._schedule()
 
-    def append_text(self, chunk: str) -> None:
-        """Add a text chunk; the first one folds the thoughts away."""
+    async def append_text(self, chunk: str) -> None:
+        """Add a text chunk; the first one folds the thoughts away. The streaming body takes
+        it incrementally (MarkdownStream batches what arrives while it renders)."""
         if not self.text and self.thoughts and self.alive:
             self.query_one(Collapsible).collapsed = True
         self.text += chunk
-        self._schedule()
+        if not self.alive:
+            return
+        if self._stream is None:
+            body = self.query(".body.-streaming")
+            if not body:
+                self._schedule()
+                return
+            self._stream = MarkdownWidget.get_stream(body.first(MarkdownWidget))
+        if not self._unsent:
+            self.set_timer(STREAM_FLUSH_S, self._write_unsent)
+        self._unsent += chunk
+
+    async def _write_unsent(self) -> None:
+        unsent, self._unsent = self._unsent, ""
+        if unsent and self._stream is not None and self.alive:
+            await self._stream.write(unsent)
+
+    async def end_stream(self) -> None:
+        """Write what is left, stop the incremental body, and put the final text in a plain
+        body (finished replies are light Statics, like the history)."""
+        await self._write_unsent()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.stop()
+        if not self.alive:
+            return
+        for body in self.query(".body.-streaming"):  # one Static, as the history shows it
+            await self.mount(Static(self._body(), classes="body"), before=body)
+            await body.remove()
 
     def _schedule(self) -> None:
         if not self._pending and self.alive:
@@ -159,7 +258,8 @@ class MessageView(Vertical):
             box = self.query_one(Collapsible)
             box.display = True
             box.query_one(".thoughts-text", Static).update(self.thoughts)
-        self.query_one(".body", Static).update(self._body())
+        for body in self.query(".body").results(Static):
+            body.update(self._body())
 
     def finish(
         self, metadata: dict[str, Any], *, error: str | None = None, sequence: int | None = None
@@ -180,11 +280,27 @@ class MessageView(Vertical):
             usage.update(Text(f"⚠ {error}", style="bold red"))
             usage.add_class("-error")
         else:
-            usage.update(usage_line(metadata))
+            usage.update(usage_text(metadata))
+
+
+CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 
 
 class ChatLog(VerticalScroll):
-    """A scrolling window of messages; posts `OlderWanted` at the top."""
+    """A scrolling window of messages; posts `OlderWanted` at the top.
+
+    With the log focused, ↑↓ select a message; t folds its thoughts, c copies its text,
+    b its last code block (the screens offer the same on ctrl+o / ctrl+y for the selected
+    message, or the newest reply when none is selected).
+    """
+
+    BINDINGS = [
+        Binding("up", "select(-1)", "Prev message", show=False),
+        Binding("down", "select(1)", "Next message", show=False),
+        Binding("t", "toggle_thoughts", "Thoughts"),
+        Binding("c", "copy", "Copy"),
+        Binding("b", "copy_code", "Copy code"),
+    ]
 
     @dataclass
     class OlderWanted(Message):
@@ -205,6 +321,58 @@ class ChatLog(VerticalScroll):
 
     def on_mount(self) -> None:
         self.anchor()
+
+    @property
+    def selected(self) -> MessageView | None:
+        """The message selected with the keyboard, if any."""
+        return next(iter(self.query_children(".-selected").results(MessageView)), None)
+
+    def target(self) -> MessageView | None:
+        """The selected message, or else the newest reply."""
+        replies = [v for v in self.views if v.message.get("role") == "model"]
+        return self.selected or (replies[-1] if replies else None)
+
+    def action_select(self, step: int) -> None:
+        """Select the previous/next message (the newest first when none is selected)."""
+        views = self.views
+        if not views:
+            return
+        current = self.selected
+        index = len(views) - 1 if current is None else views.index(current) + step
+        index = max(0, min(index, len(views) - 1))
+        if current is not None:
+            current.remove_class("-selected")
+        views[index].add_class("-selected")
+        self.scroll_to_widget(views[index], animate=False)
+
+    def action_toggle_thoughts(self) -> None:
+        """Fold or unfold the thoughts of the selected message (or the newest reply)."""
+        view = self.target()
+        boxes = view.query(Collapsible) if view else None
+        if not boxes or not view or not view.thoughts:
+            self.notify("No thoughts on this message.", severity="warning", timeout=3)
+            return
+        box = boxes.first(Collapsible)
+        box.collapsed = not box.collapsed
+
+    def action_copy(self) -> None:
+        """Copy the selected message's text (or the newest reply's) to the clipboard."""
+        view = self.target()
+        if view is None or not view.text:
+            self.notify("Nothing to copy yet.", severity="warning", timeout=3)
+            return
+        self.app.copy_to_clipboard(view.text)
+        self.notify(f"Copied {view.role_name()} ({len(view.text)} characters).", timeout=3)
+
+    def action_copy_code(self) -> None:
+        """Copy the last code block of the selected message (or the newest reply)."""
+        view = self.target()
+        blocks = CODE_BLOCK.findall(view.text) if view else []
+        if not blocks:
+            self.notify("No code block in this message.", severity="warning", timeout=3)
+            return
+        self.app.copy_to_clipboard(blocks[-1])
+        self.notify(f"Copied the code block ({len(blocks[-1])} characters).", timeout=3)
 
     @property
     def views(self) -> list[MessageView]:

@@ -1,4 +1,5 @@
-"""Question modals: ConfirmModal (yes/no naming what will happen) and ChoiceModal (pick one)."""
+"""Question modals: ConfirmModal (yes/no naming what will happen), ChoiceModal (pick one) and
+PromptModal (one line of text)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, OptionList, Static
+from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 
@@ -115,4 +116,47 @@ class ChoiceModal(ModalScreen["str | None"]):
 
     def action_cancel(self) -> None:
         """Close without choosing."""
+        self.dismiss(None)
+
+
+class PromptModal(ModalScreen["str | None"]):
+    """Ask for one line of text (a new title, a file path); Enter answers, escape dismisses None.
+
+    Args:
+        title: what is asked, naming what it is for.
+        value: the text offered to start from.
+        hint: one line under the box (e.g. which formats a path may end with).
+    """
+
+    DEFAULT_CSS = """
+    PromptModal { align: center middle; }
+    PromptModal > Vertical {
+        width: 70; max-width: 100%; height: auto; border: thick $primary 60%;
+        background: $surface; padding: 1 2;
+    }
+    PromptModal #prompt-title { text-style: bold; margin-bottom: 1; }
+    PromptModal #prompt-hint { color: $text-muted; height: auto; }
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, value: str = "", hint: str = "") -> None:
+        super().__init__()
+        self._title, self._value, self._hint = title, value, hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, id="prompt-title", markup=False)
+            yield Input(self._value, id="prompt-input")
+            yield Static(self._hint, id="prompt-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        """Close without an answer."""
         self.dismiss(None)

@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = [
     "startup",
     "tui",
+    "tui_stream",
     "limits",
     "chat",
     "providers",

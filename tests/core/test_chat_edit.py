@@ -179,6 +179,7 @@ async def test_edit_bad_input_writes_nothing(chat_core, fake_gemini):
     cases = [
         ({"message_id": a["modelMessageId"], "new_text": "x"}, ValidationError, "messageId"),
         ({"message_id": a["userMessageId"], "new_text": "  "}, ValidationError, "newText"),
+        ({"message_id": a["userMessageId"], "new_text": " first\n"}, ValidationError, "newText"),
         ({"message_id": a["userMessageId"], "new_text": "x" * 100_001}, Exception, "newText"),
         ({"message_id": "msg_nope", "new_text": "x"}, NotFoundError, "messageId"),
         ({"message_id": {"$gt": ""}, "new_text": "x"}, ValidationError, "messageId"),

@@ -12,8 +12,8 @@ part reads as ``name -> {json}`` so a tool loop ends with a text answer.
 Faults are chosen per generate/stream/embed call by ``FakeGemini.script()``
 (a non-empty queue wins over the header) or the ``x-fake-fault`` header:
 any 4xx/5xx code, flaky:N (or flaky:N:tag for a separate counter), cut:K,
-nofinish:K, error_event:K, blocked, safety_finish, slow:MS, stall:MS, notjson,
-ok. Auth and model checks run first and do not consume a scripted fault.
+nofinish:K, error_event:K, blocked, safety_finish, max_tokens (the stream ends with
+finishReason MAX_TOKENS), slow:MS, stall:MS, notjson, ok. Auth and model checks run first and do not consume a scripted fault.
 Other headers: ``x-fake-chunks: N`` (text events per stream) and
 ``x-fake-chunk-delay-ms: D`` (sleep between stream events).
 
@@ -253,6 +253,8 @@ def create_app(state: FakeState | None = None) -> Starlette:
             answer = answer[:arg]
             if answer:  # a truncated stream never carries finishReason
                 answer[-1]["candidates"][0].pop("finishReason", None)
+        if name == "max_tokens" and answer:
+            answer[-1]["candidates"][0]["finishReason"] = "MAX_TOKENS"
         for i, event in enumerate(thoughts + answer):
             if i and name == "stall" and i == 1:
                 await asyncio.sleep(arg / 1000)

@@ -53,7 +53,12 @@ def bodies(cid: str, message_id: str = "m_none", **extra: Any) -> dict[str, dict
     """A body per streaming route, for conversation `cid`."""
     return {
         STREAMS[0]: {"conversationId": cid, "contents": "hello", **extra},
-        STREAMS[1]: {"conversationId": cid, "messageId": message_id, "newContent": "hi", **extra},
+        STREAMS[1]: {
+            "conversationId": cid,
+            "messageId": message_id,
+            "newContent": "hi again",
+            **extra,
+        },
         STREAMS[2]: {"conversationId": cid, **extra},
     }
 

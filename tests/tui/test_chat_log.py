@@ -18,13 +18,14 @@ async def test_a_removed_view_ignores_late_chunks_and_the_finish() -> None:
         log = app.query_one(ChatLog)
         view = await log.add({"role": "model", "content": {}}, streaming=True)
         view.append_thought("thinking")
-        view.append_text("partial")
+        await view.append_text("partial")
         await pilot.pause(0.1)
         await view.remove()
         assert not view.alive
         # what a send worker still running after the screen was left would do
         view.append_thought(" more")
-        view.append_text(" more")
+        await view.append_text(" more")
+        await view.end_stream()
         view.flush()
         view.finish({"status": "interrupted"}, error="cut", sequence=2)
         view.set_sequence(3)
@@ -39,7 +40,11 @@ async def test_a_live_view_still_repaints() -> None:
         log = app.query_one(ChatLog)
         view: MessageView = await log.add({"role": "model", "content": {}}, streaming=True)
         assert view.alive
-        view.append_text("hello")
+        await view.append_text("hello")
+        await view.end_stream()
         view.finish({"status": "complete"}, sequence=2)
         await pilot.pause(0.1)
         assert view.sequence == 2 and not view.streaming
+        body = view.query_one(".body")  # one plain body at the end, painted
+        assert type(body).__name__ == "Static" and len(view.query(".body")) == 1
+        assert "hello" in "".join(body.render_line(y).text for y in range(body.size.height))

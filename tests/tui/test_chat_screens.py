@@ -262,6 +262,7 @@ async def test_messages_screen_pages_back(chat_app: ApsaraApp, core: Core) -> No
         assert [v.sequence for v in views(chat_app)] == list(range(1, 61))
         model_view = views(chat_app)[1]
         assert "gemini-2.5-flash" in text_of(model_view.query_one(".usage", Static))
+        assert " UTC" in text_of(model_view.query_one(".role", Static))  # its timestamp
 
 
 async def test_edit_streams_new_reply_and_branch_is_restorable(
@@ -283,6 +284,10 @@ async def test_edit_streams_new_reply_and_branch_is_restorable(
         assert editor.text == "first question"
         editor.text = "a better question"
         await pilot.press("ctrl+s")
+        await settle(chat_app, pilot)
+        assert isinstance(chat_app.screen, ConfirmModal)  # names the 3 messages it archives
+        assert "The 3 messages after #1" in text_of(chat_app.screen.query_one("#confirm-body"))
+        await pilot.press("y")
         await settle(chat_app, pilot)
         reply = views(chat_app, "#edit-log")[-1]
         assert "Echo: a better question" in reply.text
@@ -352,8 +357,10 @@ async def test_reader_scrolled_up_is_not_yanked_and_input_is_locked_while_stream
         assert log.views[-1].streaming, "the reply never started streaming"
         assert box.locked and box.has_class("-locked")
         box.text = "second"
-        await pilot.press("enter")  # refused while the reply streams
+        await pilot.press("enter")  # sending waits while the reply streams; the text stays
         assert any("streaming" in n.message for n in chat_app._notifications)
+        assert box.text == "second"
+        box.text = ""
         log.scroll_to(y=3, animate=False)  # the reader goes back up
         await settle(chat_app, pilot)
         assert log.scroll_y == 3 and not log.is_vertical_scroll_end
@@ -397,6 +404,11 @@ async def test_regenerate_a_chosen_reply(chat_app: ApsaraApp, core: Core) -> Non
         pick.focus()
         await pilot.press("enter")
         await settle(chat_app, pilot)
+        assert isinstance(chat_app.screen, ConfirmModal)  # an earlier reply: it asks first
+        body = text_of(chat_app.screen.query_one("#confirm-body"))
+        assert "Reply #2 and the 2 messages after it will be archived" in body
+        await pilot.press("y")
+        await settle(chat_app, pilot)
         assert "Echo: one" in views(chat_app, "#regen-log")[-1].text
     live_ids = {m["messageId"] for m in await stored(core, conv_id)}
     assert first_reply["messageId"] not in live_ids
@@ -423,7 +435,10 @@ async def test_leaving_mid_stream_cancels_the_reply_without_a_crash(
                 break
             await pilot.pause(0.01)
         assert log.views[-1].streaming, "the reply never started streaming"
-        await pilot.press("escape")
+        await pilot.press("escape")  # asks first
+        await pilot.pause()
+        assert isinstance(chat_app.screen, ConfirmModal)
+        await pilot.press("y")
         await settle(chat_app, pilot)
         assert chat_app.is_running and not isinstance(chat_app.screen, ChatScreen)
     messages = await stored(core, conv_id)

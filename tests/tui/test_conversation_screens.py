@@ -56,6 +56,12 @@ async def test_create_needs_a_user_then_creates_with_system_instruction(
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert isinstance(app.screen, HomeScreen)
+        app.open_action(2)  # the detail (Enter) shows the stored system instruction
+        await settle(app, pilot)
+        app.screen.query_one(DataTable).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "system: Answer like a pirate." in static_text(app, "#table-info")
     stored = await core.db.conversations.find_one({"userId": user["_id"]})
     assert stored["title"] == "Trip plans"
     assert stored["config"]["rest"]["systemInstruction"] == "Answer like a pirate."

@@ -62,6 +62,7 @@ async def test_register_shows_the_outbox_mail_and_its_code_verifies(app: ApsaraA
         await pilot.press("1", "5")
         await settle(pilot)
         assert isinstance(app.screen, RegistrationScreen)
+        assert app.focused is app.screen.query_one("#register-form Input")  # the first field
         await fill(
             pilot,
             "register-form",
@@ -71,6 +72,9 @@ async def test_register_shows_the_outbox_mail_and_its_code_verifies(app: ApsaraA
         )
         app.screen.query_one("#accept_terms", Checkbox).value = True
         await submit(pilot, "register-form")
+        await pilot.pause()
+        shown = app.screen.query_one("#verify-mail")
+        assert 0 <= shown.region.y < 24 and shown.region.height  # on screen at 80×24
         mail = text_of(app, "#verify-mail")
         assert (
             "Latest outbox mail to mira@example.com" in mail and "EMAIL_SMTP_URL is not set" in mail
@@ -193,6 +197,10 @@ async def test_second_login_needs_switch_confirmation(app: ApsaraApp) -> None:
         await open_action(pilot, 15)
         assert app.current_user["email"] == "lin@example.com"  # restored at start
         await _tab(pilot, "login")
+        await fill(pilot, "login-form", email="sam@example.com", password="wrong-password-1")
+        await submit(pilot, "login-form")  # the password is checked before any switch prompt
+        assert not isinstance(app.screen, ConfirmModal)
+        assert read_session(app.core.settings.data_dir).email == "lin@example.com"
         await fill(pilot, "login-form", email="sam@example.com", password=PASSWORD)
         await submit(pilot, "login-form")
         assert isinstance(app.screen, ConfirmModal) and "lin@example.com" in text_of(

@@ -66,3 +66,34 @@ async def test_enter_on_menu_and_exit_action(app: ApsaraApp) -> None:
         await pilot.pause()
     assert app.return_code == 0 or app.return_code is None
     assert not app.is_running
+
+
+async def test_home_shows_the_digit_it_waits_on_and_opens_others_at_once(app: ApsaraApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("1")
+        detail = str(app.screen.query_one("#detail").render())
+        assert "Typed 1" in detail and "10–19" in detail
+        await pilot.press("1")  # 11 opens
+        await pilot.pause()
+        assert type(app.screen).__name__ == "DatabaseInfoScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Typed" not in str(app.screen.query_one("#detail").render())
+
+
+async def test_choosing_no_user_clears_the_conversation(app: ApsaraApp) -> None:
+    from apsara_core.models.views import ConversationView
+    from tests.factories import create_user, principal_of
+
+    user = await create_user(app.core, "ada@example.com")
+    conv = await app.core.conversations.create(actor=principal_of(user), title="Trip planning")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.current_user, app.current_conversation = user, ConversationView.of(conv)
+        await pilot.pause()
+        assert "Trip planning" in app.sub_title
+        app.current_user = await create_user(app.core, "bob@example.com")  # another user
+        await pilot.pause()
+        assert app.current_conversation is None and "Trip planning" not in app.sub_title
+        app.current_user = None  # logout
+        await pilot.pause()
+        assert app.sub_title.endswith("no user")

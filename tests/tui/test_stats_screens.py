@@ -42,7 +42,9 @@ async def test_database_statistics_screen(app: ApsaraApp) -> None:
         screen = app.screen
         assert isinstance(screen, DatabaseStatsScreen)
         summary = str(screen.query_one("#summary", Static).render())
-        assert "1 users" in summary and "4 messages" in summary and "60 tokens" in summary
+        assert "1 users" in summary and "60 tokens" in summary
+        # one meaning of "messages" (stored, as action 18 counts them); metered calls are replies
+        assert "0 messages stored" in summary and "4 model replies" in summary
         models = rows(screen.query_one("#models", DataTable))
         assert models[0][:3] == [FLASH, "3", "45"] and models[1][:2] == [PRO, "1"]
         assert models[0][5].startswith("█")

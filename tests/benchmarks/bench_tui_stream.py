@@ -1,0 +1,127 @@
+"""Benchmark (d2): rendering a streamed reply keeps up with the stream.
+
+A 1,000-chunk reply arriving at 3 ms per chunk, against FakeGemini on the embedded server:
+- baseline: the same reply consumed straight from `core.chat.stream` (the stream's own
+  duration, measured in this run);
+- app: the chat screen from Enter to the reply finished and painted.
+Goal: app time <= 1.2x the baseline (the view renders as fast as chunks arrive). Each ratio is
+the median of back-to-back pairs. The key-latency goal while streaming is in bench_tui.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from apsara_core.config import Settings
+from apsara_core.core import Core, open_core
+from apsara_core.db.embedded import free_port, spawn, wait_ready
+from apsara_core.models.views import ConversationView
+from apsara_core.services.chat import collect
+from apsara_tui.app import ApsaraApp
+from apsara_tui.screens.chat import ChatScreen
+from apsara_tui.widgets.chat_input import ChatInput
+from apsara_tui.widgets.chat_log import ChatLog
+from tests.benchmarks.report import Result
+from tests.factories import principal_of
+from tests.fakes.gemini_server import FakeGemini
+from tests.tui.chat_fixtures import chat_user, use_fake
+
+RUNS = 3
+CHUNKS, CHUNK_DELAY_MS = 1000, 3
+GOAL = 1.2
+
+
+async def _core_ms(core: Core, user: dict, conv_id: str) -> float:
+    started = time.perf_counter()
+    await collect(
+        core.chat.stream(actor=principal_of(user), conversation_id=conv_id, text="stream please")
+    )
+    return (time.perf_counter() - started) * 1000
+
+
+async def _app_ms(app: ApsaraApp, pilot, screen: ChatScreen) -> tuple[float, int]:
+    log = screen.query_one(ChatLog)
+    before = len(log.views)
+    screen.query_one(ChatInput).text = "stream please"
+    started = time.perf_counter()
+    await pilot.press("enter")
+    while len(log.views) < before + 2 or log.views[-1].streaming:
+        await asyncio.sleep(0.002)
+    await pilot.pause()  # the final repaint
+    elapsed = (time.perf_counter() - started) * 1000
+    await app.workers.wait_for_complete()
+    return elapsed, len(log.views[-1].text)
+
+
+async def _measure(core: Core, fake: FakeGemini) -> list[Result]:
+    fake.headers.update(
+        {"x-fake-chunks": str(CHUNKS), "x-fake-chunk-delay-ms": str(CHUNK_DELAY_MS)}
+    )
+    user = await chat_user(core, "bench@example.com", plan="premium")
+    base_conv = await core.conversations.create(actor=principal_of(user), title="baseline")
+    conv = await core.conversations.create(actor=principal_of(user), title="stream")
+    app = ApsaraApp(core=core)
+    app.current_user = user
+    app.current_conversation = ConversationView.of(conv)
+    pairs: list[tuple[float, float]] = []
+    chars = 0
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = ChatScreen()
+        app.push_screen(screen)
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        for _ in range(RUNS):
+            base = await _core_ms(core, user, base_conv["conversationId"])
+            shown, chars = await _app_ms(app, pilot, screen)
+            pairs.append((base, shown))
+    fake.headers.clear()
+    base = statistics.median(p[0] for p in pairs)
+    shown = statistics.median(p[1] for p in pairs)
+    ratio = statistics.median(b / a for a, b in pairs)
+    return [
+        Result(f"tui (d2): {CHUNKS}-chunk stream consumed by the core alone", base, "ms"),
+        Result(
+            f"tui (d2): same stream rendered in the chat ({chars} chars)",
+            shown,
+            "ms",
+            ratio=ratio,
+            goal=GOAL,
+        ),
+        Result("tui (d2): chunks rendered per second", CHUNKS / (shown / 1000), "/s"),
+    ]
+
+
+async def _main(port: int, tmp: Path) -> list[Result]:
+    settings = Settings(
+        _env_file=None,
+        mongodb_uri=f"mongodb://127.0.0.1:{port}/bench_tui_stream",
+        data_dir=tmp / "data",
+        upload_dir=tmp / "uploads",
+        jwt_secret="b" * 40,
+        env="test",
+        bcrypt_rounds=4,
+    )
+    with FakeGemini() as fake:
+        core = use_fake(await open_core(settings), fake)
+        try:
+            return await _measure(core, fake)
+        finally:
+            await core.client.drop_database(core.db.name)
+            await core.close()
+
+
+def run() -> list[Result]:
+    """Start an embedded server and the fake, then measure (d2)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port, log = free_port(), Path(tmp) / "server.log"
+        proc = spawn(":memory:", port, log, detach=False)
+        try:
+            wait_ready(proc, port, log)
+            return asyncio.run(_main(port, Path(tmp)))
+        finally:
+            proc.terminate()
+            proc.wait(10)
