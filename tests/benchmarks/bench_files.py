@@ -92,11 +92,14 @@ def child(mongo_uri: str, root: str, source: str) -> None:
         copy_before = _copy(source, Path(root) / "copy.bin")
         reset_peak()
         before = rss_status()["VmRSS"]
-        started = time.perf_counter()
-        [rec] = await core.files.upload_paths(actor=user, paths=[Path(source)])
-        ours_s = time.perf_counter() - started
+        times = []
+        for _ in range(2):  # the better of two, as for the copy below
+            started = time.perf_counter()
+            [rec] = await core.files.upload_paths(actor=user, paths=[Path(source)])
+            times.append(time.perf_counter() - started)
+            assert rec["size"] == Path(source).stat().st_size
+        ours_s = min(times)
         added = rss_status()["VmHWM"] - before
-        assert rec["size"] == Path(source).stat().st_size
         # the copy runs before and after (the better counts): the first one may still pay
         # for writing back the freshly made source
         copy_s = min(copy_before, _copy(source, Path(root) / "copy.bin"))
