@@ -10,14 +10,13 @@ first event are the SDK's own (`max_retries`, honouring Retry-After).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import anthropic
 
 from apsara_core.errors import ProviderBadRequestError, ProviderBlockedError, ProviderError
 from apsara_core.providers.base import ProviderChunk, ProviderRequest, Turn, Usage, put_present
-from apsara_core.providers.sdk_instance import SdkInstance, map_sdk_error
+from apsara_core.providers.sdk_instance import Converter, SdkInstance, Starter, map_sdk_error
 
 DEFAULT_MAX_TOKENS = 8192
 DEFAULT_THINKING_BUDGET = 4096
@@ -169,30 +168,20 @@ class AnthropicProvider(SdkInstance[anthropic.AsyncAnthropic]):
         """The SDK client (built once)."""
         if self._sdk is None:
             self._sdk = anthropic.AsyncAnthropic(
-                api_key=self.config.api_key(required=True),
-                base_url=self.config.base_url,
-                max_retries=self.settings.gemini_retries - 1,
-                timeout=self.settings.gemini_timeout_s,
+                api_key=self.config.api_key(required=True), **self._client_options()
             )
         return self._sdk
 
     def _map(self, exc: BaseException) -> ProviderError | None:
         return map_error(exc, self.label)
 
-    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderChunk, None]:
-        """Stream the answer; the HTTP response is closed on any exit.
-
-        Raises:
-            NoApiKeyError, ProviderRateLimitedError, ProviderUnavailableError,
-            ProviderBadRequestError, ProviderAuthError, ProviderBlockedError.
-        """
-        client = self.client()
+    def _open(
+        self, client: anthropic.AsyncAnthropic, request: ProviderRequest
+    ) -> tuple[Starter, Converter]:
         params = build_params(
             request, self.config.upstream(request.model), self.name, self.thinks(request.model)
         )
-        sdk_stream = await self._call(lambda: client.messages.create(**params))
-        async for chunk in self._relay(sdk_stream, _State().convert):
-            yield chunk
+        return lambda: client.messages.create(**params), _State().convert
 
     async def embed(self, **kwargs: Any) -> list[list[float]]:
         """Anthropic has no embeddings API (never routed here: embedding_models is empty)."""

@@ -10,7 +10,6 @@ maps to the ProviderError family (see `map_error`).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import openai
@@ -18,7 +17,7 @@ import openai
 from apsara_core.errors import ProviderBlockedError, ProviderError, ProviderUnavailableError
 from apsara_core.providers.base import ProviderChunk, ProviderRequest, Usage, put_present
 from apsara_core.providers.instances import NO_KEY
-from apsara_core.providers.sdk_instance import SdkInstance, map_sdk_error
+from apsara_core.providers.sdk_instance import Converter, SdkInstance, Starter, map_sdk_error
 
 FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "function_call": "STOP"}
 
@@ -149,32 +148,23 @@ class OpenAIProvider(SdkInstance[openai.AsyncOpenAI]):
         if self._sdk is None:
             required = bool(self.config.api_key_env or self.config.api_key_file)
             key = self.config.api_key(required=required) or NO_KEY
-            self._sdk = openai.AsyncOpenAI(
-                api_key=key,
-                base_url=self.config.base_url,
-                max_retries=self.settings.gemini_retries - 1,
-                timeout=self.settings.gemini_timeout_s,
-            )
+            self._sdk = openai.AsyncOpenAI(api_key=key, **self._client_options())
         return self._sdk
 
     def _map(self, exc: BaseException) -> ProviderError | None:
         return map_error(exc, self.label)
 
-    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderChunk, None]:
-        """Stream the answer; the HTTP response is closed on any exit.
-
-        Raises:
-            NoApiKeyError, ProviderRateLimitedError, ProviderUnavailableError,
-            ProviderBadRequestError, ProviderAuthError, ProviderBlockedError.
-        """
-        client = self.client()
+    def _open(
+        self, client: openai.AsyncOpenAI, request: ProviderRequest
+    ) -> tuple[Starter, Converter]:
         params = build_params(
             request, self.config.upstream(request.model), self.thinks(request.model)
         )
-        sdk_stream = await self._call(lambda: client.chat.completions.create(**params))
         calls, thoughts = _Calls(), request.options.include_thoughts
-        async for chunk in self._relay(sdk_stream, lambda event: convert(event, calls, thoughts)):
-            yield chunk
+        return (
+            lambda: client.chat.completions.create(**params),
+            lambda event: convert(event, calls, thoughts),
+        )
 
     async def embed(
         self,

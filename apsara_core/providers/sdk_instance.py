@@ -23,7 +23,7 @@ from apsara_core.errors import (
     ProviderRateLimitedError,
     ProviderUnavailableError,
 )
-from apsara_core.providers.base import ProviderChunk
+from apsara_core.providers.base import ProviderChunk, ProviderRequest
 from apsara_core.providers.instances import InstanceConfig, close_quietly, history_budget, next_item
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class _Closable(Protocol):
 
 
 C = TypeVar("C", bound=_Closable)
+Starter = Callable[[], Awaitable[Any]]
+Converter = Callable[[Any], list[ProviderChunk]]
 
 
 def map_sdk_error(
@@ -120,6 +122,30 @@ class SdkInstance(Generic[C]):
         """The SDK client (built once)."""
         raise NotImplementedError
 
+    def _client_options(self) -> dict[str, Any]:
+        """The SDK client's keyword arguments other than the key: base URL, retries, timeout."""
+        return {
+            "base_url": self.config.base_url,
+            "max_retries": self.settings.gemini_retries - 1,
+            "timeout": self.settings.gemini_timeout_s,
+        }
+
+    def _open(self, client: C, request: ProviderRequest) -> tuple[Starter, Converter]:
+        """The call that opens the SDK stream of a request, and the event converter."""
+        raise NotImplementedError
+
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderChunk, None]:
+        """Stream the answer; the HTTP response is closed on any exit.
+
+        Raises:
+            NoApiKeyError, ProviderRateLimitedError, ProviderUnavailableError,
+            ProviderBadRequestError, ProviderAuthError, ProviderBlockedError.
+        """
+        start, convert = self._open(self.client(), request)
+        sdk_stream = await self._call(start)
+        async for chunk in self._relay(sdk_stream, convert):
+            yield chunk
+
     async def aclose(self) -> None:
         """Close the SDK client's connection pool (Core.close)."""
         if self._sdk is not None:
@@ -137,7 +163,7 @@ class SdkInstance(Generic[C]):
             raise (self._map(exc) or exc) from exc
 
     async def _relay(
-        self, sdk_stream: Any, convert: Callable[[Any], list[ProviderChunk]]
+        self, sdk_stream: Any, convert: Converter
     ) -> AsyncGenerator[ProviderChunk, None]:
         """The chunks of an SDK event stream, each event awaited under the idle timeout; a
         stream that ends without a finish reason is an error; the stream is closed on any exit."""
