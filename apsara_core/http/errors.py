@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError, RateLimitError, http_suggestions
-from apsara_core.http.deps import jsonable
+from apsara_core.jsonable import jsonable
 
 log = logging.getLogger("apsara.http")
 INTERNAL = {
