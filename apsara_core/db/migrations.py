@@ -51,7 +51,7 @@ async def count_tallies(db: AsyncDatabase) -> None:
     Scans users, usage_daily and the counted collections one time at upgrade; from then on
     the writes keep the counters. Writes made during the upgrade itself may be missed.
     """
-    from apsara_core.repos import tallies
+    from apsara_core.repos import tallies, usage
 
     await db.tallies.delete_many({})
     increments: dict[str, dict[str, int]] = {}
@@ -67,15 +67,7 @@ async def count_tallies(db: AsyncDatabase) -> None:
         if user.get("createdAt") is not None:
             add(tallies.registration_key(user["createdAt"].date().isoformat()), "n", 1)
     async for row in db.usage_daily.find({"date": {"$ne": "total"}}):
-        for name in (
-            "committed",
-            "refused",
-            "refunded",
-            "promptTokens",
-            "outputTokens",
-            "thoughtsTokens",
-            "totalTokens",
-        ):
+        for name in usage.DAILY_FIELDS:
             if row.get(name):
                 add(tallies.usage_key(row["date"], row["model"]), name, int(row[name]))
     for name in tallies.COUNTED:

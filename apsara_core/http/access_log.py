@@ -16,7 +16,9 @@ import time
 import uuid
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from apsara_core.http.asgi import HttpMiddleware
 
 log = logging.getLogger("apsara.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -59,16 +61,11 @@ def request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-class AccessLogMiddleware:
+class AccessLogMiddleware(HttpMiddleware):
     """Outermost middleware: tags the request with its id, logs one line when it ends."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request."""
         rid, started, status = request_id(scope), time.perf_counter(), 500
         scope.setdefault("state", {})["request_id"] = rid
 

@@ -1,4 +1,4 @@
-"""Request helpers: the Core, the authenticated actor, validated JSON bodies, envelopes."""
+"""Request helpers: the Core, the authenticated actor, validated JSON bodies, envelopes, and\nthe documented route of a handler."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from apsara_core.core import Core
 from apsara_core.errors import (
@@ -18,6 +19,8 @@ from apsara_core.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
+from apsara_core.http.openapi import operation
+from apsara_core.http.openapi_files import documented
 from apsara_core.jsonable import jsonable
 from apsara_core.models import Principal
 from apsara_core.services.api_keys import is_api_key
@@ -190,3 +193,10 @@ def client_address(request: Request) -> str:
 def client_key(request: Request) -> str:
     """Who is calling, for guest allowances and request limits: the client address."""
     return f"ip:{client_address(request)}"
+
+
+def doc_route(
+    path: str, handler: Callable[[Request], Awaitable[Response]], method: str = "POST", **doc: Any
+) -> Route:
+    """A route to `handler` for one method, documented with `operation(**doc)`."""
+    return Route(path, documented(handler, operation(**doc)), methods=[method])

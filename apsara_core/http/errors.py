@@ -18,10 +18,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError, RateLimitError, http_suggestions
-from apsara_core.http.deps import jsonable
+from apsara_core.http.asgi import HttpMiddleware
+from apsara_core.jsonable import jsonable
 
 log = logging.getLogger("apsara.http")
 INTERNAL = {
@@ -151,7 +152,7 @@ def walk(routes: list[BaseRoute], prefix: str) -> list[tuple[str, Route]]:
     return found
 
 
-class CatchAllMiddleware:
+class CatchAllMiddleware(HttpMiddleware):
     """Outermost of our middleware: an unexpected exception is logged and answered with the
     INTERNAL_ERROR envelope (500), and goes no further, so the connection stays usable.
 
@@ -160,13 +161,8 @@ class CatchAllMiddleware:
     connection, as it must.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request."""
         started = False
 
         async def watching(message: Message) -> None:

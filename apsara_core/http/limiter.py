@@ -12,25 +12,21 @@ import logging
 
 from pymongo.errors import PyMongoError
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError, DatabaseUnavailableError
+from apsara_core.http.asgi import HttpMiddleware
 from apsara_core.http.errors import INTERNAL, render
 
 EXEMPT_PREFIXES = ("/api/health", "/api/openapi.json", "/api/docs")
 log = logging.getLogger("apsara.http")
 
 
-class RequestLimitMiddleware:
+class RequestLimitMiddleware(HttpMiddleware):
     """Counts each request of a caller (its address) and refuses past the limit with 429."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request."""
         core = scope["app"].state.core
         client = scope.get("client")
         key = f"ip:{client[0] if client else 'unknown'}"

@@ -10,26 +10,13 @@ first event are the SDK's own (`max_retries`, honouring Retry-After).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anthropic
-import httpx
-import httpx2
 
-from apsara_core.errors import (
-    ProviderAuthError,
-    ProviderBadRequestError,
-    ProviderBlockedError,
-    ProviderError,
-    ProviderRateLimitedError,
-    ProviderUnavailableError,
-)
-from apsara_core.providers.base import ProviderChunk, ProviderRequest, Turn, Usage
-from apsara_core.providers.instances import InstanceConfig, close_quietly, history_budget, next_item
-
-if TYPE_CHECKING:
-    from apsara_core.config import Settings
+from apsara_core.errors import ProviderBadRequestError, ProviderBlockedError, ProviderError
+from apsara_core.providers.base import ProviderChunk, ProviderRequest, Turn, Usage, put_present
+from apsara_core.providers.sdk_instance import Converter, SdkInstance, Starter, map_sdk_error
 
 DEFAULT_MAX_TOKENS = 8192
 DEFAULT_THINKING_BUDGET = 4096
@@ -52,40 +39,15 @@ def _body_type(exc: anthropic.APIStatusError) -> str:
 
 def map_error(exc: BaseException, label: str = "Anthropic") -> ProviderError | None:
     """The ProviderError for an anthropic SDK or transport failure (None when it is not one)."""
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, anthropic.RateLimitError) or (
-        isinstance(exc, anthropic.APIStatusError) and _body_type(exc) == "rate_limit_error"
-    ):
-        wait = exc.response.headers.get("retry-after")
-        return ProviderRateLimitedError(
-            f"{label} is rate limiting requests (429): {exc.message}",
-            details=f"Retry-After: {wait} s" if wait else exc.message,
-            suggestions=[f"Wait {wait} s and try again" if wait else "Wait and try again"],
-        )
-    if isinstance(exc, (anthropic.AuthenticationError, anthropic.PermissionDeniedError)):
-        return ProviderAuthError(
-            f"{label} refused the server's API key ({exc.status_code}): {exc.message}",
-            suggestions=["The operator must check the key variable of this provider"],
-        )
-    if isinstance(exc, anthropic.APIStatusError):
-        if exc.status_code >= 500 or _body_type(exc) in BUSY:
-            return ProviderUnavailableError(
-                f"{label} failed ({exc.status_code} {_body_type(exc)}): {exc.message}",
-                suggestions=["Try again in a moment"],
-            )
-        return ProviderBadRequestError(
-            f"{label} rejected the request ({exc.status_code}): {exc.message}"
-        )
-    if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderUnavailableError(f"{label} timed out", suggestions=["Try again"])
-    if isinstance(exc, anthropic.APIConnectionError):
-        return ProviderUnavailableError(
-            f"{label} could not be reached or cut the connection: {exc.__cause__ or exc}"
-        )
-    if isinstance(exc, (httpx.TransportError, httpx2.TransportError, json.JSONDecodeError)):
-        return ProviderUnavailableError(f"{label} cut the connection: {type(exc).__name__}: {exc}")
-    return None
+    kind = _body_type(exc) if isinstance(exc, anthropic.APIStatusError) else ""
+    return map_sdk_error(
+        exc,
+        label,
+        anthropic,
+        rate_limited=kind == "rate_limit_error",
+        busy=kind in BUSY,
+        status_note=f" {kind}",
+    )
 
 
 def _assistant(turn: Turn, own: str, thinking: bool) -> dict[str, Any]:
@@ -128,13 +90,12 @@ def build_params(request: ProviderRequest, model: str, own: str, thinks: bool) -
         params["thinking"] = {"type": "enabled", "budget_tokens": budget}
         max_tokens = max(max_tokens, budget + MIN_THINKING_BUDGET)
     else:  # Anthropic accepts no sampling changes while thinking
-        for key, value in (
+        put_present(
+            params,
             ("temperature", opts.temperature),
             ("top_p", opts.top_p),
             ("top_k", opts.top_k),
-        ):
-            if value is not None:
-                params[key] = value
+        )
     params["max_tokens"] = max_tokens
     if request.system_instruction:
         params["system"] = request.system_instruction
@@ -194,89 +155,33 @@ class _State:
         return [ProviderChunk("usage", usage=Usage(**vars(self.usage)), finish_reason=self.finish)]
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkInstance[anthropic.AsyncAnthropic]):
     """One Anthropic instance (`NAME/MODEL` ids)."""
 
     kind = "anthropic"
-
-    def __init__(self, config: InstanceConfig, settings: Settings) -> None:
-        self.config = config
-        self.name = config.name
-        self.settings = settings
-        self._sdk: anthropic.AsyncAnthropic | None = None
-        self.label = f"Provider {config.name}"
-
-    def models(self) -> list[str]:
-        """Generation models served (`NAME/MODEL`)."""
-        return [f"{self.name}/{m.name}" for m in self.config.models if not m.embedding]
 
     def embedding_models(self) -> list[str]:
         """Anthropic has no embeddings API."""
         return []
 
-    def thinks(self, model: str) -> bool:
-        """As declared for the model."""
-        return self.config.spec(model).thinks
-
-    def token_budget(self, model: str) -> int:
-        """History budget from the model's context window."""
-        return history_budget(
-            self.config.spec(model).context_window, self.settings.history_token_budget
-        )
-
-    def check_ready(self) -> None:
-        """Raise NoApiKeyError when the key is missing."""
-        self.client()
-
     def client(self) -> anthropic.AsyncAnthropic:
         """The SDK client (built once)."""
         if self._sdk is None:
             self._sdk = anthropic.AsyncAnthropic(
-                api_key=self.config.api_key(required=True),
-                base_url=self.config.base_url,
-                max_retries=self.settings.gemini_retries - 1,
-                timeout=self.settings.gemini_timeout_s,
+                api_key=self.config.api_key(required=True), **self._client_options()
             )
         return self._sdk
-
-    async def aclose(self) -> None:
-        """Close the SDK client's connection pool (Core.close)."""
-        if self._sdk is not None:
-            sdk, self._sdk = self._sdk, None
-            await sdk.close()
 
     def _map(self, exc: BaseException) -> ProviderError | None:
         return map_error(exc, self.label)
 
-    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderChunk, None]:
-        """Stream the answer; the HTTP response is closed on any exit.
-
-        Raises:
-            NoApiKeyError, ProviderRateLimitedError, ProviderUnavailableError,
-            ProviderBadRequestError, ProviderAuthError, ProviderBlockedError.
-        """
-        client = self.client()
+    def _open(
+        self, client: anthropic.AsyncAnthropic, request: ProviderRequest
+    ) -> tuple[Starter, Converter]:
         params = build_params(
             request, self.config.upstream(request.model), self.name, self.thinks(request.model)
         )
-        try:
-            sdk_stream = await client.messages.create(**params)
-        except Exception as exc:
-            raise (self._map(exc) or exc) from exc
-        state, idle = _State(), self.settings.gemini_idle_timeout_s
-        try:
-            iterator = sdk_stream.__aiter__()
-            while (
-                event := await next_item(iterator, idle=idle, label=self.label, map_error=self._map)
-            ) is not None:
-                for chunk in state.convert(event):
-                    yield chunk
-            if state.finish is None:
-                raise ProviderUnavailableError(
-                    f"{self.label}'s stream ended before the reply was finished"
-                )
-        finally:
-            await close_quietly(sdk_stream)
+        return lambda: client.messages.create(**params), _State().convert
 
     async def embed(self, **kwargs: Any) -> list[list[float]]:
         """Anthropic has no embeddings API (never routed here: embedding_models is empty)."""

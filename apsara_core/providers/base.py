@@ -155,14 +155,13 @@ class GenerationOptions:
         """The config as stored on the message, camelCase (or snake_case for the SDK);
         unset fields omitted."""
         out: dict[str, Any] = {}
-        for key, value in (
+        put_present(
+            out,
             ("temperature", self.temperature),
             ("topP", self.top_p),
             ("topK", self.top_k),
             ("maxOutputTokens", self.max_output_tokens),
-        ):
-            if value is not None:
-                out[key] = value
+        )
         if self.stop_sequences:
             out["stopSequences"] = list(self.stop_sequences)
         thinking: dict[str, Any] = {}
@@ -173,6 +172,13 @@ class GenerationOptions:
         if thinking:
             out["thinkingConfig"] = thinking
         return _snake_keys(out) if snake else out
+
+
+def put_present(out: dict[str, Any], *pairs: tuple[str, Any]) -> None:
+    """Set each (key, value) pair on `out` whose value is not None."""
+    for key, value in pairs:
+        if value is not None:
+            out[key] = value
 
 
 _SNAKE = {

@@ -29,6 +29,7 @@ from apsara_core.errors import (
     ProviderUnavailableError,
 )
 from apsara_core.providers.base import ProviderChunk, ProviderRequest, Usage
+from apsara_core.providers.instances import next_item
 
 if TYPE_CHECKING:
     from google import genai
@@ -213,22 +214,9 @@ class GoogleProvider:
         `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` swallows a cancellation
         that lands as the chunk arrives, and a reply whose reader had gone ran on to the end.
         """
-        idle = self.settings.gemini_idle_timeout_s
-        try:
-            async with asyncio.timeout(idle):
-                return await iterator.__anext__()
-        except StopAsyncIteration:
-            return None
-        except TimeoutError:
-            raise ProviderUnavailableError(
-                f"Gemini sent nothing for {idle:g} s; the reply was given up",
-                suggestions=["Try again; raise APSARA_GEMINI_IDLE_TIMEOUT_S for slow models"],
-            ) from None
-        except Exception as exc:
-            mapped = map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+        return await next_item(
+            iterator, idle=self.settings.gemini_idle_timeout_s, label="Gemini", map_error=map_error
+        )
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderChunk, None]:
         """Stream Gemini's answer as chunks; the upstream call is closed on any exit.

@@ -7,19 +7,10 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apsara_core.repos.usage import DAILY_FIELDS
+
 DAY_FORMAT = {"$dateToString": {"format": "%Y-%m-%d", "date": "$createdAt"}}
-USAGE_SUMS = {
-    name: {"$sum": f"${name}"}
-    for name in (
-        "committed",
-        "refused",
-        "refunded",
-        "promptTokens",
-        "outputTokens",
-        "thoughtsTokens",
-        "totalTokens",
-    )
-}
+USAGE_SUMS = {name: {"$sum": f"${name}"} for name in DAILY_FIELDS}
 
 
 async def _aggregate(db: AsyncDatabase, coll: str, pipeline: list[dict[str, Any]]) -> list[dict]:

@@ -26,6 +26,15 @@ from apsara_core.repos import counters, tallies, ttl
 from apsara_core.repos.writes import Insert, Update, Write
 
 TOTAL = "total"
+DAILY_FIELDS = (  # the counters of a usage_daily document
+    "committed",
+    "refused",
+    "refunded",
+    "promptTokens",
+    "outputTokens",
+    "thoughtsTokens",
+    "totalTokens",
+)
 Session = AsyncClientSession | None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -49,6 +50,18 @@ def _flag(value: Any, field: str) -> bool:
 def _model_response(reply: dict[str, Any]) -> dict[str, Any]:
     keep = ("text", "thoughts", "modelMessageId", "usageMetadata", "modelMetadata")
     return {k: reply[k] for k in keep if k in reply}
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One plugin call: who makes it, where, with what; a job's id is also its call id."""
+
+    actor: Principal
+    conv: dict[str, Any]
+    plugin: Plugin
+    params: BaseModel
+    call_id: str
+    job_id: str | None
 
 
 class PluginService:
@@ -152,24 +165,16 @@ class PluginService:
                 "conversationId": conv["conversationId"],
             }
         call_id = "call_" + secrets.token_hex(12)
-        done = await self._run_call(actor, conv, found, params, call_id, None, send, model)
+        run = _Call(actor, conv, found, params, call_id, None)
+        done = await self._run_call(run, send, model)
         if done.get("error") is not None:
             raise PluginCallError(_cause(done["error"]), _stored_part(done)) from None
         return {"success": True, **{k: v for k, v in done.items() if k != "error"}}
 
-    async def _run_call(
-        self,
-        actor: Principal,
-        conv: dict[str, Any],
-        plugin: Plugin,
-        params: BaseModel,
-        call_id: str,
-        job_id: str | None,
-        send: bool,
-        model: str,
-    ) -> dict[str, Any]:
+    async def _run_call(self, call: _Call, send: bool, model: str) -> dict[str, Any]:
         """Run (or, on a re-run, find) the call's tool message, then the model's answer."""
-        tool = await self._tool_message(actor, conv, plugin, params, call_id, job_id)
+        tool = await self._tool_message(call)
+        conv = call.conv
         outcome = outcome_of(tool)
         done: dict[str, Any] = {
             "result": outcome.result,
@@ -180,33 +185,25 @@ class PluginService:
         }
         if send and outcome.status == "succeeded":
             try:
-                done["modelResponse"] = await self._answer(actor, conv, tool, model)
+                done["modelResponse"] = await self._answer(call.actor, conv, tool, model)
             except ApsaraError as exc:
                 done["modelError"] = {"code": exc.code, "message": exc.message}
         return done
 
-    async def _tool_message(
-        self,
-        actor: Principal,
-        conv: dict[str, Any],
-        plugin: Plugin,
-        params: BaseModel,
-        call_id: str,
-        job_id: str | None,
-    ) -> dict[str, Any]:
-        message_id = f"msg_{call_id}"
+    async def _tool_message(self, call: _Call) -> dict[str, Any]:
+        message_id = f"msg_{call.call_id}"
         if (existing := await msg_repo.by_id(self._db, message_id)) is not None:
             return existing  # a re-run of a job: the plugin already ran and was recorded
-        ctx = PluginContext(actor.user_id, conv["conversationId"], call_id)
-        outcome: Outcome = await execute(plugin, params, ctx, self._clock.now())
+        ctx = PluginContext(call.actor.user_id, call.conv["conversationId"], call.call_id)
+        outcome: Outcome = await execute(call.plugin, call.params, ctx, self._clock.now())
         doc = tool_doc(
             message_id=message_id,
-            conv=conv,
-            plugin=plugin,
-            params=params,
+            conv=call.conv,
+            plugin=call.plugin,
+            params=call.params,
             outcome=outcome,
-            call_id=call_id,
-            job_id=job_id,
+            call_id=call.call_id,
+            job_id=call.job_id,
             now=self._clock.now(),
         )
         try:
@@ -241,16 +238,8 @@ class PluginService:
             found = self.registry.get(job["provider"], job["plugin"])
             params = validate_params(found, job["parameters"])
             conv = await load_owned(self._db, actor, job["conversationId"])
-            done = await self._run_call(
-                actor,
-                conv,
-                found,
-                params,
-                job["jobId"],
-                job["jobId"],
-                job["sendToModel"],
-                job.get("model") or DEFAULT_MODEL,
-            )
+            run = _Call(actor, conv, found, params, job["jobId"], job["jobId"])
+            done = await self._run_call(run, job["sendToModel"], job.get("model") or DEFAULT_MODEL)
         except ApsaraError as exc:
             return {"status": "failed", "error": {"code": exc.code, "message": exc.message}}
         return self.jobs.final_fields(done)

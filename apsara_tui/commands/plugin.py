@@ -16,6 +16,7 @@ from rich.table import Table
 from apsara_tui.commands.catalog import help_of
 from apsara_tui.commands.options import JsonOpt, UserOpt
 from apsara_tui.commands.runtime import console, emit, run, run_as
+from apsara_tui.values import read_value
 
 app = typer.Typer(help=help_of("plugin"), no_args_is_help=True)
 KeyArg = Annotated[
@@ -33,21 +34,11 @@ def _split(key: str) -> tuple[str, str]:
     return provider, name
 
 
-def _value(text: str) -> Any:
-    def refuse(name: str) -> Any:
-        raise ValueError(name)
-
-    try:
-        return json.loads(text, parse_constant=refuse)
-    except ValueError:
-        return text
-
-
 def parse_params(pairs: list[str], params_json: str | None) -> dict[str, Any]:
     """`--params-json` (an object) updated by each `--param k=v`."""
     params: dict[str, Any] = {}
     if params_json is not None:
-        loaded = _value(params_json)
+        loaded = read_value(params_json)
         if not isinstance(loaded, dict):
             raise typer.BadParameter("must be a JSON object", param_hint="--params-json")
         params.update(loaded)
@@ -55,7 +46,7 @@ def parse_params(pairs: list[str], params_json: str | None) -> dict[str, Any]:
         key, sep, text = pair.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"{pair!r} is not k=v", param_hint="--param")
-        params[key] = _value(text)
+        params[key] = read_value(text)
     return params
 
 

@@ -30,21 +30,10 @@ from textual.widgets import (
 from apsara_core.errors import ApsaraError
 from apsara_tui.screens.base import Need
 from apsara_tui.screens.chat_base import ChatBaseScreen
+from apsara_tui.values import read_value
 from apsara_tui.widgets.chat_log import ChatLog
 
 JOBS_REFRESH_S = 0.5
-
-
-def read_value(text: str) -> Any:
-    """What a form field holds: JSON when it parses (15, true, [1]), else the text."""
-
-    def refuse(name: str) -> Any:
-        raise ValueError(name)
-
-    try:
-        return json.loads(text, parse_constant=refuse)
-    except ValueError:
-        return text
 
 
 class PluginScreen(ChatBaseScreen):

@@ -15,9 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError
 from apsara_core.http import responses
-from apsara_core.http.deps import acting_for, core_of, jsonable, ok, read_json
-from apsara_core.http.openapi import operation
-from apsara_core.http.openapi_files import documented
+from apsara_core.http.deps import acting_for, core_of, doc_route, jsonable, ok, read_json
 from apsara_core.http.schemas import EditBody, EmbeddingsBody, GenerateBody, RegenerateBody
 from apsara_core.services.chat import ChatEvent
 
@@ -196,53 +194,24 @@ async def regenerate_stream(request: Request) -> Response:
 
 R = responses
 AI_ERRORS = (409, 422, 502)
+
+
+def _chat_routes(
+    path: str,
+    plain: Callable[[Request], Awaitable[Response]],
+    streamed: Callable[[Request], Awaitable[Response]],
+    body: type[GenerateBody | EditBody | RegenerateBody],
+) -> list[Route]:
+    """A chat route and its .../stream twin, documented alike."""
+    return [
+        doc_route(route, handler, ok=R.Reply, body=body, errors=AI_ERRORS, stream=True)
+        for route, handler in ((path, plain), (f"{path}/stream", streamed))
+    ]
+
+
 ROUTES = [
-    Route(
-        "/ai/generate",
-        documented(
-            generate, operation(ok=R.Reply, body=GenerateBody, errors=AI_ERRORS, stream=True)
-        ),
-        methods=["POST"],
-    ),
-    Route(
-        "/ai/generate/stream",
-        documented(
-            generate_stream, operation(ok=R.Reply, body=GenerateBody, errors=AI_ERRORS, stream=True)
-        ),
-        methods=["POST"],
-    ),
-    Route(
-        "/ai/edit-message",
-        documented(
-            edit_message, operation(ok=R.Reply, body=EditBody, errors=AI_ERRORS, stream=True)
-        ),
-        methods=["POST"],
-    ),
-    Route(
-        "/ai/edit-message/stream",
-        documented(
-            edit_message_stream, operation(ok=R.Reply, body=EditBody, errors=AI_ERRORS, stream=True)
-        ),
-        methods=["POST"],
-    ),
-    Route(
-        "/ai/regenerate",
-        documented(
-            regenerate, operation(ok=R.Reply, body=RegenerateBody, errors=AI_ERRORS, stream=True)
-        ),
-        methods=["POST"],
-    ),
-    Route(
-        "/ai/regenerate/stream",
-        documented(
-            regenerate_stream,
-            operation(ok=R.Reply, body=RegenerateBody, errors=AI_ERRORS, stream=True),
-        ),
-        methods=["POST"],
-    ),
-    Route(
-        "/ai/embeddings",
-        documented(embeddings, operation(ok=R.Embeddings, body=EmbeddingsBody, errors=AI_ERRORS)),
-        methods=["POST"],
-    ),
+    *_chat_routes("/ai/generate", generate, generate_stream, GenerateBody),
+    *_chat_routes("/ai/edit-message", edit_message, edit_message_stream, EditBody),
+    *_chat_routes("/ai/regenerate", regenerate, regenerate_stream, RegenerateBody),
+    doc_route("/ai/embeddings", embeddings, ok=R.Embeddings, body=EmbeddingsBody, errors=AI_ERRORS),
 ]

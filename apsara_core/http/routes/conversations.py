@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from apsara_core.errors import ValidationError
 from apsara_core.http import responses
-from apsara_core.http.deps import acting_for, core_of, ok, read_json, require_actor
-from apsara_core.http.openapi import operation
-from apsara_core.http.openapi_files import documented
+from apsara_core.http.deps import acting_for, core_of, doc_route, ok, read_json, require_actor
 from apsara_core.http.schemas import (
     ConversationCreateBody,
     ConversationListQuery,
@@ -99,38 +96,27 @@ async def delete(request: Request) -> JSONResponse:
 
 R = responses
 ROUTES = [
-    Route(
-        "/conversations",
-        documented(
-            create, operation(ok=R.ConversationCreated, status=201, body=ConversationCreateBody)
-        ),
-        methods=["POST"],
+    doc_route(
+        "/conversations", create, ok=R.ConversationCreated, status=201, body=ConversationCreateBody
     ),
-    Route(
-        "/conversations",
-        documented(list_conversations, operation(ok=R.Conversations, query=ConversationListQuery)),
-        methods=["GET"],
+    doc_route(
+        "/conversations", list_conversations, "GET", ok=R.Conversations, query=ConversationListQuery
     ),
-    Route(
-        "/conversations/{conversation_id}",
-        documented(get, operation(ok=R.OneConversation)),
-        methods=["GET"],
-    ),
-    Route(
+    doc_route("/conversations/{conversation_id}", get, "GET", ok=R.OneConversation),
+    doc_route(
         "/conversations/{conversation_id}/messages",
-        documented(messages, operation(ok=R.Messages, query=MessagesQuery)),
-        methods=["GET"],
+        messages,
+        "GET",
+        ok=R.Messages,
+        query=MessagesQuery,
     ),
-    Route(
+    doc_route(
         "/conversations/{conversation_id}",
-        documented(
-            update, operation(ok=R.OneConversation, body=ConversationUpdateBody, errors=(409,))
-        ),
-        methods=["PUT"],
+        update,
+        "PUT",
+        ok=R.OneConversation,
+        body=ConversationUpdateBody,
+        errors=(409,),
     ),
-    Route(
-        "/conversations/{conversation_id}",
-        documented(delete, operation(ok=R.Deleted)),
-        methods=["DELETE"],
-    ),
+    doc_route("/conversations/{conversation_id}", delete, "DELETE", ok=R.Deleted),
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from apsara_core.http import responses
 from apsara_core.http.deps import (
@@ -12,12 +11,11 @@ from apsara_core.http.deps import (
     client_address,
     client_key,
     core_of,
+    doc_route,
     ok,
     read_json,
     require_actor,
 )
-from apsara_core.http.openapi import operation
-from apsara_core.http.openapi_files import documented
 from apsara_core.http.schemas import GoogleBody, GuestBody, ResetPasswordBody
 from apsara_core.services.inputs import EmailInput, LoginInput, OtpInput, RegisterInput, ResendInput
 
@@ -115,57 +113,34 @@ async def me(request: Request) -> JSONResponse:
 
 R = responses
 ROUTES = [
-    Route(
-        "/users/register",
-        documented(register, operation(ok=R.Message, status=201, body=RegisterInput, public=True)),
-        methods=["POST"],
+    doc_route(
+        "/users/register", register, ok=R.Message, status=201, body=RegisterInput, public=True
     ),
-    Route(
-        "/users/verify-email",
-        documented(verify_email, operation(ok=R.Message, body=OtpInput, public=True)),
-        methods=["POST"],
+    doc_route("/users/verify-email", verify_email, ok=R.Message, body=OtpInput, public=True),
+    doc_route("/users/resend-otp", resend_otp, ok=R.Message, body=ResendInput, public=True),
+    doc_route("/users/login", login, ok=R.Session, body=LoginInput, public=True, errors=(423,)),
+    doc_route(
+        "/users/google-auth", google_auth, ok=R.Session, body=GoogleBody, public=True, errors=(423,)
     ),
-    Route(
-        "/users/resend-otp",
-        documented(resend_otp, operation(ok=R.Message, body=ResendInput, public=True)),
-        methods=["POST"],
-    ),
-    Route(
-        "/users/login",
-        documented(login, operation(ok=R.Session, body=LoginInput, public=True, errors=(423,))),
-        methods=["POST"],
-    ),
-    Route(
-        "/users/google-auth",
-        documented(
-            google_auth, operation(ok=R.Session, body=GoogleBody, public=True, errors=(423,))
-        ),
-        methods=["POST"],
-    ),
-    Route(
+    doc_route(
         "/users/guest-login",
-        documented(
-            guest_login,
-            operation(ok=R.Session, status=201, body=GuestBody, public=True, errors=(423,)),
-        ),
-        methods=["POST"],
+        guest_login,
+        ok=R.Session,
+        status=201,
+        body=GuestBody,
+        public=True,
+        errors=(423,),
     ),
-    Route(
-        "/users/forgot-password",
-        documented(forgot_password, operation(ok=R.Message, body=EmailInput, public=True)),
-        methods=["POST"],
+    doc_route(
+        "/users/forgot-password", forgot_password, ok=R.Message, body=EmailInput, public=True
     ),
-    Route(
-        "/users/verify-reset-otp",
-        documented(verify_reset_otp, operation(ok=R.ResetToken, body=OtpInput, public=True)),
-        methods=["POST"],
+    doc_route(
+        "/users/verify-reset-otp", verify_reset_otp, ok=R.ResetToken, body=OtpInput, public=True
     ),
-    Route(
-        "/users/reset-password",
-        documented(reset_password, operation(ok=R.Message, body=ResetPasswordBody, public=True)),
-        methods=["POST"],
+    doc_route(
+        "/users/reset-password", reset_password, ok=R.Message, body=ResetPasswordBody, public=True
     ),
-    Route("/users/logout", documented(logout, operation(ok=R.Message)), methods=["POST"]),
-    Route("/users/logout-all", documented(logout_all, operation(ok=R.Message)), methods=["POST"]),
-    Route("/users/me", documented(me, operation(ok=R.Me)), methods=["GET"]),
+    doc_route("/users/logout", logout, ok=R.Message),
+    doc_route("/users/logout-all", logout_all, ok=R.Message),
+    doc_route("/users/me", me, "GET", ok=R.Me),
 ]
