@@ -155,7 +155,9 @@ def call(
     def human(r: dict[str, Any]) -> None:
         if "jobId" in r:
             console.print(
-                f"queued job {r['jobId']} (apsara plugin job {r['jobId']} --wait)", highlight=False
+                f"queued job {r['jobId']}: a worker runs it (`apsara serve` or `apsara worker`);"
+                f" follow it with `apsara plugin job {r['jobId']} --wait`",
+                highlight=False,
             )
             return
         console.print_json(json.dumps(r["result"]))
