@@ -12,24 +12,21 @@ from __future__ import annotations
 import asyncio
 import gc
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 from textual import events, on
 
-from apsara_core.config import Settings
-from apsara_core.core import Core, open_core
-from apsara_core.db.embedded import free_port, spawn, wait_ready
+from apsara_core.core import Core
 from apsara_core.models.views import ConversationView
 from apsara_tui.app import ApsaraApp
 from apsara_tui.screens.chat import ChatScreen
 from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import ChatLog
+from tests.benchmarks.harness import with_fake_core
 from tests.benchmarks.report import Result
 from tests.factories import principal_of
 from tests.fakes.gemini_server import FakeGemini
-from tests.tui.chat_fixtures import chat_user, seed_conversation, use_fake
+from tests.tui.chat_fixtures import chat_user, seed_conversation
 
 RUNS = 15
 PRESSES = 40
@@ -170,33 +167,6 @@ async def _measure(core: Core, fake: FakeGemini) -> list[Result]:
     ]
 
 
-async def _main(port: int, tmp: Path) -> list[Result]:
-    settings = Settings(
-        _env_file=None,
-        mongodb_uri=f"mongodb://127.0.0.1:{port}/bench_tui",
-        data_dir=tmp / "data",
-        upload_dir=tmp / "uploads",
-        jwt_secret="b" * 40,
-        env="test",
-        bcrypt_rounds=4,
-    )
-    with FakeGemini() as fake:
-        core = use_fake(await open_core(settings), fake)
-        try:
-            return await _measure(core, fake)
-        finally:
-            await core.client.drop_database(core.db.name)
-            await core.close()
-
-
 def run() -> list[Result]:
     """Start an embedded server and the fake, then measure (d)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        port, log = free_port(), Path(tmp) / "server.log"
-        proc = spawn(":memory:", port, log, detach=False)
-        try:
-            wait_ready(proc, port, log)
-            return asyncio.run(_main(port, Path(tmp)))
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    return with_fake_core("bench_tui", _measure)

@@ -28,8 +28,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.echo import Echo, answer, signature, text_of
-from tests.fakes.gemini_server import ConnectionCut
-from tests.fakes.serving import ScriptedFaults, ThreadedServer
+from tests.fakes.serving import ConnectionCut, ScriptedFaults, ThreadedServer
 
 ERROR_TYPES = {
     400: "invalid_request_error",

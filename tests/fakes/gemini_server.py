@@ -26,15 +26,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import logging
-import socket
 import threading
-import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -42,45 +38,12 @@ from starlette.routing import Route
 
 from tests.fakes import gemini_payloads as P
 from tests.fakes.gemini_files import file_routes
+from tests.fakes.serving import ConnectionCut, ThreadedServer
 
 VERSIONS = {"v1", "v1beta", "v1alpha"}
 MODEL_PREFIXES = ("gemini", "text-embedding", "embedding")
 TRUNCATING = {"cut", "nofinish", "error_event"}
 NOT_JSON_BODY = "<html><body>502 Bad Gateway (fake: not json)</body></html>"
-
-
-class ConnectionCut(Exception):
-    """Raised inside a response body iterator to drop the TCP connection.
-
-    uvicorn (h11, 0.54) handles an exception raised after the response started
-    by calling ``transport.close()`` without the terminating zero-length chunk,
-    so httpx2 raises ``httpx2.RemoteProtocolError`` ("peer closed connection
-    without sending complete message body: incomplete chunked read") from the
-    SDK's stream iterator (sync and async alike). uvicorn also logs "Exception in
-    ASGI application"; `_HideCuts` filters those records out.
-    """
-
-
-def _is_cut(exc: BaseException | None) -> bool:
-    """True for a deliberate cut, or a handler cancelled by `FakeGemini.stop()`."""
-    if isinstance(exc, (ConnectionCut, asyncio.CancelledError)):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return any(_is_cut(e) for e in exc.exceptions)
-    return False
-
-
-class _HideCuts(logging.Filter):
-    """Drops uvicorn's traceback records for deliberate cuts and shutdown cancels."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and _is_cut(record.exc_info[1]))
-
-
-def _install_log_filter() -> None:
-    log = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _HideCuts) for f in log.filters):
-        log.addFilter(_HideCuts())
 
 
 class FakeState:
@@ -335,15 +298,14 @@ def _with_default_headers(app: Any, headers: dict[str, str]) -> Any:
     return wrapped
 
 
-class FakeGemini:
+class FakeGemini(ThreadedServer):
     """Runs the fake in a background thread with uvicorn on 127.0.0.1 and a free port."""
+
+    label = "FakeGemini"
 
     def __init__(self) -> None:
         self.state = FakeState()
-        self.app = _with_default_headers(create_app(self.state), self.state.headers)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
+        super().__init__(_with_default_headers(create_app(self.state), self.state.headers))
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -352,57 +314,7 @@ class FakeGemini:
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeGemini is not started")
-        return f"http://127.0.0.1:{self._port}"
-
-    def start(self) -> FakeGemini:
-        """Starts uvicorn and blocks until it accepts connections."""
-        if self._server is not None:
-            return self
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only
-        # when sock.proto == IPPROTO_TCP (a plain socket() has proto 0). Without it every
-        # keep-alive call stalls ~44 ms on delayed ACK. Linux also inherits the listener's
-        # TCP_NODELAY on accept, so set it there too.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            loop="asyncio",
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        _install_log_filter()
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run,
-            kwargs={"sockets": [sock]},
-            name=f"fake-gemini-{self._port}",
-            daemon=True,
-        )
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError("FakeGemini failed to start")
-            time.sleep(0.005)
-        self._server, self._thread = server, thread
-        return self
-
-    def stop(self) -> None:
-        """Stops the server and joins its thread."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        # force_exit: do not wait for open keep-alive or stalled connections.
-        server.should_exit = server.force_exit = True
-        thread.join(timeout=5)
-        self._server = self._thread = None
+        return self.origin
 
     @property
     def headers(self) -> dict[str, str]:
@@ -427,6 +339,3 @@ class FakeGemini:
 
     def __enter__(self) -> FakeGemini:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -26,8 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.echo import Echo, answer, text_of, vector
-from tests.fakes.gemini_server import ConnectionCut
-from tests.fakes.serving import ScriptedFaults, ThreadedServer, pause
+from tests.fakes.serving import ConnectionCut, ScriptedFaults, ThreadedServer, pause
 
 ERROR_TYPES = {
     400: ("invalid_request_error", None),

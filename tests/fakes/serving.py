@@ -1,9 +1,10 @@
-"""Run an ASGI fake on 127.0.0.1 in a background thread (shared by the OpenAI and Anthropic
-fakes); the same socket set-up as FakeGemini (TCP_NODELAY, see gemini_server.FakeGemini.start)."""
+"""Run an ASGI fake on 127.0.0.1 in a background thread (FakeGemini, FakeOpenAI and
+FakeAnthropic), with the scripted faults and the deliberate connection cut they share."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -12,7 +13,39 @@ from typing import Any
 
 import uvicorn
 
-from tests.fakes.gemini_server import _install_log_filter
+
+class ConnectionCut(Exception):
+    """Raised inside a response body iterator to drop the TCP connection.
+
+    uvicorn (h11, 0.54) handles an exception raised after the response started
+    by calling ``transport.close()`` without the terminating zero-length chunk,
+    so httpx2 raises ``httpx2.RemoteProtocolError`` ("peer closed connection
+    without sending complete message body: incomplete chunked read") from the
+    SDK's stream iterator (sync and async alike). uvicorn also logs "Exception in
+    ASGI application"; `_HideCuts` filters those records out.
+    """
+
+
+def _is_cut(exc: BaseException | None) -> bool:
+    """True for a deliberate cut, or a handler cancelled by `FakeGemini.stop()`."""
+    if isinstance(exc, (ConnectionCut, asyncio.CancelledError)):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_is_cut(e) for e in exc.exceptions)
+    return False
+
+
+class _HideCuts(logging.Filter):
+    """Drops uvicorn's traceback records for deliberate cuts and shutdown cancels."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and _is_cut(record.exc_info[1]))
+
+
+def _install_log_filter() -> None:
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _HideCuts) for f in log.filters):
+        log.addFilter(_HideCuts())
 
 
 class ScriptedFaults:
@@ -60,6 +93,10 @@ class ThreadedServer:
         """Start uvicorn and block until it accepts connections."""
         if self._server is not None:
             return self
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only
+        # when sock.proto == IPPROTO_TCP (a plain socket() has proto 0). Without it every
+        # keep-alive call stalls ~44 ms on delayed ACK. Linux also inherits the listener's
+        # TCP_NODELAY on accept, so set it there too.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -92,6 +129,7 @@ class ThreadedServer:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        # force_exit: do not wait for open keep-alive or stalled connections.
         server.should_exit = server.force_exit = True
         thread.join(timeout=5)
         self._server = self._thread = None
