@@ -59,7 +59,8 @@ async def _tab(pilot, tab: str) -> None:
 
 async def test_register_shows_the_outbox_mail_and_its_code_verifies(app: ApsaraApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("1", "5")
+        await pilot.pause()
+        app.open_action(15)  # typing two digits is tested in test_shell.py
         await settle(pilot)
         assert isinstance(app.screen, RegistrationScreen)
         assert app.focused is app.screen.query_one("#register-form Input")  # the first field
@@ -226,7 +227,7 @@ async def test_logout_revokes_and_deletes_the_session_file(app: ApsaraApp) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert "lin@example.com" in app.sub_title
-        await pilot.press("1", "6")
+        app.open_action(16)  # typing two digits is tested in test_shell.py
         await settle(pilot)
         assert isinstance(app.screen, LogoutScreen)
         assert "Logged in as lin@example.com" in text_of(app, "#logout-status")
