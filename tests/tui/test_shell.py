@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, OptionList
 
 from apsara_tui.actions import ACTIONS
 from apsara_tui.app import ApsaraApp
+from apsara_tui.screens import home
 from apsara_tui.screens.dbinfo import DatabaseInfoScreen
 from apsara_tui.screens.home import HomeScreen
 from tests.factories import create_user
+
+
+@pytest.fixture
+def patient_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Home waits 5 s for a second digit: a Pilot on a loaded machine may take longer than a
+    typist's 0.6 s between two presses (it waits for the app to idle after each)."""
+    monkeypatch.setattr(home, "NUMBER_DELAY_S", 5.0)
 
 
 async def test_home_lists_21_actions_with_unavailable_ones_disabled(app: ApsaraApp) -> None:
@@ -24,7 +33,9 @@ async def test_home_lists_21_actions_with_unavailable_ones_disabled(app: ApsaraA
         assert "db " in app.sub_title and "127.0.0.1" in app.sub_title
 
 
-async def test_number_keys_open_database_info_with_real_counts(app: ApsaraApp) -> None:
+async def test_number_keys_open_database_info_with_real_counts(
+    app: ApsaraApp, patient_home: None
+) -> None:
     for email in ("a@x.io", "b@x.io"):  # counted as the services count them
         await create_user(app.core, email)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -60,7 +71,7 @@ async def test_palette_finds_database_info(app: ApsaraApp) -> None:
         assert isinstance(app.screen, DatabaseInfoScreen)
 
 
-async def test_enter_on_menu_and_exit_action(app: ApsaraApp) -> None:
+async def test_enter_on_menu_and_exit_action(app: ApsaraApp, patient_home: None) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2", "1")
         await pilot.pause()
