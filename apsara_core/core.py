@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from apsara_core.services.files import FileService
     from apsara_core.services.limits import LimitsService
     from apsara_core.services.mail import MailService
+    from apsara_core.services.messages import MessageService
     from apsara_core.services.password_store import PasswordStore
     from apsara_core.services.plans import PlanService
     from apsara_core.services.plugin_jobs import JobQueue
@@ -214,6 +215,13 @@ class Core:
         return ConversationService(
             db=self.db, settings=self.settings, limits=self.limits, clock=self.clock
         )
+
+    @cached_property
+    def messages(self) -> MessageService:
+        """Single messages: sibling versions, switching, deleting one, searching the text."""
+        from apsara_core.services.messages import MessageService
+
+        return MessageService(db=self.db, clock=self.clock)
 
     @cached_property
     def chat(self) -> ChatService:

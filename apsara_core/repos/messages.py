@@ -166,3 +166,114 @@ async def drop_branch(
     await db.message_archive.delete_many(
         {"conversationId": conversation_id, "branchId": branch_id}, session=session
     )
+
+
+async def next_after(
+    db: AsyncDatabase, conversation_id: str, sequence: int, *, session: Session = None
+) -> dict[str, Any] | None:
+    """The first live message with messageSequence > sequence, or None.
+
+    Read in widening ranges (a regenerated reply leaves a gap after its prompt), never sorted
+    on the server.
+    """
+    query: dict[str, Any] = {"conversationId": conversation_id}
+    span = 4
+    while True:
+        query["messageSequence"] = {"$gt": sequence, "$lte": sequence + span}
+        found = await db.messages.find(query, NO_ID, session=session).to_list()
+        if found:
+            return min(found, key=lambda m: m["messageSequence"])
+        if not await db.messages.count_documents(
+            {"conversationId": conversation_id, "messageSequence": {"$gt": sequence + span}},
+            session=session,
+        ):
+            return None
+        span *= 8
+
+
+async def live_sequences(
+    db: AsyncDatabase, conversation_id: str, message_ids: list[str], *, session: Session = None
+) -> dict[str, int]:
+    """{messageId: messageSequence} of those ids that are live messages of the conversation."""
+    if not message_ids:
+        return {}
+    query = {"conversationId": conversation_id, "messageId": {"$in": message_ids}}
+    found = await db.messages.find(
+        query, {"_id": 0, "messageId": 1, "messageSequence": 1}, session=session
+    ).to_list()
+    return {m["messageId"]: m["messageSequence"] for m in found}
+
+
+async def delete_ids(
+    db: AsyncDatabase, conversation_id: str, message_ids: list[str], *, session: Session
+) -> int:
+    """Delete these live messages of a conversation (and uncount them); how many went."""
+    result = await db.messages.delete_many(
+        {"conversationId": conversation_id, "messageId": {"$in": message_ids}}, session=session
+    )
+    gone = [tallies.bump(tallies.docs_key("messages"), -result.deleted_count)]
+    await tallies.apply(db, gone, session=session)
+    return result.deleted_count
+
+
+async def reparent(
+    db: AsyncDatabase,
+    conversation_id: str,
+    old_parents: list[str],
+    parent_id: str | None,
+    parent_sequence: int,
+    *,
+    session: Session,
+) -> None:
+    """Archived branches that continued one of `old_parents` now continue `parent_id`."""
+    await db.message_archive.update_many(
+        {"conversationId": conversation_id, "parentId": {"$in": old_parents}},
+        {"$set": {"parentId": parent_id, "parentSequence": parent_sequence}},
+        session=session,
+    )
+
+
+ARCHIVE_HEAD_FIELDS = {
+    "_id": 0,
+    **dict.fromkeys(
+        (
+            "branchId",
+            "parentId",
+            "parentSequence",
+            "anchorSequence",
+            "archivedAt",
+            "reason",
+            "messageId",
+            "messageSequence",
+            "role",
+            "createdAt",
+            "editHistory.editedAt",
+            "content.text",
+        ),
+        1,
+    ),
+}
+
+
+async def archive_heads(db: AsyncDatabase, conversation_id: str) -> list[dict[str, Any]]:
+    """Every archived message of a conversation with only what a version tree needs."""
+    return await db.message_archive.find(
+        {"conversationId": conversation_id}, ARCHIVE_HEAD_FIELDS
+    ).to_list()
+
+
+async def search(
+    db: AsyncDatabase, conversation_id: str, pattern: str, *, skip: int, limit: int
+) -> list[dict[str, Any]]:
+    """Live messages whose text matches the regex `pattern` (any case), ascending by sequence.
+
+    The server filters within the conversation (its index) and returns at most `limit`
+    matches after `skip`, each with its text but no thoughts, files or metadata.
+    """
+    query = {
+        "conversationId": conversation_id,
+        "content.text": {"$regex": pattern, "$options": "i"},
+    }
+    fields = {"_id": 0, "messageId": 1, "messageSequence": 1, "role": 1, "createdAt": 1}
+    cursor = db.messages.find(query, {**fields, "content.text": 1}).sort("messageSequence", 1)
+    return await cursor.skip(skip).limit(limit).batch_size(limit).to_list()

@@ -15,14 +15,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from apsara_core.db.transactions import run_in_transaction
-from apsara_core.errors import NotFoundError
+from apsara_core.errors import ConflictError, NotFoundError
 from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import messages as msg_repo
 from apsara_core.repos import tallies, writes
 from apsara_core.repos.writes import Insert, Write
 
 COUNT_ONE = tallies.bump(tallies.docs_key("messages"), 1)  # in the message's own transaction
-ARCHIVE_FIELDS = ("branchId", "archivedAt", "reason", "anchorSequence", "branchOf")
+ARCHIVE_FIELDS = (
+    "branchId",
+    "archivedAt",
+    "reason",
+    "anchorSequence",
+    "branchOf",
+    "parentId",
+    "parentSequence",
+)
 
 
 class _Stale(Exception):
@@ -102,7 +110,9 @@ async def archive_from(
 ) -> tuple[str | None, int]:
     """Move messages with messageSequence >= sequence to the archive as one branch (at `now`).
 
-    `anchor` (the pre-edit user message) is archived with them but stays live.
+    `anchor` (the pre-edit user message) is archived with them but stays live. Each archived
+    doc names the live message the branch continues (`parentId`, `parentSequence`: the last
+    one before `sequence`; None and 0 at the start): the version tree groups siblings by it.
 
     Returns:
         (branchId, number of live messages moved); branchId is None when nothing moved.
@@ -113,8 +123,20 @@ async def archive_from(
     if not moving:
         return None, 0
     branch = msg_repo.new_branch_id()
+    before = await msg_repo.window(db, conversation_id, sequence, 1, session=session)
+    parent = {
+        "parentId": before[-1]["messageId"] if before else None,
+        "parentSequence": before[-1]["messageSequence"] if before else 0,
+    }
     docs = [
-        {**m, "branchId": branch, "archivedAt": now, "reason": reason, "anchorSequence": sequence}
+        {
+            **m,
+            "branchId": branch,
+            "archivedAt": now,
+            "reason": reason,
+            "anchorSequence": sequence,
+            **parent,
+        }
         for m in moving
     ]
     await msg_repo.archive(db, docs, session=session)
@@ -126,12 +148,22 @@ async def archive_from(
 
 
 async def restore(
-    db: AsyncDatabase, conversation_id: str, branch_id: str, *, now: datetime
+    db: AsyncDatabase,
+    conversation_id: str,
+    branch_id: str,
+    *,
+    now: datetime,
+    reason: str = "restore",
 ) -> dict[str, Any]:
     """Bring an archived branch back; what it replaces becomes a branch of its own (at `now`).
 
+    The one rule of restoring a branch and of switching to a sibling version: in one
+    transaction, every live message after the branch's parent is archived as a new branch
+    (same parent), then the branch's messages become live again with their own sequences.
+
     Raises:
         NotFoundError: no such branch in this conversation.
+        ConflictError: the message the branch continues is itself archived.
     """
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
@@ -142,9 +174,9 @@ async def restore(
                 field="branchId",
                 suggestions=["List branches first"],
             )
-        start = min(d["anchorSequence"] for d in docs)
+        start = await _start_of(db, conversation_id, branch_id, docs, session=session)
         replaced, _ = await archive_from(
-            db, conversation_id, start, reason="restore", now=now, session=session
+            db, conversation_id, start, reason=reason, now=now, session=session
         )
         await msg_repo.drop_branch(db, conversation_id, branch_id, session=session)
         restored = [{k: v for k, v in d.items() if k not in ARCHIVE_FIELDS} for d in docs]
@@ -161,8 +193,35 @@ async def restore(
     return await run_in_transaction(db, work)
 
 
+async def _start_of(
+    db: AsyncDatabase,
+    conversation_id: str,
+    branch_id: str,
+    docs: list[dict[str, Any]],
+    *,
+    session: AsyncClientSession,
+) -> int:
+    """The first sequence a restore of this branch replaces: right after its parent (the
+    anchor for branches archived before parents were recorded)."""
+    head = min(docs, key=lambda d: d["messageSequence"])
+    if "parentSequence" not in head:
+        return min(d["anchorSequence"] for d in docs)
+    parent_id = head.get("parentId")
+    if parent_id is not None and not await msg_repo.live_sequences(
+        db, conversation_id, [parent_id], session=session
+    ):
+        raise ConflictError(
+            f"Branch {branch_id!r} continues message #{head['parentSequence']}, which is "
+            "itself archived in another branch",
+            field="branchId",
+            suggestions=["Restore the branch that holds that message first"],
+        )
+    return int(head["parentSequence"]) + 1
+
+
 def group_branches(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Archived docs grouped per branch: {branchId, reason, archivedAt, anchorSequence, messages}."""
+    """Archived docs grouped per branch: {branchId, reason, archivedAt, anchorSequence,
+    parentId, parentSequence, messages}."""
     branches: dict[str, dict[str, Any]] = {}
     for doc in docs:
         entry = branches.setdefault(
@@ -172,6 +231,8 @@ def group_branches(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "reason": doc.get("reason"),
                 "archivedAt": doc["archivedAt"],
                 "anchorSequence": doc.get("anchorSequence"),
+                "parentId": doc.get("parentId"),
+                "parentSequence": doc.get("parentSequence"),
                 "messages": [],
             },
         )
