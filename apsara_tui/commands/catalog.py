@@ -20,7 +20,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     ),
     "conv": (
         "apsara_tui.commands.conv",
-        "Conversations: create, list, show, messages, rename, delete, export.",
+        "Conversations: create, list, show, messages, search, versions, rename, delete, export.",
     ),
     "ai": ("apsara_tui.commands.ai", "Talk to the model: send, edit, regenerate, embed."),
     "file": (

@@ -1,4 +1,5 @@
-"""`apsara conv ...`: Conversations: create, list, show, messages, rename, delete, export.
+"""`apsara conv ...`: Conversations: create, list, show, messages, search, versions, rename,
+delete (a conversation or one message), export.
 
 Who acts follows the core's one rule (`apsara_core.services.sessions`): without a session the
 operator acts as admin on any conversation; with one, the logged-in user reaches only their
@@ -226,3 +227,127 @@ def export(
     else:
         output.write_text(text, encoding="utf-8")
         console.print(f"wrote {output}", highlight=False)
+
+
+MsgArg = Annotated[str, typer.Argument(metavar="MESSAGE_ID", help="The message's id.")]
+
+
+@app.command("delete-message")
+def delete_message(
+    conversation_id: ConvArg,
+    message_id: MsgArg,
+    with_reply: Annotated[
+        bool,
+        typer.Option("--with-reply", help="A user message that has a reply goes with its reply."),
+    ] = False,
+    user: UserOpt = None,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete one message (asks first unless --yes; a prompt with a reply needs --with-reply)."""
+
+    async def job(core: Any, me: Any) -> dict[str, Any]:
+        if not yes:
+            what = "the message and the reply that answers it" if with_reply else "the message"
+            typer.confirm(f"Delete {what} {message_id}?", abort=True)
+        return await core.messages.delete_message(
+            actor=me, conversation_id=conversation_id, message_id=message_id, with_reply=with_reply
+        )
+
+    def human(out: dict[str, Any]) -> None:
+        gone = ", ".join(f"#{d['messageSequence']} {d['role']}" for d in out["deleted"])
+        console.print(f"deleted {gone}; {out['messages']} messages left", highlight=False)
+
+    emit(run_as(job, user), json_out=json_out, human=human)
+
+
+@app.command()
+def search(
+    conversation_id: ConvArg,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="Text to find (any case).")],
+    page: Annotated[int, typer.Option("--page", help="Page of results, from 1.")] = 1,
+    limit: Annotated[int, typer.Option("--limit", help="Results per page (1-100).")] = 20,
+    user: UserOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find messages of a conversation by their text, by # (--json: the result page)."""
+    out = run_as(
+        lambda core, me: core.messages.search_messages(
+            actor=me, conversation_id=conversation_id, query=query, page=page, limit=limit
+        ),
+        user,
+    )
+
+    def human(found: dict[str, Any]) -> None:
+        if not found["items"]:
+            console.print(f"no message contains {found['query']!r}", highlight=False)
+        for item in found["items"]:
+            console.print(
+                f"[bold]#{item['messageSequence']} {item['role']}[/] [dim]{item['messageId']}[/]",
+                highlight=False,
+            )
+            console.print(f"  {item['snippet']}", highlight=False, markup=False)
+        if found["hasMore"]:
+            console.print(f"[dim]more: --page {found['page'] + 1}[/]", highlight=False)
+
+    emit(out, json_out=json_out, human=human)
+
+
+@app.command()
+def versions(conversation_id: ConvArg, user: UserOpt = None, json_out: JsonOpt = False) -> None:
+    """List the messages that have sibling versions (from edit and regenerate)."""
+    forks = run_as(
+        lambda core, me: core.messages.versions(actor=me, conversation_id=conversation_id), user
+    )
+
+    def human(found: list[dict[str, Any]]) -> None:
+        if not found:
+            console.print("no message has other versions", highlight=False)
+        for fork in found:
+            where = (
+                f"#{fork['messageSequence']} {fork['messageId']}"
+                if fork["messageId"]
+                else f"after #{fork['parentSequence']} {fork['parentId']} (nothing current)"
+            )
+            console.print(
+                f"[bold]{where}[/] version {fork['current'] or '-'}/{len(fork['versions'])}",
+                highlight=False,
+            )
+            for v in fork["versions"]:
+                mark = "*" if v["current"] else " "
+                console.print(
+                    f" {mark} {v['version']}. #{v['messageSequence']} {v['role']} · "
+                    f"{v['messages']} msg · {v['preview']}",
+                    highlight=False,
+                    markup=False,
+                )
+
+    emit(forks, json_out=json_out, human=human)
+
+
+@app.command("switch-version")
+def switch_version(
+    conversation_id: ConvArg,
+    message_id: MsgArg,
+    version: Annotated[int, typer.Argument(metavar="N", help="The version to make current.")],
+    user: UserOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make version N of a message current, with all that follows it (the rest is kept)."""
+    out = run_as(
+        lambda core, me: core.messages.switch_version(
+            actor=me, conversation_id=conversation_id, message_id=message_id, to_version=version
+        ),
+        user,
+    )
+    emit(
+        out,
+        json_out=json_out,
+        human=lambda o: console.print(
+            f"now on version {o['version']}/{o['of']} ({o['messageId']}, "
+            f"{o['restored']} messages brought back)"
+            if o["switched"]
+            else f"version {o['version']}/{o['of']} is already current",
+            highlight=False,
+        ),
+    )
