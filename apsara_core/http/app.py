@@ -41,7 +41,15 @@ HEALTH_TIMEOUT_S = 3.0
 HEALTH_DOC = operation(ok=responses.Health, public=True)
 log = logging.getLogger("apsara.http")
 # Route modules under apsara_core/http/routes, each exposing ROUTES: list[Route].
-ROUTE_MODULES: list[str] = ["users", "conversations", "ai", "files", "plugins", "keys"]
+ROUTE_MODULES: list[str] = [
+    "users",
+    "conversations",
+    "messages",
+    "ai",
+    "files",
+    "plugins",
+    "keys",
+]
 
 
 async def health(request: Request) -> JSONResponse:

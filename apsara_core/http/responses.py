@@ -98,3 +98,28 @@ class Health(Out):
     providers: list[str]
     version: str
     schemaVersion: int
+
+
+class SearchResults(Out):
+    """A page of the messages whose text matches, by sequence."""
+
+    query: str
+    page: int
+    limit: int
+    hasMore: bool
+    items: list[Record]
+
+
+class Versions(Out):
+    """The messages that have sibling versions (forks), each with its numbered versions."""
+
+    versions: list[Record]
+    count: int
+
+
+class VersionSwitched(Out):
+    switched: bool
+    version: int
+    of: int
+    messageId: str | None
+    restored: int

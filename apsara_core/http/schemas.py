@@ -153,3 +153,24 @@ class MessagesQuery(Body):
 
     before: StrictInt | None = Field(None, ge=1, le=10**9)
     limit: StrictInt = Field(50, ge=1, le=500)
+
+
+class DeleteMessageQuery(Body):
+    """?withReply=true: a user message that has a reply goes with its reply."""
+
+    withReply: StrictBool = False
+
+
+class SearchQuery(Body):
+    """?query=TEXT (any case), page, limit."""
+
+    query: Annotated[StrictStr, Field(min_length=1, max_length=200, json_schema_extra=NONBLANK)]
+    page: StrictInt = Field(1, ge=1, le=10**6)
+    limit: StrictInt = Field(20, ge=1, le=100)
+
+
+class VersionBody(Body):
+    """The version (1, 2, …) of a message to make current."""
+
+    userId: Id | None = None
+    version: StrictInt = Field(ge=1, le=10**6)
