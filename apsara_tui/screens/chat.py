@@ -9,14 +9,14 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
 from apsara_tui.keys import PANEL_BINDING, STOP_BINDING
-from apsara_tui.screens.chat_base import ChatBaseScreen
-from apsara_tui.screens.chat_tools import TOOL_BINDINGS, ConversationTools
+from apsara_tui.screens.chat_messages import MESSAGE_BINDINGS, MessageTools
+from apsara_tui.screens.chat_tools import TOOL_BINDINGS
 from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import ChatLog, MessageView
 from apsara_tui.widgets.model_panel import ModelPanel
 
 
-class ChatScreen(ConversationTools):
+class ChatScreen(MessageTools):
     """The chat: history, the reply streaming in live, the model panel and the quota left."""
 
     BINDINGS = [
@@ -25,6 +25,7 @@ class ChatScreen(ConversationTools):
         Binding("ctrl+o", "log('toggle_thoughts')", "Thoughts"),
         Binding("ctrl+y", "log('copy')", "Copy reply", priority=True),
         *TOOL_BINDINGS,
+        *MESSAGE_BINDINGS,
     ]
 
     def compose(self) -> ComposeResult:
@@ -124,12 +125,13 @@ class ChatScreen(ConversationTools):
         await self.refresh_quota(self.query_one(ModelPanel))
 
 
-class MessagesScreen(ChatBaseScreen):
+class MessagesScreen(MessageTools):
     """The chosen conversation's messages, newest window first; older pages load at the top."""
 
     BINDINGS = [
         Binding("home", "older", "Older", priority=True),
         Binding("end", "newest", "Newest", priority=True),
+        *MESSAGE_BINDINGS,
     ]
 
     def compose(self) -> ComposeResult:

@@ -199,8 +199,9 @@ class EditMessageScreen(_PickMessageScreen):
             return
         seq = message.get("messageSequence")
         body = (
-            f"The {later} message{'s' if later != 1 else ''} after #{seq} will be archived as a "
-            "branch (restorable here with ctrl+r), and a new reply is generated."
+            f"The {later} message{'s' if later != 1 else ''} after #{seq} are kept as an "
+            "earlier version (in the chat, [ and ] on the message switch back; ctrl+r here "
+            "restores), and a new reply is generated."
         )
         self.app.push_screen(
             ConfirmModal(f"Save the edit of #{seq}?", body, confirm="Save", danger=False),
@@ -224,7 +225,9 @@ class EditMessageScreen(_PickMessageScreen):
         )
         if await self.stream_reply(log, events) is not None:
             self.notify(
-                "Edited; the replaced messages are kept as an archived branch.", title="Edited"
+                "Edited; the replaced messages are kept as an earlier version "
+                "(in the chat, [ and ] on the message switch between them).",
+                title="Edited",
             )
         if self.is_attached:
             self.reload()
@@ -298,9 +301,10 @@ class RegenerateScreen(_PickMessageScreen):
             return
         seq = message.get("messageSequence")
         body = (
-            f"Reply #{seq} and the {later} message{'s' if later != 1 else ''} after it will be "
-            "archived as an earlier version (restorable in action 6), and a new reply follows "
-            f"#{seq}'s question."
+            f"Reply #{seq} and the {later} message{'s' if later != 1 else ''} after it stay "
+            "reachable as an earlier version: in the chat (action 4) the new reply shows a "
+            "version mark (‹ 2/2 ›), and [ on it switches back with all that followed. A new reply "
+            f"follows #{seq}'s question."
         )
         self.app.push_screen(
             ConfirmModal(f"Regenerate #{seq}?", body, confirm="Regenerate", danger=False),
@@ -334,7 +338,8 @@ class RegenerateScreen(_PickMessageScreen):
         )
         if await self.stream_reply(log, events) is not None:
             self.notify(
-                "Regenerated; the previous reply is kept as an earlier version.",
+                "Regenerated; the previous reply (and what followed it) is kept as an earlier "
+                "version: [ and ] on the reply in the chat switch between them.",
                 title="Regenerated",
             )
         if self.is_attached:

@@ -8,6 +8,7 @@ The log is anchored: it follows a growing reply only while the reader is at the 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +132,9 @@ class MessageView(Vertical):
         self._unsent = ""
         """While a model reply streams: its body is a Markdown widget parsed incrementally
         (only the last block is re-parsed; fragments are batched while it renders)."""
+        self.version: tuple[int | None, int] | None = None
+        """(its version number, how many versions) when it has siblings; a number of None
+        marks a message after which only archived versions follow."""
 
     @property
     def alive(self) -> bool:
@@ -149,6 +153,18 @@ class MessageView(Vertical):
     def set_sequence(self, sequence: int) -> None:
         """Show the sequence the core stored this message under."""
         self.message["messageSequence"] = sequence
+        if self.alive:
+            self.query_one(".role", Static).update(self._label())
+
+    @property
+    def message_id(self) -> str | None:
+        """The stored messageId (None before the core stored it)."""
+        value = self.message.get("messageId")
+        return value if isinstance(value, str) else None
+
+    def set_version(self, version: tuple[int | None, int] | None) -> None:
+        """Show `‹ 2/3 ›` (or nothing) in the role line."""
+        self.version = version
         if self.alive:
             self.query_one(".role", Static).update(self._label())
 
@@ -191,6 +207,10 @@ class MessageView(Vertical):
             label.append(f" · {when:%Y-%m-%d %H:%M} UTC", style="dim")
         if self.message.get("isEdited"):
             label.append(" (edited)", style="dim")
+        if self.version is not None:
+            number, total = self.version
+            shown = f"‹ {number}/{total} ›" if number else f"‹ –/{total} › versions follow"
+            label.append(f"  {shown}", style="bold cyan")
         if self.message.get("notSent"):
             label.append(" · not sent (the text is back in the box)", style="bold red")
         if self.streaming:
@@ -291,7 +311,8 @@ class ChatLog(VerticalScroll):
 
     With the log focused, ↑↓ select a message; t folds its thoughts, c copies its text,
     b its last code block (the screens offer the same on ctrl+o / ctrl+y for the selected
-    message, or the newest reply when none is selected).
+    message, or the newest reply when none is selected); `[` `]` switch the selected
+    message's version and d deletes it (both posted to the screen, which asks the core).
     """
 
     BINDINGS = [
@@ -300,6 +321,9 @@ class ChatLog(VerticalScroll):
         Binding("t", "toggle_thoughts", "Thoughts"),
         Binding("c", "copy", "Copy"),
         Binding("b", "copy_code", "Copy code"),
+        Binding("left_square_bracket", "version(-1)", "Prev version", key_display="["),
+        Binding("right_square_bracket", "version(1)", "Next version", key_display="]"),
+        Binding("d,delete", "delete", "Delete message", key_display="d"),
     ]
 
     @dataclass
@@ -312,6 +336,21 @@ class ChatLog(VerticalScroll):
     @dataclass
     class WindowShown(Message):
         """The first window of messages is mounted and painted."""
+
+    @dataclass
+    class VersionWanted(Message):
+        """Switch `view`'s message to its previous (-1) or next (1) sibling version."""
+
+        log: ChatLog
+        view: MessageView
+        step: int
+
+    @dataclass
+    class DeleteWanted(Message):
+        """Delete `view`'s message (the screen asks first)."""
+
+        log: ChatLog
+        view: MessageView
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, can_focus=True)
@@ -344,6 +383,56 @@ class ChatLog(VerticalScroll):
             current.remove_class("-selected")
         views[index].add_class("-selected")
         self.scroll_to_widget(views[index], animate=False)
+
+    def versioned(self) -> MessageView | None:
+        """The selected message, or else the newest one with sibling versions."""
+        marked = [v for v in self.views if v.version is not None]
+        return self.selected or (marked[-1] if marked else None)
+
+    def action_version(self, step: int) -> None:
+        """Ask the screen for the selected message's previous/next version."""
+        view = self.versioned()
+        if view is None or view.version is None:
+            self.notify(
+                "No message here has other versions (edit or regenerate one to make some).",
+                severity="warning",
+                timeout=4,
+            )
+            return
+        self.post_message(self.VersionWanted(self, view, step))
+
+    def action_delete(self) -> None:
+        """Ask the screen to delete the selected message (↑↓ select one first)."""
+        view = self.selected
+        if view is None:
+            self.notify("Select a message first (↑↓ in the log).", severity="warning", timeout=4)
+            return
+        self.post_message(self.DeleteWanted(self, view))
+
+    def following(self, view: MessageView) -> MessageView | None:
+        """The mounted message right after `view`, if any."""
+        views = self.views
+        index = views.index(view) if view in views else -1
+        return views[index + 1] if 0 <= index < len(views) - 1 else None
+
+    async def wait_filled(self, timeout: float = 5.0) -> None:
+        """Wait until the whole window is mounted (show_window mounts it in two steps)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while self.filling and loop.time() < end:
+            await asyncio.sleep(0.01)
+
+    def select_sequence(self, sequence: int) -> MessageView | None:
+        """Select (and scroll to) the mounted message with this sequence, if there is one."""
+        views = self.views
+        found = next((v for v in views if v.sequence == sequence), None)
+        if found is None:
+            return None
+        for view in views:
+            view.remove_class("-selected")
+        found.add_class("-selected")
+        self.scroll_to_widget(found, animate=False)
+        return found
 
     def action_toggle_thoughts(self) -> None:
         """Fold or unfold the thoughts of the selected message (or the newest reply)."""

@@ -406,12 +406,14 @@ async def test_regenerate_a_chosen_reply(chat_app: ApsaraApp, core: Core) -> Non
         await settle(chat_app, pilot)
         assert isinstance(chat_app.screen, ConfirmModal)  # an earlier reply: it asks first
         body = text_of(chat_app.screen.query_one("#confirm-body"))
-        assert "Reply #2 and the 2 messages after it will be archived" in body
+        assert "Reply #2 and the 2 messages after it stay reachable as an earlier version" in body
         await pilot.press("y")
         await settle(chat_app, pilot)
         assert "Echo: one" in views(chat_app, "#regen-log")[-1].text
     live_ids = {m["messageId"] for m in await stored(core, conv_id)}
     assert first_reply["messageId"] not in live_ids
+    (fork,) = await core.messages.versions(actor=principal_of(user), conversation_id=conv_id)
+    assert fork["versions"][0]["messageId"] == first_reply["messageId"]  # version 1 of 2
     branches = await core.conversations.branches(actor=principal_of(user), conversation_id=conv_id)
     assert any(m["messageId"] == first_reply["messageId"] for b in branches for m in b["messages"])
 
