@@ -86,6 +86,7 @@ class ChatScreen(MessageTools):
             done = await self.stream_reply(log, events)
             if done and done.get("messageSequence"):
                 mine.set_sequence(done["messageSequence"] - 1)
+                mine.message["messageId"] = done.get("userMessageId")
             elif not self.reply_started:
                 mine.mark_not_sent()
                 chat_input.restore(text)
@@ -109,6 +110,7 @@ class ChatScreen(MessageTools):
         for message in recent or []:
             if message.get("role") == "user" and message["content"].get("text") == mine.text:
                 mine.set_sequence(message["messageSequence"])
+                mine.message["messageId"] = message["messageId"]
 
     async def after_stop(self) -> None:
         """Show what the core kept of the stopped reply (numbered, marked interrupted)."""

@@ -150,6 +150,8 @@ class ChatBaseScreen(CoreScreen):
         view.finish(
             usage_metadata(done or {}, first, total), sequence=(done or {}).get("messageSequence")
         )
+        if done and done.get("modelMessageId"):  # the message keys (delete, versions) need it
+            view.message["messageId"] = done["modelMessageId"]
         return done
 
     async def refresh_quota(self, panel: ModelPanel) -> None:

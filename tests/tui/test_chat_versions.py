@@ -152,3 +152,22 @@ async def test_ctrl_f_searches_in_the_core_and_jumps(chat_app: ApsaraApp, core: 
         log = chat_app.screen.query_one(ChatLog)
         assert log.selected is not None and log.selected.sequence == 1
         assert views(chat_app)[-1].sequence == 62  # everything after it is shown too
+
+
+async def test_a_message_just_sent_can_be_deleted(chat_app: ApsaraApp, core: Core) -> None:
+    await chosen(chat_app, core)
+    cid = chat_app.current_conversation.conversation_id
+    async with chat_app.run_test(size=(100, 30)) as pilot:
+        chat_app.open_action(4)
+        await settle(chat_app, pilot)
+        chat_app.screen.query_one("#chat-input").text = "hello"
+        await pilot.press("enter")
+        await settle(chat_app, pilot)
+        await select(chat_app, pilot, 2)
+        await pilot.press("d")
+        await pilot.pause()
+        assert chat_app.screen._title == "Delete reply #2?"
+        await pilot.press("y")
+        await settle(chat_app, pilot)
+        assert [m["role"] for m in await stored(core, cid)] == ["user"]
+        assert [v.sequence for v in views(chat_app)] == [1]
