@@ -7,6 +7,8 @@
   `r` refreshes; `ctrl+t` shows or hides the model panel (chat, regenerate).
 - `ctrl+c` stops a streaming reply (chat, edit, regenerate; the partial reply is kept, marked
   interrupted); `ctrl+j` adds a line in the message box (works in every terminal).
+- On a chat's history (4, 5): `[` `]` (alt+←/→ from anywhere) switch the selected message's
+  version, `d` deletes it (after a confirm), `ctrl+f` searches the conversation.
 - F-keys switch tabs, and only that: F2 Register … F6 Reset on action 15.
 """
 
