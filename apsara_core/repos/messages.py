@@ -197,7 +197,9 @@ async def live_sequences(
     """{messageId: messageSequence} of those ids that are live messages of the conversation."""
     if not message_ids:
         return {}
-    query = {"conversationId": conversation_id, "messageId": {"$in": message_ids}}
+    # messageId first: the server uses the first key's index (conversationId's would read
+    # the whole conversation)
+    query = {"messageId": {"$in": message_ids}, "conversationId": conversation_id}
     found = await db.messages.find(
         query, {"_id": 0, "messageId": 1, "messageSequence": 1}, session=session
     ).to_list()
@@ -209,8 +211,8 @@ async def delete_ids(
 ) -> int:
     """Delete these live messages of a conversation (and uncount them); how many went."""
     result = await db.messages.delete_many(
-        {"conversationId": conversation_id, "messageId": {"$in": message_ids}}, session=session
-    )
+        {"messageId": {"$in": message_ids}, "conversationId": conversation_id}, session=session
+    )  # messageId first, as in live_sequences
     gone = [tallies.bump(tallies.docs_key("messages"), -result.deleted_count)]
     await tallies.apply(db, gone, session=session)
     return result.deleted_count
@@ -262,18 +264,33 @@ async def archive_heads(db: AsyncDatabase, conversation_id: str) -> list[dict[st
     ).to_list()
 
 
-async def search(
-    db: AsyncDatabase, conversation_id: str, pattern: str, *, skip: int, limit: int
-) -> list[dict[str, Any]]:
-    """Live messages whose text matches the regex `pattern` (any case), ascending by sequence.
+SEARCH_SPAN = 256
+"""Sequences a search reads first (from the newest); each further window is twice as wide."""
 
-    The server filters within the conversation (its index) and returns at most `limit`
-    matches after `skip`, each with its text but no thoughts, files or metadata.
+
+async def search(
+    db: AsyncDatabase, conversation_id: str, pattern: str, *, upper: int, skip: int, limit: int
+) -> list[dict[str, Any]]:
+    """Live messages whose text matches the regex `pattern` (any case), newest first: at most
+    `limit` after `skip`, each with its text but no thoughts, files or metadata.
+
+    Read in messageSequence windows below `upper` (each an index range; the server applies
+    the regex within it), newest window first, stopping once skip + limit + 1 matches are in:
+    a search whose matches are recent never reads the whole conversation, and at most
+    skip + limit + 1 messages come back to Python.
     """
-    query = {
-        "conversationId": conversation_id,
-        "content.text": {"$regex": pattern, "$options": "i"},
-    }
     fields = {"_id": 0, "messageId": 1, "messageSequence": 1, "role": 1, "createdAt": 1}
-    cursor = db.messages.find(query, {**fields, "content.text": 1}).sort("messageSequence", 1)
-    return await cursor.skip(skip).limit(limit).batch_size(limit).to_list()
+    text = {"$regex": pattern, "$options": "i"}
+    found: list[dict[str, Any]] = []
+    high, span, need = upper, SEARCH_SPAN, skip + limit + 1
+    while high > 0 and len(found) < need:
+        low = max(high - span, 0)
+        query = {
+            "conversationId": conversation_id,
+            "messageSequence": {"$gte": low, "$lt": high},
+            "content.text": text,
+        }
+        batch = await db.messages.find(query, {**fields, "content.text": 1}).to_list()
+        found += sorted(batch, key=lambda m: -m["messageSequence"])
+        high, span = low, span * 2
+    return found[skip : skip + limit + 1]

@@ -202,10 +202,11 @@ class MessageService:
     async def search_messages(
         self, *, actor: Principal, conversation_id: Any, query: Any, page: Any = 1, limit: Any = 20
     ) -> dict[str, Any]:
-        """One page of the live messages whose text contains `query` (any case), by `#`.
+        """One page of the live messages whose text contains `query` (any case), newest first.
 
-        The database filters (a regex on the text within the conversation's index) and
-        returns at most one page: a long conversation is never read whole.
+        The database filters (a regex on the text, in windows of the conversation's sequence
+        index, newest first) and returns at most one page and one more: recent matches never
+        read a long conversation whole.
 
         Returns:
             {query, page, limit, hasMore, items: [{messageId, messageSequence, role,
@@ -219,8 +220,9 @@ class MessageService:
             self._db,
             conv["conversationId"],
             re.escape(text),
+            upper=int(conv["stats"]["messageSequence"]) + 1,
             skip=(page - 1) * limit,
-            limit=limit + 1,
+            limit=limit,
         )
         return {
             "query": text,

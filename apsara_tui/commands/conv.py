@@ -270,7 +270,7 @@ def search(
     user: UserOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Find messages of a conversation by their text, by # (--json: the result page)."""
+    """Find messages of a conversation by their text, newest first (--json: the page)."""
     out = run_as(
         lambda core, me: core.messages.search_messages(
             actor=me, conversation_id=conversation_id, query=query, page=page, limit=limit

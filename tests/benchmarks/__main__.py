@@ -20,6 +20,7 @@ BENCHMARKS = [
     "cli",
     "warm",
     "soak",
+    "messages",
 ]
 
 

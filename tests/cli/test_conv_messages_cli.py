@@ -55,7 +55,7 @@ async def test_search_prints_numbers_and_snippets(core, cli, fake_gemini):
     out = ok(cli("conv", "search", cid, "tent"))
     assert "#1 user" in out.stdout and "#2 model" in out.stdout and "pack the Tent" in out.stdout
     page = json.loads(ok(cli("conv", "search", cid, "tent", "--limit", "1", "--json")).stdout)
-    assert page["hasMore"] and [i["messageSequence"] for i in page["items"]] == [1]
+    assert page["hasMore"] and [i["messageSequence"] for i in page["items"]] == [2]  # newest
     assert "no message contains" in ok(cli("conv", "search", cid, "zzz")).stdout
     bad = cli("conv", "search", cid, "tent", "--limit", "0")
     assert bad.returncode == 1 and "limit" in bad.stderr + bad.stdout

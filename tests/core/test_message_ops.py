@@ -124,25 +124,25 @@ async def test_search_finds_messages_by_text_with_their_numbers(chat_core, fake_
     cid = await new_conv(chat_core, actor)
     await turns(chat_core, actor, cid, "Trip to Lisbon", "hotels (cheap?) in lisbon", "food")
     out = await chat_core.messages.search_messages(actor=actor, conversation_id=cid, query="LISBON")
-    assert [(i["messageSequence"], i["role"]) for i in out["items"]] == [
-        (1, "user"),
-        (2, "model"),
-        (3, "user"),
+    assert [(i["messageSequence"], i["role"]) for i in out["items"]] == [  # newest first
         (4, "model"),
+        (3, "user"),
+        (2, "model"),
+        (1, "user"),
     ]
-    assert out["hasMore"] is False and "Lisbon" in out["items"][0]["snippet"]
+    assert out["hasMore"] is False and "Lisbon" in out["items"][-1]["snippet"]
     special = await chat_core.messages.search_messages(
         actor=actor, conversation_id=cid, query="(cheap?)"
     )
-    assert [i["messageSequence"] for i in special["items"]] == [3, 4]  # literal, not a regex
+    assert [i["messageSequence"] for i in special["items"]] == [4, 3]  # literal, not a regex
     first = await chat_core.messages.search_messages(
         actor=actor, conversation_id=cid, query="lisbon", limit=3
     )
     second = await chat_core.messages.search_messages(
         actor=actor, conversation_id=cid, query="lisbon", limit=3, page=2
     )
-    assert first["hasMore"] and [i["messageSequence"] for i in first["items"]] == [1, 2, 3]
-    assert not second["hasMore"] and [i["messageSequence"] for i in second["items"]] == [4]
+    assert first["hasMore"] and [i["messageSequence"] for i in first["items"]] == [4, 3, 2]
+    assert not second["hasMore"] and [i["messageSequence"] for i in second["items"]] == [1]
     none = await chat_core.messages.search_messages(actor=actor, conversation_id=cid, query="xyz")
     assert none["items"] == []
 
@@ -169,6 +169,37 @@ async def test_search_sees_only_live_messages_and_checks_its_input(chat_core, fa
         assert err.value.field == field
     with pytest.raises(NotFoundError):
         await chat_core.messages.search_messages(actor=other, conversation_id=cid, query="beta")
+
+
+async def test_search_reads_a_long_conversation_in_windows(chat_core, fake_gemini):
+    actor = await premium(chat_core)
+    cid = await new_conv(chat_core, actor)
+    start = chat_core.clock.now()
+    docs = [
+        {
+            "messageId": f"msg_{n}",
+            "conversationId": cid,
+            "userId": actor.user_id,
+            "messageSequence": n,
+            "role": "user" if n % 2 else "model",
+            "content": {"text": "needle" if n % 100 == 0 else f"hay {n}"},
+            "createdAt": start,
+        }
+        for n in range(1, 2001)
+    ]
+    await chat_core.db.messages.insert_many(docs)
+    await chat_core.db.conversations.update_one(
+        {"_id": cid}, {"$set": {"stats.messageSequence": 2000, "stats.totalMessages": 2000}}
+    )
+    page = await chat_core.messages.search_messages(
+        actor=actor, conversation_id=cid, query="needle", limit=3
+    )
+    assert [i["messageSequence"] for i in page["items"]] == [2000, 1900, 1800]
+    assert page["hasMore"]
+    last = await chat_core.messages.search_messages(
+        actor=actor, conversation_id=cid, query="needle", limit=3, page=7
+    )
+    assert [i["messageSequence"] for i in last["items"]] == [200, 100] and not last["hasMore"]
 
 
 def test_snippet_centres_the_match():

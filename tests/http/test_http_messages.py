@@ -50,7 +50,7 @@ async def test_search_a_conversation(api: httpx.AsyncClient, chat_core: Core) ->
     found = await api.get(f"/api/conversations/{cid}/search?query=tent&limit=1", headers=auth)
     body = found.json()
     assert found.status_code == 200 and body["hasMore"] is True
-    assert [(i["messageSequence"], i["role"]) for i in body["items"]] == [(1, "user")]
+    assert [(i["messageSequence"], i["role"]) for i in body["items"]] == [(2, "model")]
     missing = await api.get(f"/api/conversations/{cid}/search", headers=auth)
     assert missing.status_code == 400 and missing.json()["field"] == "query"
 

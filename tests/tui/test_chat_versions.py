@@ -144,9 +144,10 @@ async def test_ctrl_f_searches_in_the_core_and_jumps(chat_app: ApsaraApp, core: 
         await settle(chat_app, pilot)
         results = chat_app.screen.query_one(OptionList)
         assert results.option_count == 2
-        assert "#1 you" in str(results.get_option_at_index(0).prompt)
+        assert "#2 model" in str(results.get_option_at_index(0).prompt)  # newest first
+        assert "#1 you" in str(results.get_option_at_index(1).prompt)
         await pilot.press("enter")  # to the results
-        await pilot.press("enter")  # jump to #1
+        await pilot.press("down", "enter")  # jump to #1
         await settle(chat_app, pilot)
         assert isinstance(chat_app.screen, ChatScreen)
         log = chat_app.screen.query_one(ChatLog)
