@@ -1,13 +1,15 @@
 """Single-message operations on a long conversation vs a short one, same server, same run.
 
-Two conversations of the same user: LONG messages and SHORT messages (alternating user/model,
-inserted as the chat stores them), each with the same small version tree near its end (one
-regenerated reply, made through the core's own archive rule). Timed, as the median of RUNS
+Two conversations of the same user: LONG messages (APSARA_BENCH_MESSAGES, default 10,000) and
+SHORT (300: more than one search window), alternating user/model, inserted as the chat stores
+them, each with the same small version tree at its end (the last reply regenerated, through
+the core's own archive rule) and "needle" in every tenth of its newest 250 messages. Timed, as the median of RUNS
 calls interleaved between the two: the version tree (`messages.versions`), a switch there and
-back (`switch_version`), deleting one message (`delete_message`, a fresh one each run), and a
-search that matches one page (`search_messages`). Search filters on the server with a regex,
-which no index can answer: the server reads the conversation's messages through its
-(conversationId, messageSequence) index, and only the page comes back to Python; it is
+back (`switch_version`), deleting one message (`delete_message`, a fresh one each run), and
+two searches (`search_messages`): one whose matches are recent (found in the newest sequence
+window) and one that matches nothing. The regex itself no index can answer: a search reads
+sequence windows from the newest back until it has a page, so the one that matches nothing
+reads the whole conversation on the server (only the page ever comes back to Python); it is
 reported without a goal. The others are index-bounded: goal <= 1.5x.
 """
 
@@ -25,7 +27,7 @@ from tests.benchmarks.harness import with_fake_core
 from tests.benchmarks.report import Result
 
 LONG = int(os.environ.get("APSARA_BENCH_MESSAGES", "10000"))
-SHORT = 40
+SHORT = 300
 RUNS = 9
 
 
@@ -40,7 +42,7 @@ async def _conversation(core: Any, me: Any, count: int) -> tuple[str, str, list[
     docs = []
     for n in range(1, count + 1):
         role = "user" if n % 2 else "model"
-        word = "needle" if n in (count - 3, count - 7) else "hay"
+        word = "needle" if n > count - 250 and n % 10 == 0 else "hay"  # a page: recent
         docs.append(
             {
                 "messageId": uuid4().hex,
@@ -103,8 +105,11 @@ async def _measure(core: Any, _fake: Any) -> dict[str, tuple[float, float]]:
             "versions": lambda: core.messages.versions(actor=me, conversation_id=cid),
             "switch there and back (2 switches + 1 tree)": switch,
             "delete a message with its reply": delete,
-            "search, one page": lambda: core.messages.search_messages(
+            "search, recent matches": lambda: core.messages.search_messages(
                 actor=me, conversation_id=cid, query="NEEDLE"
+            ),
+            "search, no match (reads every window)": lambda: core.messages.search_messages(
+                actor=me, conversation_id=cid, query="absent"
             ),
         }
 
@@ -127,7 +132,7 @@ def run() -> list[Result]:
     med = with_fake_core("bench_messages", _measure)
     out = []
     for name, (short, long) in med.items():
-        searched = name.startswith("search")
+        searched = "no match" in name
         out.append(
             Result(
                 f"messages: {name} at {LONG} messages (at {SHORT}: {short * 1000:.1f} ms)",
