@@ -288,7 +288,7 @@ async def search(
     while high > 0 and len(found) < need:
         low = max(high - span, 0)
         window = {"conversationId": conversation_id, "messageSequence": {"$gte": low, "$lt": high}}
-        pipeline = [
+        pipeline: list[dict[str, Any]] = [
             {"$match": window},
             {"$match": text},
             {"$project": {**fields, "content.text": 1}},
