@@ -31,7 +31,7 @@ class ChatScreen(MessageTools):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="chat-main"):
-            yield ChatLog(id="chat-log")
+            yield ChatLog(id="chat-log", message_keys=True)
             yield ModelPanel(id="model-panel")
         yield ChatInput(id="chat-input")
         yield Footer()
@@ -140,7 +140,7 @@ class MessagesScreen(MessageTools):
         yield Header()
         with Vertical():
             yield Static("", id="messages-title", markup=False)
-            yield ChatLog(id="messages-log")
+            yield ChatLog(id="messages-log", message_keys=True)
         yield Footer()
 
     def on_mount(self) -> None:

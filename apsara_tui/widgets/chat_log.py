@@ -352,11 +352,19 @@ class ChatLog(VerticalScroll):
         log: ChatLog
         view: MessageView
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, message_keys: bool = False) -> None:
         super().__init__(id=id, can_focus=True)
         self.has_older = False
         self.loading_older = False
         self.filling = False
+        self.message_keys = message_keys
+        """Whether `[` `]` and d are offered (the screen handles VersionWanted/DeleteWanted)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The version and delete keys exist only where the screen acts on them."""
+        if action in ("version", "delete") and not self.message_keys:
+            return False
+        return True
 
     def on_mount(self) -> None:
         self.anchor()

@@ -172,3 +172,17 @@ async def test_a_message_just_sent_can_be_deleted(chat_app: ApsaraApp, core: Cor
         await settle(chat_app, pilot)
         assert [m["role"] for m in await stored(core, cid)] == ["user"]
         assert [v.sequence for v in views(chat_app)] == [1]
+
+
+async def test_logs_that_only_preview_offer_no_message_keys(
+    chat_app: ApsaraApp, core: Core
+) -> None:
+    await talk(chat_app, core, "one")
+    async with chat_app.run_test(size=(120, 30)) as pilot:
+        chat_app.open_action(6)  # the edit screen's log previews branches and replies
+        await settle(chat_app, pilot)
+        chat_app.screen.query_one("#edit-log", ChatLog).focus()
+        await pilot.pause()
+        shown = dict(key_rows(chat_app.screen)[0]).values()
+        assert "Delete message" not in shown and "Prev version" not in shown
+        assert "Copy" in shown
