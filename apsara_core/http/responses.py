@@ -4,9 +4,11 @@ on are declared; records may carry more (extra fields allowed)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from apsara_core.vocabulary import AuthProvider, Role
 
 
 class Out(BaseModel):
@@ -32,9 +34,85 @@ class Error(BaseModel):
 
 
 class Record(BaseModel):
-    """A stored record (user, conversation, message): its fields as the API shows them."""
+    """A stored record: the fields clients rely on are declared by its subclasses; a record
+    may carry more (extra fields allowed). Times are ISO 8601 strings in UTC."""
 
     model_config = ConfigDict(extra="allow")
+
+
+When = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class UserRecord(Record):
+    """A user as callers see it (never a password hash)."""
+
+    id: str = Field(alias="_id")
+    fullName: str
+    email: str
+    role: Role
+    subscriptionPlan: str
+    authProvider: AuthProvider
+    isGuest: bool
+    isEmailVerified: bool
+    picture: str | None = None
+    lockedUntil: When | None = None
+    failedLoginAttempts: int
+    createdAt: When
+    updatedAt: When
+    lastLoginAt: When | None = None
+
+
+class ConversationStats(Record):
+    messageSequence: int
+    totalMessages: int
+    totalTokens: int
+    lastActivity: When | None = None
+
+
+class ConversationRecord(Record):
+    """A conversation; `config.rest.systemInstruction` holds its system instruction."""
+
+    conversationId: str
+    userId: str
+    title: str
+    config: dict[str, Any]
+    stats: ConversationStats
+    createdAt: When
+    updatedAt: When
+
+
+class MessageContent(Record):
+    text: str
+    thoughts: str | None = None
+
+
+class MessageRecord(Record):
+    """One message of a conversation; `metadata` carries status, timing, tokens and the
+    provider that answered (model messages)."""
+
+    messageId: str
+    conversationId: str
+    userId: str
+    role: Literal["user", "model", "tool"]
+    content: MessageContent
+    messageSequence: int
+    metadata: dict[str, Any]
+    isEdited: bool
+    createdAt: When
+
+
+class ApiKeyRecord(Record):
+    """A personal API key's record (never the key itself: `prefix` is its first characters)."""
+
+    id: str
+    userId: str
+    name: str
+    prefix: str
+    readOnly: bool
+    createdAt: When
+    lastUsedAt: When | None = None
+    expiresAt: When | None = None
+    revokedAt: When | None = None
 
 
 class Message(Out):
@@ -44,7 +122,7 @@ class Message(Out):
 class Session(Out):
     message: str
     token: str
-    user: Record
+    user: UserRecord
     expiresAt: str
 
 
@@ -54,25 +132,25 @@ class ResetToken(Out):
 
 
 class Me(Out):
-    user: Record
+    user: UserRecord
 
 
 class ConversationCreated(Out):
-    conversation: Record
+    conversation: ConversationRecord
     conversationId: str
 
 
 class OneConversation(Out):
-    conversation: Record
+    conversation: ConversationRecord
 
 
 class Conversations(Out):
-    conversations: list[Record]
+    conversations: list[ConversationRecord]
     count: int
 
 
 class Messages(Out):
-    messages: list[Record]
+    messages: list[MessageRecord]
     count: int
 
 

@@ -1,7 +1,9 @@
 """Local disk: `<APSARA_UPLOAD_DIR>/<userId>/<file id><extension>`, never the client's name.
 
 Uploads are staged in the owner's directory, so placing one is a rename on the same file
-system: the object appears complete or not at all.
+system: the object appears complete or not at all. The file's data and then the directory entry
+are flushed to the disk before the record is written, so a crash after an upload was answered
+never leaves a record pointing at an empty or truncated file.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ class LocalStorage:
         return path
 
     async def put(self, request: PutRequest) -> dict[str, Any]:
-        """Rename the staged file (in the owner's directory) to its generated name."""
+        """Flush the staged file (in the owner's directory) to disk and rename it to its
+        generated name, durably."""
         target = self.owner_root(request.owner) / request.name
-        await asyncio.to_thread(os.replace, request.staged, target)
+        await asyncio.to_thread(_durable_replace, request.staged, target)
         return {"path": f"{owner_dir(request.owner)}/{request.name}"}
 
     async def delete(self, location: dict[str, Any]) -> bool:
@@ -67,3 +70,18 @@ class LocalStorage:
             await asyncio.to_thread(os.rmdir, self.owner_root(owner))
         except OSError:
             pass
+
+
+def _fsync_path(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _durable_replace(staged: Path, target: Path) -> None:
+    """Flush `staged`'s data, rename it to `target`, then flush the directory entry."""
+    _fsync_path(staged, os.O_RDONLY)
+    os.replace(staged, target)
+    _fsync_path(target.parent, os.O_RDONLY | os.O_DIRECTORY)

@@ -67,6 +67,18 @@ async def test_openapi_declares_bodies_responses_and_security(http: httpx.AsyncC
     assert spec["paths"]["/api/users/login"]["post"]["security"] == []
 
 
+async def test_openapi_declares_the_records_fields(http: httpx.AsyncClient) -> None:
+    """Users, conversations, messages and keys are typed for client generators; a user's
+    schema never names a password."""
+    schemas = (await http.get("/api/openapi.json")).json()["components"]["schemas"]
+    user = schemas["UserRecord"]
+    assert {"_id", "email", "role", "subscriptionPlan", "createdAt"} <= set(user["required"])
+    assert not {"password", "passwordPepper"} & set(user["properties"])
+    assert schemas["MessageRecord"]["properties"]["role"]["enum"] == ["user", "model", "tool"]
+    assert "stats" in schemas["ConversationRecord"]["required"]
+    assert "key" not in schemas["ApiKeyRecord"]["properties"]
+
+
 async def test_docs_page_is_served_from_the_package(http: httpx.AsyncClient) -> None:
     page = await http.get("/api/docs")
     assert page.status_code == 200 and "/api/openapi.json" in page.text

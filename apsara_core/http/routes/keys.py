@@ -30,7 +30,7 @@ class KeyCreated(responses.Out):
 
 
 class Keys(responses.Out):
-    keys: list[responses.Record]
+    keys: list[responses.ApiKeyRecord]
     count: int
 
 
