@@ -178,20 +178,57 @@ class Health(Out):
     schemaVersion: int
 
 
+class SearchHit(Record):
+    """A message whose text matches: its number, who wrote it, the words around the match."""
+
+    messageId: str
+    messageSequence: int
+    role: Literal["user", "model", "tool"]
+    createdAt: When
+    snippet: str
+
+
 class SearchResults(Out):
-    """A page of the messages whose text matches, by sequence."""
+    """A page of the messages whose text matches, newest first."""
 
     query: str
     page: int
     limit: int
     hasMore: bool
-    items: list[Record]
+    items: list[SearchHit]
+
+
+class VersionRecord(Record):
+    """One version of a message: the live one (`current`, no branchId) or an archived branch."""
+
+    version: int
+    current: bool
+    branchId: str | None
+    messageId: str
+    messageSequence: int
+    role: Literal["user", "model", "tool"]
+    reason: str | None
+    messages: int
+    preview: str
+    createdAt: When
+
+
+class ForkRecord(Record):
+    """A message with sibling versions: the live message that starts it (None when only
+    archived versions follow the parent) and its versions, numbered in the order made."""
+
+    parentId: str | None
+    parentSequence: int
+    messageId: str | None
+    messageSequence: int | None
+    current: int | None
+    versions: list[VersionRecord]
 
 
 class Versions(Out):
-    """The messages that have sibling versions (forks), each with its numbered versions."""
+    """The messages that have sibling versions (forks)."""
 
-    versions: list[Record]
+    versions: list[ForkRecord]
     count: int
 
 
@@ -201,3 +238,22 @@ class VersionSwitched(Out):
     of: int
     messageId: str | None
     restored: int
+    replacedBy: str | None
+    fork: ForkRecord | None
+
+
+class DeletedMessage(Record):
+    messageId: str
+    messageSequence: int
+    role: Literal["user", "model", "tool"]
+
+
+class DeletedMessages(Record):
+    conversationId: str
+    deleted: list[DeletedMessage]
+    messages: int
+
+
+class MessageDeleted(Out):
+    message: str
+    deleted: DeletedMessages

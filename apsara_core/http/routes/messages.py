@@ -79,7 +79,12 @@ async def switch_version(request: Request) -> JSONResponse:
 MESSAGE = "/conversations/{conversation_id}/messages/{message_id}"
 ROUTES = [
     doc_route(
-        MESSAGE, delete_message, "DELETE", ok=R.Deleted, query=DeleteMessageQuery, errors=(409,)
+        MESSAGE,
+        delete_message,
+        "DELETE",
+        ok=R.MessageDeleted,
+        query=DeleteMessageQuery,
+        errors=(409,),
     ),
     doc_route(
         "/conversations/{conversation_id}/search",
