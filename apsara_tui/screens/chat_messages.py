@@ -36,7 +36,14 @@ class MessageTools(ConversationTools):
         """The conversation's forks as the core last listed them."""
 
     async def load_window(self, log: ChatLog) -> None:
-        """The newest window, with the version marks."""
+        """The newest window; the version marks follow in a worker of their own (the quota
+        and the first paint never wait for them)."""
+        await super().load_window(log)
+        self.run_worker(self.mark_versions(log), group="marks", exclusive=True)
+
+    async def reload_marked(self, log: ChatLog) -> None:
+        """The newest window with its version marks, both in place before it returns."""
+        self.workers.cancel_group(self, "marks")
         await super().load_window(log)
         await self.mark_versions(log)
 
@@ -111,8 +118,7 @@ class MessageTools(ConversationTools):
         )
         if done is None or not self.is_attached:
             return
-        await self.load_window(log)
-        await log.wait_filled()
+        await self.reload_marked(log)
         version = next(v for v in fork["versions"] if v["version"] == target)
         log.select_sequence(version["messageSequence"])
         self.notify(
