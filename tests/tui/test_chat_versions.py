@@ -186,3 +186,26 @@ async def test_logs_that_only_preview_offer_no_message_keys(
         shown = dict(key_rows(chat_app.screen)[0]).values()
         assert "Delete message" not in shown and "Prev version" not in shown
         assert "Copy" in shown
+
+
+async def test_versions_after_a_message_with_no_current_reply(
+    chat_app: ApsaraApp, core: Core
+) -> None:
+    a, b = await talk(chat_app, core, "one", "two")
+    me = principal_of(chat_app.current_user)
+    cid = chat_app.current_conversation.conversation_id
+    r = await core.chat.regenerate(actor=me, conversation_id=cid)
+    await core.messages.delete_message(
+        actor=me, conversation_id=cid, message_id=r["modelMessageId"]
+    )  # only the archived reply follows #3 now
+    async with chat_app.run_test(size=(100, 30)) as pilot:
+        chat_app.open_action(4)
+        await settle(chat_app, pilot)
+        prompt = views(chat_app)[-1]
+        assert prompt.sequence == 3 and "‹ –/1 › versions follow" in label(prompt)
+        await select(chat_app, pilot, 3)
+        await pilot.press("right_square_bracket")
+        await settle(chat_app, pilot)
+        assert [v.message_id for v in views(chat_app)][-1] == b["modelMessageId"]
+        assert "‹" not in label(views(chat_app)[-1])  # one version left: no mark
+        assert await core.messages.versions(actor=me, conversation_id=cid) == []
