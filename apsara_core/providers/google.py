@@ -190,12 +190,13 @@ class GoogleProvider:
         which generates nothing) and build the SDK's request and response models (in a
         thread), so a process's first message pays none of it. Errors are for the caller to
         log: the first real call reports them properly."""
-        from apsara_core.providers.google_warm import build_types
+        from apsara_core.providers.google_warm import SAMPLE_REQUEST, build_types
         from apsara_core.vocabulary import DEFAULT_MODEL
 
         client = self.client()
+        contents, config = build_payload(SAMPLE_REQUEST)
         building = asyncio.ensure_future(
-            asyncio.to_thread(build_types, client._api_client, DEFAULT_MODEL)
+            asyncio.to_thread(build_types, client._api_client, DEFAULT_MODEL, contents, config)
         )
         try:
             await client.aio.models.get(model=DEFAULT_MODEL)

@@ -44,25 +44,21 @@ SAMPLE_CHUNK: dict[str, Any] = {  # the shape of a streamed chunk, every commonl
 }
 
 
-def build_types(api_client: Any, model: str) -> None:
-    """Convert a sample request and a sample response as generate_content_stream does (CPU
-    only; run it in a thread). Raises whatever a changed SDK raises: the caller logs it."""
+SAMPLE_REQUEST = ProviderRequest(
+    model="gemini-2.5-flash",
+    turns=[Turn("user", "hi", files=[{"uri": "u", "mimeType": "text/plain"}])],
+    options=GenerationOptions(temperature=0.5, max_output_tokens=8),
+    system_instruction="warm",
+)
+
+
+def build_types(api_client: Any, model: str, contents: Any, config: Any) -> None:
+    """Convert a request (`contents` and `config` as `google.build_payload` makes them for
+    SAMPLE_REQUEST) and a sample response as generate_content_stream does (CPU only; run it
+    in a thread). Raises whatever a changed SDK raises: the caller logs it."""
     from google.genai import models, types
 
-    from apsara_core.providers.google import build_payload
-
-    request = ProviderRequest(
-        model=model,
-        turns=[Turn("user", "hi", files=[{"uri": "u", "mimeType": "text/plain"}])],
-        options=GenerationOptions(temperature=0.5, max_output_tokens=8),
-        system_instruction="warm",
-    )
-    contents, config = build_payload(request)
-    params = types._GenerateContentParameters(
-        model=model,
-        contents=contents,
-        config=config,  # type: ignore[arg-type]  # a dict, validated as the SDK does
-    )
+    params = types._GenerateContentParameters(model=model, contents=contents, config=config)
     models._GenerateContentParameters_to_mldev(api_client, params, None, params)
     response = models._GenerateContentResponse_from_mldev(dict(SAMPLE_CHUNK), None, params)
     parsed = types.GenerateContentResponse._from_response(
