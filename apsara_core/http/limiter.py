@@ -8,6 +8,7 @@ and the docs page are not counted (their headers show the standing without count
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from pymongo.errors import PyMongoError
@@ -16,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError, DatabaseUnavailableError
 from apsara_core.http.asgi import HttpMiddleware
+from apsara_core.http.deps import prefetch_actor
 from apsara_core.http.errors import INTERNAL, render
 
 EXEMPT_PREFIXES = ("/api/health", "/api/openapi.json", "/api/docs")
@@ -34,8 +36,10 @@ class RequestLimitMiddleware(HttpMiddleware):
         try:
             if exempt:
                 decision = await core.request_limiter.peek(key=key)
-            else:
-                decision = await core.request_limiter.hit(key=key)
+            else:  # the caller's token is verified meanwhile (read-only; see prefetch_actor)
+                decision, _ = await asyncio.gather(
+                    core.request_limiter.hit(key=key), prefetch_actor(scope)
+                )
         except Exception as exc:
             if exempt:  # health answers for itself (503 when the database is down)
                 await self.app(scope, receive, send)
