@@ -22,7 +22,13 @@ from apsara_core.repos import messages as msg_repo
 from apsara_core.repos import tallies, writes
 from apsara_core.repos.writes import Insert, Write
 
-COUNT_ONE = tallies.bump(tallies.docs_key("messages"), 1)  # in the message's own transaction
+
+def count_one(conversation_id: str) -> Write:
+    """Count a message in `tallies`, in the message's own transaction (its shard: see
+    tallies.spread)."""
+    return tallies.bump(tallies.docs_key("messages", conversation_id), 1)
+
+
 ARCHIVE_FIELDS = ("branchId", "archivedAt", "reason", "anchorSequence", "branchOf")
 
 
@@ -66,7 +72,7 @@ async def append(
         first: list[Write] = [
             conv_repo.next_sequence_if(doc["conversationId"], expected, now, tokens=tokens),
             Insert("messages", stored),
-            COUNT_ONE,
+            count_one(doc["conversationId"]),
         ]
 
         async def known(session: AsyncClientSession) -> dict[str, Any]:
@@ -90,7 +96,11 @@ async def append(
                 f"Conversation {doc['conversationId']} no longer exists", field="conversationId"
             ) from None
         stored = {**doc, "messageSequence": seq}
-        await writes.apply(db, [Insert("messages", stored), COUNT_ONE, *also], session=session)
+        await writes.apply(
+            db,
+            [Insert("messages", stored), count_one(doc["conversationId"]), *also],
+            session=session,
+        )
         await opened()
         return stored
 

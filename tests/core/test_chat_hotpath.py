@@ -3,6 +3,8 @@ committed only once the unit is reserved (issue 16 item 5)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from apsara_core.errors import RateLimitError
@@ -12,8 +14,7 @@ from tests.core.chat_helpers import MODEL, new_conv, premium, stored, used
 
 
 async def _counted_messages(core) -> int:
-    doc = await core.db.tallies.find_one({"_id": tallies.docs_key("messages")})
-    return int((doc or {}).get("n", 0))
+    return (await tallies.docs(core.db, ["messages"])).get("messages", 0)
 
 
 async def test_refused_message_leaves_no_trace_and_the_next_one_takes_sequence_one(
@@ -65,3 +66,23 @@ async def test_refusal_on_a_conversation_with_history_keeps_its_history_intact(
     assert [d["content"]["text"] for d in docs[::2]] == ["one", "two"]
     conv = await chat_core.conversations.get(actor=actor, conversation_id=cid)
     assert conv["stats"]["messageSequence"] == 4
+
+
+async def test_concurrent_generates_of_many_users_are_all_counted_exactly(chat_core, fake_gemini):
+    actors = [await premium(chat_core, f"c{i}@example.com") for i in range(8)]
+    convs = [[await new_conv(chat_core, a) for _ in range(2)] for a in actors]
+
+    async def user(i: int) -> None:
+        for cid in convs[i]:
+            await chat_core.chat.generate(actor=actors[i], conversation_id=cid, text="hi")
+
+    await asyncio.gather(*(user(i) for i in range(len(actors))))
+
+    assert await _counted_messages(chat_core) == 32  # 16 exchanges, over the counter's shards
+    counted = await chat_core.db.messages.count_documents({})
+    assert counted == 32
+    today = chat_core.clock.now().date().isoformat()
+    rows = await tallies.usage_days(chat_core.db, today, today)
+    assert [(r["model"], r["committed"]) for r in rows] == [(MODEL, 16)]  # one row per model
+    totals = (await chat_core.stats.database(actor=Principal.operator(), days=1))["totals"]
+    assert (totals["messages"], totals["storedMessages"]) == (16, 32)  # model calls; stored
