@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BACKGROUND_GRACE_S = 20.0  # an SMTP send times out after 15 s
+WARM_CONNECTIONS = 3  # a generate has at most three database commands in flight at once
 
 
 @dataclass(eq=False)
@@ -92,6 +93,10 @@ class Core:
         or network the first real call reports the problem."""
         providers = await asyncio.to_thread(lambda: self.providers)  # imports the SDKs
         await asyncio.to_thread(lambda: self.chat)  # and the chat, files and storage modules
+        try:
+            await self._warm_database()
+        except Exception as exc:  # the first request reports a database problem properly
+            log.debug("warming the database paths: %s", exc)
         for provider in providers.providers():
             warm = getattr(provider, "warm", None)
             if warm is None:
@@ -100,6 +105,15 @@ class Core:
                 await asyncio.wait_for(warm(), timeout=10)
             except Exception as exc:  # no key, no network, a 404 from a fake: not fatal here
                 log.debug("warming provider %s: %s", provider.name, exc)
+
+    async def _warm_database(self) -> None:
+        """What a first generate would read or open: the plans and the declared providers
+        (cached for a few seconds), and pooled connections for its concurrent commands
+        (e.g. the reservation alongside the history read, the message store alongside the
+        model call)."""
+        await self.provider_catalog.sync()
+        await self.plans.list()
+        await asyncio.gather(*(self.db.command("ping") for _ in range(WARM_CONNECTIONS)))
 
     async def settle(self, timeout: float = BACKGROUND_GRACE_S) -> None:
         """Wait (at most `timeout` seconds) for the deferred jobs started so far."""

@@ -28,8 +28,25 @@ if TYPE_CHECKING:
     from apsara_core.models.views import ConversationView
     from apsara_tui.screens.base import CoreScreen
 
-INFO_TIMEOUT_S = 3.0
-"""How long an information toast stays (warnings and errors keep theirs)."""
+NOTICE_TIMEOUT_S: dict[str, float] = {"information": 3.0, "warning": 4.0, "error": 6.0}
+"""How long a toast stays when the caller gives no timeout. Toasts sit at the top right, under
+the header (app.tcss), so at 80×24 they do not cover the result lines near the footer."""
+HEADER_CHROME = 4
+"""Columns of the header that are not its text (the icon and the right margin, app.tcss)."""
+
+
+def fit_subtitle(user: str | None, conversation: str, db: str, room: int) -> str:
+    """The header's subtitle in `room` columns: user · conversation · db, dropping the db
+    label first, then shortening the email to its name, so the conversation's title is whole
+    whenever it fits."""
+    if not user:
+        return f"db {db} · no user"
+    conv = conversation or "no conversation"
+    local = user.split("@")[0]
+    for text in (f"{user} · {conv} · db {db}", f"{user} · {conv}", f"{local} · {conv}"):
+        if len(text) <= room:
+            return text
+    return f"{conv} · {local}"  # too narrow even so: the title first, cut at the end
 
 
 class ApsaraApp(App[None]):
@@ -66,7 +83,7 @@ class ApsaraApp(App[None]):
         return HomeScreen()
 
     def on_mount(self) -> None:
-        self._update_subtitle()
+        self.update_subtitle()
         if self._core is None:
             self.call_after_refresh(self._open_core)  # paint first, then load
         else:
@@ -91,7 +108,7 @@ class ApsaraApp(App[None]):
         if self._core is not None:  # after the first frame: the SDK import and connection
             self.run_worker(self._core.warm_up(), group="warm", exit_on_error=False)
         self.core_ready = True
-        self._update_subtitle()
+        self.update_subtitle()
         self.restore_session()
 
     @work(exclusive=True, group="session")
@@ -110,19 +127,23 @@ class ApsaraApp(App[None]):
         conv, user = self.current_conversation, self.current_user or {}
         if conv is not None and conv.user_id != str(user.get("_id")):
             self.current_conversation = None
-        self._update_subtitle()
+        self.update_subtitle()
 
     def watch_current_conversation(self) -> None:
-        self._update_subtitle()
+        self.update_subtitle()
 
-    def _update_subtitle(self) -> None:
+    def on_resize(self) -> None:
+        self.update_subtitle()
+
+    def update_subtitle(self) -> None:
+        """Fit the subtitle to the header's room beside the current screen's title (called
+        again on resize and when a screen is shown: see CoreScreen.on_screen_resume)."""
         db = self._core.target.label if self._core else "connecting…"
         user = (self.current_user or {}).get("email")
         conv = self.current_conversation.title if self.current_conversation else ""
-        if not user:
-            self.sub_title = f"db {db} · no user"
-        else:
-            self.sub_title = f"{user} · {conv or 'no conversation'} · db {db}"
+        title = (self.screen.title if self.screen_stack else None) or self.title
+        room = self.size.width - HEADER_CHROME - len(title) - 3  # " — " between them
+        self.sub_title = fit_subtitle(user, conv, db, room)
 
     def notify(
         self,
@@ -133,10 +154,10 @@ class ApsaraApp(App[None]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        """A notification; plain information leaves after INFO_TIMEOUT_S (at 80×24 a toast
-        covers the result lines below it, and those say the same)."""
-        if timeout is None and severity == "information":
-            timeout = INFO_TIMEOUT_S
+        """A notification; without a timeout it leaves after NOTICE_TIMEOUT_S of its severity
+        (the screens' result lines say the same, and stay)."""
+        if timeout is None:
+            timeout = NOTICE_TIMEOUT_S.get(severity, NOTICE_TIMEOUT_S["information"])
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_help(self) -> None:

@@ -75,8 +75,8 @@ def walk() -> None:
     time.sleep(0.3)
     keys("1")  # 1 alone opens action 1 after a short wait
     wait_for("1. Create a new conversation")
-    keys("Smoke chat", literal=True)
-    wait_for("Smoke chat")
+    keys("Trip planning in Kyoto", literal=True)
+    wait_for("Trip planning in Kyoto")
     keys("C-s")
     wait_for("Type a number")
     keys("4")
@@ -85,9 +85,15 @@ def walk() -> None:
     wait_for("hello smoke")
     keys("Enter")
     wait_for("Echo: hello smoke", timeout=60)
+    # 80×24: the header keeps the conversation's title whole; the side panel shows the quota
+    wait_for("smoke@example.com · Trip planning in Kyoto")
+    wait_for("left today")
+    wait_for("2.5-flash:")
     back_home()
     keys("1", "7")
     wait_for("messages stored")
+    wait_for("model replies per day")  # a chart with a scale (0┤ …) and date labels
+    wait_for("0┤")
 
 
 def main() -> int:

@@ -8,9 +8,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from apsara_core.core import Core
 from apsara_core.errors import (
@@ -37,9 +39,27 @@ def core_of(request: Request) -> Core:
 
 def bearer_token(request: Request) -> str | None:
     """The token of `Authorization: Bearer <jwt>`, or None."""
-    header = request.headers.get("authorization", "")
+    return _bearer(request.headers.get("authorization", ""))
+
+
+def _bearer(header: str) -> str | None:
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def prefetch_actor(scope: Scope) -> None:
+    """Verify the request's session token ahead of its handler (the request limiter runs this
+    alongside its own count, so the two round trips overlap). Only reads: a verified actor is
+    kept for `require_actor`; a failure is left for it to raise; personal API keys, whose
+    check records their use, wait for the handler."""
+    token = _bearer(Headers(scope=scope).get("authorization", ""))
+    if token is None or is_api_key(token):
+        return
+    try:
+        actor = await scope["app"].state.core.auth.verify_token(token)
+    except Exception:  # require_actor verifies again and answers with the error
+        return
+    scope.setdefault("state", {})["actor"] = actor
 
 
 async def require_actor(request: Request) -> Principal:

@@ -8,6 +8,7 @@ and the docs page are not counted (their headers show the standing without count
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from pymongo.errors import PyMongoError
@@ -16,7 +17,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from apsara_core.errors import ApsaraError, DatabaseUnavailableError
 from apsara_core.http.asgi import HttpMiddleware
+from apsara_core.http.deps import prefetch_actor
 from apsara_core.http.errors import INTERNAL, render
+from apsara_core.services.request_limiter import Decision
 
 EXEMPT_PREFIXES = ("/api/health", "/api/openapi.json", "/api/docs")
 log = logging.getLogger("apsara.http")
@@ -31,11 +34,22 @@ class RequestLimitMiddleware(HttpMiddleware):
         client = scope.get("client")
         key = f"ip:{client[0] if client else 'unknown'}"
         exempt = scope["path"].startswith(EXEMPT_PREFIXES) or scope["method"] == "OPTIONS"
+        standing: Decision | asyncio.Future[Decision]
         try:
             if exempt:
-                decision = await core.request_limiter.peek(key=key)
-            else:
-                decision = await core.request_limiter.hit(key=key)
+                standing = await core.request_limiter.peek(key=key)
+            else:  # the caller's token is verified meanwhile (read-only; see prefetch_actor)
+                (allowed, read), _ = await asyncio.gather(
+                    core.request_limiter.take(key=key), prefetch_actor(scope)
+                )
+                if not allowed:
+                    decision = await read()
+                    refusal = render(core.request_limiter.refusal(decision), core.clock.now())
+                    refusal.raw_headers += _headers(decision)
+                    await refusal(scope, receive, send)
+                    return
+                # Admitted: the standing (X-RateLimit-*) is read while the request is served.
+                standing = asyncio.ensure_future(read())
         except Exception as exc:
             if exempt:  # health answers for itself (503 when the database is down)
                 await self.app(scope, receive, send)
@@ -48,16 +62,37 @@ class RequestLimitMiddleware(HttpMiddleware):
                 return
             await render(exc, core.clock.now())(scope, receive, send)
             return
-        extra = [(k.lower().encode(), v.encode()) for k, v in decision.headers().items()]
-        if not decision.allowed:
-            refusal = render(core.request_limiter.refusal(decision), core.clock.now())
-            refusal.raw_headers += extra
-            await refusal(scope, receive, send)
-            return
+        try:
+            await self._serve(scope, receive, send, standing)
+        finally:
+            if isinstance(standing, asyncio.Future):
+                standing.cancel()  # a no-op once read; its failure, if any, was logged
+                if standing.done() and not standing.cancelled():
+                    standing.exception()
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        decision: Decision | asyncio.Future[Decision],
+    ) -> None:
+        """Run the app, adding the caller's `X-RateLimit-*` headers to its response; without
+        them when the standing could not be read (the request was admitted already)."""
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                extra: list[tuple[bytes, bytes]] = []
+                try:
+                    known = decision if isinstance(decision, Decision) else await decision
+                    extra = _headers(known)
+                except Exception:
+                    log.warning("the request limiter's standing could not be read", exc_info=True)
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in decision.headers().items()]

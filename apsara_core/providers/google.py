@@ -186,12 +186,22 @@ class GoogleProvider:
         return self._sdk
 
     async def warm(self) -> None:
-        """Build the SDK client and open its connection with one metadata call (models.get,
-        which generates nothing), so a process's first message pays neither. Errors are for
-        the caller to log: the first real call reports them properly."""
+        """Build the SDK client, open its connection with one metadata call (models.get,
+        which generates nothing) and build the SDK's request and response models (in a
+        thread), so a process's first message pays none of it. Errors are for the caller to
+        log: the first real call reports them properly."""
+        from apsara_core.providers.google_warm import SAMPLE_REQUEST, build_types
         from apsara_core.vocabulary import DEFAULT_MODEL
 
-        await self.client().aio.models.get(model=DEFAULT_MODEL)
+        client = self.client()
+        contents, config = build_payload(SAMPLE_REQUEST)
+        building = asyncio.ensure_future(
+            asyncio.to_thread(build_types, client._api_client, DEFAULT_MODEL, contents, config)
+        )
+        try:
+            await client.aio.models.get(model=DEFAULT_MODEL)
+        finally:
+            await building
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run `attempt`, retrying 429/5xx/transport failures with bounded backoff."""

@@ -31,7 +31,8 @@ def new_branch_id() -> str:
 async def insert(db: AsyncDatabase, doc: dict[str, Any], *, session: Session = None) -> None:
     """Store one message (and count it)."""
     await db.messages.insert_one(dict(doc), session=session)
-    await tallies.apply(db, [tallies.bump(tallies.docs_key("messages"), 1)], session=session)
+    counted = tallies.bump(tallies.docs_key("messages", doc["conversationId"]), 1)
+    await tallies.apply(db, [counted], session=session)
 
 
 async def window(
@@ -213,7 +214,7 @@ async def delete_ids(
     result = await db.messages.delete_many(
         {"messageId": {"$in": message_ids}, "conversationId": conversation_id}, session=session
     )  # messageId first, as in live_sequences
-    gone = [tallies.bump(tallies.docs_key("messages"), -result.deleted_count)]
+    gone = [tallies.bump(tallies.docs_key("messages", conversation_id), -result.deleted_count)]
     await tallies.apply(db, gone, session=session)
     return result.deleted_count
 

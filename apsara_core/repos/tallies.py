@@ -10,10 +10,17 @@ writes they count (in the same transaction where the write has one):
 - `registrations|<YYYY-MM-DD>`: accounts created that UTC day;
 - `usage|<YYYY-MM-DD>|<model>`: the usage_daily sums of every user for that day and model;
 - `docs|<collection>`: documents in a collection the views count (conversations, messages).
+
+The two counters every generate writes inside its transactions (`docs|messages` and the day's
+`usage|...`) are spread over SHARDS documents (`<key>#<n>`, n from the conversation or user,
+see `spread`): one document written by every transaction of every user made concurrent
+generates conflict with each other (16 users' concurrent generates: ~8 write conflicts and
+transaction retries per generate). Readers sum the base document and its shards.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,6 +36,7 @@ Session = AsyncClientSession | None
 COUNTED = ("conversations", "messages")  # collections with a `docs|<name>` counter
 USER_FIELDS = frozenset({"role", "subscriptionPlan", "authProvider"})
 USERS, REGISTRATIONS, DOCS, USAGE = "users|", "registrations|", "docs|", "usage|"
+SHARDS, SHARD = 16, "#"  # model ids never hold "#" (provider_catalog.MODEL)
 
 
 def user_key(doc: Mapping[str, Any]) -> str:
@@ -42,14 +50,25 @@ def registration_key(day: str) -> str:
     return f"{REGISTRATIONS}{day}"
 
 
-def docs_key(collection: str) -> str:
-    """The document counter of a collection."""
-    return f"{DOCS}{collection}"
+def spread(key: str, by: str | None) -> str:
+    """The shard of counter `key` written for `by` (a conversation or user id), or `key`
+    itself when `by` is None (rare writes: deletions, seeding, recounts)."""
+    return key if by is None else f"{key}{SHARD}{zlib.crc32(by.encode()) % SHARDS}"
 
 
-def usage_key(day: str, model: str) -> str:
-    """The whole database's usage counter of a UTC day and model (usage_daily's sums)."""
-    return f"{USAGE}{day}|{model}"
+def _unsharded(key: str) -> str:
+    return key.split(SHARD, 1)[0]
+
+
+def docs_key(collection: str, by: str | None = None) -> str:
+    """The document counter of a collection (its shard for `by`, see `spread`)."""
+    return spread(f"{DOCS}{collection}", by)
+
+
+def usage_key(day: str, model: str, by: str | None = None) -> str:
+    """The whole database's usage counter of a UTC day and model (usage_daily's sums; its
+    shard for `by`, see `spread`)."""
+    return spread(f"{USAGE}{day}|{model}", by)
 
 
 def bump(key: str, n: int) -> Update:
@@ -130,15 +149,25 @@ async def usage_days(db: AsyncDatabase, first: str, last: str) -> list[dict[str,
     # an `_id` range is a scan of `tallies` on the embedded server: it stays small (a few
     # dozen user combinations, one document per day, per day and model, per counted collection)
     found = await db.tallies.find({"_id": {"$gte": low, "$lt": high}}).to_list(None)
-    rows = []
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     for doc in found:
-        _, date, model = str(doc.pop("_id")).split("|", 2)
-        rows.append({**doc, "date": date, "model": model})
-    return rows
+        _, date, model = _unsharded(str(doc.pop("_id"))).split("|", 2)
+        row = rows.setdefault((date, model), {"date": date, "model": model})
+        for name, value in doc.items():
+            row[name] = row.get(name, 0) + value
+    return list(rows.values())
 
 
 async def docs(db: AsyncDatabase, collections: list[str]) -> dict[str, int]:
     """The maintained document counts of `collections` (those with a counter)."""
-    keys = [docs_key(c) for c in collections]
+    keys = [k for c in collections for k in _with_shards(docs_key(c))]
     found = await db.tallies.find({"_id": {"$in": keys}}, {"n": 1}).to_list(None)
-    return {str(d["_id"])[len(DOCS) :]: int(d.get("n", 0)) for d in found}
+    out: dict[str, int] = {}
+    for d in found:
+        name = _unsharded(str(d["_id"]))[len(DOCS) :]
+        out[name] = out.get(name, 0) + int(d.get("n", 0))
+    return out
+
+
+def _with_shards(key: str) -> list[str]:
+    return [key, *(f"{key}{SHARD}{n}" for n in range(SHARDS))]

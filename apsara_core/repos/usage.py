@@ -92,7 +92,7 @@ def close_writes(
         )
     history = {"refunded": 1} if tokens is None else {"committed": 1, **tokens}
     writes.append(
-        Update("tallies", {"_id": tallies.usage_key(day, model)}, {"$inc": history}, True)
+        Update("tallies", {"_id": tallies.usage_key(day, model, user_id)}, {"$inc": history}, True)
     )
     writes.append(
         Update(
@@ -144,7 +144,9 @@ async def bump(
             document; the caller retries the transaction.
     """
     key = {"_id": day_id(user_id, date, model)}
-    whole = Update("tallies", {"_id": tallies.usage_key(date, model)}, {"$inc": inc}, upsert=True)
+    whole = Update(
+        "tallies", {"_id": tallies.usage_key(date, model, user_id)}, {"$inc": inc}, upsert=True
+    )
     await tallies.apply(db, [whole], session=session)
     try:
         await db.usage_daily.update_one(

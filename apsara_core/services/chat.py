@@ -10,6 +10,7 @@ yielded as an "error" event and then raised.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
@@ -158,13 +159,23 @@ class ChatService:
         file_parts = parse_files(files)
         conv = await load_owned(self._db, actor, conversation_id)
         file_parts = await self._files.attach(conv["userId"], file_parts)
-        reservation, window = await self._reserve_reading(actor, model, conv)
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
-        # The user's message is stored while the model call starts; no reply text is shown or
-        # stored before it is (see ReplyJob.prompt_store).
+        # The user's message goes to the server alongside the reservation, in a transaction
+        # that commits only once the unit is reserved (aborted, nothing stored, when it is
+        # not), and the model call starts alongside its commit: no reply text is shown or
+        # stored before the message is (see ReplyJob.prompt_store).
+        admitting = asyncio.ensure_future(self._reserve_reading(actor, model, conv))
         storing = asyncio.ensure_future(
-            chat_store.append(self._db, user_doc, expected=conv["stats"]["messageSequence"])
+            chat_store.append(
+                self._db, user_doc, expected=conv["stats"]["messageSequence"], gate=admitting
+            )
         )
+        try:
+            reservation, window = await admitting
+        except BaseException:
+            with contextlib.suppress(BaseException):  # its transaction aborts on the gate
+                await storing
+            raise
         job = ReplyJob(
             actor,
             conv,

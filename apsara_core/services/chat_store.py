@@ -6,7 +6,8 @@ with a model call inside. Times come from the caller's clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,13 @@ from apsara_core.repos import messages as msg_repo
 from apsara_core.repos import tallies, writes
 from apsara_core.repos.writes import Insert, Write
 
-COUNT_ONE = tallies.bump(tallies.docs_key("messages"), 1)  # in the message's own transaction
+
+def count_one(conversation_id: str) -> Write:
+    """Count a message in `tallies`, in the message's own transaction (its shard: see
+    tallies.spread)."""
+    return tallies.bump(tallies.docs_key("messages", conversation_id), 1)
+
+
 ARCHIVE_FIELDS = (
     "branchId",
     "archivedAt",
@@ -44,6 +51,7 @@ async def append(
     tokens: int = 0,
     expected: int | None = None,
     also: Sequence[Write] = (),
+    gate: Awaitable[Any] | None = None,
 ) -> dict[str, Any]:
     """Give `doc` the next messageSequence and store it, atomically (adding `tokens` to the stats).
 
@@ -54,21 +62,31 @@ async def append(
     server as one bulk write in one transaction, two round trips in all. Otherwise (or without
     `expected`) the sequence is taken and read back first.
 
+    `gate`, when given, is awaited after the writes and before the commit: the writes travel
+    while the gate's work (e.g. the quota reservation) runs, and when it raises, the
+    transaction aborts, nothing is stored and its error is raised.
+
     Raises:
         NotFoundError: the conversation was deleted meanwhile.
     """
     now: datetime = doc["createdAt"]
+
+    async def opened() -> None:
+        if gate is not None:
+            await asyncio.shield(gate)  # the gate belongs to the caller: never cancelled here
+
     if expected is not None:
         stored = {**doc, "messageSequence": expected + 1}
         first: list[Write] = [
             conv_repo.next_sequence_if(doc["conversationId"], expected, now, tokens=tokens),
             Insert("messages", stored),
-            COUNT_ONE,
+            count_one(doc["conversationId"]),
         ]
 
         async def known(session: AsyncClientSession) -> dict[str, Any]:
             if (await writes.apply(db, [*first, *also], session=session))[0] == 0:
                 raise _Stale
+            await opened()
             return stored
 
         try:
@@ -86,7 +104,12 @@ async def append(
                 f"Conversation {doc['conversationId']} no longer exists", field="conversationId"
             ) from None
         stored = {**doc, "messageSequence": seq}
-        await writes.apply(db, [Insert("messages", stored), COUNT_ONE, *also], session=session)
+        await writes.apply(
+            db,
+            [Insert("messages", stored), count_one(doc["conversationId"]), *also],
+            session=session,
+        )
+        await opened()
         return stored
 
     for attempt in range(3):

@@ -9,6 +9,7 @@ after the window's first request, by the real clock (see repos/ttl.py), so after
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -65,6 +66,17 @@ class RequestLimiter:
         Raises:
             ValidationError: an empty, non-string or over-long key.
         """
+        _, standing = await self.take(key=key)
+        return await standing()
+
+    async def take(self, *, key: str) -> tuple[bool, Callable[[], Awaitable[Decision]]]:
+        """Count one request of caller `key`: whether it may proceed, and the read of the
+        caller's standing after it (the Decision of `hit`), for a caller that can read it
+        while the request is served (the HTTP middleware: it only feeds `X-RateLimit-*`).
+
+        Raises:
+            ValidationError: an empty, non-string or over-long key.
+        """
         if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
             raise ValidationError(
                 f"The caller key must be 1-{MAX_KEY_LENGTH} characters", field="key"
@@ -77,8 +89,12 @@ class RequestLimiter:
         allowed = await repo.take(
             self._db, key=key, window=window, limit=self.max_requests, expires_at=expires
         )
-        used = await repo.count(self._db, key=key, window=window)
-        return Decision(allowed, self.max_requests, max(0, self.max_requests - used), reset)
+
+        async def standing() -> Decision:
+            used = await repo.count(self._db, key=key, window=window)
+            return Decision(allowed, self.max_requests, max(0, self.max_requests - used), reset)
+
+        return allowed, standing
 
     async def peek(self, *, key: str) -> Decision:
         """The caller's standing in this window, without counting a request."""

@@ -59,6 +59,10 @@ class CoreScreen(Screen[Any]):
     NEEDS: ClassVar[tuple[Need, ...]] = ()
     """What must be chosen before the screen opens (checked by `ApsaraApp.open_action`)."""
 
+    def on_screen_resume(self) -> None:
+        # The header's subtitle is fitted beside this screen's title.
+        self.apsara.update_subtitle()
+
     @classmethod
     def unmet(cls, app: ApsaraApp) -> str | None:
         """Why this screen cannot open now (see `NEEDS`), or None."""
@@ -84,7 +88,7 @@ class CoreScreen(Screen[Any]):
         described = describe(exc)
         if not isinstance(exc, ApsaraError):
             self.log.error(repr(exc))
-        self.notify(described.text(), title=described.title, severity=described.severity, timeout=8)
+        self.notify(described.text(), title=described.title, severity=described.severity)
         return described
 
     async def call(self, awaitable: Awaitable[T]) -> T | None:

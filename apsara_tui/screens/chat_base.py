@@ -145,11 +145,13 @@ class ChatBaseScreen(CoreScreen):
             await view.end_stream()
             view.finish({"status": "error"}, error=self.report(exc).line())
             return None
-        await view.end_stream()
         total = (time.perf_counter() - started) * 1000
-        view.finish(
-            usage_metadata(done or {}, first, total), sequence=(done or {}).get("messageSequence")
-        )
+        with self.app.batch_update():  # the final body, usage line and number: one layout
+            await view.end_stream()
+            view.finish(
+                usage_metadata(done or {}, first, total),
+                sequence=(done or {}).get("messageSequence"),
+            )
         if done and done.get("modelMessageId"):  # the message keys (delete, versions) need it
             view.message["messageId"] = done["modelMessageId"]
         return done

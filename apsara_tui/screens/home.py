@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,6 +14,9 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from apsara_tui.actions import ACTIONS, BY_NUMBER
+
+if TYPE_CHECKING:
+    from apsara_tui.app import ApsaraApp
 
 NUMBER_DELAY_S = 0.6
 LATE_S = 0.1
@@ -40,6 +43,10 @@ class HomeScreen(Screen[None]):
         Binding("ctrl+p", "app.command_palette", "Palette"),
         Binding("q", "app.quit", "Quit"),
     ]
+
+    def on_screen_resume(self) -> None:
+        # Back on Home: the header's subtitle is fitted beside the app's title again.
+        cast("ApsaraApp", self.app).update_subtitle()
 
     def __init__(self) -> None:
         super().__init__()

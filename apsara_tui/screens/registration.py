@@ -7,6 +7,7 @@ user the current user. When a valid session is already stored, the operator must
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,12 @@ if TYPE_CHECKING:
     from apsara_core.services.auth import Session
 
 
+MAIL_CODE = re.compile(r"\b(\d{6})\b")
+"""A one-time code in a mail's body (the codes are 6 digits)."""
+MAIL_OF_TAB = {"register": "verify-mail", "forgot": "forgot-mail"}
+"""Which mail line each tab shows."""
+
+
 def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else str(value)
 
@@ -47,12 +54,15 @@ class RegistrationScreen(CoreScreen):
         Binding("f4", "tab('google')", "Google", priority=True),
         Binding("f5", "tab('guest')", "Guest", priority=True),
         Binding("f6", "tab('forgot')", "Reset", priority=True),
+        Binding("ctrl+y", "copy_code", "Copy code", priority=True),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._reset_token: str | None = None
         self._reset_email: str | None = None
+        self._codes: dict[str, str] = {}
+        """The code in the mail each mail line shows (by the line's id)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -75,6 +85,23 @@ class RegistrationScreen(CoreScreen):
     def _focus_first(self, tab: str) -> None:
         form = self.query_one(f"#{tab} Form", Form)
         next((f.input for f in form.fields if not f.value), form.fields[0].input).focus()
+
+    def action_copy_code(self) -> None:
+        """Copy the code of the shown mail (this tab's, else the latest shown) to the clipboard
+        (OSC 52, as ctrl+y copies a reply in the chat)."""
+        tab = self.query_one(TabbedContent).active
+        code = self._codes.get(MAIL_OF_TAB.get(tab, "")) or next(
+            reversed(self._codes.values()), None
+        )
+        if code is None:
+            self.notify(
+                "No mail with a code is shown: register (F2) or ask for a reset code (F6) first.",
+                severity="warning",
+                timeout=3,
+            )
+            return
+        self.app.copy_to_clipboard(code)
+        self.notify(f"Copied the code {code}: paste it into the Code field.", timeout=3)
 
     def form(self, form_id: str) -> Form:
         """The form with this id."""
@@ -188,6 +215,10 @@ class RegistrationScreen(CoreScreen):
             return
         mail = mails[0]
         body = "\n".join(line for line in str(mail.get("body", "")).splitlines() if line.strip())
+        if found := MAIL_CODE.search(body):
+            self._codes.pop(target, None)  # the latest shown comes last
+            self._codes[target] = found.group(1)
+            body += "\n(ctrl+y copies the code)"
         self.say(
             target,
             f"Latest outbox mail to {email} (EMAIL_SMTP_URL is not set) · "

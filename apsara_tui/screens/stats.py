@@ -1,7 +1,8 @@
 """Actions 17 and 18: database statistics and user statistics (password protected).
 
-Both show tables and small charts (sparklines of messages and tokens per day, bars of model
-popularity and of today's quota). `p` on either opens the plans screen.
+Both show tables and charts with axes, a scale and labels (messages and tokens per day over
+the period, model popularity; textual-plotext), and bars of today's quota. `p` on either
+opens the plans screen. The data is the core's statistics service's, read once per refresh.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Sparkline, Static
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
 from apsara_core.errors import AuthenticationError
 from apsara_core.models import Principal
 from apsara_tui.screens.base import CoreScreen
+from apsara_tui.widgets.charts import DayChart, ModelChart
 
 BAR_WIDTH = 16
 
@@ -53,10 +55,17 @@ class StatsBase(CoreScreen):
 
         self.app.push_screen(PlansScreen())
 
-    def spark(self, spark_id: str, values: list[int], caption: str) -> None:
-        """Update a sparkline and its caption."""
-        self.query_one(f"#{spark_id}", Sparkline).data = values or [0]
-        self.query_one(f"#{spark_id}-caption", Static).update(caption)
+    def day_chart(self, chart_id: str, title: str, days: list[dict[str, Any]], key: str) -> None:
+        """Draw `key` of each day of `days` (the service's per-day rows) in a day chart."""
+        self.query_one(f"#{chart_id}", DayChart).show(
+            title, [d["date"] for d in days], [int(d[key]) for d in days]
+        )
+
+    def model_chart(self, title: str, models: list[dict[str, Any]]) -> None:
+        """Draw model popularity (replies per model, most used first)."""
+        self.query_one("#model-chart", ModelChart).show(
+            title, [(m["model"], int(m["messages"])) for m in models]
+        )
 
 
 class DatabaseStatsScreen(StatsBase):
@@ -66,10 +75,9 @@ class DatabaseStatsScreen(StatsBase):
         yield Header()
         yield Static("Loading…", id="summary")
         with VerticalScroll():
-            yield Static("", id="messages-caption", classes="caption")
-            yield Sparkline([0], id="messages")
-            yield Static("", id="tokens-caption", classes="caption")
-            yield Sparkline([0], id="tokens")
+            yield DayChart(id="messages")
+            yield DayChart(id="tokens")
+            yield ModelChart(id="model-chart")
             yield self.table("models", "model", "replies", "tokens", "refused", "failed", "")
             yield self.table("users", "users by", "value", "count")
             yield self.table("top", "most active", "replies", "tokens", "refused")
@@ -98,12 +106,11 @@ class DatabaseStatsScreen(StatsBase):
             f"{totals['tokens']} tokens · {data['rateLimitRefusals']} refusals · "
             f"{data['errors']['failedCalls']} failed · last {data['period']['days']} days"
         )
-        self.spark(
-            "messages",
-            [d["messages"] for d in days],
-            f"model replies per day {data['period']['from']} → {data['period']['to']}",
+        self.day_chart("messages", "model replies per day", days, "messages")
+        self.day_chart("tokens", "tokens per day", days, "tokens")
+        self.model_chart(
+            f"model popularity (replies, last {data['period']['days']} days)", data["models"]
         )
-        self.spark("tokens", [d["tokens"] for d in days], "tokens per day")
         top = max((m["messages"] for m in data["models"]), default=0)
         fill(
             self.query_one("#models", DataTable),
@@ -175,8 +182,8 @@ class UserStatsScreen(StatsBase):
             yield Input(placeholder="email or id, Enter to show", id="who")
         yield Static("", id="summary")
         with VerticalScroll():
-            yield Static("", id="messages-caption", classes="caption")
-            yield Sparkline([0], id="messages")
+            yield DayChart(id="messages")
+            yield ModelChart(id="model-chart")
             yield self.table("quota", "quota today", "used", "limit", "")
             yield self.table("models", "model", "replies", "tokens")
             yield self.table("convs", "most active conversation", "messages", "tokens")
@@ -249,12 +256,8 @@ class UserStatsScreen(StatsBase):
             f"conversations · {msgs['total']} messages ({roles}) · {tokens['total']} tokens "
             f"(prompt {tokens['prompt']}, output {tokens['output']}, thoughts {tokens['thoughts']})"
         )
-        per_day = data["messagesPerDay"]
-        self.spark(
-            "messages",
-            [d["count"] for d in per_day],
-            f"messages per day {per_day[0]['date']} → {per_day[-1]['date']}",
-        )
+        self.day_chart("messages", "messages per day", data["messagesPerDay"], "count")
+        self.model_chart("model popularity (replies)", data["models"])
         quota = data["quota"]["dailyUsage"]
         fill(
             self.query_one("#quota", DataTable),

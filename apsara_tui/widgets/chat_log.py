@@ -30,8 +30,21 @@ FIRST_PAINT = 10
 FLUSH_S = 0.04
 """Thoughts and plain bodies repaint at most this often while streaming (chunks are batched)."""
 STREAM_FLUSH_S = 0.15
-"""The streaming reply's Markdown body takes the text gathered since its last write this often:
-each write re-lays out the screen, so its cost is paid ~7 times a second, not per chunk."""
+"""The streaming reply's Markdown body takes the text gathered since its last write at most
+this often: each write re-lays out the screen, so its cost is paid a few times a second, not
+per chunk."""
+STREAM_FLUSH_MAX_S = 0.6
+"""...and at least this often, however long the reply."""
+TAIL_CHARS_PER_STEP = 1000
+"""Each write re-parses and re-wraps the last Markdown block (MarkdownStream keeps the ones
+before it), so its cost grows with that block: the wait grows by STREAM_FLUSH_S per this many
+characters of it (a 5,000-character paragraph repaints ~2 times a second, short ones ~7)."""
+
+
+def stream_wait(text: str) -> float:
+    """Seconds before the streaming body's next write, from the length of its last block."""
+    tail = len(text) - (text.rfind("\n\n") + 1)
+    return min(STREAM_FLUSH_MAX_S, STREAM_FLUSH_S * (1 + tail / TAIL_CHARS_PER_STEP))
 
 
 def _num(value: Any) -> int | None:
@@ -132,6 +145,8 @@ class MessageView(Vertical):
         self._unsent = ""
         """While a model reply streams: its body is a Markdown widget parsed incrementally
         (only the last block is re-parsed; fragments are batched while it renders)."""
+        self._shown = self.text
+        """The text the body shows (a repaint with the same text is skipped)."""
         self.version: tuple[int | None, int] | None = None
         """(its version number, how many versions) when it has siblings; a number of None
         marks a message after which only archived versions follow."""
@@ -243,7 +258,7 @@ class MessageView(Vertical):
                 return
             self._stream = MarkdownWidget.get_stream(body.first(MarkdownWidget))
         if not self._unsent:
-            self.set_timer(STREAM_FLUSH_S, self._write_unsent)
+            self.set_timer(stream_wait(self.text), self._write_unsent)
         self._unsent += chunk
 
     async def _write_unsent(self) -> None:
@@ -263,6 +278,7 @@ class MessageView(Vertical):
         for body in self.query(".body.-streaming"):  # one Static, as the history shows it
             await self.mount(Static(self._body(), classes="body"), before=body)
             await body.remove()
+            self._shown = self.text
 
     def _schedule(self) -> None:
         if not self._pending and self.alive:
@@ -278,8 +294,10 @@ class MessageView(Vertical):
             box = self.query_one(Collapsible)
             box.display = True
             box.query_one(".thoughts-text", Static).update(self.thoughts)
-        for body in self.query(".body").results(Static):
-            body.update(self._body())
+        if self.text != self._shown:
+            self._shown = self.text
+            for body in self.query(".body").results(Static):
+                body.update(self._body())
 
     def finish(
         self, metadata: dict[str, Any], *, error: str | None = None, sequence: int | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.validation import Integer, Number
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
@@ -15,16 +15,22 @@ MODELS = CHAT_MODELS
 """Offered until the quota names the plan's models."""
 
 
+def short_model(model: str) -> str:
+    """A model id as the narrow panel shows it: `2.5-flash` for `gemini-2.5-flash`."""
+    return model.removeprefix("gemini-")
+
+
 def quota_text(info: dict[str, Any] | None) -> str:
-    """The usageInfo document as short lines: `gemini-2.5-flash 17/20 left`."""
+    """The usageInfo document as short lines (the panel is 24 columns wide at 80×24):
+    `2.5-flash: 17/20` (left of the limit)."""
     if not info:
         return "quota: unknown"
-    lines = [f"plan {info.get('subscriptionPlan', '?')}"]
+    lines = [f"left today · plan {info.get('subscriptionPlan', '?')}"]
     daily = info.get("dailyUsage") or {}
     for model, use in daily.items():
         if isinstance(use, dict) and "limit" in use:
             left = max(0, int(use.get("limit") or 0) - int(use.get("count") or 0))
-            lines.append(f"{model}: {left}/{use.get('limit')} left")
+            lines.append(f"{short_model(model)}: {left}/{use.get('limit')}")
     guest = info.get("guestLimits") or {}
     if isinstance(guest, dict) and guest.get("totalMessagesLimit"):
         left = int(guest["totalMessagesLimit"]) - int(guest.get("totalMessagesUsed") or 0)
@@ -43,16 +49,18 @@ def _label(model: str) -> str:
 def _field(
     label: str, input_id: str, placeholder: str, validator: Any, value: str = ""
 ) -> ComposeResult:
-    yield Label(label)
-    yield Input(
-        value,
-        placeholder=placeholder,
-        id=input_id,
-        validators=[validator],
-        compact=True,
-        valid_empty=True,
-        validate_on=["changed"],
-    )
+    """One row: the label, then its input (the panel fits in 17 rows at 80×24)."""
+    with Horizontal(classes="field"):
+        yield Label(label)
+        yield Input(
+            value,
+            placeholder=placeholder,
+            id=input_id,
+            validators=[validator],
+            compact=True,
+            valid_empty=True,
+            validate_on=["changed"],
+        )
 
 
 class ModelPanel(VerticalScroll):
@@ -67,17 +75,10 @@ class ModelPanel(VerticalScroll):
         yield Select(
             [(m, m) for m in MODELS], value=self._model, allow_blank=False, id="model", compact=True
         )
+        yield from _field("Temp 0–2", "temperature", "default", Number(minimum=0, maximum=2))
+        yield from _field("Max tokens", "max-tokens", "default", Integer(minimum=1, maximum=65536))
         yield from _field(
-            "Temperature (0–2)", "temperature", "default", Number(minimum=0, maximum=2)
-        )
-        yield from _field(
-            "Max output tokens", "max-tokens", "default", Integer(minimum=1, maximum=65536)
-        )
-        yield from _field(
-            "Thinking budget",
-            "thinking-budget",
-            "default (-1 auto, 0 off)",
-            Integer(minimum=-1, maximum=32768),
+            "Thinking", "thinking-budget", "-1 auto, 0 off", Integer(minimum=-1, maximum=32768)
         )
         yield Checkbox("Include thoughts", value=True, id="include-thoughts", compact=True)
         yield Static("quota: …", id="quota", markup=False)

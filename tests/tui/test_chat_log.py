@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.app import App, ComposeResult
 
-from apsara_tui.widgets.chat_log import ChatLog, MessageView
+from apsara_tui.widgets.chat_log import (
+    STREAM_FLUSH_MAX_S,
+    STREAM_FLUSH_S,
+    ChatLog,
+    MessageView,
+    stream_wait,
+)
 
 
 class _LogApp(App[None]):
@@ -48,3 +55,11 @@ async def test_a_live_view_still_repaints() -> None:
         body = view.query_one(".body")  # one plain body at the end, painted
         assert type(body).__name__ == "Static" and len(view.query(".body")) == 1
         assert "hello" in "".join(body.render_line(y).text for y in range(body.size.height))
+
+
+def test_a_long_last_block_repaints_less_often() -> None:
+    assert stream_wait("short") == pytest.approx(STREAM_FLUSH_S, rel=0.01)
+    long_paragraph = "word " * 1000  # 5,000 characters in one block
+    assert stream_wait(long_paragraph) == STREAM_FLUSH_MAX_S
+    # only the last block counts: MarkdownStream keeps the blocks before it
+    assert stream_wait(long_paragraph + "\n\nnew") == pytest.approx(STREAM_FLUSH_S, rel=0.01)

@@ -94,9 +94,33 @@ async def test_register_shows_the_outbox_mail_and_its_code_verifies(app: ApsaraA
         await pilot.press(*_code(mail), "enter")
         await settle(pilot)
         assert app.screen.query_one(TabbedContent).active == "login"  # next step: log in
+        assert "ctrl+y copies the code" in mail
         assert form(app, "login-form").field("email").value == "Mira@Example.com"
     user = await app.core.db.users.find_one({"email": "mira@example.com"})
     assert user["isEmailVerified"] is True
+
+
+async def test_ctrl_y_copies_the_code_of_the_shown_mail(app: ApsaraApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.open_action(15)
+        await settle(pilot)
+        footer_keys = {k: b.binding.description for k, b in app.screen.active_bindings.items()}
+        assert footer_keys["ctrl+y"] == "Copy code"  # shown in the footer
+        await pilot.press("ctrl+y")  # nothing shown yet: says what to do
+        await pilot.pause()
+        assert app.clipboard == "" and "No mail with a code" in notes(app)
+        await fill(
+            pilot, "register-form", full_name="Ode Lark", email="ode@example.com", password=PASSWORD
+        )
+        app.screen.query_one("#accept_terms", Checkbox).value = True
+        await submit(pilot, "register-form")
+        await settle(pilot)
+        code = _code(text_of(app, "#verify-mail"))
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert app.clipboard == code
+        assert f"Copied the code {code}" in notes(app)
 
 
 async def test_register_bad_input_stores_nothing(app: ApsaraApp) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input, Sparkline, Static
+from textual.widgets import DataTable, Input, Static
 
 from apsara_core.models import Principal
 from apsara_tui.app import ApsaraApp
 from apsara_tui.screens.plans import LimitModal, PlansScreen
 from apsara_tui.screens.stats import DatabaseStatsScreen, PasswordModal, UserStatsScreen
+from apsara_tui.widgets.charts import DayChart, ModelChart
 from tests.factories import create_user, principal_of
 
 FLASH, PRO = "gemini-2.5-flash", "gemini-2.5-pro"
@@ -49,7 +50,17 @@ async def test_database_statistics_screen(app: ApsaraApp) -> None:
         models = rows(screen.query_one("#models", DataTable))
         assert models[0][:3] == [FLASH, "3", "45"] and models[1][:2] == [PRO, "1"]
         assert models[0][5].startswith("█")
-        assert screen.query_one("#messages", Sparkline).data[-1] == 4
+        # charts with a date axis, a scale and labels (the 30-day chart is 30 bars, not one)
+        replies = screen.query_one("#messages", DayChart)
+        assert len(replies.values) == 30 and replies.values[-1] == 4
+        drawn = replies.text()
+        assert "model replies per day" in drawn and "total 4" in drawn
+        assert replies.days[-1][5:] in drawn and replies.days[0][5:] in drawn  # MM-DD labels
+        assert "┤" in drawn and "4┤" in drawn.replace(" ", "")  # the scale reaches the top
+        assert screen.query_one("#tokens", DayChart).values[-1] == 60
+        popular = screen.query_one("#model-chart", ModelChart)
+        assert popular.counts == [(FLASH, 3), (PRO, 1)]
+        assert FLASH in popular.text() and PRO in popular.text()
         assert rows(screen.query_one("#top", DataTable))[0][:2] == ["alice@example.com", "4"]
         await pilot.press("p")
         await settle(app, pilot)

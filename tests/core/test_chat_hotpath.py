@@ -1,0 +1,88 @@
+"""The generate hot path: the user's message travels alongside the quota reservation and is
+committed only once the unit is reserved (issue 16 item 5)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from apsara_core.errors import RateLimitError
+from apsara_core.models import Principal
+from apsara_core.repos import tallies
+from tests.core.chat_helpers import MODEL, new_conv, premium, stored, used
+
+
+async def _counted_messages(core) -> int:
+    return (await tallies.docs(core.db, ["messages"])).get("messages", 0)
+
+
+async def test_refused_message_leaves_no_trace_and_the_next_one_takes_sequence_one(
+    chat_core, fake_gemini
+):
+    actor = await premium(chat_core)
+    await chat_core.plans.set_limit(
+        actor=Principal.operator(), plan="premium", model=MODEL, daily=1
+    )
+    first = await new_conv(chat_core, actor)
+    await chat_core.chat.generate(actor=actor, conversation_id=first, text="the one allowed")
+    fresh = await new_conv(chat_core, actor)
+
+    with pytest.raises(RateLimitError):
+        await chat_core.chat.generate(actor=actor, conversation_id=fresh, text="refused")
+
+    assert await stored(chat_core, fresh) == []
+    conv = await chat_core.conversations.get(actor=actor, conversation_id=fresh)
+    assert conv["stats"]["messageSequence"] == 0 and conv["stats"]["totalMessages"] == 0
+    assert await _counted_messages(chat_core) == 2  # the first exchange only
+    assert await used(chat_core, actor) == 1
+
+    await chat_core.plans.set_limit(
+        actor=Principal.operator(), plan="premium", model=MODEL, daily=5
+    )
+    r = await chat_core.chat.generate(actor=actor, conversation_id=fresh, text="allowed now")
+    user, model = await stored(chat_core, fresh)
+    assert (user["messageSequence"], model["messageSequence"]) == (1, 2)
+    assert user["content"] == {"text": "allowed now"} and r["userMessageId"] == user["messageId"]
+    assert await _counted_messages(chat_core) == 4 and await used(chat_core, actor) == 2
+
+
+async def test_refusal_on_a_conversation_with_history_keeps_its_history_intact(
+    chat_core, fake_gemini
+):
+    actor = await premium(chat_core)
+    await chat_core.plans.set_limit(
+        actor=Principal.operator(), plan="premium", model=MODEL, daily=2
+    )
+    cid = await new_conv(chat_core, actor)
+    for text in ("one", "two"):
+        await chat_core.chat.generate(actor=actor, conversation_id=cid, text=text)
+
+    with pytest.raises(RateLimitError):
+        await chat_core.chat.generate(actor=actor, conversation_id=cid, text="three")
+
+    docs = await stored(chat_core, cid)
+    assert [d["messageSequence"] for d in docs] == [1, 2, 3, 4]
+    assert [d["content"]["text"] for d in docs[::2]] == ["one", "two"]
+    conv = await chat_core.conversations.get(actor=actor, conversation_id=cid)
+    assert conv["stats"]["messageSequence"] == 4
+
+
+async def test_concurrent_generates_of_many_users_are_all_counted_exactly(chat_core, fake_gemini):
+    actors = [await premium(chat_core, f"c{i}@example.com") for i in range(8)]
+    convs = [[await new_conv(chat_core, a) for _ in range(2)] for a in actors]
+
+    async def user(i: int) -> None:
+        for cid in convs[i]:
+            await chat_core.chat.generate(actor=actors[i], conversation_id=cid, text="hi")
+
+    await asyncio.gather(*(user(i) for i in range(len(actors))))
+
+    assert await _counted_messages(chat_core) == 32  # 16 exchanges, over the counter's shards
+    counted = await chat_core.db.messages.count_documents({})
+    assert counted == 32
+    today = chat_core.clock.now().date().isoformat()
+    rows = await tallies.usage_days(chat_core.db, today, today)
+    assert [(r["model"], r["committed"]) for r in rows] == [(MODEL, 16)]  # one row per model
+    totals = (await chat_core.stats.database(actor=Principal.operator(), days=1))["totals"]
+    assert (totals["messages"], totals["storedMessages"]) == (16, 32)  # model calls; stored
