@@ -4,6 +4,7 @@
 # (`uv sync --locked` refuses to run when pyproject.toml and the lock disagree). uv itself is
 # pinned and installed with pip into .tools/, so a fresh machine needs only Python 3.11+.
 # `make upgrade` refreshes the lock to the newest allowed versions and runs the suite.
+SHELL := /bin/bash
 PY ?= python3
 UV_VERSION := 0.13.9
 VENV := .venv
@@ -16,7 +17,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PY)
 
-.PHONY: run test lint bench install upgrade clean
+.PHONY: run test lint lock bench install upgrade clean
 
 $(UV):
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Apsara needs Python 3.11 or newer")'
@@ -41,8 +42,17 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# requirements.lock: uv.lock exported with hashes, for pip users (`pip install --require-hashes
+# -r requirements.lock`); lint fails when the two disagree (`make lock` rewrites it).
+LOCK_EXPORT = $(UV) export --frozen --all-extras --no-emit-project --quiet
+
+lock: | $(UV)
+	$(UV) lock
+	$(LOCK_EXPORT) -o requirements.lock
+
 # ruff (lint and format check) over everything, mypy over the core.
 lint: $(VENV)/.installed-test
+	$(LOCK_EXPORT) | grep -v '^#' | diff -q - <(grep -v '^#' requirements.lock) >/dev/null || { echo "requirements.lock is out of date: run make lock"; exit 1; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -52,6 +62,7 @@ bench: $(VENV)/.installed-test
 
 upgrade: | $(UV)
 	$(UV) lock --upgrade
+	$(LOCK_EXPORT) -o requirements.lock
 	rm -f $(VENV)/.installed $(VENV)/.installed-test
 	$(MAKE) test
 
