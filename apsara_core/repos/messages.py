@@ -55,6 +55,15 @@ async def window(
     return found[-count:] if count else []
 
 
+async def parent_before(
+    db: AsyncDatabase, conversation_id: str, sequence: int, *, session: Session = None
+) -> tuple[str | None, int]:
+    """The live message a branch starting at `sequence` continues: (its id, its sequence), or
+    (None, 0) when nothing live comes before."""
+    before = await window(db, conversation_id, sequence, 1, session=session)
+    return (before[-1]["messageId"], before[-1]["messageSequence"]) if before else (None, 0)
+
+
 def window_query(conversation_id: str, last_sequence: int, count: int) -> dict[str, Any]:
     """The filter of the newest `count` sequences (for explain() in benchmarks)."""
     return {

@@ -146,11 +146,10 @@ async def archive_from(
     if not moving:
         return None, 0
     branch = msg_repo.new_branch_id()
-    before = await msg_repo.window(db, conversation_id, sequence, 1, session=session)
-    parent = {
-        "parentId": before[-1]["messageId"] if before else None,
-        "parentSequence": before[-1]["messageSequence"] if before else 0,
-    }
+    parent_id, parent_seq = await msg_repo.parent_before(
+        db, conversation_id, sequence, session=session
+    )
+    parent = {"parentId": parent_id, "parentSequence": parent_seq}
     docs = [
         {
             **m,

@@ -170,18 +170,13 @@ class MessageService:
                             ],
                         )
                     doomed.append(reply)
-            before = await msg_repo.window(db, cid, msg["messageSequence"], 1, session=session)
+            parent_id, parent_seq = await msg_repo.parent_before(
+                db, cid, msg["messageSequence"], session=session
+            )
             ids = [m["messageId"] for m in doomed]
             gone = await msg_repo.delete_ids(db, cid, ids, session=session)
             await conv_repo.add_stats(db, cid, messages=-gone, session=session)
-            await msg_repo.reparent(
-                db,
-                cid,
-                ids,
-                before[-1]["messageId"] if before else None,
-                before[-1]["messageSequence"] if before else 0,
-                session=session,
-            )
+            await msg_repo.reparent(db, cid, ids, parent_id, parent_seq, session=session)
             return doomed
 
         doomed = await run_in_transaction(db, work)

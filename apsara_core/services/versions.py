@@ -62,9 +62,9 @@ async def _branches(db: AsyncDatabase, conversation_id: str) -> list[dict[str, A
         if "parentSequence" in head:
             parent_id, parent_seq = head.get("parentId"), int(head["parentSequence"])
         else:  # archived before parents were recorded: the live message before its anchor
-            before = await msg_repo.window(db, conversation_id, head["anchorSequence"], 1)
-            parent_id = before[-1]["messageId"] if before else None
-            parent_seq = before[-1]["messageSequence"] if before else 0
+            parent_id, parent_seq = await msg_repo.parent_before(
+                db, conversation_id, head["anchorSequence"]
+            )
         out.append(
             {
                 "branchId": branch_id,
