@@ -7,6 +7,12 @@ hashed and written in two threads of the upload's own while the next blocks arri
 and file writes release the GIL), up to DEPTH blocks in flight. Measured on 2 cores: SHA-256
 runs at ~0.8 s/GiB, about a disk copy's time, so only overlap keeps an upload near a copy's
 speed (1 GiB: 1.10-1.23 s against 0.85-1.23 s for copyfileobj; one block in flight: 1.32-1.40 s).
+
+The disk is asked to start writing every FLUSH_AFTER bytes as they are written
+(`start_writeback`), so the fsync that makes the upload durable waits for the last few MiB
+only, not for a whole file of dirty pages: on a 1 GiB upload ending with fsync, best of 4
+alternating runs, 2.43-2.76 s with it against 3.37-3.40 s without and 2.86-2.96 s for
+copyfileobj + fsync (2 MiB: 2.91 s; 64 MiB: 3.10 s).
 """
 
 from __future__ import annotations
@@ -27,6 +33,29 @@ from apsara_core.storage.types import HEAD_BYTES, MAX_BYTES, FileType, detect, h
 
 BLOCK = 1 << 20
 DEPTH = 4  # blocks in flight per upload: at most 4 MiB held
+FLUSH_AFTER = 8 << 20  # start writeback of every 8 MiB written
+
+
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    return fn
+
+
+_SYNC_FILE_RANGE = _sync_file_range()
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing a range of `fd` to the disk without waiting for it
+    (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`, as PostgreSQL's `backend_flush_after`);
+    elsewhere a no-op. The final fsync then has little left to wait for."""
+    if _SYNC_FILE_RANGE is not None:
+        _SYNC_FILE_RANGE(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE
 
 
 @dataclass
@@ -65,6 +94,15 @@ class _Writer:
         self.pending_size = 0
         self.inflight: deque[asyncio.Future[Any]] = deque()
         self.pools = (ThreadPoolExecutor(1), ThreadPoolExecutor(1))
+        self.written = self.flushed = 0
+
+    def _write(self, block: bytes) -> None:
+        """Write one block; every FLUSH_AFTER bytes, start the disk writing them (no wait)."""
+        self.fh.write(block)
+        self.written += len(block)
+        if self.written - self.flushed >= FLUSH_AFTER:
+            start_writeback(self.fh.fileno(), self.flushed, self.written - self.flushed)
+            self.flushed = self.written
 
     async def add(self, chunk: bytes) -> None:
         self.pending.append(chunk)
@@ -85,7 +123,7 @@ class _Writer:
         self.inflight.append(
             asyncio.gather(
                 loop.run_in_executor(hashing, self.hasher.update, block),
-                loop.run_in_executor(writing, self.fh.write, block),
+                loop.run_in_executor(writing, self._write, block),
             )
         )
 
