@@ -96,7 +96,7 @@ class StorageSet:
                 f"{method} storage is not configured on this server: set {self._missing[method]}",
                 field=field,
                 suggestions=[
-                    f"Set {self._missing[method]} to use {what}",
+                    f"See 'Running against real services' in the README to set up {what}",
                     "Or choose storageMethod local (or auto)",
                 ],
             )
