@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.clock import Clock
 from apsara_core.config import Settings
-from apsara_core.db.client import Target, connect, resolve_target
+from apsara_core.db.client import Target, connect, is_embedded_server, resolve_target
 from apsara_core.db.schema import ensure_schema
 
 if TYPE_CHECKING:
@@ -64,7 +64,9 @@ class Core:
     schema_version: int
     clock: Clock = field(default_factory=Clock)
     extras: dict[str, Any] = field(default_factory=dict)
+    sweep_ttl: bool = False  # the embedded server: TTL indexes are plain, db/expiry.py expires
     _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
+    _maintenance: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @cached_property
     def passwords(self) -> PasswordStore:
@@ -85,6 +87,15 @@ class Core:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("%s failed: %s", what, task.exception())
+
+    def start_maintenance(self) -> None:
+        """Start this process's periodic database upkeep (long-running front ends: `apsara
+        serve`, the app, `apsara worker`): on the embedded server, the expiry sweeper of
+        db/expiry.py, every 60 s until `close()`. Nothing on MongoDB (its TTL monitor)."""
+        if self.sweep_ttl and self._maintenance is None:
+            from apsara_core.db.expiry import run_sweeper
+
+            self._maintenance = asyncio.get_running_loop().create_task(run_sweeper(self.db))
 
     async def warm_up(self) -> None:
         """Load the AI providers and open their connections in the background, right after
@@ -353,7 +364,11 @@ class Core:
         )
 
     async def close(self) -> None:
-        """Finish deferred jobs, close the providers' SDK clients, then the database client."""
+        """Stop the upkeep, finish deferred jobs, close the providers' SDK clients, then the
+        database client."""
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            await asyncio.gather(self._maintenance, return_exceptions=True)
         await self.settle()
         if "providers" in self.__dict__:  # built (cached_property): close its HTTP pools
             await self.providers.aclose()
@@ -376,7 +391,8 @@ async def open_core(settings: Settings | None = None, *, clock: Clock | None = N
     target = await asyncio.to_thread(resolve_target, settings)  # may start the server
     client, db = await connect(target)
     try:
-        version = await ensure_schema(db, now=clock.now())
+        sweep_ttl = target.embedded or is_embedded_server(await client.admin.command("buildInfo"))
+        version = await ensure_schema(db, now=clock.now(), sweep_ttl=sweep_ttl)
         from apsara_core.services.password_store import check_pepper
 
         await check_pepper(db, settings)
@@ -384,5 +400,11 @@ async def open_core(settings: Settings | None = None, *, clock: Clock | None = N
         await client.close()
         raise
     return Core(
-        settings=settings, client=client, db=db, target=target, schema_version=version, clock=clock
+        settings=settings,
+        client=client,
+        db=db,
+        target=target,
+        schema_version=version,
+        clock=clock,
+        sweep_ttl=sweep_ttl,
     )

@@ -106,6 +106,8 @@ class ApsaraApp(App[None]):
 
     def _core_opened(self) -> None:
         if self._core is not None:  # after the first frame: the SDK import and connection
+            if self.owns_core:  # a Core handed in is its owner's to maintain
+                self._core.start_maintenance()
             self.run_worker(self._core.warm_up(), group="warm", exit_on_error=False)
         self.core_ready = True
         self.update_subtitle()

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from apsara_core.db.migrations import MIGRATIONS
 
@@ -28,12 +30,13 @@ class Index:
     partial: dict[str, Any] | None = None
     name: str | None = None
 
-    def options(self) -> dict[str, Any]:
-        """Keyword arguments for `create_index`."""
+    def options(self, *, ttl: bool = True) -> dict[str, Any]:
+        """Keyword arguments for `create_index`; `ttl=False` leaves a TTL index plain (the
+        embedded server, where db/expiry.py expires its documents)."""
         opts: dict[str, Any] = {"name": self.name or "_".join(f"{k}_{d}" for k, d in self.keys)}
         if self.unique:
             opts["unique"] = True
-        if self.ttl_seconds is not None:
+        if ttl and self.ttl_seconds is not None:
             opts["expireAfterSeconds"] = self.ttl_seconds
         if self.partial is not None:
             opts["partialFilterExpression"] = self.partial
@@ -220,22 +223,29 @@ COLLECTIONS: list[Collection] = [
 ]
 
 
-def fingerprint() -> str:
-    """A hash of the declared collections and indexes: unchanged means nothing to create."""
-    return hashlib.sha256(repr((SCHEMA_VERSION, COLLECTIONS)).encode()).hexdigest()[:16]
+def fingerprint(*, sweep_ttl: bool = False) -> str:
+    """A hash of the declared collections and indexes (and of whether TTL indexes are plain):
+    unchanged means nothing to create."""
+    declared = (SCHEMA_VERSION, COLLECTIONS, "plain ttl" if sweep_ttl else "ttl")
+    return hashlib.sha256(repr(declared).encode()).hexdigest()[:16]
 
 
-async def ensure_schema(db: AsyncDatabase, *, now: datetime, force: bool = False) -> int:
+async def ensure_schema(
+    db: AsyncDatabase, *, now: datetime, force: bool = False, sweep_ttl: bool = False
+) -> int:
     """Migrate data written by an older version (db/migrations.py), create missing collections
     and indexes, and record the schema version (checked at `now`).
 
-    Safe to run from several processes at once: creating an existing index is a no-op.
+    `sweep_ttl` (the embedded server) creates the TTL indexes as plain indexes: Apsara's own
+    sweeper expires their documents (db/expiry.py). An index whose TTL option differs from
+    the wanted one (a database moved between the two kinds of server) is dropped and created
+    again. Safe to run from several processes at once: creating an existing index is a no-op.
     When the recorded fingerprint matches the declared schema, nothing is sent but one read.
 
     Returns:
         The schema version now recorded.
     """
-    wanted = fingerprint()
+    wanted = fingerprint(sweep_ttl=sweep_ttl)
     doc = await db.meta.find_one({"_id": "schema"})
     if doc and doc.get("fingerprint") == wanted and not force:
         return int(doc["version"])
@@ -251,8 +261,15 @@ async def ensure_schema(db: AsyncDatabase, *, now: datetime, force: bool = False
             except Exception as exc:  # another process created it first
                 if "already exists" not in str(exc).lower():
                     raise
+        current = await db[coll.name].index_information() if coll.indexes else {}
         for index in coll.indexes:
-            await db[coll.name].create_index(index.keys, **index.options())
+            opts = index.options(ttl=not sweep_ttl)
+            have = current.get(opts["name"])
+            if have is not None and have.get("expireAfterSeconds") != opts.get(
+                "expireAfterSeconds"
+            ):
+                await _drop_index(db[coll.name], opts["name"])
+            await db[coll.name].create_index(index.keys, **opts)
     await db.meta.update_one(
         {"_id": "schema"},
         {"$max": {"version": SCHEMA_VERSION}, "$set": {"fingerprint": wanted, "checkedAt": now}},
@@ -260,3 +277,12 @@ async def ensure_schema(db: AsyncDatabase, *, now: datetime, force: bool = False
     )
     doc = await db.meta.find_one({"_id": "schema"})
     return int(doc["version"]) if doc else SCHEMA_VERSION
+
+
+async def _drop_index(coll: AsyncCollection, name: str) -> None:
+    """Drop index `name`; one that another process dropped first is fine."""
+    try:
+        await coll.drop_index(name)
+    except OperationFailure as exc:
+        if "not found" not in str(exc).lower():
+            raise

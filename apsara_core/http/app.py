@@ -144,6 +144,7 @@ def create_app(core: Core | None = None, settings: Settings | None = None) -> St
             yield
             return
         app.state.core = opened = await open_core(settings)
+        opened.start_maintenance()
         opened.defer(opened.warm_up(), "warming the AI providers")
         worker = opened.worker() if opened.settings.inprocess_worker else None
         if worker is not None:  # APSARA_INPROCESS_WORKER=0 leaves jobs to `apsara worker`

@@ -35,6 +35,9 @@ class DatabaseInfoService:
             raise PermissionDeniedError("Only admins can read the database's schema and counts")
         db = self._db
         purposes = {c.name: c.purpose for c in COLLECTIONS}
+        swept = {  # TTL indexes the embedded server holds as plain ones (db/expiry.py)
+            (c.name, i.options()["name"]): i.ttl_seconds for c in COLLECTIONS for i in c.indexes
+        }
         names = sorted(set(await db.list_collection_names()) | set(purposes))
         collections = []
         counted = await tallies.docs(db, list(tallies.COUNTED))
@@ -49,7 +52,10 @@ class DatabaseInfoService:
                     "documents": counted[name]
                     if name in counted
                     else await db[name].estimated_document_count(),
-                    "indexes": [_describe(idx_name, spec) for idx_name, spec in indexes.items()],
+                    "indexes": [
+                        _describe(idx_name, spec, swept.get((name, idx_name)))
+                        for idx_name, spec in indexes.items()
+                    ],
                 }
             )
         target = self._target
@@ -64,7 +70,7 @@ class DatabaseInfoService:
         }
 
 
-def _describe(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+def _describe(name: str, spec: dict[str, Any], declared_ttl: int | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": name,
         "keys": {k: d for k, d in spec["key"]},
@@ -72,6 +78,9 @@ def _describe(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
     if "expireAfterSeconds" in spec:
         out["ttlSeconds"] = spec["expireAfterSeconds"]
+    elif declared_ttl is not None:  # a plain index on the embedded server: Apsara expires
+        out["ttlSeconds"] = declared_ttl
+        out["expiredBy"] = "apsara"
     if "partialFilterExpression" in spec:
         out["partial"] = dict(spec["partialFilterExpression"])
     return out

@@ -26,6 +26,7 @@ def worker(
     import signal
 
     async def job(core: Any) -> None:
+        core.start_maintenance()
         w = core.worker(concurrency=concurrency)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
