@@ -30,11 +30,18 @@ from apsara_core.config import Settings
 from apsara_core.errors import ApsaraError, InterruptedReplyError
 from apsara_core.models import Principal
 from apsara_core.models.views import system_instruction_of
-from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest, ProviderResult
+from apsara_core.providers.base import (
+    GenerationOptions,
+    Provider,
+    ProviderChunk,
+    ProviderRequest,
+    ProviderResult,
+)
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_store
 from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import History, build_history
+from apsara_core.services.chat_upstream import Upstream
 from apsara_core.services.limits import LimitsService
 
 EventKind = Literal["started", "thought", "text", "usage", "done", "error"]
@@ -75,6 +82,7 @@ class ReplyJob:
     started: float = field(default_factory=time.perf_counter)
     first_chunk_ms: float | None = None
     file_stats: dict[str, int] = field(default_factory=dict)  # autoUploads (chat_files)
+    upstream: Upstream | None = None  # the model call, when started ahead (ReplyRunner.open)
 
 
 def error_event(exc: BaseException) -> ChatEvent:
@@ -127,6 +135,9 @@ class ReplyRunner:
             window = await self.read_window(
                 job.conv["conversationId"], job.prompt["messageSequence"] + 1
             )
+        return self._history(job, window)
+
+    def _history(self, job: ReplyJob, window: list[dict[str, Any]]) -> History:
         count = self._settings.history_max_messages
         unread = 0
         if len(window) >= count:  # older messages exist beyond the window
@@ -137,6 +148,27 @@ class ReplyRunner:
             budget=job.provider.token_budget(job.model),
             unread=unread,
         )
+
+    def _chunks(self, job: ReplyJob) -> AsyncGenerator[ProviderChunk, None]:
+        """The model's stream for `job` (its history loaded)."""
+        assert job.history is not None
+        request = ProviderRequest(
+            model=job.model,
+            turns=job.history.turns,
+            options=job.options,
+            system_instruction=system_instruction_of(job.conv),
+        )
+        return self._files.stream(
+            job.provider, request, owner=job.conv["userId"], stats=job.file_stats
+        )
+
+    def open(self, job: ReplyJob) -> Upstream:
+        """Start the model call now, before `run` (the window is pre-read: `job.window`): the
+        chunks wait in `job.upstream` for `run`. Close it when `run` is not reached."""
+        assert job.window is not None
+        job.history = self._history(job, job.window)
+        job.upstream = Upstream(self._chunks(job))
+        return job.upstream
 
     async def run(self, job: ReplyJob) -> AsyncGenerator[ChatEvent, None]:
         """Call the model with the conversation's history, yielding events as they arrive.
@@ -150,18 +182,11 @@ class ReplyRunner:
         result = ProviderResult()
         try:
             yield ChatEvent("started", data=_started(job))
-            job.history = await self.load_history(job)
-            request = ProviderRequest(
-                model=job.model,
-                turns=job.history.turns,
-                options=job.options,
-                system_instruction=system_instruction_of(job.conv),
-            )
-            async with aclosing(
-                self._files.stream(
-                    job.provider, request, owner=job.conv["userId"], stats=job.file_stats
-                )
-            ) as chunks:
+            upstream: Upstream | AsyncGenerator[ProviderChunk, None] | None = job.upstream
+            if upstream is None:
+                job.history = await self.load_history(job)
+                upstream = self._chunks(job)
+            async with aclosing(upstream) as chunks:
                 async for chunk in chunks:
                     result.add(chunk)
                     if chunk.kind in ("thought", "text") and chunk.text:
@@ -212,6 +237,8 @@ class ReplyRunner:
         Returns:
             The stored partial reply, or None when the unit was refunded.
         """
+        if job.upstream is not None:  # not closed yet when the reader left at "started"
+            await job.upstream.aclose()
         if not await _prompt_settled(job) or not result.text:
             await self._limits.refund(job.reservation)
             return None
