@@ -11,9 +11,10 @@ A caller this process refused the model in the last minute (`recently_refused`) 
 the reservation before the call starts, so that a user past the quota does not make a
 cancelled upstream call per attempt. A refusal (or any failure before the reply starts)
 closes the model call, aborts the store so
-that nothing is written, gives a reserved unit back, and is raised. No reply text is shown or
-stored before the unit is reserved and the user's message stored: `ReplyRunner.run` starts
-reading only after `admit` returns and waits for the store at the first chunk.
+that nothing is written, gives a reserved unit back, and is raised. No reply text is
+shown before the unit is reserved (`ReplyRunner.run` starts reading only after `admit`
+returns), and no reply is stored before the user's message; the reply's text streams while
+that message commits.
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ async def admit(
     conv = job.conv
     last = conv["stats"]["messageSequence"]
     gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    storing = asyncio.ensure_future(chat_store.append(db, user_doc, expected=last, gate=gate))
+    # the reservation goes to the server first: the first chunk waits for it, not for the store
     reserving = asyncio.ensure_future(limits.reserve(actor=job.actor, model=job.model))
+    storing = asyncio.ensure_future(chat_store.append(db, user_doc, expected=last, gate=gate))
     try:
         window = await replies.read_window(conv["conversationId"], last + 1) if last else []
         job.window = [*window, user_doc]

@@ -62,8 +62,9 @@ class ReplyJob:
     """Everything one reply needs; `extra` is merged into the response (e.g. branchId).
 
     `prompt_store`, when set, is the still-running store of the user's message (`prompt` is
-    then filled in from it, `prompt_id` is its id): the model call starts alongside it, and no
-    reply text is shown or stored before it has finished.
+    then filled in from it, `prompt_id` is its id): the model call starts alongside it and the
+    reply streams while it commits; the reply is never stored before it (and not at all when
+    storing it failed: the call then ends with that error, its unit refunded).
     """
 
     actor: Principal
@@ -189,12 +190,13 @@ class ReplyRunner:
             async with aclosing(upstream) as chunks:
                 async for chunk in chunks:
                     result.add(chunk)
+                    if job.prompt_store is not None and job.prompt_store.done():
+                        await _stored_prompt(job)  # raises when storing it failed
                     if chunk.kind in ("thought", "text") and chunk.text:
                         if job.first_chunk_ms is None:
-                            await _stored_prompt(job)
                             job.first_chunk_ms = _ms_since(job.started)
                         yield ChatEvent(chunk.kind, chunk.text)
-            await _stored_prompt(job)
+            await _stored_prompt(job)  # the reply is never stored before the user's message
         except BaseException as exc:
             kept = await asyncio.shield(self._settle_failure(job, result, exc))
             if kept is not None and isinstance(exc, Exception):

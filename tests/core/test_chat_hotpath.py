@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from apsara_core.errors import RateLimitError
+from apsara_core.errors import NotFoundError, RateLimitError
 from apsara_core.models import Principal
 from apsara_core.repos import tallies, usage
 from tests.core.chat_helpers import MODEL, new_conv, premium, stored, used
@@ -134,3 +134,38 @@ async def test_refused_while_the_model_already_started_closes_the_call_and_store
     assert conv["stats"]["messageSequence"] == 0 and conv["stats"]["totalMessages"] == 0
     assert await _counted_messages(chat_core) == 2  # the first exchange only
     assert await used(chat_core, actor) == 2
+
+
+async def test_the_reply_streams_while_the_message_commits_and_is_dropped_if_it_cannot(
+    chat_core, fake_gemini
+):
+    """The first text does not wait for the user's message to commit; the reply is never
+    stored before it, and not at all when the conversation went away meanwhile (refunded)."""
+    actor = await premium(chat_core)
+    cid = await new_conv(chat_core, actor)
+    events: list[str] = []
+    first_text = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in chat_core.chat.stream(actor=actor, conversation_id=cid, text="hi"):
+            events.append(event.kind)
+            if event.kind == "text":
+                first_text.set()
+
+    # Another transaction holds the conversation: the message's store waits (and retries).
+    async with chat_core.client.start_session() as holder:
+        await holder.start_transaction()
+        await chat_core.db.conversations.update_one(
+            {"_id": cid}, {"$set": {"held": True}}, session=holder
+        )
+        task = asyncio.ensure_future(consume())
+        await asyncio.wait_for(first_text.wait(), 10)
+        assert await stored(chat_core, cid) == []  # text shown, the message not yet stored
+        await chat_core.db.conversations.delete_one({"_id": cid}, session=holder)
+        await holder.commit_transaction()
+    with pytest.raises(NotFoundError):
+        await asyncio.wait_for(task, 30)
+    assert events[0] == "started" and "text" in events and events[-1] == "error"
+    assert await stored(chat_core, cid) == []
+    assert await used(chat_core, actor) == 0
+    assert await _counted_messages(chat_core) == 0
