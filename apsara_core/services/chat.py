@@ -9,8 +9,6 @@ yielded as an "error" event and then raised.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
@@ -25,7 +23,7 @@ from apsara_core.models import Principal
 from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest
 from apsara_core.providers.manager import ProviderManager
 from apsara_core.repos import messages as msg_repo
-from apsara_core.services import chat_edit, chat_store
+from apsara_core.services import chat_admit, chat_edit
 from apsara_core.services.chat_embed import embed_texts
 from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import parse_files
@@ -160,57 +158,21 @@ class ChatService:
         conv = await load_owned(self._db, actor, conversation_id)
         file_parts = await self._files.attach(conv["userId"], file_parts)
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
-        # The user's message goes to the server alongside the reservation, in a transaction
-        # that commits only once the unit is reserved (aborted, nothing stored, when it is
-        # not), and the model call starts alongside its commit: no reply text is shown or
-        # stored before the message is (see ReplyJob.prompt_store).
-        admitting = asyncio.ensure_future(self._reserve_reading(actor, model, conv))
-        storing = asyncio.ensure_future(
-            chat_store.append(
-                self._db, user_doc, expected=conv["stats"]["messageSequence"], gate=admitting
-            )
-        )
-        try:
-            reservation, window = await admitting
-        except BaseException:
-            with contextlib.suppress(BaseException):  # its transaction aborts on the gate
-                await storing
-            raise
         job = ReplyJob(
             actor,
             conv,
             model,
             provider,
             options,
-            reservation,
-            prompt_store=storing,
+            None,
             prompt_id=user_doc["messageId"],
             request_at=request_at,
             started=started,
-            window=[*window, user_doc],
         )
+        await chat_admit.admit(self._limits, self._replies, self._db, job, user_doc)
         async with aclosing(self._replies.run(job)) as events:
             async for event in events:
                 yield event
-
-    async def _reserve_reading(
-        self, actor: Principal, model: str, conv: dict[str, Any]
-    ) -> tuple[Any, list[dict[str, Any]]]:
-        """Reserve quota while the earlier history is read (a new conversation has none)."""
-        last = conv["stats"]["messageSequence"]
-        if not last:
-            return await self._reserve(actor, model), []
-        reading = asyncio.ensure_future(self._replies.read_window(conv["conversationId"], last + 1))
-        try:
-            reservation = await self._reserve(actor, model)
-        except BaseException:
-            reading.cancel()
-            raise
-        try:
-            return reservation, await reading
-        except BaseException:
-            await self._limits.refund(reservation)
-            raise
 
     def _user_doc(
         self,

@@ -30,11 +30,18 @@ from apsara_core.config import Settings
 from apsara_core.errors import ApsaraError, InterruptedReplyError
 from apsara_core.models import Principal
 from apsara_core.models.views import system_instruction_of
-from apsara_core.providers.base import GenerationOptions, Provider, ProviderRequest, ProviderResult
+from apsara_core.providers.base import (
+    GenerationOptions,
+    Provider,
+    ProviderChunk,
+    ProviderRequest,
+    ProviderResult,
+)
 from apsara_core.repos import messages as msg_repo
 from apsara_core.services import chat_store
 from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import History, build_history
+from apsara_core.services.chat_upstream import Upstream
 from apsara_core.services.limits import LimitsService
 
 EventKind = Literal["started", "thought", "text", "usage", "done", "error"]
@@ -55,8 +62,9 @@ class ReplyJob:
     """Everything one reply needs; `extra` is merged into the response (e.g. branchId).
 
     `prompt_store`, when set, is the still-running store of the user's message (`prompt` is
-    then filled in from it, `prompt_id` is its id): the model call starts alongside it, and no
-    reply text is shown or stored before it has finished.
+    then filled in from it, `prompt_id` is its id): the model call starts alongside it and the
+    reply streams while it commits; the reply is never stored before it (and not at all when
+    storing it failed: the call then ends with that error, its unit refunded).
     """
 
     actor: Principal
@@ -75,6 +83,7 @@ class ReplyJob:
     started: float = field(default_factory=time.perf_counter)
     first_chunk_ms: float | None = None
     file_stats: dict[str, int] = field(default_factory=dict)  # autoUploads (chat_files)
+    upstream: Upstream | None = None  # the model call, when started ahead (ReplyRunner.open)
 
 
 def error_event(exc: BaseException) -> ChatEvent:
@@ -127,6 +136,9 @@ class ReplyRunner:
             window = await self.read_window(
                 job.conv["conversationId"], job.prompt["messageSequence"] + 1
             )
+        return self._history(job, window)
+
+    def _history(self, job: ReplyJob, window: list[dict[str, Any]]) -> History:
         count = self._settings.history_max_messages
         unread = 0
         if len(window) >= count:  # older messages exist beyond the window
@@ -137,6 +149,27 @@ class ReplyRunner:
             budget=job.provider.token_budget(job.model),
             unread=unread,
         )
+
+    def _chunks(self, job: ReplyJob) -> AsyncGenerator[ProviderChunk, None]:
+        """The model's stream for `job` (its history loaded)."""
+        assert job.history is not None
+        request = ProviderRequest(
+            model=job.model,
+            turns=job.history.turns,
+            options=job.options,
+            system_instruction=system_instruction_of(job.conv),
+        )
+        return self._files.stream(
+            job.provider, request, owner=job.conv["userId"], stats=job.file_stats
+        )
+
+    def open(self, job: ReplyJob) -> Upstream:
+        """Start the model call now, before `run` (the window is pre-read: `job.window`): the
+        chunks wait in `job.upstream` for `run`. Close it when `run` is not reached."""
+        assert job.window is not None
+        job.history = self._history(job, job.window)
+        job.upstream = Upstream(self._chunks(job))
+        return job.upstream
 
     async def run(self, job: ReplyJob) -> AsyncGenerator[ChatEvent, None]:
         """Call the model with the conversation's history, yielding events as they arrive.
@@ -150,26 +183,20 @@ class ReplyRunner:
         result = ProviderResult()
         try:
             yield ChatEvent("started", data=_started(job))
-            job.history = await self.load_history(job)
-            request = ProviderRequest(
-                model=job.model,
-                turns=job.history.turns,
-                options=job.options,
-                system_instruction=system_instruction_of(job.conv),
-            )
-            async with aclosing(
-                self._files.stream(
-                    job.provider, request, owner=job.conv["userId"], stats=job.file_stats
-                )
-            ) as chunks:
+            upstream: Upstream | AsyncGenerator[ProviderChunk, None] | None = job.upstream
+            if upstream is None:
+                job.history = await self.load_history(job)
+                upstream = self._chunks(job)
+            async with aclosing(upstream) as chunks:
                 async for chunk in chunks:
                     result.add(chunk)
+                    if job.prompt_store is not None and job.prompt_store.done():
+                        await _stored_prompt(job)  # raises when storing it failed
                     if chunk.kind in ("thought", "text") and chunk.text:
                         if job.first_chunk_ms is None:
-                            await _stored_prompt(job)
                             job.first_chunk_ms = _ms_since(job.started)
                         yield ChatEvent(chunk.kind, chunk.text)
-            await _stored_prompt(job)
+            await _stored_prompt(job)  # the reply is never stored before the user's message
         except BaseException as exc:
             kept = await asyncio.shield(self._settle_failure(job, result, exc))
             if kept is not None and isinstance(exc, Exception):
@@ -212,6 +239,8 @@ class ReplyRunner:
         Returns:
             The stored partial reply, or None when the unit was refunded.
         """
+        if job.upstream is not None:  # not closed yet when the reader left at "started"
+            await job.upstream.aclose()
         if not await _prompt_settled(job) or not result.text:
             await self._limits.refund(job.reservation)
             return None

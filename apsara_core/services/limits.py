@@ -7,6 +7,7 @@ any number of processes share the same exact totals.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -63,13 +64,43 @@ class LimitsService:
     Days are read from `clock` (tests set it to cross midnight without sleeping).
     """
 
+    refusal_memory_s = 60.0  # how long `recently_refused` remembers a refusal
+
     def __init__(self, *, db: AsyncDatabase, plans: PlanService, clock: Clock) -> None:
         self._db = db
         self._plans = plans
         self._clock = clock
+        self._refused: dict[tuple[str, str], tuple[date, float]] = {}
+
+    def recently_refused(self, *, user_id: str, model: str) -> bool:
+        """Whether this process refused the user `model` today within `refusal_memory_s`.
+
+        A hint only, never a decision (the counter decides): the chat starts the model call
+        alongside the reservation, except for a caller likely to be refused again.
+        """
+        seen = self._refused.get((user_id, model))
+        return (
+            seen is not None
+            and seen[0] == self._today()
+            and (time.monotonic() - seen[1] < self.refusal_memory_s)
+        )
+
+    def _remember_refusal(self, user_id: str, model: str, day: date) -> None:
+        if len(self._refused) >= 10_000:  # a bounded hint: forget everyone at once
+            self._refused.clear()
+        self._refused[(user_id, model)] = (day, time.monotonic())
 
     def _today(self) -> date:
         return self._clock.now().date()
+
+    async def check_model(self, *, actor: Principal, model: str) -> None:
+        """Refuse a model the actor's plan does not include, before anything is started.
+
+        Raises:
+            PermissionDeniedError: the actor's plan does not include the model.
+            ValidationError: unknown model or plan.
+        """
+        await self._plans.limit_for(plan=actor.plan, model=model)
 
     async def reserve(self, *, actor: Principal, model: str) -> Reservation:
         """Take one message of `model` from the actor's plan allowance.
@@ -91,7 +122,9 @@ class LimitsService:
             limit=limit.limit,
             reservation_id=rid,
         ):
+            self._refused.pop((actor.user_id, model), None)
             return Reservation(actor.user_id, model, day, guest, rid)
+        self._remember_refusal(actor.user_id, model, day)
         await usage.bump(
             self._db, user_id=actor.user_id, date=day.isoformat(), model=model, inc={"refused": 1}
         )

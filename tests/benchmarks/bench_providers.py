@@ -1,7 +1,8 @@
 """Added latency of `core.chat.generate` over a direct SDK streaming call, per declared
 provider kind (openai, anthropic), each against its fake in a process of its own, alternating
-in one run (the Gemini goal, p50 <= 10 ms, applies to each). The same core path over Gemini is
-measured alongside, so a miss can be told apart: the provider layer (ratio to Gemini's core
+in one run. The Gemini goal of issue 16 item 5 applies to each: the added latency p50 at most
+2 bare journaled appends on the same server, measured alternately. The same core path over
+Gemini is measured alongside, so a miss can be told apart: the provider layer (ratio to Gemini's core
 generate, goal <= 1.2x) or the core's database steps shared by every provider."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import anthropic
 import openai
+from pymongo import WriteConcern
 
 from apsara_core.core import Core, open_core
 from apsara_core.db.embedded import free_port, spawn, wait_ready
@@ -90,22 +92,26 @@ async def bench_kind(
         )
 
     direct = _direct(kind, url)
+    bare = core.db.get_collection("bench_append", write_concern=WriteConcern("majority", j=True))
     await direct()
     await core_call()
-    sdk, full = [], []
+    sdk, full, append = [], [], []
     for _ in range(RUNS):
+        append += await _timed(lambda: bare.insert_one({"text": "x" * 200}), 1)
         sdk += await _timed(direct, 1)
         full += await _timed(core_call, 1)
     p50 = statistics.median(full) - statistics.median(sdk)
+    a = statistics.median(append)
     return [
         Result(f"providers {kind}: direct SDK streaming call, p50", statistics.median(sdk), "ms"),
         Result(f"providers {kind}: core generate, p50", statistics.median(full), "ms"),
+        Result(f"providers {kind}: bare journaled append (insert_one, w majority, j)", a, "ms"),
         Result(
-            f"providers {kind}: added latency p50 (goal <= 10 ms)",
+            f"providers {kind}: added latency p50, in appends (issue 16 item 5)",
             p50,
             "ms",
-            ratio=p50 / 10,
-            goal=1.0,
+            ratio=p50 / a,
+            goal=2.0,
         ),
     ], core_call
 
