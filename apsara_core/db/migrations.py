@@ -75,7 +75,29 @@ async def count_tallies(db: AsyncDatabase) -> None:
     await tallies.add_many(db, increments, replace=True)  # $set: running twice is harmless
 
 
+async def fill_search_words(db: AsyncDatabase) -> None:
+    """Version 4: store the `searchWords` of every user (email, name) and conversation
+    (title) written before (repos/search_words.py); later writes keep them."""
+    from pymongo import UpdateOne
+
+    from apsara_core.repos import search_words
+
+    for collection, fields, make in (
+        ("users", {"email": 1, "fullName": 1}, search_words.user_words),
+        ("conversations", {"title": 1}, lambda d: search_words.words(d.get("title"))),
+    ):
+        ops: list[UpdateOne] = []
+        async for doc in db[collection].find({}, fields):
+            ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": {search_words.FIELD: make(doc)}}))
+            if len(ops) >= 1000:
+                await db[collection].bulk_write(ops, ordered=False)
+                ops = []
+        if ops:
+            await db[collection].bulk_write(ops, ordered=False)
+
+
 MIGRATIONS: dict[int, Callable[[AsyncDatabase], Awaitable[None]]] = {
     2: key_by_public_id,
     3: count_tallies,
+    4: fill_search_words,
 }

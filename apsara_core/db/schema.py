@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.db.migrations import MIGRATIONS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ COLLECTIONS: list[Collection] = [
             Index([("subscriptionPlan", A), ("createdAt", D)]),
             Index([("createdAt", D)]),
             Index([("authProvider", A), ("createdAt", D)]),
+            Index([("searchWords", A)]),  # search by name/email words (repos/search_words.py)
             Index(
                 [("guestClientKey", A)],
                 unique=True,
@@ -120,7 +121,7 @@ COLLECTIONS: list[Collection] = [
             Index([("expiresAt", A)], ttl_seconds=0),
         ],
     ),
-    # `_id` is the conversationId; one secondary index, as each message updates the document.
+    # `_id` is the conversationId; few secondary indexes, as each message updates the document.
     Collection(
         "conversations",
         "conversations and their stats",
@@ -128,6 +129,9 @@ COLLECTIONS: list[Collection] = [
             Index([("userId", A), ("updatedAt", D)]),
             # everyone's listing, read in updatedAt windows (repos/common.newest_first)
             Index([("updatedAt", D)]),
+            # everyone's title search (repos/search_words.py); a title changes rarely, so
+            # the chat's conversation updates leave this index alone
+            Index([("searchWords", A)]),
         ],
     ),
     Collection(

@@ -23,8 +23,8 @@ from apsara_core.models import Principal
 from apsara_core.models.documents import Conversation, ConversationStats, Message, MessageContent
 from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import messages as msg_repo
+from apsara_core.repos import search_words, tallies
 from apsara_core.repos import seed as repo
-from apsara_core.repos import tallies
 from apsara_core.repos.usage import day_id
 from apsara_core.services.users import new_user_doc
 from apsara_core.vocabulary import CHAT_MODELS, Plan
@@ -170,6 +170,7 @@ class _Run:
                 googleId=f"seed-{self.stamp}-{i}" if google else None,
             )
             doc["updatedAt"] = doc["createdAt"]
+            doc[search_words.FIELD] = search_words.user_words(doc)
             for key in (
                 tallies.user_key(doc),
                 tallies.registration_key(doc["createdAt"].date().isoformat()),
@@ -200,6 +201,7 @@ class _Run:
                 updatedAt=last,
             ).to_mongo()
             conv["_id"] = conv["conversationId"]
+            conv[search_words.FIELD] = search_words.words(conv["title"])
             for m in messages:
                 m["conversationId"] = conv["conversationId"]
             self._tally(tallies.docs_key("conversations"), "n", 1)

@@ -1,6 +1,7 @@
 """Operator views on a large database vs an empty one, same server, same run (issue 16 item 2).
 
-Both databases get the same few real rows (one admin action, one mail); the large one is
+Both databases get the same few real rows (one user with one conversation, one admin action,
+one mail; the searches look for them, as an operator looks for one account); the large one is
 filled by `core.seed` first (APSARA_BENCH_SCALE_USERS users, default 1,000: ~23,000 documents,
 about a minute on a loaded 2-core machine; the issue's goal is stated at 100,000 users).
 Each view is timed as the median of RUNS calls, interleaved between the two databases; the
@@ -34,6 +35,11 @@ def _views(core: Any, me: Any) -> dict[str, Callable[[], Awaitable[object]]]:
         ),
         "conv list --all": lambda: core.conversations.list(actor=me, everyone=True),
         "conv browse (everyone's, TUI)": lambda: core.conversations.browse(actor=me),
+        "user search (name)": lambda: core.users.list(actor=me, text="real pers"),
+        "user search (email)": lambda: core.users.list(actor=me, text="real@exa"),
+        "conv title search (everyone's)": lambda: core.conversations.browse(
+            actor=me, search="quarterly budget"
+        ),
         "mail outbox": lambda: core.mail.outbox(actor=me),
         "audit log": lambda: core.audit.list(actor=me),
     }
@@ -51,7 +57,8 @@ async def _open(uri: str, data_dir: Path, *, seed: int) -> Any:
     me = Principal.operator()
     if seed:
         await core.seed.seed(actor=me, size=SeedSize(users=seed), progress=None)
-    await core.users.create(actor=me, email="real@example.com", full_name="Real")
+    real = await core.users.create(actor=me, email="real@example.com", full_name="Real Person")
+    await core.conversations.create(actor=Principal.of_user(real), title="Quarterly budget review")
     await core.mail.send(to="real@example.com", subject="hi", body="hello")
     return core
 
