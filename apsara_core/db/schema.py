@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.db.migrations import MIGRATIONS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,11 @@ COLLECTIONS: list[Collection] = [
         ],
     ),
     # `_id` is the userId (see migrations.key_by_public_id).
-    Collection("user_usage", "per-user usage totals and history", []),
+    Collection(
+        "user_usage",
+        "per-user usage totals and history",
+        [Index([("ranks.score", D)])],  # most active users (repos/ranks.py)
+    ),
     Collection(
         "usage_daily",
         "per-user, per-model, per-UTC-day usage history (statistics)",

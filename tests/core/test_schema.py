@@ -112,7 +112,7 @@ async def test_version_1_data_is_keyed_by_public_ids_and_still_works(core: Core)
         "updatedAt_-1",
         "searchWords_1",
     }
-    assert set(await db.user_usage.index_information()) == {"_id_"}
+    assert set(await db.user_usage.index_information()) == {"_id_", "ranks.score_-1"}
     assert (await db.meta.find_one({"_id": "schema"}))["version"] == SCHEMA_VERSION
     got = await core.conversations.get(actor=actor, conversation_id="conv_old")
     assert got["title"] == "Before the upgrade"
