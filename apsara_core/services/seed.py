@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.clock import Clock
+from apsara_core.db.client import Target, patient_client
 from apsara_core.db.schema import ensure_schema
 from apsara_core.errors import ConflictError, PermissionDeniedError, ValidationError
 from apsara_core.models import Principal
@@ -78,9 +79,10 @@ class SeedSize:
 class SeedService:
     """Fills a database with realistic data (admins); refuses a database with real users."""
 
-    def __init__(self, *, db: AsyncDatabase, clock: Clock) -> None:
+    def __init__(self, *, db: AsyncDatabase, clock: Clock, target: Target | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._target = target
 
     async def seed(
         self, *, actor: Principal, size: SeedSize, force: bool = False, progress: Progress | None
@@ -116,8 +118,20 @@ class SeedService:
         await repo.write_usage(self._db, run.usage_daily, run.user_totals(), now=run.now)
         await tallies.add_many(self._db, run.tallies)
         if fresh:
-            await ensure_schema(self._db, now=self._clock.now(), force=True)
+            await self._build_indexes()
         return {"written": dict(writer.written), "days": size.days, "seed": size.users}
+
+    async def _build_indexes(self) -> None:
+        """Create the dropped indexes through a client that waits for the busy server (each
+        build blocks the embedded server for seconds to minutes)."""
+        if self._target is None:
+            await ensure_schema(self._db, now=self._clock.now(), force=True)
+            return
+        client = patient_client(self._target)
+        try:
+            await ensure_schema(client[self._db.name], now=self._clock.now(), force=True)
+        finally:
+            await client.close()
 
 
 class _Writer:
