@@ -145,7 +145,7 @@ class Core:
         """Demo and benchmark data (`apsara db seed`)."""
         from apsara_core.services.seed import SeedService
 
-        return SeedService(db=self.db, clock=self.clock)
+        return SeedService(db=self.db, clock=self.clock, target=self.target)
 
     # Accounts
     @cached_property

@@ -104,6 +104,7 @@ async def insert_conversations(
     from datetime import datetime, timedelta
 
     from apsara_core.models.documents import Conversation
+    from apsara_core.repos.search_words import words
 
     now = datetime.now(UTC)
     docs = []
@@ -119,7 +120,7 @@ async def insert_conversations(
         doc["stats"].update(
             totalMessages=messages, messageSequence=messages, lastActivity=doc["updatedAt"]
         )
-        docs.append({**doc, "_id": cid})
+        docs.append({**doc, "_id": cid, "searchWords": words(doc["title"])})
     for i in range(0, count, 2000):
         await core.db.conversations.insert_many(docs[i : i + 2000])
     return [d["_id"] for d in docs]

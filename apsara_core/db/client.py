@@ -66,6 +66,25 @@ def _client(target: Target, *, retry_writes: bool) -> AsyncMongoClient:
     )
 
 
+BUSY_TIMEOUT_MS = 30 * 60 * 1000  # an index build over a large collection blocks the server
+
+
+def patient_client(target: Target) -> AsyncMongoClient:
+    """A client for one long command (building indexes over a seeded collection): the
+    embedded server answers nothing else meanwhile, and a client whose heartbeat gives up
+    after CONNECT_TIMEOUT_MS marks it down and cancels the command in flight."""
+    return AsyncMongoClient(
+        target.uri,
+        w="majority",
+        journal=True,
+        retryWrites=False,
+        tz_aware=True,
+        serverSelectionTimeoutMS=BUSY_TIMEOUT_MS,
+        connectTimeoutMS=BUSY_TIMEOUT_MS,
+        appname="apsara-seed",
+    )
+
+
 def is_embedded_server(build_info: dict[str, Any]) -> bool:
     """Whether `buildInfo` comes from SecantusDB (the embedded server), wherever it runs."""
     return "secantusVersion" in build_info

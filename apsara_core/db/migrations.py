@@ -75,7 +75,52 @@ async def count_tallies(db: AsyncDatabase) -> None:
     await tallies.add_many(db, increments, replace=True)  # $set: running twice is harmless
 
 
+async def fill_search_words(db: AsyncDatabase) -> None:
+    """Version 4: store the `searchWords` of every user (email, name) and conversation
+    (title) written before (repos/search_words.py); later writes keep them."""
+    from pymongo import UpdateOne
+
+    from apsara_core.repos import search_words
+
+    for collection, fields, make in (
+        ("users", {"email": 1, "fullName": 1}, search_words.user_words),
+        ("conversations", {"title": 1}, lambda d: search_words.words(d.get("title"))),
+    ):
+        ops: list[UpdateOne] = []
+        async for doc in db[collection].find({}, fields):
+            ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": {search_words.FIELD: make(doc)}}))
+            if len(ops) >= 1000:
+                await db[collection].bulk_write(ops, ordered=False)
+                ops = []
+        if ops:
+            await db[collection].bulk_write(ops, ordered=False)
+
+
+async def fill_ranks(db: AsyncDatabase) -> None:
+    """Version 5: the "most active users" ranking (repos/ranks.py) of each user, from their
+    usage_daily of the WINDOW days ending with their latest day (a stored score may only be
+    above the true one: those end no earlier than today's window)."""
+    from pymongo import UpdateOne
+
+    from apsara_core.repos import ranks
+
+    per_user: dict[str, dict[str, tuple[int, int]]] = {}
+    async for row in db.usage_daily.find({"date": {"$ne": "total"}}):
+        days = per_user.setdefault(str(row["userId"]), {})
+        n, t = days.get(row["date"], (0, 0))
+        days[row["date"]] = (n + int(row.get("committed", 0)), t + int(row.get("totalTokens", 0)))
+    ops = []
+    for user_id, days in per_user.items():
+        first = ranks.window_start(max(days))
+        kept = {d: v for d, v in days.items() if d >= first and v[0]}
+        ops.append(UpdateOne({"_id": user_id}, {"$set": {"ranks": ranks.ranks_of(kept)}}))
+    for start in range(0, len(ops), 1000):
+        await db.user_usage.bulk_write(ops[start : start + 1000], ordered=False)
+
+
 MIGRATIONS: dict[int, Callable[[AsyncDatabase], Awaitable[None]]] = {
     2: key_by_public_id,
     3: count_tallies,
+    4: fill_search_words,
+    5: fill_ranks,
 }

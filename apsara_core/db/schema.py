@@ -17,7 +17,7 @@ from pymongo.errors import OperationFailure
 
 from apsara_core.db.migrations import MIGRATIONS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ COLLECTIONS: list[Collection] = [
             Index([("subscriptionPlan", A), ("createdAt", D)]),
             Index([("createdAt", D)]),
             Index([("authProvider", A), ("createdAt", D)]),
+            Index([("searchWords", A)]),  # search by name/email words (repos/search_words.py)
             Index(
                 [("guestClientKey", A)],
                 unique=True,
@@ -73,7 +74,11 @@ COLLECTIONS: list[Collection] = [
         ],
     ),
     # `_id` is the userId (see migrations.key_by_public_id).
-    Collection("user_usage", "per-user usage totals and history", []),
+    Collection(
+        "user_usage",
+        "per-user usage totals and history",
+        [Index([("ranks.score", D)])],  # most active users (repos/ranks.py)
+    ),
     Collection(
         "usage_daily",
         "per-user, per-model, per-UTC-day usage history (statistics)",
@@ -123,7 +128,7 @@ COLLECTIONS: list[Collection] = [
             Index([("expiresAt", A)], ttl_seconds=0),
         ],
     ),
-    # `_id` is the conversationId; one secondary index, as each message updates the document.
+    # `_id` is the conversationId; few secondary indexes, as each message updates the document.
     Collection(
         "conversations",
         "conversations and their stats",
@@ -131,6 +136,9 @@ COLLECTIONS: list[Collection] = [
             Index([("userId", A), ("updatedAt", D)]),
             # everyone's listing, read in updatedAt windows (repos/common.newest_first)
             Index([("updatedAt", D)]),
+            # everyone's title search (repos/search_words.py); a title changes rarely, so
+            # the chat's conversation updates leave this index alone
+            Index([("searchWords", A)]),
         ],
     ),
     Collection(

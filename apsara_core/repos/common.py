@@ -70,12 +70,13 @@ async def newest_first(
             break
         span *= 4
         high, low = low, low - span
-    found.sort(key=lambda d: (_sortable(d.get(field)), str(d.get(tie))), reverse=True)
+    found.sort(key=lambda d: (sortable_time(d.get(field)), str(d.get(tie))), reverse=True)
     return found[skip:wanted]
 
 
-def _sortable(value: Any) -> datetime:
-    """Datetimes compare with or without a zone (the driver returns naive UTC by default)."""
+def sortable_time(value: Any) -> datetime:
+    """A datetime that compares with or without a zone (the driver returns naive UTC by
+    default); FLOOR for a missing one."""
     if not isinstance(value, datetime):
         return FLOOR
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -42,6 +42,24 @@ async def usage_by(db: AsyncDatabase, group: str, match: dict[str, Any]) -> list
     )
 
 
+async def refused_of(
+    db: AsyncDatabase, user_ids: list[str], dates: dict[str, Any]
+) -> dict[str, int]:
+    """Refusals of each of `user_ids` in the `dates` range of `date_range`: one `$in` read
+    of their usage_daily (the index's first field alone; the dates are checked here)."""
+    if not user_ids:
+        return {}
+    low, high = dates["date"]["$gte"], dates["date"]["$lte"]
+    out: dict[str, int] = {}
+    found = db.usage_daily.find(
+        {"userId": {"$in": user_ids}}, {"userId": 1, "date": 1, "refused": 1}
+    )
+    for row in await found.to_list(None):
+        if low <= str(row.get("date")) <= high:
+            out[row["userId"]] = out.get(row["userId"], 0) + int(row.get("refused", 0))
+    return out
+
+
 async def conversations_of(db: AsyncDatabase, user_id: str) -> list[dict[str, Any]]:
     """A user's conversations: id, title, stats, dates."""
     return await db.conversations.find(

@@ -100,7 +100,7 @@ async def apply(db: AsyncDatabase, updates: Iterable[Update], *, session: Sessio
         DuplicateKeyError: inside a transaction, on a racing first write (caller retries).
     """
     for u in updates:
-        if u.update.get("$inc", {}).get("n", 1) == 0:
+        if isinstance(u.update, dict) and u.update.get("$inc", {}).get("n", 1) == 0:
             continue
         try:
             await db.tallies.update_one(u.filter, u.update, upsert=True, session=session)

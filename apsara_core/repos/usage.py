@@ -9,8 +9,8 @@
 - `usage_daily`: per-day history for statistics, same `_id` form with a real date:
   `committed`, `refused`, `refunded`, `promptTokens`, `outputTokens`, `thoughtsTokens`,
   `totalTokens`; indexed by (userId, date, model) and (date, model).
-- `user_usage`: one document per user (`_id` = userId, no secondary index) with `totalUsage`
-  counters and `lastActivity`.
+- `user_usage`: one document per user (`_id` = userId) with `totalUsage` counters,
+  `lastActivity` and the "most active users" ranking (`ranks`, indexed: repos/ranks.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from apsara_core.repos import counters, tallies, ttl
+from apsara_core.repos import counters, ranks, tallies, ttl
 from apsara_core.repos.writes import Insert, Update, Write
 
 TOTAL = "total"
@@ -102,12 +102,13 @@ def close_writes(
             upsert=True,
         )
     )
-    if tokens is not None:
+    if tokens is not None:  # one pipeline: the totals and the day's ranking entry
+        inc = {"totalMessages": 1, **tokens}
         writes.append(
             Update(
                 "user_usage",
                 {"_id": user_id},
-                _totals_update(user_id, {"totalMessages": 1, **tokens}, now),
+                ranks.commit_pipeline(user_id, inc, now, day),
                 upsert=True,
             )
         )

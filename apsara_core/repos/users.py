@@ -10,8 +10,11 @@ from bson import ObjectId
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from apsara_core.repos import tallies
-from apsara_core.repos.common import newest_first, update_then_get
+from apsara_core.repos import search_words, tallies
+from apsara_core.repos.common import newest_first, sortable_time, update_then_get
+
+SEARCHED = ("email", "fullName")  # the fields `searchWords` holds the words of
+TEXT = "$text"  # list_filter's key for the whole search text (removed before querying)
 
 
 def new_id() -> str:
@@ -79,7 +82,9 @@ async def delete_new_guest(db: AsyncDatabase, user_id: str) -> None:
 
 async def insert(db: AsyncDatabase, doc: dict[str, Any], session: Any = None) -> None:
     """Store a new user document (DuplicateKeyError on a taken email / googleId / key) and
-    count it (in the caller's transaction when given)."""
+    count it (in the caller's transaction when given); its `searchWords` are added when
+    missing."""
+    doc.setdefault(search_words.FIELD, search_words.user_words(doc))
     await db.users.insert_one(doc, session=session)
     await tallies.apply(db, tallies.user_added(doc), session=session)
 
@@ -98,7 +103,12 @@ async def update(
     if unset:
         change["$unset"] = {name: "" for name in unset}
     counted = tallies.USER_FIELDS & set(set_)
-    before = await db.users.find_one({"_id": user_id}, session=session) if counted else None
+    searched = set(SEARCHED) & set(set_)
+    before = (
+        await db.users.find_one({"_id": user_id}, session=session) if counted or searched else None
+    )
+    if before is not None and searched:
+        change["$set"][search_words.FIELD] = search_words.user_words({**before, **set_})
     after = await update_then_get(db.users, {"_id": user_id}, change, session=session)
     if before is not None and after is not None:
         await tallies.apply(db, tallies.user_changed(before, after), session=session)
@@ -173,7 +183,8 @@ def list_filter(
     provider: str | None = None,
     text: str | None = None,
 ) -> dict[str, Any]:
-    """The query of `user list`: exact role/plan/provider, text in email or name."""
+    """The query of `user list`: exact role/plan/provider, text in email or name (read by
+    `list_page` through `searchWords`, see repos/search_words.py)."""
     query: dict[str, Any] = {}
     if role:
         query["role"] = role
@@ -182,8 +193,7 @@ def list_filter(
     if provider:
         query["authProvider"] = provider
     if text:
-        pattern = {"$regex": re.escape(text.strip()), "$options": "i"}
-        query["$or"] = [{"email": pattern}, {"fullName": pattern}]
+        query[TEXT] = text.strip()
     return query
 
 
@@ -199,9 +209,22 @@ async def list_page(
 
     With `now` and no text search the page is read in createdAt windows (`newest_first`,
     through the createdAt, role, plan or provider index) and the total comes from the
-    maintained counters; a text search still scans (a regular expression has no index).
+    maintained counters. A text search reads the users having a word that starts with the
+    search's longest word (the `searchWords` index), keeps those whose email or name holds
+    the whole text, and sorts those only: it costs the candidates, not the collection.
     """
-    if now is not None and "$or" not in query:
+    if TEXT in query:
+        equal = dict(query)
+        text = equal.pop(TEXT)
+        found = [
+            d
+            for d in await db.users.find(search_words.server_query(text)).to_list(None)
+            if all(d.get(k) == v for k, v in equal.items())
+            and search_words.matches(text, d, d.get("email"), d.get("fullName"))
+        ]
+        found.sort(key=lambda d: (sortable_time(d.get("createdAt")), str(d["_id"])), reverse=True)
+        return found[skip : skip + limit], len(found)
+    if now is not None:
         items = await newest_first(db.users, query, "createdAt", now=now, skip=skip, limit=limit)
         combos = await tallies.user_combinations(db)
         return items, sum(n for key, n in combos.items() if _combo_matches(key, query))

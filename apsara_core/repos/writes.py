@@ -32,11 +32,12 @@ class Insert:
 
 @dataclass(frozen=True)
 class Update:
-    """Apply `update` to the first document of `collection` matching `filter`."""
+    """Apply `update` (operators, or an update pipeline) to the first document of
+    `collection` matching `filter`."""
 
     collection: str
     filter: dict[str, Any]
-    update: dict[str, Any]
+    update: dict[str, Any] | list[dict[str, Any]]
     upsert: bool = False
 
 

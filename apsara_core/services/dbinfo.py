@@ -1,7 +1,9 @@
 """Management action 11: the database, its collections, counts, indexes and schema version.
 
 Users, conversations and messages are counted from the maintained tallies (the embedded
-server's `count` scans: ~7 s on 200,000 messages); the other collections still ask the server.
+server's `count` scans: ~7 s on 200,000 messages). The other collections are counted by the
+server's metadata (`estimated_document_count`) on a real MongoDB, where it is; on the embedded
+server that would be a scan of each, so they are shown as not counted (`documents` None).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from apsara_core.db.client import Target
+from apsara_core.db.client import Target, is_embedded_server
 from apsara_core.db.schema import COLLECTIONS
 from apsara_core.errors import PermissionDeniedError
 from apsara_core.models import Principal
@@ -26,7 +28,8 @@ class DatabaseInfoService:
         self._schema_version = schema_version
 
     async def info(self, *, actor: Principal) -> dict[str, Any]:
-        """Server, schema version and every collection with its count and indexes (admins).
+        """Server, schema version and every collection with its count (None: not counted,
+        see the module) and indexes (admins).
 
         Raises:
             PermissionDeniedError: the actor is not an admin.
@@ -43,15 +46,16 @@ class DatabaseInfoService:
         counted = await tallies.docs(db, list(tallies.COUNTED))
         combos = await tallies.user_combinations(db)
         counted["users"] = sum(combos.values())
+        scans = self._target.embedded or is_embedded_server(
+            await db.client.admin.command("buildInfo")
+        )
         for name in names:
             indexes = await db[name].index_information()
             collections.append(
                 {
                     "name": name,
                     "purpose": purposes.get(name, ""),
-                    "documents": counted[name]
-                    if name in counted
-                    else await db[name].estimated_document_count(),
+                    "documents": await _count(db, name, counted, scans),
                     "indexes": [
                         _describe(idx_name, spec, swept.get((name, idx_name)))
                         for idx_name, spec in indexes.items()
@@ -68,6 +72,14 @@ class DatabaseInfoService:
             "schemaVersion": self._schema_version,
             "collections": collections,
         }
+
+
+async def _count(db: AsyncDatabase, name: str, counted: dict[str, int], scans: bool) -> int | None:
+    """A collection's documents: its maintained counter, else the server's metadata count,
+    or None (not counted) where that count is a scan (the embedded server)."""
+    if name in counted:
+        return counted[name]
+    return None if scans else await db[name].estimated_document_count()
 
 
 def _describe(name: str, spec: dict[str, Any], declared_ttl: int | None) -> dict[str, Any]:

@@ -4,6 +4,12 @@ Users come from `new_user_doc`, conversations from the `Conversation` model, mes
 fields chat's user and model messages carry, and the usage history, the user totals and the
 maintained counters (repos/tallies.py) agree with them, so every view reads seeded data as it
 reads real data. Seeded users have no password (they set one by reset) and `seeded: true`.
+
+On a fresh database (no users, conversations, messages or usage yet) the secondary indexes of
+those collections are dropped first and built once the documents are in: with the messages'
+three compound indexes in place the embedded server inserted 160-320 documents/s, against
+375-640/s for inserting then building (10,000 messages, alternating trials, load 10-12). The
+unique indexes are checked at that build; seeded documents never collide.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ from typing import Any, Literal
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.clock import Clock
+from apsara_core.db.client import Target, patient_client
+from apsara_core.db.schema import ensure_schema
 from apsara_core.errors import ConflictError, PermissionDeniedError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.models.documents import Conversation, ConversationStats, Message, MessageContent
 from apsara_core.repos import conversations as conv_repo
 from apsara_core.repos import messages as msg_repo
+from apsara_core.repos import search_words, tallies
 from apsara_core.repos import seed as repo
-from apsara_core.repos import tallies
 from apsara_core.repos.usage import day_id
 from apsara_core.services.users import new_user_doc
 from apsara_core.vocabulary import CHAT_MODELS, Plan
@@ -71,9 +79,10 @@ class SeedSize:
 class SeedService:
     """Fills a database with realistic data (admins); refuses a database with real users."""
 
-    def __init__(self, *, db: AsyncDatabase, clock: Clock) -> None:
+    def __init__(self, *, db: AsyncDatabase, clock: Clock, target: Target | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._target = target
 
     async def seed(
         self, *, actor: Principal, size: SeedSize, force: bool = False, progress: Progress | None
@@ -94,6 +103,9 @@ class SeedService:
                 field="force",
                 suggestions=["Seed an empty database, or pass --force to add to this one"],
             )
+        fresh = await repo.is_fresh(self._db)
+        if fresh:  # inserting first and building the indexes after is ~2x faster (measured)
+            await repo.drop_secondary_indexes(self._db)
         writer = _Writer(self._db, size.documents, progress)
         run = _Run(size, self._clock.now(), random.Random(size.users))
         for user in run.users():
@@ -105,7 +117,21 @@ class SeedService:
         await writer.flush()
         await repo.write_usage(self._db, run.usage_daily, run.user_totals(), now=run.now)
         await tallies.add_many(self._db, run.tallies)
+        if fresh:
+            await self._build_indexes()
         return {"written": dict(writer.written), "days": size.days, "seed": size.users}
+
+    async def _build_indexes(self) -> None:
+        """Create the dropped indexes through a client that waits for the busy server (each
+        build blocks the embedded server for seconds to minutes)."""
+        if self._target is None:
+            await ensure_schema(self._db, now=self._clock.now(), force=True)
+            return
+        client = patient_client(self._target)
+        try:
+            await ensure_schema(client[self._db.name], now=self._clock.now(), force=True)
+        finally:
+            await client.close()
 
 
 class _Writer:
@@ -170,6 +196,7 @@ class _Run:
                 googleId=f"seed-{self.stamp}-{i}" if google else None,
             )
             doc["updatedAt"] = doc["createdAt"]
+            doc[search_words.FIELD] = search_words.user_words(doc)
             for key in (
                 tallies.user_key(doc),
                 tallies.registration_key(doc["createdAt"].date().isoformat()),
@@ -200,6 +227,7 @@ class _Run:
                 updatedAt=last,
             ).to_mongo()
             conv["_id"] = conv["conversationId"]
+            conv[search_words.FIELD] = search_words.words(conv["title"])
             for m in messages:
                 m["conversationId"] = conv["conversationId"]
             self._tally(tallies.docs_key("conversations"), "n", 1)

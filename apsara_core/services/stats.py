@@ -20,8 +20,8 @@ from apsara_core.errors import (
     ValidationError,
 )
 from apsara_core.models import Principal
+from apsara_core.repos import ranks, tallies
 from apsara_core.repos import stats as repo
-from apsara_core.repos import tallies
 from apsara_core.repos.usage import totals as usage_totals
 from apsara_core.repos.users import emails_by_id, find_by_email_or_id
 from apsara_core.services.limits import LimitsService
@@ -133,7 +133,7 @@ class StatsService:
                 "conversations": counted.get("conversations", 0),
                 "storedMessages": counted.get("messages", 0),
             },
-            "mostActiveUsers": await self._top_users(dates),
+            "mostActiveUsers": await self._top_users(dates, start.isoformat(), days),
         }
 
     async def _user_counts(self) -> dict[str, Any]:
@@ -146,9 +146,21 @@ class StatsService:
             out[name] = counts
         return {k: out[k] for k in ("total", "byPlan", "byRole", "byProvider")}
 
-    async def _top_users(self, match: dict[str, Any]) -> list[dict[str, Any]]:
-        rows = [_usage_row(r, "userId") for r in await repo.usage_by(self._db, "userId", match)]
-        rows = sorted(rows, key=lambda r: (-r["messages"], -r["tokens"]))[:TOP]
+    async def _top_users(
+        self, match: dict[str, Any], first: str, days: int
+    ) -> list[dict[str, Any]]:
+        """The TOP users of the period: from the ranking kept at write time (repos/ranks.py)
+        for periods up to its window, else by aggregating usage_daily (reads the period)."""
+        if days <= ranks.WINDOW:
+            rows = await ranks.top(self._db, first=first, days=days, limit=TOP)
+            refused = await repo.refused_of(self._db, [r["userId"] for r in rows], match)
+            rows = [{**r, "refused": refused.get(r["userId"], 0)} for r in rows]
+        else:
+            found = await repo.usage_by(self._db, "userId", match)
+            rows = sorted(
+                (_usage_row(r, "userId") for r in found),
+                key=lambda r: (-r["messages"], -r["tokens"]),
+            )[:TOP]
         emails = await emails_by_id(self._db, [r["userId"] for r in rows])
         return [
             {

@@ -49,7 +49,11 @@ def info_table(data: dict[str, Any]) -> Table:
                 [" unique" if idx["unique"] else "", " ttl" if "ttlSeconds" in idx else ""]
             )
             names.append(", ".join(f"{k}:{d}" for k, d in idx["keys"].items()) + flags)
-        table.add_row(coll["name"], str(coll["documents"]), "\n".join(names))
+        table.add_row(
+            coll["name"],
+            "not counted" if coll["documents"] is None else str(coll["documents"]),
+            "\n".join(names),
+        )
     return table
 
 

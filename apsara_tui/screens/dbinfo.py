@@ -54,4 +54,9 @@ class DatabaseInfoScreen(CoreScreen):
                 for coll_idx in coll["indexes"]
                 if coll_idx["name"] != "_id_"
             )
-            table.add_row(coll["name"], str(coll["documents"]), indexes or "—", key=coll["name"])
+            table.add_row(
+                coll["name"],
+                "not counted" if coll["documents"] is None else str(coll["documents"]),
+                indexes or "—",
+                key=coll["name"],
+            )

@@ -54,7 +54,7 @@ async def test_create_returns_the_stored_document(core):
     stored = await core.db.conversations.find_one(
         {"conversationId": conv["conversationId"]}, {"_id": 0}
     )
-    assert stored == conv
+    assert stored == {**conv, "searchWords": ["hello"]}  # the search field stays internal
     usage = await core.db.user_usage.find_one({"userId": actor.user_id})
     assert usage["totalUsage"]["totalConversations"] == 1
 

@@ -66,6 +66,8 @@ async def test_db_info_lists_collections_counts_and_indexes(core: Core) -> None:
     ):
         assert wanted in by_name
     assert by_name["users"]["documents"] == 3
+    # the test server is the embedded one (reached by URI): no scan for uncounted collections
+    assert by_name["otps"]["documents"] is None and by_name["audit"]["documents"] is None
     email = next(i for i in by_name["users"]["indexes"] if i["keys"] == {"email": 1})
     assert email["unique"] is True
     otp_ttl = [i for i in by_name["otps"]["indexes"] if "ttlSeconds" in i]
@@ -92,6 +94,7 @@ async def test_version_1_data_is_keyed_by_public_ids_and_still_works(core: Core)
         }
     )
     await db.user_usage.insert_one({"userId": actor.user_id, "totalUsage": {"totalMessages": 7}})
+    await db.users.update_many({}, {"$unset": {"searchWords": ""}})  # written before version 4
     await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 1, "fingerprint": "old"}})
 
     now = core.clock.now()
@@ -99,16 +102,30 @@ async def test_version_1_data_is_keyed_by_public_ids_and_still_works(core: Core)
 
     conv = await db.conversations.find_one({})
     assert conv["_id"] == "conv_old" and conv["title"] == "Before the upgrade"
+    assert conv["searchWords"] == ["before", "the", "upgrade"]  # version 4 fills them
+    assert (await db.users.find_one({}))["searchWords"] == ["old", "example", "com", "test", "user"]
     assert await db.conversations.count_documents({}) == 1
     assert (await db.user_usage.find_one({}))["_id"] == actor.user_id
     assert set(await db.conversations.index_information()) == {
         "_id_",
         "userId_1_updatedAt_-1",
         "updatedAt_-1",
+        "searchWords_1",
     }
-    assert set(await db.user_usage.index_information()) == {"_id_"}
+    assert set(await db.user_usage.index_information()) == {"_id_", "ranks.score_-1"}
     assert (await db.meta.find_one({"_id": "schema"}))["version"] == SCHEMA_VERSION
     got = await core.conversations.get(actor=actor, conversation_id="conv_old")
     assert got["title"] == "Before the upgrade"
     info = await core.limits.quota(actor=actor)
     assert info["totalUsage"]["totalMessages"] == 7
+
+
+async def test_db_info_counts_uncounted_collections_by_metadata_off_the_embedded_server(
+    core: Core,
+) -> None:
+    from apsara_core.services.dbinfo import _count
+
+    await core.db.otps.insert_one({"email": "a@example.com", "purpose": "reset"})
+    assert await _count(core.db, "otps", {}, scans=False) == 1
+    assert await _count(core.db, "otps", {}, scans=True) is None
+    assert await _count(core.db, "users", {"users": 5}, scans=True) == 5

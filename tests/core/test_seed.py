@@ -51,3 +51,28 @@ async def test_seed_checks_size_and_actor(core: Core) -> None:
     user = Principal(user_id="u1", role="user", plan="free", email="u@example.com")
     with pytest.raises(PermissionDeniedError):
         await core.seed.seed(actor=user, size=SeedSize(users=1), progress=None)
+
+
+async def test_a_fresh_databases_seed_builds_the_indexes_after_its_inserts(core: Core) -> None:
+    from apsara_core.db.schema import COLLECTIONS, fingerprint
+
+    wanted = {c.name: len(c.indexes) + 1 for c in COLLECTIONS}  # with `_id`'s
+    await core.seed.seed(actor=OPERATOR, size=SeedSize(users=12, days=2), progress=None)
+    for name in ("users", "conversations", "messages", "usage_daily"):
+        assert len(await core.db[name].index_information()) == wanted[name], name
+    assert (await core.db.meta.find_one({"_id": "schema"}))["fingerprint"] == fingerprint()
+    with pytest.raises(Exception, match="(?i)duplicate"):  # the unique email index is back
+        user = await core.db.users.find_one({})
+        await core.db.users.insert_one({"email": user["email"]})
+
+
+async def test_a_seed_interrupted_before_the_build_leaves_the_schema_to_the_next_start(
+    core: Core,
+) -> None:
+    from apsara_core.db.schema import ensure_schema
+    from apsara_core.repos import seed as seed_repo
+
+    await seed_repo.drop_secondary_indexes(core.db)  # as a seed that stopped half-way
+    assert set(await core.db.messages.index_information()) == {"_id_"}
+    await ensure_schema(core.db, now=core.clock.now())  # the next start
+    assert len(await core.db.messages.index_information()) == 4
