@@ -29,7 +29,8 @@ RESERVE_S = 0.4
 """Rows kept free below the text: as many as it grew by in this many seconds (so a layout
 comes about every RESERVE_S while it streams)..."""
 RESERVE_MIN, RESERVE_MAX = 2, 12
-"""...at least and at most this many."""
+"""...at least and at most this many, and at most a quarter of the screen's height (the blank
+rows below a reply streaming at the bottom of the log stay a small part of it)."""
 
 
 def finished_prefix(text: str) -> int:
@@ -199,7 +200,8 @@ class LiveText(HeightSettles):
         if rows > self._reserved or not rows:
             now = time.perf_counter()
             rate = (rows - self._laid_rows) / max(now - self._laid_at, 0.05)
-            spare = min(RESERVE_MAX, max(RESERVE_MIN, ceil(rate * RESERVE_S)))
+            most = max(RESERVE_MIN, min(RESERVE_MAX, viewport.height // 4))
+            spare = min(most, max(RESERVE_MIN, ceil(rate * RESERVE_S)))
             self._reserved = rows + spare if rows else 0
             self._laid_rows, self._laid_at = rows, now
         return self._reserved
