@@ -14,6 +14,7 @@ from textual.worker import Worker, get_current_worker
 
 from apsara_core.models import Principal
 from apsara_core.models.views import ConversationView
+from apsara_tui.gc_pause import long_lived_frozen
 from apsara_tui.screens.base import CoreScreen, Need
 from apsara_tui.widgets.chat_log import WINDOW, ChatLog, MessageView, usage_metadata
 from apsara_tui.widgets.model_panel import ModelPanel
@@ -122,6 +123,10 @@ class ChatBaseScreen(CoreScreen):
         follow the reply. A failure (a rate limit with its reset time, a provider error)
         is shown inline and as a notification; it never escapes.
         """
+        with long_lived_frozen():  # no full collection over the whole app mid-stream
+            return await self._stream_into(log, events)
+
+    async def _stream_into(self, log: ChatLog, events: AsyncIterator[Any]) -> dict[str, Any] | None:
         view: MessageView = await log.add({"role": "model", "content": {}}, streaming=True)
         started, first, done = time.perf_counter(), None, None
         self.reply_worker, self.reply_started = get_current_worker(), False
@@ -135,6 +140,9 @@ class ChatBaseScreen(CoreScreen):
                     view.append_thought(event.text)
                 elif event.kind == "text":
                     await view.append_text(event.text)
+                    # Chunks that queued up while a frame was painted arrive without a
+                    # wait: let a key press (or a repaint) in between each of them.
+                    await asyncio.sleep(0)
                 elif event.kind == "done":
                     done = event.data
         except asyncio.CancelledError:  # stopped (ctrl+c) or left: the core keeps what arrived

@@ -21,7 +21,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Collapsible, Static
 from textual.widgets import Markdown as MarkdownWidget
-from textual.widgets._markdown import MarkdownStream
+
+from apsara_tui.widgets.live_text import HeightSettles, LiveText, finished_prefix
 
 WINDOW = 50
 """Messages mounted when a conversation opens, and fetched per older page."""
@@ -29,22 +30,11 @@ FIRST_PAINT = 10
 """Messages mounted before the first paint (more than a 40-row log shows); the rest follow at once."""
 FLUSH_S = 0.04
 """Thoughts and plain bodies repaint at most this often while streaming (chunks are batched)."""
-STREAM_FLUSH_S = 0.15
-"""The streaming reply's Markdown body takes the text gathered since its last write at most
-this often: each write re-lays out the screen, so its cost is paid a few times a second, not
-per chunk."""
-STREAM_FLUSH_MAX_S = 0.6
-"""...and at least this often, however long the reply."""
-TAIL_CHARS_PER_STEP = 1000
-"""Each write re-parses and re-wraps the last Markdown block (MarkdownStream keeps the ones
-before it), so its cost grows with that block: the wait grows by STREAM_FLUSH_S per this many
-characters of it (a 5,000-character paragraph repaints ~2 times a second, short ones ~7)."""
-
-
-def stream_wait(text: str) -> float:
-    """Seconds before the streaming body's next write, from the length of its last block."""
-    tail = len(text) - (text.rfind("\n\n") + 1)
-    return min(STREAM_FLUSH_MAX_S, STREAM_FLUSH_S * (1 + tail / TAIL_CHARS_PER_STEP))
+STREAM_FLUSH_S = 0.05
+"""The streaming reply takes the text gathered since its last repaint this often (~20 times a
+second). Each repaint costs the new text only: finished Markdown blocks are rendered once
+(Markdown.append parses from the last block on), the block still arriving is a LiveText that
+re-wraps its last row."""
 
 
 def _num(value: Any) -> int | None:
@@ -129,7 +119,11 @@ def usage_metadata(done: dict[str, Any], first_ms: float | None, total_ms: float
     }
 
 
-class MessageView(Vertical):
+class StreamingBody(HeightSettles, Vertical):
+    """A streaming reply's body: its finished Markdown blocks, then the live block."""
+
+
+class MessageView(HeightSettles, Vertical):
     """One message: role line, thoughts (collapsible, dimmed), text, and a usage line."""
 
     def __init__(self, message: dict[str, Any], *, streaming: bool = False) -> None:
@@ -141,10 +135,12 @@ class MessageView(Vertical):
         self.streaming = streaming
         self._pending = False
         self._gone = False
-        self._stream: MarkdownStream | None = None
         self._unsent = ""
-        """While a model reply streams: its body is a Markdown widget parsed incrementally
-        (only the last block is re-parsed; fragments are batched while it renders)."""
+        """While a model reply streams: text not yet shown (a repaint takes it at most every
+        STREAM_FLUSH_S); its body is finished Markdown blocks above the live block's LiveText."""
+        self._unsent_due = False
+        self._live: LiveText | None = None
+        """The streaming body's live block (None once the reply is finished)."""
         self._shown = self.text
         """The text the body shows (a repaint with the same text is skipped)."""
         self.version: tuple[int | None, int] | None = None
@@ -204,7 +200,9 @@ class MessageView(Vertical):
                 box.display = bool(self.thoughts)
                 yield Static(self.thoughts, classes="thoughts-text", markup=False)
         if self.streaming and self.message.get("role") == "model":
-            yield MarkdownWidget("", classes="body -streaming")
+            with StreamingBody(classes="body -streaming"):
+                yield MarkdownWidget("", classes="-blocks")
+                yield LiveText(classes="-live")
         else:
             yield Static(self._body(), classes="body")
         line = usage_text(self.message.get("metadata"))
@@ -245,37 +243,47 @@ class MessageView(Vertical):
 
     async def append_text(self, chunk: str) -> None:
         """Add a text chunk; the first one folds the thoughts away. The streaming body takes
-        it incrementally (MarkdownStream batches what arrives while it renders)."""
+        what arrived at most every STREAM_FLUSH_S (one repaint for many chunks)."""
         if not self.text and self.thoughts and self.alive:
             self.query_one(Collapsible).collapsed = True
         self.text += chunk
         if not self.alive:
             return
-        if self._stream is None:
-            body = self.query(".body.-streaming")
-            if not body:
+        if self._live is None:
+            lives = self.query(".body.-streaming .-live").results(LiveText)
+            self._live = next(iter(lives), None)
+            if self._live is None:
                 self._schedule()
                 return
-            self._stream = MarkdownWidget.get_stream(body.first(MarkdownWidget))
-        if not self._unsent:
-            self.set_timer(stream_wait(self.text), self._write_unsent)
         self._unsent += chunk
+        if not self._unsent_due:
+            self._unsent_due = True
+            self.set_timer(STREAM_FLUSH_S, self._write_unsent)
 
     async def _write_unsent(self) -> None:
+        """Show what arrived since the last repaint: blocks it finished go to the Markdown
+        (parsed and rendered once), the rest extends the live block."""
+        self._unsent_due = False
         unsent, self._unsent = self._unsent, ""
-        if unsent and self._stream is not None and self.alive:
-            await self._stream.write(unsent)
+        live = self._live
+        if not unsent or live is None or not self.alive:
+            return
+        text = live.text + unsent
+        cut = finished_prefix(text)
+        if not cut:
+            live.append(unsent)
+            return
+        with self.app.batch_update():  # the block moves from the live text to the Markdown
+            await self.query_one(".-blocks", MarkdownWidget).append(text[:cut])
+            live.reset(text[cut:])
 
     async def end_stream(self) -> None:
-        """Write what is left, stop the incremental body, and put the final text in a plain
-        body (finished replies are light Statics, like the history)."""
-        await self._write_unsent()
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            await stream.stop()
+        """Put the final text in one plain body (finished replies are light Statics, like
+        the history): the streaming body is replaced whatever it had shown."""
+        self._unsent, self._live = "", None
         if not self.alive:
             return
-        for body in self.query(".body.-streaming"):  # one Static, as the history shows it
+        for body in self.query(".body.-streaming"):
             await self.mount(Static(self._body(), classes="body"), before=body)
             await body.remove()
             self._shown = self.text

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.app import App, ComposeResult
 
-from apsara_tui.widgets.chat_log import (
-    STREAM_FLUSH_MAX_S,
-    STREAM_FLUSH_S,
-    ChatLog,
-    MessageView,
-    stream_wait,
-)
+from apsara_tui.widgets.chat_log import ChatLog, MessageView
+from apsara_tui.widgets.live_text import LiveText, finished_prefix, wrap_rows
 
 
 class _LogApp(App[None]):
@@ -57,9 +51,49 @@ async def test_a_live_view_still_repaints() -> None:
         assert "hello" in "".join(body.render_line(y).text for y in range(body.size.height))
 
 
-def test_a_long_last_block_repaints_less_often() -> None:
-    assert stream_wait("short") == pytest.approx(STREAM_FLUSH_S, rel=0.01)
-    long_paragraph = "word " * 1000  # 5,000 characters in one block
-    assert stream_wait(long_paragraph) == STREAM_FLUSH_MAX_S
-    # only the last block counts: MarkdownStream keeps the blocks before it
-    assert stream_wait(long_paragraph + "\n\nnew") == pytest.approx(STREAM_FLUSH_S, rel=0.01)
+def test_finished_blocks_end_at_the_last_blank_line_outside_a_fence() -> None:
+    assert finished_prefix("no block is finished yet") == 0
+    assert finished_prefix("one\n\ntwo") == len("one\n\n")
+    assert finished_prefix("```\ncode\n\nmore code\n") == 0  # a blank line in a fence
+    assert finished_prefix("```\ncode\n\n```\n\nafter") == len("```\ncode\n\n```\n\n")
+
+
+def test_appending_wraps_like_wrapping_the_whole_text() -> None:
+    text = "a few words, then averyveryverylongwordthatmustbecut, then\nanother line  with  spaces é漢字"
+    for width in (1, 3, 7, 12, 30):
+        grown = LiveText()
+        grown._rewrap(width)
+        for start in range(0, len(text), 3):  # in 3-character chunks, as a stream would
+            grown.append(text[start : start + 3])
+        whole = LiveText(text)
+        whole._rewrap(width)
+        assert grown._rows == whole._rows, width
+    rows = wrap_rows("hello world again", 0, 11)
+    assert [row for _, row in rows] == ["hello world", "again"]
+
+
+async def test_a_long_paragraph_streams_with_few_layouts() -> None:
+    """5,000 characters in one paragraph: its rows fill the room kept for them, and the
+    screen is laid out only when that room runs out, not per row or per chunk."""
+    app = _LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ChatLog)
+        view = await log.add({"role": "model", "content": {}}, streaming=True)
+        await pilot.pause()
+        live = view.query_one(LiveText)
+        layouts = 0
+        for n in range(1000):
+            await view.append_text(f"w{n} ")
+            if n % 50 == 49:
+                await view._write_unsent()
+                layouts += live._layout_required
+                await pilot.pause()
+        assert live.rows > 60  # ~5,000 characters at 78 columns
+        assert layouts <= 10, layouts  # 20 repaints, most of them without a layout
+        assert live.text == view.text
+        await view.end_stream()
+        view.finish({"status": "complete"})
+        await pilot.pause()
+        body = view.query_one(".body")  # the final body, one plain Static
+        assert type(body).__name__ == "Static"
+        assert "w999" in "".join(body.render_line(y).text for y in range(body.size.height))
