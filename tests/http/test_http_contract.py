@@ -7,6 +7,7 @@ The default run makes a few examples per operation; `-m slow` runs a deeper one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from uuid import uuid4
 
@@ -15,6 +16,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from pymongo import MongoClient
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -42,10 +44,16 @@ FRESH_SESSION = {"/api/users/logout", "/api/users/logout-all"}  # they end the t
 
 
 @pytest.fixture(scope="module")
-def live(mongo_port: int, tmp_path_factory, fake_gemini_server) -> Iterator[Served]:
+def live_uri(mongo_port: int) -> str:
+    """The database of the live server (tests read the mail outbox there)."""
+    return f"mongodb://127.0.0.1:{mongo_port}/t_{uuid4().hex[:16]}"
+
+
+@pytest.fixture(scope="module")
+def live(live_uri: str, tmp_path_factory, fake_gemini_server) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("contract")
     env = apsara_env(
-        f"mongodb://127.0.0.1:{mongo_port}/t_{uuid4().hex[:16]}",
+        live_uri,
         root,
         RATE_LIMIT_MAX_REQUESTS="1000000",
         APSARA_GUEST_ACCOUNTS_PER_ADDRESS_PER_DAY="100000",
@@ -64,6 +72,26 @@ def guest_token(url: str) -> str:
 @pytest.fixture(scope="module")
 def token(live: Served) -> str:
     return guest_token(live.url)
+
+
+def member_token(url: str, uri: str) -> str:
+    """A registered (non-admin) user's token: register, the mailed code, verify, login."""
+    email, password = f"m{uuid4().hex[:10]}@example.com", "Member-pass-1234"
+    body = {"fullName": "Member", "email": email, "password": password, "acceptTerms": True}
+    assert httpx.post(f"{url}/api/users/register", json=body).status_code == 201
+    with MongoClient(uri) as client:
+        mail = client.get_default_database().mail_outbox.find_one({"to": email})
+    otp = re.search(r"\b(\d{6})\b", mail["body"]).group(1)
+    verified = httpx.post(f"{url}/api/users/verify-email", json={"email": email, "otp": otp})
+    assert verified.status_code == 200, verified.text
+    login = httpx.post(f"{url}/api/users/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    return login.json()["token"]
+
+
+@pytest.fixture(scope="module")
+def member(live: Served, live_uri: str) -> str:
+    return member_token(live.url, live_uri)
 
 
 def _config(examples: int) -> SchemathesisConfig:
@@ -127,8 +155,19 @@ def test_every_operation_keeps_its_contract(contract, live: Served, token: str) 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 60 cases per operation and mode take minutes on a loaded machine
 def test_every_operation_keeps_its_contract_deeply(contract, live: Served, token: str) -> None:
-    assert run_contract(contract, live.url, token, examples=60) == []
+    failures = run_contract(contract, live.url, token, examples=60)
+    assert failures == [], "\n\n".join(failures)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_every_operation_keeps_its_contract_deeply_as_a_member(
+    contract, live: Served, member: str
+) -> None:
+    failures = run_contract(contract, live.url, member, examples=60)
+    assert failures == [], "\n\n".join(failures)
 
 
 def test_protected_routes_refuse_a_missing_or_bad_token(live: Served) -> None:
