@@ -46,7 +46,12 @@ CHAT_DOC: dict[str, Any] = {
                     "required": ["model", "messages"],
                     "properties": {
                         "model": {"type": "string", "example": "ollama/llama3.2"},
-                        "messages": {"type": "array", "items": {"type": "object"}},
+                        "messages": {
+                            "type": "array",
+                            "items": {"type": "object"},
+                            "minItems": 1,
+                            "maxItems": 1000,
+                        },
                         "stream": {"type": "boolean"},
                         "stream_options": {
                             "type": "object",
