@@ -234,6 +234,18 @@ class ApsaraApp(App[None]):
         screen.title = f"{action.number}. {action.title}"  # the header names the action
         self.push_screen(screen)
 
+    def action_open_keys(self) -> None:
+        """Open the current user's API keys (Home's `k`), or say what must be chosen first."""
+        from apsara_tui.screens.api_keys import ApiKeysScreen
+
+        if not self.core_ready:
+            self.notify("Still connecting to the database…", severity="warning")
+            return
+        if (why := ApiKeysScreen.unmet(self)) is not None:
+            self.notify(why, title="API keys", severity="warning")
+            return
+        self.push_screen(ApiKeysScreen())
+
     @staticmethod
     def _screen_class(action: Action) -> type[CoreScreen]:
         module_name, class_name = (action.screen or "").split(":")

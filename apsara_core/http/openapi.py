@@ -10,6 +10,7 @@ every model's schema under components.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -19,9 +20,11 @@ from starlette.applications import Starlette
 from apsara_core import __version__
 from apsara_core.http import responses
 from apsara_core.http.errors import walk
+from apsara_core.http.schemas import JSON_VALUE_SCHEMA
+from apsara_core.storage.types import METHODS
 
 REF = "#/components/schemas/{model}"
-SCHEMAS: dict[str, Any] = {}
+SCHEMAS: dict[str, Any] = {"JsonValue": JSON_VALUE_SCHEMA}
 ERROR_TEXT = {
     400: "invalid input (the envelope names the field)",
     401: "no, bad, expired or revoked token or API key (WWW-Authenticate: Bearer)",
@@ -38,6 +41,8 @@ ERROR_TEXT = {
     503: "a dependency (database, provider, storage, configuration) is unavailable",
 }
 COMMON = (400, 401, 403, 404, 429, 500, 503)
+PATH_ID = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}
+"""An id in a path: what the services accept (`check_id`); a blank one is a 400."""
 RATE_HEADERS = {
     name: {"description": text, "schema": {"type": "integer"}}
     for name, text in (
@@ -129,9 +134,7 @@ def _operation(path: str, method: str, endpoint: Any, name: str) -> dict[str, An
     declared = {p["name"] for p in params if p.get("in") == "path"}
     for param in re.findall(r"{(\w+)}", path):
         if param not in declared:
-            params.append(
-                {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
-            )
+            params.append({"name": param, "in": "path", "required": True, "schema": PATH_ID})
     if params:
         op["parameters"] = params
     codes = {*COMMON, *extra}
@@ -162,6 +165,7 @@ def document(app: Starlette) -> dict[str, Any]:
     core = getattr(app.state, "core", None)
     if core is not None:
         _model_names(core.providers.known_models(), core.providers.known_embedding_models())
+        _storage_methods(paths, [m for m in METHODS if core.files.storage.available(m)])
     return {
         "openapi": "3.1.0",
         "info": {
@@ -189,6 +193,23 @@ def document(app: Starlette) -> dict[str, Any]:
             },
         },
     }
+
+
+def _storage_methods(paths: dict[str, Any], offered: list[str]) -> None:
+    """An upload's `storageMethod` lists the methods this server offers (auto and local
+    always); another one answers 400 STORAGE_NOT_CONFIGURED."""
+    upload = paths.get("/api/files/upload", {}).get("post", {})
+    if "requestBody" not in upload:
+        return
+    upload["requestBody"] = copy.deepcopy(upload["requestBody"])  # the module's doc stays as is
+    content = upload["requestBody"].get("content", {}).get("multipart/form-data", {})
+    prop = content.get("schema", {}).get("properties", {}).get("storageMethod")
+    if prop is not None:
+        prop["enum"] = ["auto", *offered]
+        prop["description"] = (
+            "the methods this server offers; another one (s3 without S3_BUCKET, "
+            "google-file-api without a Gemini key) answers 400 STORAGE_NOT_CONFIGURED"
+        )
 
 
 def _model_names(chat: list[str], embedding: list[str]) -> None:

@@ -84,7 +84,8 @@ UPLOAD_DOC = {
                     "properties": {
                         "files": {
                             "type": "array",
-                            "items": {"type": "string", "format": "binary"},
+                            "items": {"type": "string", "format": "binary", "minLength": 1},
+                            "description": "an empty file is refused (400)",
                             "minItems": 1,
                             "maxItems": 10,
                         },
@@ -100,6 +101,8 @@ UPLOAD_DOC = {
                         "displayName": {"type": "string"},
                         "userId": {
                             "type": "string",
+                            "maxLength": 100,
+                            "pattern": r"^$|\S",
                             "description": "admins only; before the files",
                         },
                     },
@@ -124,14 +127,14 @@ UPLOAD_DOC = {
 }
 LIST_DOC = {
     "parameters": [
-        {"name": n, "in": "query", "schema": {"type": t}}
-        for n, t in (
-            ("userId", "string"),
-            ("mimeType", "string"),
-            ("method", "string"),
-            ("search", "string"),
-            ("page", "integer"),
-            ("pageSize", "integer"),
+        {"name": n, "in": "query", "schema": s}
+        for n, s in (
+            ("userId", {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}),
+            ("mimeType", {"type": "string", "minLength": 1, "maxLength": 100}),
+            ("method", {"type": "string", "enum": ["local", "s3", "google-file-api"]}),
+            ("search", {"type": "string", "maxLength": 100}),
+            ("page", {"type": "integer", "minimum": 1, "maximum": 10**6}),
+            ("pageSize", {"type": "integer", "minimum": 1, "maximum": 100}),
         )
     ],
     "responses": {

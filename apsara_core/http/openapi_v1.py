@@ -36,6 +36,28 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): _json(OPENAI_ERROR, text[c]) for c in codes}
 
 
+MESSAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+        "content": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "null"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "text"],
+                        "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+                    },
+                },
+            ],
+            "description": "text, or text parts (images are not read yet)",
+        },
+    },
+}
 CHAT_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -46,16 +68,36 @@ CHAT_DOC: dict[str, Any] = {
                     "required": ["model", "messages"],
                     "properties": {
                         "model": {"type": "string", "example": "ollama/llama3.2"},
-                        "messages": {"type": "array", "items": {"type": "object"}},
+                        "messages": {
+                            "type": "array",
+                            "items": MESSAGE,
+                            "minItems": 1,
+                            "maxItems": 1000,
+                            "description": "the last one is a non-empty user message",
+                        },
                         "stream": {"type": "boolean"},
                         "stream_options": {
                             "type": "object",
                             "properties": {"include_usage": {"type": "boolean"}},
                         },
-                        "temperature": {"type": "number"},
-                        "top_p": {"type": "number"},
-                        "max_tokens": {"type": "integer"},
-                        "stop": {"type": ["string", "array"]},
+                        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+                        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+                        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                        "max_completion_tokens": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": 2**63 - 1,
+                        },
+                        "stop": {
+                            "anyOf": [
+                                {"type": "string", "minLength": 1},
+                                {
+                                    "type": "array",
+                                    "items": {"type": "string", "minLength": 1},
+                                    "maxItems": 5,
+                                },
+                            ]
+                        },
                         "conversation": {
                             "type": "string",
                             "description": "Apsara extension: append to this stored "

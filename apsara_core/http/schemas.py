@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from apsara_core.services.chat_embed import TASK_TYPES
 from apsara_core.services.inputs import GoogleInput
 from apsara_core.vocabulary import (
     CLIENT_KEY_MAX_LENGTH,
@@ -18,6 +19,27 @@ NONBLANK: dict[str, Any] = {"pattern": r"\S"}
 """Schema note for strings the services refuse when blank."""
 Id = Annotated[StrictStr, Field(json_schema_extra={"minLength": 1, "maxLength": 100, **NONBLANK})]
 Text = Annotated[StrictStr, Field(json_schema_extra={"minLength": 1, **NONBLANK})]
+FileRef = Annotated[
+    StrictStr,
+    Field(json_schema_extra={"pattern": r"^(file_[\s\S]{0,95}|(gs|https)://[\s\S]{0,2040})$"}),
+]
+"""A file of a chat call: a stored file's id (file_...) or a gs:// or https:// URI
+(services/chat_history.py `file_parts`)."""
+JSON_VALUE: dict[str, Any] = {"$ref": "#/components/schemas/JsonValue"}
+"""Any JSON value the services can store: integers within 64 bits (input_checks.py)."""
+JSON_VALUE_SCHEMA: dict[str, Any] = {
+    "description": "any JSON value; integers within 64 bits, nesting up to 64 levels",
+    "anyOf": [
+        {"type": "string"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+        {"type": "number", "not": {"type": "integer"}},
+        {"type": "array", "items": JSON_VALUE},
+        {"type": "object", "additionalProperties": JSON_VALUE},
+    ],
+}
+TaskType = Annotated[StrictStr, Field(json_schema_extra={"enum": list(TASK_TYPES)})]
 
 
 class ThinkingConfig(BaseModel):
@@ -105,7 +127,7 @@ class GenerateBody(Body):
     userId: Id | None = None
     conversationId: Id
     contents: Text
-    files: list[Id] | None = None
+    files: Annotated[list[FileRef], Field(max_length=10)] | None = None
     model: StrictStr = DEFAULT_MODEL
     config: Config = None
     stream: StrictBool = False
@@ -116,7 +138,7 @@ class EditBody(Body):
     conversationId: Id
     messageId: Id
     newContent: Text
-    files: list[Id] | None = None
+    files: Annotated[list[FileRef], Field(max_length=10)] | None = None
     model: StrictStr = DEFAULT_MODEL
     config: Config = None
     stream: StrictBool = False
@@ -126,7 +148,7 @@ class RegenerateBody(Body):
     userId: Id | None = None
     conversationId: Id
     messageId: Id | None = None
-    files: list[Id] | None = None
+    files: Annotated[list[FileRef], Field(max_length=10)] | None = None
     model: StrictStr = DEFAULT_MODEL
     config: Config = None
     stream: StrictBool = False
@@ -136,7 +158,7 @@ class EmbeddingsBody(Body):
     userId: Id | None = None
     contents: Text | Annotated[list[Text], Field(min_length=1, max_length=100)]
     model: StrictStr = DEFAULT_EMBEDDING_MODEL
-    taskType: StrictStr | None = None
+    taskType: TaskType | None = None
     outputDimensionality: StrictInt | None = Field(None, ge=1, le=3072)
 
 

@@ -48,8 +48,10 @@ async def replace_models(
     models: dict[str, Any],
     now: datetime,
     session: AsyncClientSession | None = None,
+    groups: dict[str, Any] | None = None,
 ) -> bool:
-    """Store a plan's new model table if nobody changed the plan since `expected`.
+    """Store a plan's new model table (and its groups, when given) if nobody changed the plan
+    since `expected`.
 
     The whole document is replaced because model names contain dots, which update
     operators would read as paths.
@@ -61,6 +63,8 @@ async def replace_models(
     if current is None:
         return False
     current.update(models=models, updatedAt=now)
+    if groups is not None:
+        current["groups"] = groups
     result = await db.plans.replace_one(
         {"_id": current["_id"], "updatedAt": expected}, current, session=session
     )

@@ -72,8 +72,11 @@ def close_writes(
     reservation_id: str,
     tokens: dict[str, int] | None,
     now: datetime,
+    counter_model: str | None = None,
 ) -> list[Write]:
     """The writes that close a reservation: refund when `tokens` is None, else commit them.
+
+    `counter_model` names the admission counter when it is not the model's own (a group's).
 
     The closure record's unique `_id` makes a second close fail (DuplicateKeyError) inside the
     same transaction as the rest, so a unit is never given back or counted twice. A refund
@@ -86,7 +89,7 @@ def close_writes(
         writes.append(
             Update(
                 "quota_counters",
-                {"_id": day_id(user_id, counter_date, model)},
+                {"_id": day_id(user_id, counter_date, counter_model or model)},
                 {"$inc": {"count": -1}},
             )
         )

@@ -12,6 +12,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -74,7 +75,9 @@ class ApiKeyService:
         expires = None
         if expires_in:
             try:
-                expires = now + parse_duration(expires_in)
+                lifetime = parse_duration(expires_in)
+                # Past what a date can hold (year 9999): it expires at the last moment one can.
+                expires = now + min(lifetime, datetime.max.replace(tzinfo=now.tzinfo) - now)
             except ConfigError:
                 raise ValidationError(
                     f"expiresIn must be a duration like 30d, 12h or 3600; got {expires_in!r}",

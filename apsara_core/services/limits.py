@@ -1,7 +1,9 @@
 """Quota reservations: reserve before a model call, refund on failure, commit the tokens after.
 
 Admission is one atomic conditional update per (user, model, UTC day) — or per (user, model)
-in total when the plan gives a lifetime allowance (guests). Nothing is counted in memory, so
+in total when the plan gives a lifetime allowance (guests). A model of a plan's group is
+admitted on the group's counter instead (`group:NAME` in place of the model), by the same
+update, so the group's models share one allowance exactly. Nothing is counted in memory, so
 any number of processes share the same exact totals.
 """
 
@@ -23,6 +25,7 @@ from apsara_core.errors import RateLimitError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.repos import usage, writes
 from apsara_core.repos.writes import Write
+from apsara_core.services.plan_groups import effective_models, group_counter
 from apsara_core.services.plans import ModelLimit, PlanService
 
 TOKEN_FIELDS = ("promptTokens", "outputTokens", "thoughtsTokens")
@@ -33,6 +36,7 @@ class Reservation:
     """One admitted unit of quota, to be committed or refunded exactly once.
 
     `guest` is True when the unit counts against a lifetime allowance (date "total").
+    `counter` names the admission counter the unit came from: the model, or its group's.
     """
 
     user_id: str
@@ -40,6 +44,12 @@ class Reservation:
     day: date
     guest: bool
     id: str
+    counter: str = ""
+
+    @property
+    def counter_model(self) -> str:
+        """The model (or `group:NAME`) in the admission counter's `_id`."""
+        return self.counter or self.model
 
     @property
     def counter_date(self) -> str:
@@ -118,12 +128,12 @@ class LimitsService:
             self._db,
             user_id=actor.user_id,
             date=counter,
-            model=model,
+            model=limit.counter,
             limit=limit.limit,
             reservation_id=rid,
         ):
             self._refused.pop((actor.user_id, model), None)
-            return Reservation(actor.user_id, model, day, guest, rid)
+            return Reservation(actor.user_id, model, day, guest, rid, limit.counter)
         self._remember_refusal(actor.user_id, model, day)
         await usage.bump(
             self._db, user_id=actor.user_id, date=day.isoformat(), model=model, inc={"refused": 1}
@@ -133,11 +143,12 @@ class LimitsService:
     async def _refusal(self, actor: Principal, limit: ModelLimit, day: date) -> RateLimitError:
         info = await self._usage_info(actor, day, None)
         used = info["dailyUsage"].get(limit.model, {}).get("count", limit.limit)
+        what = limit.model if limit.group is None else f"{limit.model} (group {limit.group})"
         if limit.kind == "total":
             return RateLimitError(
-                f"Guest limit reached for {limit.model}: used {used}/{limit.limit} messages",
+                f"Guest limit reached for {what}: used {used}/{limit.limit} messages",
                 details=(
-                    f"Total limit exceeded for {limit.model}. Used {used}/{limit.limit} "
+                    f"Total limit exceeded for {what}. Used {used}/{limit.limit} "
                     "messages. A lifetime allowance does not reset (resetTime: none)."
                 ),
                 suggestions=["Register a free account for a daily allowance"],
@@ -146,7 +157,7 @@ class LimitsService:
             )
         reset = next_midnight(day)
         return RateLimitError(
-            f"Daily limit exceeded for {limit.model}. Used {used}/{limit.limit} messages today.",
+            f"Daily limit exceeded for {what}. Used {used}/{limit.limit} messages today.",
             suggestions=[
                 f"Try again after {reset:%Y-%m-%d %H:%M} UTC",
                 "Or upgrade your plan for a higher limit",
@@ -202,6 +213,7 @@ class LimitsService:
             counter_date=r.counter_date,
             day=r.day.isoformat(),
             model=r.model,
+            counter_model=r.counter_model,
             reservation_id=r.id,
             tokens=tokens,
             now=self._clock.now(),
@@ -240,27 +252,25 @@ class LimitsService:
 
     async def _usage_info(self, actor: Principal, day: date, model: str | None) -> dict[str, Any]:
         plan = await self._plans.get(name=actor.plan)
+        table = effective_models(plan)  # a grouped model shows its group's shared count
+        counters = {m: group_counter(e["group"]) if e.get("group") else m for m, e in table.items()}
         keys = [day.isoformat(), usage.TOTAL]
-        found = await usage.counts(
-            self._db,
-            doc_ids=[usage.day_id(actor.user_id, k, m) for m in plan["models"] for k in keys],
-        )
-        counts = {
-            (k, m): found.get(usage.day_id(actor.user_id, k, m), 0)
-            for m in plan["models"]
-            for k in keys
-        }
+        ids = {usage.day_id(actor.user_id, k, c) for c in counters.values() for k in keys}
+        found = await usage.counts(self._db, doc_ids=sorted(ids))
         daily: dict[str, Any] = {"date": day.isoformat()}
         guest = {"totalMessagesLimit": 0, "totalMessagesUsed": 0}
-        for name, entry in plan["models"].items():
+        seen: set[str] = set()
+        for name, entry in table.items():
             if model is not None and name != model:
                 continue
             kind = "total" if entry.get("total") is not None else "daily"
             if entry.get(kind) is None:
                 continue
-            used = counts.get((usage.TOTAL if kind == "total" else day.isoformat(), name), 0)
+            key = usage.TOTAL if kind == "total" else day.isoformat()
+            used = found.get(usage.day_id(actor.user_id, key, counters[name]), 0)
             daily[name] = {"count": used, "limit": entry[kind]}
-            if kind == "total":
+            if kind == "total" and counters[name] not in seen:  # a group counts once
+                seen.add(counters[name])
                 guest["totalMessagesLimit"] += entry[kind]
                 guest["totalMessagesUsed"] += used
         totals = (await usage.totals(self._db, user_id=actor.user_id)).get("totalUsage", {})

@@ -1,7 +1,7 @@
 """Subscription plans as data: seeded with the spec's table, listed, changed by admins (audited).
 
-A plan document is `{name, models: {model: {daily: int|None, total: int|None}}, features,
-updatedAt}`. A model counts against `total` (a lifetime allowance, guests) when `total` is set,
+A plan document is `{name, models: {model: {daily: int|None, total: int|None}}, groups:
+{name: {models: [model], daily, total}}, features, updatedAt}` (groups: plan_groups.py). A model counts against `total` (a lifetime allowance, guests) when `total` is set,
 else against `daily` (reset at 00:00 UTC). Plans are read through a short in-process cache
 (`cache_seconds`): they are configuration, not counters, and the reservation path must cost
 one database round trip. A change made in this process is visible at once; other processes
@@ -11,7 +11,6 @@ see it within `cache_seconds`.
 from __future__ import annotations
 
 import builtins
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,44 +24,26 @@ from apsara_core.errors import PermissionDeniedError, ValidationError
 from apsara_core.models import Principal
 from apsara_core.repos import plans as repo
 from apsara_core.services.audit import AuditService
-from apsara_core.vocabulary import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL, PLANS, PRO_MODEL
+from apsara_core.services.plan_groups import (
+    check_group_name,
+    check_members,
+    effective_models,
+    group_counter,
+    group_of,
+    groups_of,
+    with_group,
+)
+from apsara_core.services.plan_seed import (
+    FLASH,
+    KNOWN_MODELS,
+    SEED_PLANS,
+    file_limits_of,
+    limit_entry,
+    parse_limit_bytes,
+)
+from apsara_core.vocabulary import PLANS
 
-FLASH, PRO, EMBED = DEFAULT_MODEL, PRO_MODEL, DEFAULT_EMBEDDING_MODEL
 MAX_LIMIT = 1_000_000_000
-
-
-def _entry(daily: int | None = None, total: int | None = None) -> dict[str, int | None]:
-    return {"daily": daily, "total": total}
-
-
-MB = 1024 * 1024
-# Stored files per user: guests none (they sign up first), free 20 / 100 MB, premium 500 / 5 GB.
-FILE_LIMITS = {
-    "guest": {"maxFiles": 0, "maxBytes": 0},
-    "free": {"maxFiles": 20, "maxBytes": 100 * MB},
-    "premium": {"maxFiles": 500, "maxBytes": 5 * 1024 * MB},
-}
-SEED_PLANS: list[dict[str, Any]] = [
-    {
-        "name": "guest",
-        "features": ["Trial access", "24h session"],
-        "models": {FLASH: _entry(total=5)},
-        "files": FILE_LIMITS["guest"],
-    },
-    {
-        "name": "free",
-        "features": ["Full features", "Daily reset"],
-        "models": {FLASH: _entry(daily=20), PRO: _entry(daily=5), EMBED: _entry(daily=100)},
-        "files": FILE_LIMITS["free"],
-    },
-    {
-        "name": "premium",
-        "features": ["Priority support", "Analytics"],
-        "models": {FLASH: _entry(daily=100), PRO: _entry(daily=50), EMBED: _entry(daily=1000)},
-        "files": FILE_LIMITS["premium"],
-    },
-]
-KNOWN_MODELS = frozenset({FLASH, PRO, EMBED})
 
 
 @dataclass(frozen=True)
@@ -73,6 +54,12 @@ class ModelLimit:
     model: str
     kind: Literal["daily", "total"]
     limit: int
+    group: str | None = None
+
+    @property
+    def counter(self) -> str:
+        """What the admission counter is named by: the model, or its group (`group:NAME`)."""
+        return self.model if self.group is None else group_counter(self.group)
 
 
 def parse_limit(value: Any, field: str) -> int:
@@ -90,42 +77,12 @@ def parse_limit(value: Any, field: str) -> int:
     return value
 
 
-def file_limits_of(doc: dict[str, Any]) -> dict[str, int]:
-    """A plan's file limits {maxFiles, maxBytes}: stored, else the default of its name (plans
-    stored before file limits existed have none), else none allowed."""
-    default = FILE_LIMITS.get(doc["name"], {"maxFiles": 0, "maxBytes": 0})
-    return {**default, **(doc.get("files") or {})}
-
-
-_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
-_BYTE_UNITS |= {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
-
-
-def parse_limit_bytes(value: Any, field: str) -> int:
-    """A byte count from 0 to 1 PiB: an int, a string of digits, or a size such as "100MB" or
-    "5 GiB" (decimal KB/MB/GB/TB, binary KiB/MiB/GiB/TiB).
-
-    Raises:
-        ValidationError: not such a number.
-    """
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", value)
-        if match and match[2].lower() in _BYTE_UNITS:
-            value = int(match[1]) * _BYTE_UNITS[match[2].lower()]
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1 << 50:
-        raise ValidationError(
-            f"{field} must be a whole number of bytes from 0 to {1 << 50} (or a size such as "
-            f"100MB or 5GiB), got {value!r}",
-            field=field,
-        )
-    return value
-
-
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     """A plan as callers see it."""
     return {
         "name": doc["name"],
         "models": doc.get("models", {}),
+        "groups": groups_of(doc),
         "features": doc.get("features", []),
         "files": file_limits_of(doc),
         "updatedAt": doc.get("updatedAt"),
@@ -212,8 +169,7 @@ class PlanService:
             PermissionDeniedError: the actor is not an admin.
             ValidationError: unknown plan or a bad number.
         """
-        if not actor.is_admin:
-            raise PermissionDeniedError("Only admins can change plans", field="plan")
+        _admin(actor)
         before = await self.get(name=plan)
         if max_files is None and max_bytes is None:
             raise ValidationError("Give maxFiles, maxBytes or both", field="maxFiles")
@@ -245,28 +201,34 @@ class PlanService:
         return await self.get(name=plan)
 
     async def known_models(self) -> builtins.list[str]:
-        """Models any plan lists, plus the built-in ones and those of declared providers."""
+        """Models any plan lists (alone or in a group), plus the built-in ones and those of
+        declared providers."""
         plans = await self._plans()
         declared = await self._provider_models() if self._provider_models else []
-        return sorted(KNOWN_MODELS.union(declared, *(p.get("models", {}) for p in plans.values())))
+        return sorted(KNOWN_MODELS.union(declared, *(effective_models(p) for p in plans.values())))
 
-    async def limit_for(self, *, plan: str, model: str) -> ModelLimit:
-        """What `plan` allows for `model`.
-
-        Raises:
-            ValidationError: unknown model (field "model") or unknown plan (field "plan").
-            PermissionDeniedError: the plan does not include the model; names the plans that do.
-        """
+    async def _known(self, model: Any) -> None:
         models = await self.known_models()
         if not isinstance(model, str) or model not in models:
             raise ValidationError(
                 f"Unknown model {model!r}; expected one of {', '.join(models)}", field="model"
             )
-        entry = (await self.get(name=plan))["models"].get(model) or {}
+
+    async def limit_for(self, *, plan: str, model: str) -> ModelLimit:
+        """What `plan` allows for `model`: its own limit, or its group's (shared).
+
+        Raises:
+            ValidationError: unknown model (field "model") or unknown plan (field "plan").
+            PermissionDeniedError: the plan does not include the model; names the plans that do.
+        """
+        await self._known(model)
+        doc = await self.get(name=plan)
+        found = group_of(doc, model)
+        group, entry = found if found is not None else (None, doc["models"].get(model) or {})
         if entry.get("total") is not None:
-            return ModelLimit(plan, model, "total", int(entry["total"]))
+            return ModelLimit(plan, model, "total", int(entry["total"]), group)
         if entry.get("daily") is not None:
-            return ModelLimit(plan, model, "daily", int(entry["daily"]))
+            return ModelLimit(plan, model, "daily", int(entry["daily"]), group)
         allowing = await self._plans_allowing(model)
         raise PermissionDeniedError(
             f"The {plan} plan does not include {model}",
@@ -287,7 +249,11 @@ class PlanService:
         return [
             p["name"]
             for p in await self.list()
-            if any(v is not None for v in (p["models"].get(model) or {}).values())
+            if any(
+                v is not None
+                for k, v in (effective_models(p).get(model) or {}).items()
+                if k in ("daily", "total")
+            )
         ]
 
     async def set_limit(
@@ -299,26 +265,90 @@ class PlanService:
 
         Raises:
             PermissionDeniedError: the actor is not an admin.
-            ValidationError: unknown plan or model, both or neither limit, a bad number.
+            ValidationError: unknown plan or model, both or neither limit, a bad number, or
+                the model is in a group of the plan (its limit is the group's).
         """
-        if not actor.is_admin:
-            raise PermissionDeniedError("Only admins can change plans", field="plan")
+        _admin(actor)
         await self.get(name=plan)
-        models = await self.known_models()
-        if not isinstance(model, str) or model not in models:
-            raise ValidationError(
-                f"Unknown model {model!r}; expected one of {', '.join(models)}", field="model"
-            )
-        if (daily is None) == (total is None):
-            raise ValidationError("Give exactly one of --daily N or --total N", field="daily")
-        entry = (
-            _entry(daily=parse_limit(daily, "daily"))
-            if daily is not None
-            else _entry(total=parse_limit(total, "total"))
-        )
-        for _ in range(10):  # optimistic: retry when another admin changed the plan meanwhile
+        await self._known(model)
+        entry = _limit_entry(daily, total)
+
+        def change(doc: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
+            found = group_of(doc, model)
+            if found is not None:
+                raise ValidationError(
+                    f"{model} is in group {found[0]!r} of plan {plan!r}, whose limit it shares; "
+                    f"change it with: apsara plan group {plan} {found[0]} ...",
+                    field="model",
+                )
+            models = {**doc.get("models", {}), model: entry}
+            before = {"model": model, "limits": doc.get("models", {}).get(model)}
+            return {"models": models}, before, {"model": model, "limits": entry}
+
+        return await self._edit(actor, plan, "plan.set_limit", change)
+
+    async def set_group(
+        self,
+        *,
+        actor: Principal,
+        plan: str,
+        group: str,
+        models: Any,
+        daily: Any = None,
+        total: Any = None,
+    ) -> dict[str, Any]:
+        """Create or replace a model group of a plan: `models` share one daily or total limit.
+
+        The group's models leave the plan's per-model table (the group's limit is theirs).
+        Audited.
+
+        Raises:
+            PermissionDeniedError: the actor is not an admin.
+            ValidationError: unknown plan or model, a model in another group of the plan, a bad
+                group name, both or neither limit, a bad number.
+        """
+        _admin(actor)
+        await self.get(name=plan)
+        check_group_name(group)
+        known = await self.known_models()
+        limits = _limit_entry(daily, total)
+
+        def change(doc: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
+            members = check_members(doc, group=group, models=models, known=known)
+            entry = {"models": members, **limits}
+            before = {"group": group, "limits": groups_of(doc).get(group)}
+            before["models"] = {m: doc.get("models", {}).get(m) for m in members}
+            return with_group(doc, group=group, entry=entry), before, {"group": group, **entry}
+
+        return await self._edit(actor, plan, "plan.set_group", change)
+
+    async def remove_group(self, *, actor: Principal, plan: str, group: str) -> dict[str, Any]:
+        """Remove a model group from a plan; its models leave the plan. Audited.
+
+        Raises:
+            PermissionDeniedError: the actor is not an admin.
+            ValidationError: unknown plan, or the plan has no such group (field "group").
+        """
+        _admin(actor)
+        await self.get(name=plan)
+
+        def change(doc: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
+            if group not in groups_of(doc):
+                names = ", ".join(sorted(groups_of(doc))) or "none"
+                raise ValidationError(
+                    f"Plan {plan!r} has no group {group!r} (its groups: {names})", field="group"
+                )
+            before = {"group": group, "limits": groups_of(doc)[group]}
+            return with_group(doc, group=group, entry=None), before, {"group": group}
+
+        return await self._edit(actor, plan, "plan.remove_group", change)
+
+    async def _edit(self, actor: Principal, plan: str, action: str, change: Change) -> Any:
+        """Apply `change` to the stored plan and audit it in one transaction; retried when
+        another admin changed the plan meanwhile (optimistic, on `updatedAt`)."""
+        for _ in range(10):
             after = await run_in_transaction(
-                self._db, lambda s: self._store(s, actor, plan, model, entry)
+                self._db, lambda s: self._store(s, actor, plan, action, change)
             )
             if after is not None:
                 self.invalidate()
@@ -328,22 +358,50 @@ class PlanService:
         )
 
     async def _store(
-        self, session: Any, actor: Principal, plan: str, model: str, entry: dict[str, Any]
+        self, session: Any, actor: Principal, plan: str, action: str, change: Change
     ) -> dict[str, Any] | None:
-        """Replace the plan's model table and audit it in one transaction; None if raced."""
+        """Replace the plan's tables and audit it in one transaction; None if raced."""
         doc = await repo.find_plan(self._db, plan)
         assert doc is not None  # checked by get(); plans are never deleted
-        models, now = {**doc.get("models", {}), model: entry}, self._clock.now()
+        tables, before, after = change(doc)
+        now = self._clock.now()
         if not await repo.replace_models(
-            self._db, name=plan, expected=doc["updatedAt"], models=models, now=now, session=session
+            self._db,
+            name=plan,
+            expected=doc["updatedAt"],
+            models=tables["models"],
+            groups=tables.get("groups"),
+            now=now,
+            session=session,
         ):
             return None
         await self._audit.record(
             actor=actor,
-            action="plan.set_limit",
+            action=action,
             target_id=f"plan:{plan}",
-            before={"model": model, "limits": doc.get("models", {}).get(model)},
-            after={"model": model, "limits": entry},
+            before=before,
+            after=after,
             session=session,
         )
-        return public({**doc, "models": models, "updatedAt": now})
+        return public({**doc, **tables, "updatedAt": now})
+
+
+Change = Callable[[dict[str, Any]], tuple[dict[str, Any], Any, Any]]
+
+
+def _admin(actor: Principal) -> None:
+    if not actor.is_admin:
+        raise PermissionDeniedError("Only admins can change plans", field="plan")
+
+
+def _limit_entry(daily: Any, total: Any) -> dict[str, int | None]:
+    """{daily, total} with exactly one of them set, checked.
+
+    Raises:
+        ValidationError: both or neither given, or a bad number (field named).
+    """
+    if (daily is None) == (total is None):
+        raise ValidationError("Give exactly one of --daily N or --total N", field="daily")
+    if daily is not None:
+        return limit_entry(daily=parse_limit(daily, "daily"))
+    return limit_entry(total=parse_limit(total, "total"))

@@ -245,7 +245,12 @@ class SessionService:
 
         Raises:
             NotFoundError: an admin named an unknown user.
+            ValidationError: `userId` is given but blank or not an id string (anyone's).
         """
+        if user_id is not None and (
+            not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 100
+        ):
+            raise ValidationError("userId must be a user id (1-100 characters)", field="userId")
         if not user_id or user_id == actor.user_id or not actor.is_admin:
             return actor
         doc = await user_repo.find_by_id(self._db, user_id)

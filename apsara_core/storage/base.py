@@ -53,8 +53,13 @@ class Backend(Protocol):
 
 
 class StorageNotConfiguredError(ConfigError):
-    """A storage method was asked for that this server does not offer."""
+    """A storage method was asked for that this server does not offer.
 
+    400 over HTTP, unlike other configuration errors: the client chose the method, and
+    GET /api/files/supported-types says which ones this server offers.
+    """
+
+    http_status = 400
     code, title = "STORAGE_NOT_CONFIGURED", "Storage method not configured"
 
 

@@ -41,6 +41,7 @@ class HomeScreen(Screen[None]):
 
     BINDINGS = [
         Binding("ctrl+p", "app.command_palette", "Palette"),
+        Binding("k", "app.open_keys", "API keys"),
         Binding("q", "app.quit", "Quit"),
     ]
 

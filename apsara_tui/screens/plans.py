@@ -1,4 +1,5 @@
-"""Plans (admins): every plan x model with its limit; Enter edits a limit in a modal."""
+"""Plans (admins): every plan x model, and x model group (one limit shared by its models), with
+its limit; Enter edits a limit in a modal."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from textual.widgets import (
 
 from apsara_core.services.plans import MAX_LIMIT
 from apsara_tui.screens.base import CoreScreen
+
+GROUP = "group:"  # a row key's prefix for a model group (model names have no colon)
 
 
 def limit_error(text: str) -> str | None:
@@ -81,7 +84,7 @@ class LimitModal(ModalScreen[dict[str, Any] | None]):
 
 
 class PlansScreen(CoreScreen):
-    """Plans x models; Enter on a row edits its limit (admins; changes are audited)."""
+    """Plans x models and model groups; Enter on a row edits its limit (admins; audited)."""
 
     BINDINGS = [
         Binding("r", "refresh", "Refresh"),
@@ -129,6 +132,15 @@ class PlansScreen(CoreScreen):
                     ", ".join(plan["features"]),
                     key=f"{plan['name']}|{model}",
                 )
+            for name, group in sorted((plan.get("groups") or {}).items()):
+                table.add_row(
+                    plan["name"],
+                    f"group {name}: {', '.join(group['models'])}",
+                    _text(group.get("daily")),
+                    _text(group.get("total")),
+                    ", ".join(plan["features"]),
+                    key=f"{plan['name']}|{GROUP}{name}",
+                )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self._edit(str(event.row_key.value))
@@ -142,24 +154,40 @@ class PlansScreen(CoreScreen):
 
     def _edit(self, key: str) -> None:
         plan, model = key.split("|", 1)
-        entry = self._plans.get(plan, {}).get("models", {}).get(model, {})
+        doc = self._plans.get(plan, {})
+        if model.startswith(GROUP):
+            entry, title = (
+                doc.get("groups", {}).get(model[len(GROUP) :], {}),
+                f"group {model[len(GROUP) :]}",
+            )
+        else:
+            entry, title = doc.get("models", {}).get(model, {}), model
 
         def done(result: dict[str, Any] | None) -> None:
             if result is not None:
                 self._save(plan, model, result)
 
-        self.app.push_screen(LimitModal(plan, model, entry), done)
+        self.app.push_screen(LimitModal(plan, title, entry), done)
 
     @work(exclusive=True)
     async def _save(self, plan: str, model: str, result: dict[str, Any]) -> None:
-        saved = await self.call_as(
-            lambda me: self.core.plans.set_limit(
-                actor=me, plan=plan, model=model, **{result["kind"]: result["value"]}
+        limit = {result["kind"]: result["value"]}
+        if model.startswith(GROUP):
+            name = model[len(GROUP) :]
+            members = self._plans.get(plan, {}).get("groups", {}).get(name, {}).get("models", [])
+            saved = await self.call_as(
+                lambda me: self.core.plans.set_group(
+                    actor=me, plan=plan, group=name, models=members, **limit
+                )
             )
-        )
+        else:
+            saved = await self.call_as(
+                lambda me: self.core.plans.set_limit(actor=me, plan=plan, model=model, **limit)
+            )
         if saved is not None:
+            shown = f"group {model[len(GROUP) :]}" if model.startswith(GROUP) else model
             self.notify(
-                f"{plan}: {model} now {result['value']} "
+                f"{plan}: {shown} now {result['value']} "
                 f"{'per day' if result['kind'] == 'daily' else 'in total'}"
             )
             self.show(await self.core.plans.list())

@@ -169,8 +169,9 @@ class UserListScreen(_BrowsingScreen):
         Binding("r", "admin('role')", "Role"),
         Binding("u", "admin('unlock')", "Unlock"),
         Binding("d", "admin('delete')", "Delete"),
+        Binding("k", "admin('keys')", "API keys"),
     ]
-    TITLE_TEXT = "Enter: details · p plan · r role · u unlock · d delete · [ ] pages · / search"
+    TITLE_TEXT = "Enter: details · p plan · r role · u unlock · d delete · k keys · / search"
 
     def action_admin(self, action: str) -> None:
         """Run an admin extra on the selected user."""
@@ -195,6 +196,11 @@ class UserListScreen(_BrowsingScreen):
         await self._run_admin(action, user)
 
     async def _run_admin(self, action: str, user: dict[str, Any]) -> None:
+        if action == "keys":
+            from apsara_tui.screens.api_keys import ApiKeysScreen
+
+            await self.app.push_screen(ApiKeysScreen(user))
+            return
         if action == "delete":
             if await confirm_and_delete(self, user) is not None:
                 self.browser.refresh_query()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apsara_core.errors import NotFoundError
+from apsara_core.errors import NotFoundError, ValidationError
 from tests.factories import create_user, principal_of
 
 
@@ -29,3 +29,13 @@ async def test_anyone_else_naming_a_user_stays_themselves(core) -> None:
     ada = await create_user(core, "ada@example.com")
     assert await core.sessions.act_for(bob, ada["_id"]) is bob
     assert await core.sessions.act_for(bob, "no-such-user") is bob
+
+
+async def test_a_blank_or_overlong_user_id_is_refused_for_anyone(core) -> None:
+    bob = principal_of(await create_user(core, "bob@example.com"))
+    admin = principal_of(await create_user(core, "admin@example.com", role="admin"))
+    for actor in (bob, admin):
+        for bad in ("", "  ", "x" * 101):
+            with pytest.raises(ValidationError) as info:
+                await core.sessions.act_for(actor, bad)
+            assert info.value.field == "userId"

@@ -95,7 +95,7 @@ async def test_curl_style_fields_after_files_and_auto(core: Core, http: httpx.As
         ([("empty.txt", b"")], {}, 400, "files[0]", "empty"),
         ([("page.png", html())], {}, 400, "files[0]", "content is text/html"),
         ([("a.txt", text())], {"storageMethod": "ftp"}, 400, "storageMethod", "must be one of"),
-        ([("a.txt", text())], {"storageMethod": "s3"}, 503, "storageMethod", "S3_BUCKET"),
+        ([("a.txt", text())], {"storageMethod": "s3"}, 400, "storageMethod", "S3_BUCKET"),
         ([(f"{i}.txt", text()) for i in range(11)], {}, 400, "files", "At most 10"),
         ([], {"storageMethod": "local"}, 400, "files", "No file"),
         ([("a.txt", text())], {"colour": "red"}, 400, "colour", "Unknown field"),
@@ -126,7 +126,7 @@ async def test_method_before_the_files_is_checked_before_any_byte(
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="storageMethod"\r\n\r\ns3\r\n'
     ).encode() + multipart([("a.txt", text())])
     resp = await post_files(http, auth, body)
-    assert resp.status_code == 503 and resp.json()["field"] == "storageMethod"
+    assert resp.status_code == 400 and resp.json()["field"] == "storageMethod"
     await nothing_left(core)
 
 

@@ -165,3 +165,25 @@ async def test_a_cut_mid_stream_reaches_the_sdk_as_an_error(chat_core, app_clien
         async for chunk in stream:
             got += chunk.choices[0].delta.content or "" if chunk.choices else ""
     assert got == "Echo: "
+
+
+async def test_a_model_group_is_listed_and_metered_as_one_allowance(
+    chat_core, app_client, fake_openai
+):
+    oai = await declare(chat_core, "openai", fake_openai, plans=())
+    await chat_core.plans.set_group(
+        actor=Principal.operator(),
+        plan="free",
+        group="oai",
+        models=[oai.model, oai.think_model],
+        daily=2,
+    )
+    free = sdk(app_client, await sign_in(chat_core, "g@example.com", plan="free"))
+    assert {oai.model, oai.think_model} <= {m.id async for m in free.models.list()}
+    for model in (oai.model, oai.think_model):
+        await free.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.RateLimitError) as refused:
+        await free.chat.completions.create(
+            model=oai.model, messages=[{"role": "user", "content": "x"}]
+        )
+    assert "group oai" in str(refused.value.body)

@@ -187,3 +187,32 @@ async def test_plans_screen_refuses_a_non_admin(app: ApsaraApp) -> None:
         await settle(app, pilot)
         assert any("Only admins" in n.message for n in app._notifications)
         assert (await app.core.db.plans.find_one({"name": "guest"}))["models"][FLASH]["total"] == 5
+
+
+async def test_plans_screen_shows_a_group_and_edits_its_shared_limit(app: ApsaraApp) -> None:
+    admin = Principal.operator()
+    await app.core.plans.set_group(
+        actor=admin, plan="free", group="chat", models=[FLASH, PRO], daily=8
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(PlansScreen())
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        keys = [r[:4] for r in rows(table)]
+        shown = ["free", f"group chat: {FLASH}, {PRO}", "8", "-"]
+        assert shown in keys and not any(r[:2] == ["free", PRO] for r in keys)
+        table.move_cursor(row=keys.index(shown))
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, LimitModal)
+        modal.query_one("#value", Input).value = "11"
+        await pilot.pause()
+        await pilot.click("#save")
+        await settle(app, pilot)
+        stored = await app.core.db.plans.find_one({"name": "free"})
+        assert stored["groups"]["chat"] == {"models": [FLASH, PRO], "daily": 11, "total": None}
+        assert ["free", f"group chat: {FLASH}, {PRO}", "11", "-"] in [
+            r[:4] for r in rows(app.screen.query_one(DataTable))
+        ]

@@ -30,6 +30,7 @@ from apsara_core.http.openapi_v1 import CHAT_DOC, MODELS_DOC
 from apsara_core.services.chat import ChatEvent, collect
 from apsara_core.services.chat_stateless import openai_config
 from apsara_core.services.input_checks import check_tree
+from apsara_core.services.plan_groups import effective_models
 
 log = logging.getLogger("apsara.http")
 CONVERSATION_HEADER = "x-apsara-conversation"
@@ -255,7 +256,7 @@ async def list_models(request: Request) -> Response:
     actor = await require_actor(request)
     core = core_of(request)
     plan = await core.plans.get(name=actor.plan)
-    models = await core.provider_catalog.allowed_models(limits=plan["models"])
+    models = await core.provider_catalog.allowed_models(limits=effective_models(plan))
     data = [
         {"id": m["id"], "object": "model", "created": 0, "owned_by": m["provider"]} for m in models
     ]

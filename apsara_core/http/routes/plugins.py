@@ -16,18 +16,25 @@ from starlette.routing import Route
 from apsara_core.http import openapi_plugins as docs
 from apsara_core.http.deps import acting_for, core_of, ok, read_json, require_actor
 from apsara_core.http.openapi_files import documented
-from apsara_core.http.schemas import Body
+from apsara_core.http.schemas import JSON_VALUE, Body, Id
 from apsara_core.vocabulary import DEFAULT_MODEL
 
 
 class PluginSendBody(Body):
-    userId: StrictStr | None = None
+    userId: Id | None = None
     conversationId: StrictStr | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     sendToModel: StrictBool = False
     runAsync: StrictBool = False
     idempotencyKey: StrictStr | None = Field(None, min_length=1, max_length=200)
     model: StrictStr = DEFAULT_MODEL
+
+
+def _send_schema() -> dict[str, Any]:
+    """The send body's schema; `parameters` holds JSON values the services can store."""
+    schema = PluginSendBody.model_json_schema()
+    schema["properties"]["parameters"]["additionalProperties"] = JSON_VALUE
+    return schema
 
 
 async def list_plugins(request: Request) -> JSONResponse:
@@ -97,7 +104,7 @@ ROUTES = [
     Route("/plugins/{provider}", documented(provider_plugins, docs.PROVIDER_DOC), methods=["GET"]),
     Route(
         "/plugins/{provider}/{plugin}/send",
-        documented(send, docs.send_doc(PluginSendBody.model_json_schema())),
+        documented(send, docs.send_doc(_send_schema())),
         methods=["POST"],
     ),
 ]
