@@ -53,16 +53,22 @@ def resolve_target(settings: Settings) -> Target:
     return Target(uri, hosts, False, parsed.get("database") or DEFAULT_DB)
 
 
-def _client(target: Target, *, retry_writes: bool) -> AsyncMongoClient:
+def _client(
+    target: Target,
+    *,
+    retry_writes: bool,
+    timeout_ms: int = CONNECT_TIMEOUT_MS,
+    appname: str = "apsara",
+) -> AsyncMongoClient:
     return AsyncMongoClient(
         target.uri,
         w="majority",
         journal=True,
         retryWrites=retry_writes,
         tz_aware=True,
-        serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS,
-        connectTimeoutMS=CONNECT_TIMEOUT_MS,
-        appname="apsara",
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        appname=appname,
     )
 
 
@@ -73,16 +79,7 @@ def patient_client(target: Target) -> AsyncMongoClient:
     """A client for one long command (building indexes over a seeded collection): the
     embedded server answers nothing else meanwhile, and a client whose heartbeat gives up
     after CONNECT_TIMEOUT_MS marks it down and cancels the command in flight."""
-    return AsyncMongoClient(
-        target.uri,
-        w="majority",
-        journal=True,
-        retryWrites=False,
-        tz_aware=True,
-        serverSelectionTimeoutMS=BUSY_TIMEOUT_MS,
-        connectTimeoutMS=BUSY_TIMEOUT_MS,
-        appname="apsara-seed",
-    )
+    return _client(target, retry_writes=False, timeout_ms=BUSY_TIMEOUT_MS, appname="apsara-seed")
 
 
 def is_embedded_server(build_info: dict[str, Any]) -> bool:
