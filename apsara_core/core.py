@@ -137,7 +137,10 @@ class Core:
         from apsara_core.services.dbinfo import DatabaseInfoService
 
         return DatabaseInfoService(
-            db=self.db, target=self.target, schema_version=self.schema_version
+            db=self.db,
+            target=self.target,
+            schema_version=self.schema_version,
+            embedded_server=self.sweep_ttl,
         )
 
     @cached_property

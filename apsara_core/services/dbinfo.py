@@ -12,7 +12,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from apsara_core.db.client import Target, is_embedded_server
+from apsara_core.db.client import Target
 from apsara_core.db.schema import COLLECTIONS
 from apsara_core.errors import PermissionDeniedError
 from apsara_core.models import Principal
@@ -22,10 +22,13 @@ from apsara_core.repos import tallies
 class DatabaseInfoService:
     """Reads what the database holds; never writes."""
 
-    def __init__(self, *, db: AsyncDatabase, target: Target, schema_version: int) -> None:
+    def __init__(
+        self, *, db: AsyncDatabase, target: Target, schema_version: int, embedded_server: bool
+    ) -> None:
         self._db = db
         self._target = target
         self._schema_version = schema_version
+        self._embedded_server = embedded_server  # its counts scan (decided once at open)
 
     async def info(self, *, actor: Principal) -> dict[str, Any]:
         """Server, schema version and every collection with its count (None: not counted,
@@ -46,9 +49,7 @@ class DatabaseInfoService:
         counted = await tallies.docs(db, list(tallies.COUNTED))
         combos = await tallies.user_combinations(db)
         counted["users"] = sum(combos.values())
-        scans = self._target.embedded or is_embedded_server(
-            await db.client.admin.command("buildInfo")
-        )
+        scans = self._embedded_server
         for name in names:
             indexes = await db[name].index_information()
             collections.append(
