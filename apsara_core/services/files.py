@@ -33,6 +33,7 @@ from apsara_core.storage import names
 from apsara_core.storage.auto import Choice, check_preference, choose
 from apsara_core.storage.base import PutRequest, StorageSet, check_method
 from apsara_core.storage.google_files import GoogleFiles
+from apsara_core.storage.kernel_copy import stage_path
 from apsara_core.storage.local import LocalStorage
 from apsara_core.storage.staging import Budget, Staged, stage, staging_path
 from apsara_core.storage.types import GOOGLE, table
@@ -108,6 +109,21 @@ class UploadBatch:
             PayloadTooLargeError: over the type's limit.
             FileLimitError: over the plan's file count or bytes.
         """
+        staged = await stage(chunks, **self._next(name))
+        self.staged.append(staged)
+        return staged
+
+    async def add_path(self, path: Path, progress: Callable[[int], None] | None) -> Staged:
+        """Stage a local file by a kernel copy; `progress(n)` after every n bytes. Raises as
+        `add` does, and ValidationError when `path` is not a readable file."""
+        if not path.is_file():
+            raise ValidationError(f"{path} is not a readable file", field="path")
+        staged = await stage_path(path, **self._next(path.name), progress=progress)
+        self.staged.append(staged)
+        return staged
+
+    def _next(self, name: Any) -> dict[str, Any]:
+        """The staging arguments of the next file, after the per-request and plan checks."""
         index = len(self.staged)
         field = f"files[{index}]"
         if index >= MAX_FILES_PER_REQUEST:
@@ -122,17 +138,13 @@ class UploadBatch:
         budget = Budget(
             max(left, 0), lambda size: self._limit_error(index + 1, self.staged_bytes + size)
         )
-        directory = self._service.local.owner_root(self.actor.user_id)
-        staged = await stage(
-            chunks,
-            path=staging_path(directory),
-            field=field,
-            original_name=names.original_name(name),
-            display_name=names.display_name(name),
-            budget=budget,
-        )
-        self.staged.append(staged)
-        return staged
+        return {
+            "path": staging_path(self._service.local.owner_root(self.actor.user_id)),
+            "field": field,
+            "original_name": names.original_name(name),
+            "display_name": names.display_name(name),
+            "budget": budget,
+        }
 
     def discard(self) -> None:
         """Remove every staged file."""
@@ -210,7 +222,7 @@ class FileService:
         batch = await self.batch(actor=actor)
         try:
             for path in paths:
-                await batch.add(path.name, _counted(path, progress))
+                await batch.add_path(path, progress)
         except BaseException:
             batch.discard()
             raise
@@ -456,18 +468,6 @@ def _copy_new(reader: Any, destination: Path) -> None:
             shutil.copyfileobj(reader, out, 1 << 20)
     except FileExistsError:
         raise ValidationError(f"{destination} already exists", field="output") from None
-
-
-async def _counted(path: Path, progress: Callable[[int], None] | None) -> AsyncIterator[bytes]:
-    """A path's content, reporting each block to `progress`."""
-    from apsara_core.storage.staging import file_chunks
-
-    if not path.is_file():
-        raise ValidationError(f"{path} is not a readable file", field="path")
-    async for block in file_chunks(path):
-        if progress is not None:
-            progress(len(block))
-        yield block
 
 
 def _named(display_name: str | None, index: int, count: int) -> str | None:

@@ -184,11 +184,11 @@ async def stage(
                     limit = min(kind.max_bytes, budget.bytes_left)
             size += len(chunk)
             if size > limit:
-                raise _over(kind, budget, size, display_name, field)
+                raise over_limit(kind, budget, size, display_name, field)
             await writer.add(chunk)
         kind = kind or detect(bytes(head), display_name, field)
         if size > kind.max_bytes or size > budget.bytes_left:
-            raise _over(kind, budget, size, display_name, field)
+            raise over_limit(kind, budget, size, display_name, field)
         await writer.flush()
         await asyncio.to_thread(fh.close)
     except BaseException:
@@ -207,7 +207,10 @@ async def stage(
     )
 
 
-def _over(kind: FileType | None, budget: Budget, size: int, name: str, field: str) -> ApsaraError:
+def over_limit(
+    kind: FileType | None, budget: Budget, size: int, name: str, field: str
+) -> ApsaraError:
+    """The error for `size` bytes past the type's limit, the owner's allowance or MAX_BYTES."""
     if kind is not None and size > kind.max_bytes:
         return PayloadTooLargeError(
             f"{field} ({name!r}) is over the {human_size(kind.max_bytes)} limit of {kind.mime}",
