@@ -116,6 +116,10 @@ async def _copy(
                     return None
                 raise
             if n == 0:
+                if done == 0:  # a non-empty source (its head was read) the kernel copies as
+                    os.close(dst)  # empty: a pseudo-file; read it the ordinary way
+                    path.unlink(missing_ok=True)
+                    return None
                 break
             if kind is None and (done + n >= HEAD_BYTES):
                 kind = detect(os.pread(hasher.fd, HEAD_BYTES, 0), name, field)
