@@ -38,9 +38,10 @@ MIN_SPAN = timedelta(seconds=1)
 EMPTY_GROWTH = 8  # a window that found nothing: the next reaches 8 times further back
 MAX_GROWTH = 16  # never more than 16 times further back at once
 MARGIN = 1.25  # read for 25% more documents than still wanted
-# The last density (documents per second back from now) seen per listing shape: where the next
-# page of the same shape starts. A hint only: every page is still read until it is complete.
-_DENSITY: dict[tuple[str, frozenset[str], str], float] = {}
+# The last density (documents per second back from now) seen per listing shape (database,
+# collection, the query's fields, the time field): where the next page of the same shape
+# starts. A hint only: every page is still read until it is complete.
+_DENSITY: dict[tuple[str, str, frozenset[str], str], float] = {}
 
 
 def _span_for(missing: int, density: float | None, covered: timedelta) -> timedelta:
@@ -77,7 +78,7 @@ async def newest_first(
     only the found documents are sorted.
     """
     wanted, found = skip + limit, list[dict[str, Any]]()
-    shape = (coll.name, frozenset(query), field)
+    shape = (coll.database.name, coll.name, frozenset(query), field)
     density = _DENSITY.get(shape)
     high: datetime | None = None
     covered = timedelta(0)

@@ -58,6 +58,6 @@ async def test_a_dense_hint_does_not_lose_a_sparse_listing(core: Core) -> None:
     await common.newest_first(core.db.windows, {}, "at", now=NOW, skip=0, limit=50)
     old = [{"_id": f"o{i}", "at": NOW - timedelta(days=400 + i)} for i in range(3)]
     await core.db.sparse.insert_many(old)
-    common._DENSITY[("sparse", frozenset(), "at")] = 100.0  # far denser than it is
+    common._DENSITY[(core.db.name, "sparse", frozenset(), "at")] = 100.0  # far denser than it is
     page = await common.newest_first(core.db.sparse, {}, "at", now=NOW, skip=0, limit=50)
     assert [d["_id"] for d in page] == ["o0", "o1", "o2"]
