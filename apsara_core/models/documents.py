@@ -86,6 +86,7 @@ class Conversation(Document):
 
     conversationId: str
     userId: str
+    ownerEmail: str | None = None  # a registered owner's (immutable) email; not a guest's
     title: str
     config: ConversationConfig = Field(default_factory=ConversationConfig)
     stats: ConversationStats = Field(default_factory=ConversationStats)

@@ -22,7 +22,8 @@ from apsara_core.repos.writes import Update
 
 Session = AsyncClientSession | None
 ID_PREFIX = "conv_"  # every conversation id starts so: a search with it is an id lookup
-HIDDEN = {"_id": 0, search_words.FIELD: 0}  # what reads leave out of a conversation
+HIDDEN = {"_id": 0, search_words.FIELD: 0, "ownerEmail": 0}  # what reads leave out
+LISTED = {"_id": 0, search_words.FIELD: 0}  # a page keeps ownerEmail for its views (`page`)
 TEXT, OWNERS = "$text", "$owners"  # listing_filter's search keys (removed before querying)
 
 
@@ -57,7 +58,10 @@ async def list_for(
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Conversations newest-updated first: one user's, or everyone's when user_id is None."""
-    return await page(db, listing_filter(user_id), skip=skip, limit=limit, now=now)
+    docs = await page(db, listing_filter(user_id), skip=skip, limit=limit, now=now)
+    for d in docs:
+        d.pop("ownerEmail", None)
+    return docs
 
 
 def listing_filter(
@@ -99,7 +103,7 @@ async def _searched(
         by_owner = db.conversations.find({"userId": {"$in": owners}})
         found.update({d["conversationId"]: d for d in await by_owner.to_list(None)})
     for d in found.values():  # read whole: `matches` needs the words
-        for hidden in HIDDEN:
+        for hidden in LISTED:
             d.pop(hidden, None)
     items = sorted(
         found.values(),
@@ -117,7 +121,8 @@ async def page(
     limit: int,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Conversations matching `query`, newest-updated first (ties by id, so pages are stable).
+    """Conversations matching `query`, newest-updated first (ties by id, so pages are stable),
+    with their `ownerEmail` where stored (for views; `list_for` drops it).
 
     With `now`, an unsearched listing (one user's or everyone's) is read in updatedAt windows
     (`newest_first`, through the (userId, updatedAt) or updatedAt index).
@@ -132,10 +137,10 @@ async def page(
             now=now,
             skip=skip,
             limit=limit,
-            projection=HIDDEN,
+            projection=LISTED,
             tie="conversationId",
         )
-    cursor = db.conversations.find(query, HIDDEN).sort(
+    cursor = db.conversations.find(query, LISTED).sort(
         [("updatedAt", DESCENDING), ("_id", DESCENDING)]
     )
     return await cursor.skip(skip).limit(limit).batch_size(limit).to_list()

@@ -159,6 +159,7 @@ class ConversationService:
         doc = Conversation(
             conversationId=conv_repo.new_conversation_id(),
             userId=actor.user_id,
+            ownerEmail=None if actor.is_guest else actor.email,
             title=_title(title),
             config=ConversationConfig(rest=rest),
             createdAt=now,
@@ -234,9 +235,15 @@ class ConversationService:
         return (await self._views([conv]))[0]
 
     async def _views(self, docs: builtins.list[dict[str, Any]]) -> builtins.list[ConversationView]:
-        """Views of `docs`, with their owners' emails fetched in one query."""
-        emails = await user_repo.emails_by_id(self._db, sorted({d["userId"] for d in docs}))
-        return [ConversationView.of(d, emails.get(d["userId"])) for d in docs]
+        """Views of `docs`: the owner's email stored with the conversation (a registered
+        user's never changes; their conversations go with the account), else those of the
+        others fetched in one query (guests, whose address changes when they register, and
+        conversations stored before the email was)."""
+        unknown = sorted({d["userId"] for d in docs if not d.get("ownerEmail")})
+        emails = await user_repo.emails_by_id(self._db, unknown)
+        return [
+            ConversationView.of(d, d.get("ownerEmail") or emails.get(d["userId"])) for d in docs
+        ]
 
     async def summary(self, *, actor: Principal, user_id: Any = None) -> ConversationsSummary:
         """What `delete_all` with the same arguments would remove, counted up to

@@ -216,6 +216,7 @@ class _Run:
             conv = Conversation(
                 conversationId=conv_repo.new_conversation_id(),
                 userId=user["_id"],
+                ownerEmail=None if user.get("isGuest") else user["email"],
                 title=" ".join(self.rng.sample(WORDS, 3)).capitalize(),
                 stats=ConversationStats(
                     messageSequence=len(messages),

@@ -54,7 +54,8 @@ async def test_create_returns_the_stored_document(core):
     stored = await core.db.conversations.find_one(
         {"conversationId": conv["conversationId"]}, {"_id": 0}
     )
-    assert stored == {**conv, "searchWords": ["hello"]}  # the search field stays internal
+    # the search words and the owner's email (for views) stay internal
+    assert stored == {**conv, "searchWords": ["hello"], "ownerEmail": actor.email}
     usage = await core.db.user_usage.find_one({"userId": actor.user_id})
     assert usage["totalUsage"]["totalConversations"] == 1
 
@@ -327,3 +328,34 @@ async def test_delete_all_summary_counts_12000_conversations_in_one_bounded_read
         {"One", "Two"},
         False,
     )
+
+
+async def test_registered_owners_emails_are_stored_a_guests_looked_up(core, mongo_uri):
+    owners = [await user(core, f"kept{i}@example.com") for i in range(3)]
+    for o in owners:
+        await core.conversations.create(actor=o, title=f"of {o.email}")
+    session = await core.auth.guest(client_key="device-9", address="203.0.113.9")
+    guest = await core.auth.verify_token(session.token)
+    await core.conversations.create(actor=guest, title="a guest's")
+    async with counted(core, mongo_uri) as (listened, commands):
+        page = await listened.conversations.browse(actor=OPERATOR)
+    assert {v.title: v.owner_email for v in page.items} == {
+        **{f"of {o.email}": o.email for o in owners},
+        "a guest's": session.user["email"],
+    }
+    assert commands.sent.count(("find", "users")) == 1  # the guest's only
+    await core.auth.register(  # the guest registers: a new address on the same account
+        full_name="Was Guest",
+        email="was.guest@example.com",
+        password="Correct-horse-battery-9",
+        accept_terms=True,
+        actor=guest,
+    )
+    page = await core.conversations.browse(actor=OPERATOR, search="a guest")
+    assert [v.owner_email for v in page.items] == ["was.guest@example.com"]
+    # the stored email stays out of every document a caller is given
+    [mine] = await core.conversations.list(actor=owners[0])
+    everyone = await core.conversations.list(actor=OPERATOR, everyone=True)
+    assert all("ownerEmail" not in d for d in [mine, *everyone])
+    got = await core.conversations.get(actor=owners[0], conversation_id=mine["conversationId"])
+    assert "ownerEmail" not in got
