@@ -36,8 +36,8 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:8]
 
 
-def parse_duration(text: str) -> timedelta:
-    """Parse `7d`, `12h`, `30m`, `45s` or plain seconds into a timedelta.
+def duration_seconds(text: str) -> int:
+    """The seconds of `7d`, `12h`, `30m`, `45s` or plain seconds (any size).
 
     Raises:
         ConfigError: when the text is not such a duration or is zero.
@@ -48,7 +48,22 @@ def parse_duration(text: str) -> timedelta:
             f"JWT_EXPIRES_IN must be a positive duration like 7d, 12h, 30m or 3600; got {text!r}",
             field="JWT_EXPIRES_IN",
         )
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_duration(text: str) -> timedelta:
+    """`duration_seconds` as a timedelta.
+
+    Raises:
+        ConfigError: not such a duration, zero, or longer than a timedelta holds.
+    """
+    seconds = duration_seconds(text)
+    if seconds > timedelta.max.total_seconds():
+        raise ConfigError(
+            f"JWT_EXPIRES_IN is longer than any date can hold; got {text!r}",
+            field="JWT_EXPIRES_IN",
+        )
+    return timedelta(seconds=seconds)
 
 
 class Settings(BaseSettings):

@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from apsara_core import __version__
 from apsara_core.http import responses
 from apsara_core.http.errors import walk
-from apsara_core.http.schemas import JSON_VALUE_SCHEMA
+from apsara_core.http.schemas import JSON_VALUE_SCHEMA, PATH_ID
 from apsara_core.storage.types import METHODS
 
 REF = "#/components/schemas/{model}"
@@ -41,8 +41,6 @@ ERROR_TEXT = {
     503: "a dependency (database, provider, storage, configuration) is unavailable",
 }
 COMMON = (400, 401, 403, 404, 429, 500, 503)
-PATH_ID = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}
-"""An id in a path: what the services accept (`check_id`); a blank one is a 400."""
 RATE_HEADERS = {
     name: {"description": text, "schema": {"type": "integer"}}
     for name, text in (

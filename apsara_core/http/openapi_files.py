@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from apsara_core.http.schemas import PATH_ID
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -155,9 +157,7 @@ LIST_DOC = {
     },
 }
 DELETE_DOC = {
-    "parameters": [
-        {"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    ],
+    "parameters": [{"name": "file_id", "in": "path", "required": True, "schema": PATH_ID}],
     "responses": {
         "200": _json(
             {

@@ -196,3 +196,8 @@ class VersionBody(Body):
 
     userId: Id | None = None
     version: StrictInt = Field(ge=1, le=10**6)
+
+
+PATH_ID = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}
+"""An id in a path: what the services accept (`check_id`, `check_file_id`); a blank one is
+a 400, one of another shape a 404."""

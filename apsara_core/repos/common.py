@@ -44,13 +44,20 @@ MARGIN = 1.25  # read for 25% more documents than still wanted
 _DENSITY: dict[tuple[str, str, frozenset[str], str], float] = {}
 
 
-def _span_for(missing: int, density: float | None, covered: timedelta) -> timedelta:
+def _span_for(
+    missing: int, density: float | None, covered: timedelta, left: timedelta
+) -> timedelta:
     """How far back the next window reaches: enough for `missing` documents at `density`
-    (with MARGIN), between MIN_SPAN and MAX_GROWTH times what is `covered` so far."""
+    (with MARGIN), between MIN_SPAN and MAX_GROWTH times what is `covered` so far, and past
+    FLOOR (`left` away) by a second at most (that window is then open below)."""
     if density is None or density <= 0:
-        return max(covered * (EMPTY_GROWTH - 1), MIN_SPAN) if covered else FIRST_SPAN
-    span = timedelta(seconds=missing * MARGIN / density)
-    return max(MIN_SPAN, min(span, covered * MAX_GROWTH if covered else span))
+        seconds = (covered * (EMPTY_GROWTH - 1) or FIRST_SPAN).total_seconds()
+    else:
+        seconds = missing * MARGIN / density
+        if covered:
+            seconds = min(seconds, (covered * MAX_GROWTH).total_seconds())
+    seconds = min(max(seconds, MIN_SPAN.total_seconds()), left.total_seconds() + 1)
+    return timedelta(seconds=seconds)
 
 
 async def newest_first(
@@ -83,7 +90,9 @@ async def newest_first(
     high: datetime | None = None
     covered = timedelta(0)
     while len(found) < wanted:
-        low = now - covered - _span_for(wanted - len(found), density, covered)
+        low = (
+            now - covered - _span_for(wanted - len(found), density, covered, now - covered - FLOOR)
+        )
         bound: dict[str, Any] = {} if low < FLOOR else {"$gte": low}
         if high is not None:
             bound["$lt"] = high

@@ -12,13 +12,13 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.clock import Clock
-from apsara_core.config import parse_duration
+from apsara_core.config import duration_seconds
 from apsara_core.errors import (
     AuthenticationError,
     ConfigError,
@@ -73,11 +73,17 @@ class ApiKeyService:
             raise ValidationError(f"name must be 1-{NAME_MAX} characters", field="name")
         now = self._clock.now()
         expires = None
+        if expires_in is not None and not isinstance(expires_in, str):
+            raise ValidationError(
+                f"expiresIn must be a duration like 30d, 12h or 3600; got {expires_in!r}",
+                field="expiresIn",
+            )
         if expires_in:
             try:
-                lifetime = parse_duration(expires_in)
+                seconds = duration_seconds(expires_in)
                 # Past what a date can hold (year 9999): it expires at the last moment one can.
-                expires = now + min(lifetime, datetime.max.replace(tzinfo=now.tzinfo) - now)
+                latest = datetime.max.replace(tzinfo=now.tzinfo) - now
+                expires = now + min(timedelta(seconds=min(seconds, 2**40)), latest)
             except ConfigError:
                 raise ValidationError(
                     f"expiresIn must be a duration like 30d, 12h or 3600; got {expires_in!r}",

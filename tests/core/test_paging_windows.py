@@ -61,3 +61,10 @@ async def test_a_dense_hint_does_not_lose_a_sparse_listing(core: Core) -> None:
     common._DENSITY[(core.db.name, "sparse", frozenset(), "at")] = 100.0  # far denser than it is
     page = await common.newest_first(core.db.sparse, {}, "at", now=NOW, skip=0, limit=50)
     assert [d["_id"] for d in page] == ["o0", "o1", "o2"]
+
+
+async def test_a_skip_past_everything_is_an_empty_page(core: Core) -> None:
+    await core.db.windows.insert_many(_docs())  # found by schemathesis: a 500 before
+    for skip in (10**3, 46_667_352, 10**15):
+        page = await common.newest_first(core.db.windows, {}, "at", now=NOW, skip=skip, limit=9)
+        assert page == []
