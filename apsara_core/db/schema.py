@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
@@ -263,21 +263,7 @@ async def ensure_schema(
             await migrate(db)
     existing = set(await db.list_collection_names())
     for coll in COLLECTIONS:
-        if coll.name not in existing:
-            try:
-                await db.create_collection(coll.name)
-            except Exception as exc:  # another process created it first
-                if "already exists" not in str(exc).lower():
-                    raise
-        current = await db[coll.name].index_information() if coll.indexes else {}
-        for index in coll.indexes:
-            opts = index.options(ttl=not sweep_ttl)
-            have = current.get(opts["name"])
-            if have is not None and have.get("expireAfterSeconds") != opts.get(
-                "expireAfterSeconds"
-            ):
-                await _drop_index(db[coll.name], opts["name"])
-            await db[coll.name].create_index(index.keys, **opts)
+        await _ensure_collection(db, coll, exists=coll.name in existing, sweep_ttl=sweep_ttl)
     await db.meta.update_one(
         {"_id": "schema"},
         {"$max": {"version": SCHEMA_VERSION}, "$set": {"fingerprint": wanted, "checkedAt": now}},
@@ -285,6 +271,33 @@ async def ensure_schema(
     )
     doc = await db.meta.find_one({"_id": "schema"})
     return int(doc["version"]) if doc else SCHEMA_VERSION
+
+
+async def _ensure_collection(
+    db: AsyncDatabase, coll: Collection, *, exists: bool, sweep_ttl: bool
+) -> None:
+    """Create `coll` and its indexes in one createIndexes command (which creates the
+    collection too); a collection without indexes is created on its own. Only an existing
+    collection's indexes are read, to replace one whose TTL option differs."""
+    if not coll.indexes:
+        if not exists:
+            try:
+                await db.create_collection(coll.name, check_exists=False)
+            except OperationFailure as exc:  # another process created it first
+                if "already exists" not in str(exc).lower():
+                    raise
+        return
+    models = [IndexModel(index.keys, **index.options(ttl=not sweep_ttl)) for index in coll.indexes]
+    if exists:
+        current = await db[coll.name].index_information()
+        for model in models:
+            name = model.document["name"]
+            have = current.get(name)
+            if have is not None and have.get("expireAfterSeconds") != model.document.get(
+                "expireAfterSeconds"
+            ):
+                await _drop_index(db[coll.name], name)
+    await db[coll.name].create_indexes(models)
 
 
 async def _drop_index(coll: AsyncCollection, name: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 from apsara_core.core import Core
 from apsara_core.http.app import create_app
 from tests.conftest import apsara_env
+from tests.fakes.fixtures import gemini_env
 from tests.http.served import Served, serve
 
 
@@ -46,6 +47,31 @@ def served(mongo_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         f"mongodb://127.0.0.1:{mongo_port}/t_{uuid4().hex[:16]}",
         root,
         RATE_LIMIT_MAX_REQUESTS="100000",
+    )
+    with serve(env, root) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def live_uri(mongo_port: int) -> str:
+    """The database of the `live` server (tests read the mail outbox there)."""
+    return f"mongodb://127.0.0.1:{mongo_port}/t_{uuid4().hex[:16]}"
+
+
+@pytest.fixture(scope="session")
+def live(
+    live_uri: str, tmp_path_factory: pytest.TempPathFactory, fake_gemini_server
+) -> Iterator[Served]:
+    """A real `apsara serve` talking to the fake Gemini, shared by the contract and curl
+    modules (one start instead of two): limits raised out of the way, each test on users of
+    its own."""
+    root = tmp_path_factory.mktemp("live")
+    env = apsara_env(
+        live_uri,
+        root,
+        RATE_LIMIT_MAX_REQUESTS="1000000",
+        APSARA_GUEST_ACCOUNTS_PER_ADDRESS_PER_DAY="100000",
+        **gemini_env(fake_gemini_server),
     )
     with serve(env, root) as running:
         yield running

@@ -7,36 +7,18 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import apsara_env
-from tests.fakes.fixtures import gemini_env
-from tests.http.served import Served, serve
+from tests.http.served import Served
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c63f8ffff3f0005fe02fea73581e40000000049454e44ae426082"
 )
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
-
-
-@pytest.fixture(scope="module")
-def live(mongo_port: int, tmp_path_factory, fake_gemini_server) -> Iterator[tuple[Served, str]]:
-    root = tmp_path_factory.mktemp("curl")
-    db = f"t_{uuid4().hex[:16]}"
-    env = apsara_env(
-        f"mongodb://127.0.0.1:{mongo_port}/{db}",
-        root,
-        RATE_LIMIT_MAX_REQUESTS="100000",
-        **gemini_env(fake_gemini_server),
-    )
-    with serve(env, root) as running:
-        yield running, f"mongodb://127.0.0.1:{mongo_port}/{db}"
 
 
 def curl(url: str, *args: str, cwd: Path | None = None) -> tuple[int, dict]:
@@ -53,8 +35,8 @@ def curl(url: str, *args: str, cwd: Path | None = None) -> tuple[int, dict]:
     return int(status), json.loads(body)
 
 
-def test_the_original_curl_examples(live, tmp_path: Path) -> None:
-    served, uri = live
+def test_the_original_curl_examples(live: Served, live_uri: str, tmp_path: Path) -> None:
+    served, uri = live, live_uri
     base, js = served.url, ("-H", "Content-Type: application/json")
     # Guest: 1. session, 2. conversation, 3. message
     status, guest = curl(f"{base}/api/users/guest-login", "-X", "POST", *js, "-d", "{}")

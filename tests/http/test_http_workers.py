@@ -8,6 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
+import pytest
 
 from apsara_core.core import Core
 from apsara_core.models import Principal
@@ -21,6 +22,11 @@ PASSWORD = "Two-workers-1234"
 LIMIT, QUOTA, SENDS, FLOOD = 30, 3, 8, 40
 
 
+# Slow (~20-45 s: two server starts and a flood). The default run keeps what it checks in
+# cheaper forms: tests/core/test_limits.py::test_four_processes_share_exact_totals (quota
+# exact across processes) and tests/cli/test_serve_workers.py (one request counter shared by
+# two serve workers).
+@pytest.mark.slow
 async def test_quota_and_limiter_are_exact_across_two_servers(
     core: Core, mongo_uri: str, fake_gemini: FakeGemini, tmp_path: Path
 ) -> None:
