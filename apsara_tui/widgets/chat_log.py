@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import Collapsible, Static
 from textual.widgets import Markdown as MarkdownWidget
 
-from apsara_tui.widgets.live_text import BlockEnds, HeightSettles, LiveText, ScrollSettles
+from apsara_tui.widgets.live_text import BlockEnds, HeightSettles, LiveText
 
 WINDOW = 50
 """Messages mounted when a conversation opens, and fetched per older page."""
@@ -336,7 +336,7 @@ class MessageView(HeightSettles, Vertical):
 CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 
 
-class ChatLog(ScrollSettles, VerticalScroll):
+class ChatLog(VerticalScroll):
     """A scrolling window of messages; posts `OlderWanted` at the top.
 
     With the log focused, ↑↓ select a message; t folds its thoughts, c copies its text,

@@ -118,26 +118,6 @@ class HeightSettles(Widget):
         return super()._size_updated(size, virtual_size, container_size, layout=layout)
 
 
-class ScrollSettles(Widget):
-    """A scrolling container whose new virtual size, set by a layout, asks for no second one.
-
-    A reply growing at the bottom of the log changes the log's virtual height in every layout,
-    and Textual then laid the whole screen out again (the virtual size is a reactive with
-    layout=True) to find the same places. The scrollbars are still updated (and a scrollbar
-    appearing asks for its layout itself: its visibility is a layout reactive); a change of
-    the container's own size still asks for the second layout."""
-
-    def _size_updated(
-        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
-    ) -> bool:
-        layout = layout and (
-            size != self._size
-            or container_size != self._container_size
-            or virtual_size.width != self.virtual_size.width
-        )
-        return super()._size_updated(size, virtual_size, container_size, layout=layout)
-
-
 class LiveText(HeightSettles):
     """Plain text that only grows (or is reset), drawn through the Line API: each append
     re-wraps the last row only and repaints the rows that changed; the layout is asked for

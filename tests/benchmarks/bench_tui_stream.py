@@ -40,7 +40,7 @@ from tests.benchmarks.report import Result
 from tests.factories import principal_of
 from tests.tui.chat_fixtures import chat_user
 
-RUNS = 5
+RUNS = 7
 CHUNKS, CHUNK_DELAY_MS = 1000, 3
 GOAL = 1.2
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
-from textual.geometry import Size
 
 from apsara_tui.widgets.chat_log import ChatLog, MessageView
 from apsara_tui.widgets.live_text import BlockEnds, LiveText, finished_prefix, wrap_rows
@@ -70,24 +69,6 @@ def test_block_ends_found_as_the_text_grows_match_a_scan_of_the_whole_text() -> 
             if cut and start % 2:  # take the finished blocks off now and then
                 ends.cut(cut)
                 live = live[cut:]
-
-
-async def test_a_growing_log_asks_for_no_second_layout() -> None:
-    """A reply growing at the bottom changes the log's virtual height in a layout; that alone
-    does not lay the screen out again (a change of the log's own size still does)."""
-    app = _LogApp()
-    async with app.run_test(size=(80, 24)) as pilot:
-        log = app.query_one(ChatLog)
-        for n in range(30):
-            await log.add({"role": "user", "content": {"text": f"message {n}"}})
-        await pilot.pause()
-        assert not log._layout_required
-        taller = Size(log.virtual_size.width, log.virtual_size.height + 5)
-        log._size_updated(log.size, taller, log.container_size)
-        assert log.virtual_size == taller and not log._layout_required
-        narrower = Size(log.size.width - 2, log.size.height)
-        log._size_updated(narrower, taller + Size(0, 5), log.container_size)
-        assert log._layout_required
 
 
 def test_appending_wraps_like_wrapping_the_whole_text() -> None:
