@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import Collapsible, Static
 from textual.widgets import Markdown as MarkdownWidget
 
-from apsara_tui.widgets.live_text import HeightSettles, LiveText, finished_prefix
+from apsara_tui.widgets.live_text import BlockEnds, HeightSettles, LiveText
 
 WINDOW = 50
 """Messages mounted when a conversation opens, and fetched per older page."""
@@ -141,6 +141,8 @@ class MessageView(HeightSettles, Vertical):
         self._unsent_due = False
         self._live: LiveText | None = None
         """The streaming body's live block (None once the reply is finished)."""
+        self._block_ends = BlockEnds()
+        """Where the finished blocks of the live block's text end (scanned as it grows)."""
         self._shown = self.text
         """The text the body shows (a repaint with the same text is skipped)."""
         self.version: tuple[int | None, int] | None = None
@@ -268,11 +270,13 @@ class MessageView(HeightSettles, Vertical):
         live = self._live
         if not unsent or live is None or not self.alive:
             return
+        unsent = unsent.replace("\t", "    ")  # as LiveText keeps it: the offsets stay true
         text = live.text + unsent
-        cut = finished_prefix(text)
+        cut = self._block_ends.finished(text)
         if not cut:
             live.append(unsent)
             return
+        self._block_ends.cut(cut)
         with self.app.batch_update():  # the block moves from the live text to the Markdown
             await self.query_one(".-blocks", MarkdownWidget).append(text[:cut])
             live.reset(text[cut:])

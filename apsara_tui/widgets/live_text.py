@@ -36,16 +36,38 @@ rows below a reply streaming at the bottom of the log stay a small part of it)."
 def finished_prefix(text: str) -> int:
     """Length of the leading part of `text` made of finished Markdown blocks: up to the last
     blank line outside a code fence (0 when no block is finished yet)."""
-    end, inside, pos = 0, False, 0
-    for line in text.splitlines(keepends=True):
-        pos += len(line)
-        if not line.endswith("\n"):
-            break  # the last line is still arriving
-        if FENCE_LINE.match(line):
-            inside = not inside
-        elif not inside and not line.strip():
-            end = pos
-    return end
+    return BlockEnds().finished(text)
+
+
+class BlockEnds:
+    """`finished_prefix` of a text that only grows, found incrementally: each call scans only
+    the lines completed since the last one (a long code block or paragraph is not scanned
+    again on every repaint). `cut` moves the start when the finished blocks are taken off."""
+
+    def __init__(self) -> None:
+        self._scanned = 0
+        """Offset of the first line not scanned yet (the last, unfinished line)."""
+        self._inside = False
+        """Whether the scanned lines leave a code fence open."""
+        self._end = 0
+
+    def finished(self, text: str) -> int:
+        """Length of the leading finished blocks of `text` (the text seen before, extended)."""
+        pos = self._scanned
+        while (newline := text.find("\n", pos)) >= 0:
+            line = text[pos : newline + 1]
+            if FENCE_LINE.match(line):
+                self._inside = not self._inside
+            elif not self._inside and not line.strip():
+                self._end = newline + 1
+            pos = newline + 1
+        self._scanned = pos
+        return self._end
+
+    def cut(self, at: int) -> None:
+        """The first `at` characters were taken off the text (at a block's end)."""
+        self._scanned = max(0, self._scanned - at)
+        self._end = max(0, self._end - at)
 
 
 def _fit(text: str, start: int, width: int) -> int:

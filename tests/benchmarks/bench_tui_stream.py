@@ -4,8 +4,14 @@ A 1,000-chunk reply arriving at 3 ms per chunk, against FakeGemini on the embedd
 - baseline: the same reply consumed straight from `core.chat.stream` (the stream's own
   duration, measured in this run);
 - app: the chat screen from Enter to the reply finished and painted.
-Goal: app time <= 1.2x the baseline (the view renders as fast as chunks arrive). Each ratio is
-the median of back-to-back pairs. The key-latency goal while streaming is in bench_tui.
+Goal: app time <= 1.2x the baseline (the view renders as fast as chunks arrive). The two sides
+alternate RUNS times; the ratio is the median of the back-to-back pairs' ratios (the best and
+worst pair are printed too, with the load average). The key-latency goal while streaming is in
+bench_tui.
+
+The fake runs in a process of its own, like the remote API it stands for: in this process its
+thread would wait for the interpreter lock while the app paints, so the stream itself would
+arrive slower on the measured side than on the baseline (its pace would depend on the app).
 
 The app's time ends when the frame with the finished reply is painted (`call_after_refresh`
 once the view has stopped streaming), not at a later idle: the quota refresh that follows a
@@ -18,6 +24,7 @@ shared machine.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 
@@ -28,13 +35,12 @@ from apsara_tui.app import ApsaraApp
 from apsara_tui.screens.chat import ChatScreen
 from apsara_tui.widgets.chat_input import ChatInput
 from apsara_tui.widgets.chat_log import ChatLog
-from tests.benchmarks.harness import with_fake_core
+from tests.benchmarks.harness import with_remote_fake_core
 from tests.benchmarks.report import Result
 from tests.factories import principal_of
-from tests.fakes.gemini_server import FakeGemini
 from tests.tui.chat_fixtures import chat_user
 
-RUNS = 3
+RUNS = 7
 CHUNKS, CHUNK_DELAY_MS = 1000, 3
 GOAL = 1.2
 
@@ -69,10 +75,11 @@ async def _app_ms(app: ApsaraApp, pilot, screen: ChatScreen) -> tuple[float, flo
     return elapsed, cpu_ms, len(reply.text)
 
 
-async def _measure(core: Core, fake: FakeGemini) -> list[Result]:
-    fake.headers.update(
-        {"x-fake-chunks": str(CHUNKS), "x-fake-chunk-delay-ms": str(CHUNK_DELAY_MS)}
-    )
+def _load() -> str:
+    return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+async def _measure(core: Core) -> list[Result]:
     user = await chat_user(core, "bench@example.com", plan="premium")
     base_conv = await core.conversations.create(actor=principal_of(user), title="baseline")
     conv = await core.conversations.create(actor=principal_of(user), title="stream")
@@ -82,6 +89,7 @@ async def _measure(core: Core, fake: FakeGemini) -> list[Result]:
     pairs: list[tuple[float, float]] = []
     cpus: list[tuple[float, float]] = []
     chars = 0
+    load_before = _load()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = ChatScreen()
         app.push_screen(screen)
@@ -92,10 +100,10 @@ async def _measure(core: Core, fake: FakeGemini) -> list[Result]:
             shown, shown_cpu, chars = await _app_ms(app, pilot, screen)
             pairs.append((base, shown))
             cpus.append((base_cpu, shown_cpu))
-    fake.headers.clear()
     base = statistics.median(p[0] for p in pairs)
     shown = statistics.median(p[1] for p in pairs)
-    ratio = statistics.median(b / a for a, b in pairs)
+    ratios = sorted(b / a for a, b in pairs)
+    ratio = statistics.median(ratios)
     return [
         Result(f"tui (d2): {CHUNKS}-chunk stream consumed by the core alone", base, "ms"),
         Result(
@@ -104,6 +112,12 @@ async def _measure(core: Core, fake: FakeGemini) -> list[Result]:
             "ms",
             ratio=ratio,
             goal=GOAL,
+        ),
+        Result(
+            f"tui (d2): best pair's ratio (worst {ratios[-1]:.2f}x; {load_before} before, "
+            f"{_load()} after)",
+            ratios[0],
+            "x",
         ),
         Result("tui (d2): chunks rendered per second", CHUNKS / (shown / 1000), "/s"),
         Result(
@@ -121,5 +135,6 @@ async def _measure(core: Core, fake: FakeGemini) -> list[Result]:
 
 
 def run() -> list[Result]:
-    """Start an embedded server and the fake, then measure (d2)."""
-    return with_fake_core("bench_tui_stream", _measure)
+    """Start an embedded server and the fake (a process of its own), then measure (d2)."""
+    headers = {"x-fake-chunks": str(CHUNKS), "x-fake-chunk-delay-ms": str(CHUNK_DELAY_MS)}
+    return with_remote_fake_core("bench_tui_stream", headers, _measure)

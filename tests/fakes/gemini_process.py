@@ -3,6 +3,7 @@ API it stands for, it then does not share the caller's interpreter lock."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,12 +14,13 @@ from tests.fakes.gemini_server import FakeGemini
 
 
 @contextmanager
-def fake_gemini_process() -> Iterator[str]:
+def fake_gemini_process(headers: dict[str, str] | None = None) -> Iterator[str]:
     """Run the fake in a process of its own (like a remote API: it does not share the caller's
-    interpreter lock); yields its base URL. Used by benchmarks that time the caller."""
+    interpreter lock); yields its base URL. Used by benchmarks that time the caller. `headers`
+    are added to every request it gets (as `FakeGemini.headers`, e.g. x-fake-chunks)."""
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.gemini_process"],
+        [sys.executable, "-m", "tests.fakes.gemini_process", json.dumps(headers or {})],
         cwd=root,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -41,5 +43,6 @@ def fake_gemini_process() -> Iterator[str]:
 
 if __name__ == "__main__":  # `python -m tests.fakes.gemini_process`: serve until stdin closes
     with FakeGemini() as _fake:
+        _fake.headers.update(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})
         print(_fake.base_url, flush=True)
         sys.stdin.read()

@@ -19,10 +19,11 @@ from tests.factories import create_user, principal_of
 from tests.fakes.gemini_server import FakeGemini
 
 
-def use_fake(core: Core, fake: FakeGemini) -> Core:
-    """Point the core's Gemini settings at the fake, with fast retries."""
+def use_fake(core: Core, fake: FakeGemini | str) -> Core:
+    """Point the core's Gemini settings at the fake (or the base URL of one in a process of its
+    own), with fast retries."""
     core.settings.google_ai_api_key = SecretStr("test-key")
-    core.settings.google_gemini_base_url = fake.base_url
+    core.settings.google_gemini_base_url = fake if isinstance(fake, str) else fake.base_url
     core.settings.gemini_retry_base_s = 0.01
     return core
 

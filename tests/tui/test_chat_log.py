@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from apsara_tui.widgets.chat_log import ChatLog, MessageView
-from apsara_tui.widgets.live_text import LiveText, finished_prefix, wrap_rows
+from apsara_tui.widgets.live_text import BlockEnds, LiveText, finished_prefix, wrap_rows
 
 
 class _LogApp(App[None]):
@@ -56,6 +56,19 @@ def test_finished_blocks_end_at_the_last_blank_line_outside_a_fence() -> None:
     assert finished_prefix("one\n\ntwo") == len("one\n\n")
     assert finished_prefix("```\ncode\n\nmore code\n") == 0  # a blank line in a fence
     assert finished_prefix("```\ncode\n\n```\n\nafter") == len("```\ncode\n\n```\n\n")
+
+
+def test_block_ends_found_as_the_text_grows_match_a_scan_of_the_whole_text() -> None:
+    text = "intro\n\n```py\nx = 1\n\ny = 2\n```\n\n- a\n- b\n\n~~~\n\n~~~\nlast\tline"
+    for step in (1, 2, 5, 11):
+        ends, live = BlockEnds(), ""  # as MessageView feeds it: the live block, then cut
+        for start in range(0, len(text), step):
+            live += text[start : start + step]
+            cut = ends.finished(live)
+            assert cut == finished_prefix(live), (step, live)
+            if cut and start % 2:  # take the finished blocks off now and then
+                ends.cut(cut)
+                live = live[cut:]
 
 
 def test_appending_wraps_like_wrapping_the_whole_text() -> None:
