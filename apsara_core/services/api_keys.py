@@ -83,7 +83,9 @@ class ApiKeyService:
                 seconds = duration_seconds(expires_in)
                 # Past what a date can hold (year 9999): it expires at the last moment one can.
                 latest = datetime.max.replace(tzinfo=now.tzinfo) - now
-                expires = now + min(timedelta(seconds=min(seconds, 2**40)), latest)
+                expires = now + (
+                    latest if seconds >= latest.total_seconds() else timedelta(seconds=seconds)
+                )
             except ConfigError:
                 raise ValidationError(
                     f"expiresIn must be a duration like 30d, 12h or 3600; got {expires_in!r}",

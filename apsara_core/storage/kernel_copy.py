@@ -30,6 +30,7 @@ from apsara_core.storage.staging import (
     FLUSH_AFTER,
     Budget,
     Staged,
+    file_chunks,
     over_limit,
     stage,
     start_writeback,
@@ -39,6 +40,10 @@ from apsara_core.storage.types import HEAD_BYTES, MAX_BYTES, detect
 STEP = FLUSH_AFTER  # bytes per kernel copy; writeback starts after each
 DEPTH = 4  # steps copied ahead of the hash
 _REFUSED = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+
+
+class _Refused(Exception):
+    """The kernel will not copy this source (before a byte was copied)."""
 
 
 class _Hasher:
@@ -75,11 +80,10 @@ async def stage_path(
         kind = detect(os.pread(src, HEAD_BYTES, 0), display_name, field)
         if size > min(MAX_BYTES, kind.max_bytes, budget.bytes_left):
             raise over_limit(kind, budget, size, display_name, field)
-        staged = await _copy(src, path, display_name, field, budget, progress)
+        staged = await _copy(src, path, original_name, display_name, field, budget, progress)
     finally:
         os.close(src)
     if staged is not None:
-        staged.original_name = original_name
         return staged
     return await stage(  # the kernel refused: the generic path
         _reading(source, progress),
@@ -94,6 +98,7 @@ async def stage_path(
 async def _copy(
     src: int,
     path: Path,
+    original_name: str,
     name: str,
     field: str,
     budget: Budget,
@@ -111,15 +116,11 @@ async def _copy(
                 n = await loop.run_in_executor(copying, os.copy_file_range, src, dst, STEP)
             except OSError as exc:
                 if done == 0 and exc.errno in _REFUSED:
-                    os.close(dst)
-                    path.unlink(missing_ok=True)
-                    return None
+                    raise _Refused from exc
                 raise
             if n == 0:
                 if done == 0:  # a non-empty source (its head was read) the kernel copies as
-                    os.close(dst)  # empty: a pseudo-file; read it the ordinary way
-                    path.unlink(missing_ok=True)
-                    return None
+                    raise _Refused  # empty: a pseudo-file; read it the ordinary way
                 break
             if kind is None and (done + n >= HEAD_BYTES):
                 kind = detect(os.pread(hasher.fd, HEAD_BYTES, 0), name, field)
@@ -136,11 +137,13 @@ async def _copy(
         kind = kind or detect(os.pread(hasher.fd, HEAD_BYTES, 0), name, field)
         while inflight:
             await asyncio.shield(inflight.popleft())
-    except BaseException:
+    except BaseException as exc:
         if inflight:
             await asyncio.wait(list(inflight))  # never close a file under a running read
         os.close(dst)
         path.unlink(missing_ok=True)
+        if isinstance(exc, _Refused):
+            return None
         raise
     finally:
         copying.shutdown(wait=False)
@@ -152,15 +155,13 @@ async def _copy(
         size=done,
         sha256=hasher.sha.hexdigest(),
         type=kind,
-        original_name="",
+        original_name=original_name,
         display_name=name,
         field=field,
     )
 
 
 async def _reading(source: Path, progress: Callable[[int], None] | None) -> AsyncIterator[bytes]:
-    from apsara_core.storage.staging import file_chunks
-
     async for block in file_chunks(source):
         if progress is not None:
             progress(len(block))
