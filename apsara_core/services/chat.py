@@ -140,7 +140,7 @@ class ChatService:
         model: Any = DEFAULT_MODEL,
         config: Any = None,
         files: Any = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Send a message and stream the reply (thought, text, usage, done | error)."""
         return _guarded(self._send(actor, conversation_id, text, model, config, files))
 
@@ -209,7 +209,7 @@ class ChatService:
         model: Any = DEFAULT_MODEL,
         config: Any = None,
         files: Any = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Edit a user message (later messages archived as a branch) and stream a new reply."""
         return _guarded(
             self._edit(actor, conversation_id, message_id, new_text, model, config, files)
@@ -271,7 +271,7 @@ class ChatService:
         model: Any = DEFAULT_MODEL,
         config: Any = None,
         files: Any = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Archive a model reply (the last, or message_id) and stream a new one. `files`, when
         given, replace the files of the user message answered (kept in its edit history)."""
         return _guarded(self._regenerate(actor, conversation_id, message_id, model, config, files))
@@ -342,7 +342,7 @@ class ChatService:
 
     def stream_stateless(
         self, *, actor: Principal, messages: Any, model: Any, config: Any = None
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Answer a whole history sent by the caller (OpenAI chat messages), nothing stored
         but the quota: events as `stream`'s (conversationId None)."""
         return _guarded(self._stateless(actor, messages, model, config))

@@ -7,7 +7,7 @@ that conversation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ class Analysis:
 
     conversation_id: str
     prompt: str
-    events: AsyncIterator[ChatEvent]
+    events: AsyncGenerator[ChatEvent, None]
 
 
 def prompt_for(mode: Any, question: Any) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing, suppress
 from typing import Any, ClassVar
 
 from textual.actions import SkipAction
@@ -68,11 +68,13 @@ class ChatBaseScreen(CoreScreen):
         return await self.acting(for_user=True)
 
     async def speaking(
-        self, start: Callable[[Principal], AsyncIterator[Any]]
-    ) -> AsyncIterator[Any]:
-        """The events of `start(speaker)`; resolving the speaker fails like the stream would."""
-        async for event in start(await self.speaker()):
-            yield event
+        self, start: Callable[[Principal], AsyncGenerator[Any, None]]
+    ) -> AsyncGenerator[Any, None]:
+        """The events of `start(speaker)`; resolving the speaker fails like the stream would.
+        Closing this closes the core's stream too (it stores a partial reply then)."""
+        async with aclosing(start(await self.speaker())) as events:
+            async for event in events:
+                yield event
 
     @property
     def conversation_id(self) -> str:
@@ -116,7 +118,9 @@ class ChatBaseScreen(CoreScreen):
             return
         await event.log.prepend(older)
 
-    async def stream_reply(self, log: ChatLog, events: AsyncIterator[Any]) -> dict[str, Any] | None:
+    async def stream_reply(
+        self, log: ChatLog, events: AsyncGenerator[Any, None]
+    ) -> dict[str, Any] | None:
         """Stream a reply into a new view of `log`; return the `done` response or None.
 
         Thoughts go to the dimmed collapsible block, text to the body; usage and timing
@@ -126,7 +130,9 @@ class ChatBaseScreen(CoreScreen):
         with long_lived_frozen():  # no full collection over the whole app mid-stream
             return await self._stream_into(log, events)
 
-    async def _stream_into(self, log: ChatLog, events: AsyncIterator[Any]) -> dict[str, Any] | None:
+    async def _stream_into(
+        self, log: ChatLog, events: AsyncGenerator[Any, None]
+    ) -> dict[str, Any] | None:
         view: MessageView = await log.add({"role": "model", "content": {}}, streaming=True)
         started, first, done = time.perf_counter(), None, None
         self.reply_worker, self.reply_started = get_current_worker(), False
@@ -146,10 +152,15 @@ class ChatBaseScreen(CoreScreen):
                 elif event.kind == "done":
                     done = event.data
         except asyncio.CancelledError:  # stopped (ctrl+c) or left: the core keeps what arrived
+            # The stop may land here rather than inside the core's stream: close the stream
+            # now, so the partial reply is stored before this worker ends (not later, by the
+            # garbage collector, after the window was reloaded or the client closed).
+            await asyncio.shield(events.aclose())
             await asyncio.shield(view.end_stream())
             view.finish({"status": "interrupted", "error": {"code": "CANCELLED"}})
             raise
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+            await events.aclose()
             await view.end_stream()
             view.finish({"status": "error"}, error=self.report(exc).line())
             return None

@@ -59,6 +59,31 @@ async def test_stop_key_keeps_the_partial_reply_and_quit_asks_first(
     assert model_msg["metadata"]["status"] == "interrupted" and model_msg["content"]["text"]
 
 
+async def test_closing_a_screens_stream_stores_the_partial_reply_at_once(
+    chat_app: ApsaraApp, core: Core, fake_gemini
+) -> None:
+    """A stop can land in the screen's own code, between two chunks: closing the screen's
+    stream then closes the core's, so the partial reply is stored before the worker ends
+    (not later by the garbage collector, after the window was reloaded)."""
+    await chosen(chat_app, core)
+    conv_id = chat_app.current_conversation.conversation_id
+    fake_gemini.headers.update({"x-fake-chunks": "3000", "x-fake-chunk-delay-ms": "8"})
+    async with chat_app.run_test(size=(80, 24)) as pilot:
+        chat_app.open_action(4)
+        await settle(chat_app, pilot)
+        screen = chat_app.screen
+        assert isinstance(screen, ChatScreen)
+        events = screen.speaking(
+            lambda me: core.chat.stream(actor=me, conversation_id=conv_id, text="a long story")
+        )
+        async for event in events:
+            if event.kind == "text":
+                break
+        await events.aclose()
+        user_msg, model_msg = await stored(core, conv_id)
+        assert model_msg["metadata"]["status"] == "interrupted" and model_msg["content"]["text"]
+
+
 async def test_a_reply_cut_by_max_tokens_says_so(chat_app: ApsaraApp, core: Core, fake_gemini):
     await chosen(chat_app, core)
     fake_gemini.script("max_tokens")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -76,7 +76,7 @@ async def _regenerate_args(request: Request) -> Args:
 async def _answer(
     args: Args,
     reply: Callable[..., Awaitable[dict[str, Any]]],
-    events: Callable[..., AsyncIterator[ChatEvent]],
+    events: Callable[..., AsyncGenerator[ChatEvent, None]],
     streamed: bool | None = None,
 ) -> Response:
     """The one answer of every chat route: the JSON reply, or (asked for, or on a /stream
@@ -133,7 +133,7 @@ class EventStream(StreamingResponse):
     settled.
     """
 
-    def __init__(self, events: AsyncIterator[ChatEvent], first: ChatEvent) -> None:
+    def __init__(self, events: AsyncGenerator[ChatEvent, None], first: ChatEvent) -> None:
         self.events = events
         super().__init__(
             self._body(first),
@@ -155,7 +155,7 @@ class EventStream(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self.events.aclose()  # type: ignore[attr-defined]
+            await self.events.aclose()
 
 
 def _sse_line(event: ChatEvent) -> bytes:
@@ -163,7 +163,7 @@ def _sse_line(event: ChatEvent) -> bytes:
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
 
 
-async def _sse(events: AsyncIterator[ChatEvent]) -> EventStream:
+async def _sse(events: AsyncGenerator[ChatEvent, None]) -> EventStream:
     """Start a chat stream and answer with it as server-sent events.
 
     Its first event ("started") is awaited here, before any response: an error known before
