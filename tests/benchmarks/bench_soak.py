@@ -194,6 +194,7 @@ def _prepare(env: dict[str, str], tmp: str) -> None:
 
 def soak(seconds: float) -> tuple[list[Window], list[Result]]:
     """Drive `apsara serve` for `seconds` with CLIENTS threads: its windows and results."""
+    from apsara_core.db.embedded import EmbeddedServer
     from tests.fakes.gemini_process import fake_gemini_process
     from tests.http.served import serve
 
@@ -211,29 +212,34 @@ def soak(seconds: float) -> tuple[list[Window], list[Result]]:
         }
         env.pop("MONGODB_URI", None)
         _prepare(env, tmp)
-        with serve(env, root) as served:
-            token = _setup(served.url)
-            state = json.loads((root / "data" / "embedded-db.json").read_text())
-            pids = (served.proc.pid, int(state["pid"]))
-            db_rss_start = _rss(pids[1])
-            sends: list[tuple[float, float]] = []
-            samples: list[Sample] = []
-            start = time.monotonic()
-            stop = start + seconds
-            done = threading.Event()
-            every = 60.0 if seconds >= 300 else seconds / 5
-            sampler = threading.Thread(target=_sampler, args=(pids, start, every, done, samples))
-            sampler.start()
-            threads = [
-                threading.Thread(target=_client, args=(served.url, token, stop, sends))
-                for _ in range(CLIENTS)
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            done.set()
-            sampler.join()
+        try:
+            with serve(env, root) as served:
+                token = _setup(served.url)
+                state = json.loads((root / "data" / "embedded-db.json").read_text())
+                pids = (served.proc.pid, int(state["pid"]))
+                db_rss_start = _rss(pids[1])
+                sends: list[tuple[float, float]] = []
+                samples: list[Sample] = []
+                start = time.monotonic()
+                stop = start + seconds
+                done = threading.Event()
+                every = 60.0 if seconds >= 300 else seconds / 5
+                sampler = threading.Thread(
+                    target=_sampler, args=(pids, start, every, done, samples)
+                )
+                sampler.start()
+                threads = [
+                    threading.Thread(target=_client, args=(served.url, token, stop, sends))
+                    for _ in range(CLIENTS)
+                ]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                done.set()
+                sampler.join()
+        finally:  # the app's embedded server outlives `apsara serve`: stop it with the run
+            EmbeddedServer(root / "data").stop()
     rel = [(t - start, d) for t, d in sends]
     windows = _windows(seconds, rel, samples)
     first, last = windows[0], windows[-1]

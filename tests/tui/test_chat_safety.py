@@ -4,6 +4,10 @@ and a reply that did not end normally says why (issue 15, defects 1–9)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import pytest
 from textual.widgets import OptionList, Static, TextArea
 
@@ -29,15 +33,22 @@ async def streaming(app: ApsaraApp, pilot) -> None:
     raise AssertionError("the reply never started streaming")
 
 
+@asynccontextmanager
+async def chat_with_long_replies(app: ApsaraApp, core: Core, fake_gemini) -> AsyncIterator[Any]:
+    """The chat (action 4) open on a new conversation whose replies stream 3,000 chunks."""
+    await chosen(app, core)
+    fake_gemini.headers.update({"x-fake-chunks": "3000", "x-fake-chunk-delay-ms": "8"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_action(4)
+        await settle(app, pilot)
+        yield pilot
+
+
 async def test_stop_key_keeps_the_partial_reply_and_quit_asks_first(
     chat_app: ApsaraApp, core: Core, fake_gemini
 ) -> None:
-    await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation.conversation_id
-    fake_gemini.headers.update({"x-fake-chunks": "3000", "x-fake-chunk-delay-ms": "8"})
-    async with chat_app.run_test(size=(80, 24)) as pilot:
-        chat_app.open_action(4)
-        await settle(chat_app, pilot)
+    async with chat_with_long_replies(chat_app, core, fake_gemini) as pilot:
+        conv_id = chat_app.current_conversation.conversation_id
         chat_app.screen.query_one(ChatInput).text = "tell me a long story"
         await pilot.press("enter")
         await streaming(chat_app, pilot)
@@ -65,12 +76,8 @@ async def test_closing_a_screens_stream_stores_the_partial_reply_at_once(
     """A stop can land in the screen's own code, between two chunks: closing the screen's
     stream then closes the core's, so the partial reply is stored before the worker ends
     (not later by the garbage collector, after the window was reloaded)."""
-    await chosen(chat_app, core)
-    conv_id = chat_app.current_conversation.conversation_id
-    fake_gemini.headers.update({"x-fake-chunks": "3000", "x-fake-chunk-delay-ms": "8"})
-    async with chat_app.run_test(size=(80, 24)) as pilot:
-        chat_app.open_action(4)
-        await settle(chat_app, pilot)
+    async with chat_with_long_replies(chat_app, core, fake_gemini):
+        conv_id = chat_app.current_conversation.conversation_id
         screen = chat_app.screen
         assert isinstance(screen, ChatScreen)
         events = screen.speaking(
