@@ -55,6 +55,14 @@ async def window(
     return found[-count:] if count else []
 
 
+async def in_range(
+    db: AsyncDatabase, conversation_id: str, low: int, high: int
+) -> list[dict[str, Any]]:
+    """The messages with low <= messageSequence < high, in no particular order."""
+    query = {"conversationId": conversation_id, "messageSequence": {"$gte": low, "$lt": high}}
+    return await db.messages.find(query, NO_ID).to_list()
+
+
 async def parent_before(
     db: AsyncDatabase, conversation_id: str, sequence: int, *, session: Session = None
 ) -> tuple[str | None, int]:

@@ -9,6 +9,7 @@ yielded as an "error" event and then raised.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
@@ -27,6 +28,7 @@ from apsara_core.services import chat_admit, chat_edit
 from apsara_core.services.chat_embed import embed_texts
 from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import parse_files
+from apsara_core.services.chat_prefetch import WindowPrefetch
 from apsara_core.services.chat_stateless import parse_messages, stream_stateless
 from apsara_core.services.chat_stream import ChatEvent, ReplyJob, ReplyRunner, error_event
 from apsara_core.services.conversations import load_owned
@@ -109,6 +111,7 @@ class ChatService:
         self._replies = ReplyRunner(
             db=db, settings=settings, limits=limits, files=files, clock=clock
         )
+        self._prefetch = WindowPrefetch(db, settings.history_max_messages)
 
     async def _model(
         self, model: Any, config: Any, files: Any = None
@@ -153,9 +156,15 @@ class ChatService:
     ) -> AsyncGenerator[ChatEvent, None]:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(text, self._settings.max_message_chars)
-        provider, options = await self._model(model, config, files)
-        file_parts = parse_files(files)
-        conv = await load_owned(self._db, actor, conversation_id)
+        ahead = self._prefetch.start(conversation_id)  # the window, alongside the conversation
+        try:
+            provider, options = await self._model(model, config, files)
+            file_parts = parse_files(files)
+            conv = await load_owned(self._db, actor, conversation_id)
+            window = await self._prefetch.window(ahead, conv) if ahead is not None else None
+        except BaseException:
+            await asyncio.shield(self._prefetch.drop(ahead))
+            raise
         file_parts = await self._files.attach(conv["userId"], file_parts)
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
         job = ReplyJob(
@@ -169,9 +178,11 @@ class ChatService:
             request_at=request_at,
             started=started,
         )
-        await chat_admit.admit(self._limits, self._replies, self._db, job, user_doc)
+        await chat_admit.admit(self._limits, self._replies, self._db, job, user_doc, window)
         async with aclosing(self._replies.run(job)) as events:
             async for event in events:
+                if event.kind == "done":
+                    self._prefetch.remember(conv["conversationId"], event.data["messageSequence"])
                 yield event
 
     def _user_doc(

@@ -40,9 +40,11 @@ async def admit(
     db: AsyncDatabase,
     job: ReplyJob,
     user_doc: dict[str, Any],
+    window: list[dict[str, Any]] | None = None,
 ) -> None:
     """Reserve the unit, store `user_doc` and start the model call, all at once; on return
-    `job` holds the reservation, the running store and the started call.
+    `job` holds the reservation, the running store and the started call. `window` is the
+    history already read (see chat_prefetch); without it, it is read here.
 
     Raises:
         RateLimitError / PermissionDeniedError: the plan refuses (nothing written, call closed).
@@ -56,7 +58,8 @@ async def admit(
     reserving = asyncio.ensure_future(limits.reserve(actor=job.actor, model=job.model))
     storing = asyncio.ensure_future(chat_store.append(db, user_doc, expected=last, gate=gate))
     try:
-        window = await replies.read_window(conv["conversationId"], last + 1) if last else []
+        if window is None:
+            window = await replies.read_window(conv["conversationId"], last + 1) if last else []
         job.window = [*window, user_doc]
         if limits.recently_refused(user_id=job.actor.user_id, model=job.model):
             job.reservation = await asyncio.shield(reserving)  # likely refused: wait first
