@@ -4,8 +4,10 @@ Both databases get the same few real rows (one user with one conversation, one a
 one mail; the searches look for them, as an operator looks for one account); the large one is
 filled by `core.seed` first (APSARA_BENCH_SCALE_USERS users, default 1,000, in the issue's shape:
 13,000 documents, under a minute on a loaded 2-core machine; the goal is stated at 100,000).
-Each view is timed as the median of RUNS calls, interleaved between the two databases; the
-ratio large/empty has the goal <= 1.5x.
+Each view is timed as the median of RUNS calls, interleaved between the databases; the
+ratio large/empty has the goal <= 1.5x. A third database seeded with PAGE_USERS users (enough
+to fill each view's first page) is shown beside it: large/page tells whether a view grows with
+the collection, which large/empty mixes with the cost of the page's rows themselves.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tests.benchmarks.report import Result
 
 RUNS = 7
 USERS = int(os.environ.get("APSARA_BENCH_SCALE_USERS", "1000"))
+PAGE_USERS = 60  # 120 conversations: every first page full
 
 
 def _size(users: int) -> Any:
@@ -70,29 +73,32 @@ async def _open(uri: str, data_dir: Path, *, seed: int) -> Any:
     return core
 
 
-async def _measure(base: str, data_dir: Path) -> tuple[dict[str, tuple[float, float]], float]:
+async def _measure(base: str, data_dir: Path) -> tuple[dict[str, tuple[float, ...]], float]:
+    """Per view, the medians (empty, page, large), and the large seed's seconds."""
     t0 = time.perf_counter()
     large = await _open(f"{base}/bench_scale_large", data_dir, seed=USERS)
     seed_s = time.perf_counter() - t0
     empty = await _open(f"{base}/bench_scale_empty", data_dir, seed=0)
+    page = await _open(f"{base}/bench_scale_page", data_dir, seed=PAGE_USERS)
     from apsara_core.models import Principal
 
     me = Principal.operator()
-    views = {"large": _views(large, me), "empty": _views(empty, me)}
-    samples: dict[str, dict[str, list[float]]] = {"large": {}, "empty": {}}
+    cores = {"empty": empty, "page": page, "large": large}
+    views = {which: _views(core, me) for which, core in cores.items()}
+    samples: dict[str, dict[str, list[float]]] = {which: {} for which in cores}
     try:
         for _ in range(RUNS):
-            for which in ("empty", "large"):
+            for which in cores:
                 for name, call in views[which].items():
                     started = time.perf_counter()
                     await call()
                     samples[which].setdefault(name, []).append(time.perf_counter() - started)
     finally:
-        for core in (large, empty):
+        for core in cores.values():
             await core.client.drop_database(core.db.name)
             await core.close()
     med = {
-        name: (statistics.median(samples["empty"][name]), statistics.median(samples["large"][name]))
+        name: tuple(statistics.median(samples[which][name]) for which in cores)
         for name in samples["empty"]
     }
     return med, seed_s
@@ -113,10 +119,11 @@ def run() -> list[Result]:
             proc.wait(10)
     docs = _size(USERS).documents
     out = [Result(f"scale: seed {USERS} users ({docs} documents), docs/s", docs / seed_s, "/s")]
-    for name, (empty, large) in med.items():
+    for name, (empty, page, large) in med.items():
         out.append(
             Result(
-                f"scale: {name} at {USERS} users (empty {empty * 1000:.1f} ms)",
+                f"scale: {name} at {USERS} users (empty {empty * 1000:.1f} ms; "
+                f"{PAGE_USERS} users {page * 1000:.1f} ms: {large / page:.2f}x)",
                 large * 1000,
                 "ms",
                 ratio=large / empty,
