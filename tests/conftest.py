@@ -101,14 +101,16 @@ def settings(tmp_path: Path, mongo_uri: str) -> Settings:
 
 
 @asynccontextmanager
-async def opened_core(settings: Settings) -> AsyncIterator[Core]:
-    """An open Core on `settings`; its database is dropped and the Core closed afterwards."""
+async def opened_core(settings: Settings, *, drop: bool = True) -> AsyncIterator[Core]:
+    """An open Core on `settings`, closed afterwards; its database is dropped then, unless
+    `drop` is False (a second Core on a test's database, as another process holds)."""
     opened = await open_core(settings)
     try:
         yield opened
     finally:
         await opened.settle()  # deferred jobs (a lock mail) write before the drop, not after
-        await opened.client.drop_database(opened.db.name)
+        if drop:
+            await opened.client.drop_database(opened.db.name)
         await opened.close()
 
 

@@ -3,62 +3,49 @@ same as when read after it, whatever another process or an edit did since this o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from apsara_core.config import Settings
-from apsara_core.core import Core, open_core
+from apsara_core.core import Core
 from apsara_core.errors import NotFoundError
+from apsara_core.models import Principal
 from apsara_core.services.chat_prefetch import SLACK
+from tests.conftest import opened_core
 from tests.core.chat_helpers import new_conv, premium, stored
 from tests.factories import create_user, principal_of
 
 
-@asynccontextmanager
-async def other_process(settings: Settings) -> AsyncIterator[Core]:
-    """A second Core on the same database (as another process holds), closed afterwards."""
-    other = await open_core(settings)
-    try:
-        yield other
-    finally:
-        await other.settle()
-        await other.close()
-
-
-def sent_texts(fake: Any) -> list[str]:
-    """The texts of the last generate request's contents, oldest first."""
+def asked(fake: Any) -> list[str]:
+    """The user's texts in the last generate request's history, oldest first."""
     last = [r for r in fake.requests if r["model"]][-1]
-    return [p["text"] for c in last["body"]["contents"] for p in c["parts"] if "text" in p]
+    return [p["text"] for c in last["body"]["contents"] if c["role"] == "user" for p in c["parts"]]
+
+
+async def talked(core: Core, *texts: str) -> tuple[Principal, str]:
+    """A premium user and a new conversation of theirs where `texts` were sent through `core`."""
+    actor = await premium(core)
+    cid = await new_conv(core, actor)
+    for text in texts:
+        await core.chat.generate(actor=actor, conversation_id=cid, text=text)
+    return actor, cid
 
 
 async def test_a_send_sees_what_another_process_stored_since_this_ones_last(
     chat_core: Core, chat_settings, fake_gemini
 ) -> None:
-    actor = await premium(chat_core)
-    cid = await new_conv(chat_core, actor)
-    await chat_core.chat.generate(actor=actor, conversation_id=cid, text="one")
-    await chat_core.chat.generate(actor=actor, conversation_id=cid, text="two")  # hint: 4
-    async with other_process(chat_settings) as other:  # a second process on the same database
+    actor, cid = await talked(chat_core, "one", "two")  # this process's hint: 4
+    async with opened_core(chat_settings, drop=False) as other:  # a second process
         await other.chat.generate(actor=actor, conversation_id=cid, text="three")
     r = await chat_core.chat.generate(actor=actor, conversation_id=cid, text="four")
     assert r["text"].endswith("(turns=7)")
-    assert [t for t in sent_texts(fake_gemini) if not t.startswith("Echo")] == [
-        "one",
-        "two",
-        "three",
-        "four",
-    ]
+    assert asked(fake_gemini) == ["one", "two", "three", "four"]
     assert [m["messageSequence"] for m in await stored(chat_core, cid)] == list(range(1, 9))
 
 
 async def test_far_behind_hint_or_edited_history_is_read_again(
     chat_core: Core, chat_settings, fake_gemini
 ) -> None:
-    actor = await premium(chat_core)
-    cid = await new_conv(chat_core, actor)
-    await chat_core.chat.generate(actor=actor, conversation_id=cid, text="first")
-    async with other_process(chat_settings) as other:  # more than SLACK messages elsewhere
+    actor, cid = await talked(chat_core, "first")
+    async with opened_core(chat_settings, drop=False) as other:  # over SLACK messages elsewhere
         for i in range(SLACK // 2 + 1):
             await other.chat.generate(actor=actor, conversation_id=cid, text=f"elsewhere {i}")
     r = await chat_core.chat.generate(actor=actor, conversation_id=cid, text="back")
@@ -69,18 +56,13 @@ async def test_far_behind_hint_or_edited_history_is_read_again(
     )
     r = await chat_core.chat.generate(actor=actor, conversation_id=cid, text="after the edit")
     assert r["text"].endswith("(turns=3)")
-    assert [t for t in sent_texts(fake_gemini) if not t.startswith("Echo")] == [
-        "first, again",
-        "after the edit",
-    ]
+    assert asked(fake_gemini) == ["first, again", "after the edit"]
 
 
 async def test_another_users_conversation_is_refused_with_a_hint_in_place(
     chat_core: Core,
 ) -> None:
-    owner = await premium(chat_core)
-    cid = await new_conv(chat_core, owner)
-    await chat_core.chat.generate(actor=owner, conversation_id=cid, text="mine")
+    owner, cid = await talked(chat_core, "mine")
     stranger = principal_of(await create_user(chat_core, "stranger@example.com", plan="premium"))
     try:
         await chat_core.chat.generate(actor=stranger, conversation_id=cid, text="let me see")
