@@ -46,8 +46,7 @@ async def window(
     span, found = count, []
     while True:
         low = max(upper - span, 0)
-        query = {"conversationId": conversation_id, "messageSequence": {"$gte": low, "$lt": upper}}
-        found = await db.messages.find(query, NO_ID, session=session).to_list()
+        found = await in_range(db, conversation_id, low, upper, session=session)
         if len(found) >= count or low == 0:
             break
         span *= 4
@@ -56,11 +55,16 @@ async def window(
 
 
 async def in_range(
-    db: AsyncDatabase, conversation_id: str, low: int, high: int
+    db: AsyncDatabase, conversation_id: str, low: int, high: int, *, session: Session = None
 ) -> list[dict[str, Any]]:
     """The messages with low <= messageSequence < high, in no particular order."""
-    query = {"conversationId": conversation_id, "messageSequence": {"$gte": low, "$lt": high}}
-    return await db.messages.find(query, NO_ID).to_list()
+    query = range_query(conversation_id, low, high)
+    return await db.messages.find(query, NO_ID, session=session).to_list()
+
+
+def range_query(conversation_id: str, low: int, high: int) -> dict[str, Any]:
+    """The filter of sequences low <= messageSequence < high (the index's own range)."""
+    return {"conversationId": conversation_id, "messageSequence": {"$gte": low, "$lt": high}}
 
 
 async def parent_before(
@@ -74,10 +78,7 @@ async def parent_before(
 
 def window_query(conversation_id: str, last_sequence: int, count: int) -> dict[str, Any]:
     """The filter of the newest `count` sequences (for explain() in benchmarks)."""
-    return {
-        "conversationId": conversation_id,
-        "messageSequence": {"$gte": max(last_sequence + 1 - count, 0), "$lt": last_sequence + 1},
-    }
+    return range_query(conversation_id, max(last_sequence + 1 - count, 0), last_sequence + 1)
 
 
 async def find(

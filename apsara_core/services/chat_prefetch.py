@@ -60,11 +60,11 @@ class WindowPrefetch:
         None when the read does not cover them (then read them the usual way)."""
         low, found = await task
         last = conv["stats"]["messageSequence"]
+        if last == 0:
+            return []
         below = sorted(
             (m for m in found if m["messageSequence"] <= last), key=lambda m: m["messageSequence"]
         )
-        if last == 0:
-            return []
         if not below or below[-1]["messageSequence"] != last:
             return None  # the newest is missing: appended after the read, or archived
         if len(below) < self._count and low > 0:
