@@ -43,6 +43,7 @@ from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import History, build_history
 from apsara_core.services.chat_upstream import Upstream
 from apsara_core.services.limits import LimitsService
+from apsara_core.services.user_locks import UserLocks
 
 EventKind = Literal["started", "thought", "text", "usage", "done", "error"]
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class ReplyRunner:
         self._limits = limits
         self._files = files
         self._clock = clock
+        self._user_locks = UserLocks()
 
     async def read_window(self, conversation_id: str, upper: int) -> list[dict[str, Any]]:
         """The newest history_max_messages messages below sequence `upper` (a sequence range)."""
@@ -226,9 +228,10 @@ class ReplyRunner:
             thoughts_tokens=result.usage.thoughts,
         )
         expected = job.prompt["messageSequence"] if job.prompt is not None else None
-        return await chat_store.append(
-            self._db, doc, tokens=result.usage.total, expected=expected, also=commit
-        )
+        async with self._user_locks.of(job.conv["userId"]):  # the user's usage docs: in turn
+            return await chat_store.append(
+                self._db, doc, tokens=result.usage.total, expected=expected, also=commit
+            )
 
     async def _settle_failure(
         self, job: ReplyJob, result: ProviderResult, exc: BaseException
