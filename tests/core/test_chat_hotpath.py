@@ -94,6 +94,25 @@ async def test_concurrent_generates_of_many_users_are_all_counted_exactly(chat_c
     assert (totals["messages"], totals["storedMessages"]) == (16, 32)  # model calls; stored
 
 
+async def test_one_users_concurrent_replies_take_turns_and_are_all_counted(chat_core, fake_gemini):
+    """Twelve replies of one user at once, each in its own conversation: their stores queue on
+    the user's lock rather than conflicting, and every unit and token is counted once."""
+    actor = await premium(chat_core)
+    convs = [await new_conv(chat_core, actor) for _ in range(12)]
+    replies = await asyncio.gather(
+        *(chat_core.chat.generate(actor=actor, conversation_id=c, text="hi") for c in convs)
+    )
+    assert all(r["success"] for r in replies)
+    assert await used(chat_core, actor) == 12
+    assert await chat_core.db.messages.count_documents({"userId": actor.user_id}) == 24
+    today = chat_core.clock.now().date().isoformat()
+    daily = await chat_core.db.usage_daily.find_one(
+        {"_id": usage.day_id(actor.user_id, today, MODEL)}
+    )
+    tokens = sum(r["usageMetadata"]["totalTokenCount"] for r in replies)
+    assert (daily["committed"], daily["totalTokens"]) == (12, tokens)
+
+
 async def test_refused_while_the_model_already_started_closes_the_call_and_stores_nothing(
     chat_core, fake_gemini
 ):
