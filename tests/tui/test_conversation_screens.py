@@ -18,14 +18,14 @@ from apsara_tui.screens.conversations import (
 from apsara_tui.screens.home import HomeScreen
 from apsara_tui.widgets.confirm import ConfirmModal
 from tests.factories import create_user, insert_conversations, principal_of
+from tests.tui.account_helpers import settle as settle_workers
 from tests.tui.chat_fixtures import seed_conversation
 
 
 async def settle(app: ApsaraApp, pilot) -> None:
-    """Let workers finish and the screen repaint."""
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    """Let workers finish, those they start included (a delete starts a recount), and the
+    screen repaint; a modal waiting for an answer ends the wait."""
+    await settle_workers(pilot)
 
 
 def static_text(app: ApsaraApp, selector: str) -> str:
