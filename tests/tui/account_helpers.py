@@ -29,6 +29,17 @@ async def settle(pilot: Pilot[Any], timeout: float = 20.0) -> None:
     raise AssertionError(f"workers still running after {timeout}s: {running}")
 
 
+async def drained(pilot: Pilot[Any], rounds: int = 50) -> None:
+    """Wait for every worker, then for those they started (a save that reloads), until none
+    is pending or running; unlike `settle`, a modal does not end the wait."""
+    app = pilot.app
+    for _ in range(rounds):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
+            return
+
+
 async def open_action(pilot: Pilot[Any], number: int) -> None:
     """Open management action `number` as the home menu would."""
     app = pilot.app

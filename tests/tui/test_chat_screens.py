@@ -17,13 +17,13 @@ from apsara_tui.widgets.chat_log import WINDOW, ChatLog, MessageView
 from apsara_tui.widgets.confirm import ConfirmModal
 from apsara_tui.widgets.model_panel import ModelPanel
 from tests.factories import principal_of
+from tests.tui.account_helpers import drained
 from tests.tui.chat_fixtures import chat_user, seed_conversation
 
 
 async def settle(app: ApsaraApp, pilot) -> None:
     """Let workers (streams included) finish and the screen repaint."""
-    await pilot.pause()
-    await app.workers.wait_for_complete()
+    await drained(pilot)
     await pilot.pause(0.1)
 
 

@@ -10,14 +10,14 @@ from apsara_tui.screens.plans import LimitModal, PlansScreen
 from apsara_tui.screens.stats import DatabaseStatsScreen, PasswordModal, UserStatsScreen
 from apsara_tui.widgets.charts import DayChart, ModelChart
 from tests.factories import create_user, principal_of
+from tests.tui.account_helpers import drained
 
 FLASH, PRO = "gemini-2.5-flash", "gemini-2.5-pro"
 PASSWORD = "correct horse battery"
 
 
 async def settle(app: ApsaraApp, pilot) -> None:
-    await pilot.pause()
-    await app.workers.wait_for_complete()
+    await drained(pilot)
     await pilot.pause()
 
 
