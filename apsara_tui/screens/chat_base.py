@@ -137,30 +137,29 @@ class ChatBaseScreen(CoreScreen):
         started, first, done = time.perf_counter(), None, None
         self.reply_worker, self.reply_started = get_current_worker(), False
         try:
-            async for event in events:
-                if event.kind == "started":
-                    self.reply_started = True
-                if event.kind in ("thought", "text") and first is None:
-                    first = (time.perf_counter() - started) * 1000
-                if event.kind == "thought":
-                    view.append_thought(event.text)
-                elif event.kind == "text":
-                    await view.append_text(event.text)
-                    # Chunks that queued up while a frame was painted arrive without a
-                    # wait: let a key press (or a repaint) in between each of them.
-                    await asyncio.sleep(0)
-                elif event.kind == "done":
-                    done = event.data
+            # Closed on the way out, whatever ends the loop: a stop may land here rather than
+            # inside the core's stream, and the partial reply is then stored before this worker
+            # ends (not later, by the garbage collector, after the window was reloaded).
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    if event.kind == "started":
+                        self.reply_started = True
+                    if event.kind in ("thought", "text") and first is None:
+                        first = (time.perf_counter() - started) * 1000
+                    if event.kind == "thought":
+                        view.append_thought(event.text)
+                    elif event.kind == "text":
+                        await view.append_text(event.text)
+                        # Chunks that queued up while a frame was painted arrive without a
+                        # wait: let a key press (or a repaint) in between each of them.
+                        await asyncio.sleep(0)
+                    elif event.kind == "done":
+                        done = event.data
         except asyncio.CancelledError:  # stopped (ctrl+c) or left: the core keeps what arrived
-            # The stop may land here rather than inside the core's stream: close the stream
-            # now, so the partial reply is stored before this worker ends (not later, by the
-            # garbage collector, after the window was reloaded or the client closed).
-            await asyncio.shield(events.aclose())
             await asyncio.shield(view.end_stream())
             view.finish({"status": "interrupted", "error": {"code": "CANCELLED"}})
             raise
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
-            await events.aclose()
             await view.end_stream()
             view.finish({"status": "error"}, error=self.report(exc).line())
             return None

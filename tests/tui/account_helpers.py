@@ -14,6 +14,11 @@ from apsara_tui.app import ApsaraApp
 from apsara_tui.widgets.forms import Form
 
 
+def busy(app: Any) -> list[Any]:
+    """The app's workers still pending or running."""
+    return [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+
+
 async def settle(pilot: Pilot[Any], timeout: float = 20.0) -> None:
     """Let workers finish and the screen catch up; stop early when a modal waits for the user
     (its worker stays running until the test answers it)."""
@@ -21,7 +26,7 @@ async def settle(pilot: Pilot[Any], timeout: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         await pilot.pause()
-        running = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        running = busy(app)
         if not running or isinstance(app.screen, ModalScreen):
             await pilot.pause()
             return
@@ -36,7 +41,7 @@ async def drained(pilot: Pilot[Any], rounds: int = 50) -> None:
     for _ in range(rounds):
         await pilot.pause()
         await app.workers.wait_for_complete()
-        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
+        if not busy(app):
             return
 
 
