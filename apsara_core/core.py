@@ -75,13 +75,14 @@ class Core:
 
         return PasswordStore(db=self.db, settings=self.settings, clock=self.clock)
 
-    def defer(self, job: Coroutine[Any, Any, Any], what: str) -> None:
+    def defer(self, job: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
         """Run `job` after the current answer, so its time and failures never show in it
         (e.g. the lock notification mail: an SMTP failure must not change a login's answer).
         A failure is logged naming `what`; `close()` waits for pending jobs."""
         task = asyncio.get_running_loop().create_task(job)
         self._background.add(task)
         task.add_done_callback(lambda t: self._finished(t, what))
+        return task
 
     def _finished(self, task: asyncio.Task[Any], what: str) -> None:
         self._background.discard(task)
@@ -90,12 +91,14 @@ class Core:
 
     def start_maintenance(self) -> None:
         """Start this process's periodic database upkeep (long-running front ends: `apsara
-        serve`, the app, `apsara worker`): on the embedded server, the expiry sweeper of
-        db/expiry.py, every 60 s until `close()`. Nothing on MongoDB (its TTL monitor)."""
-        if self.sweep_ttl and self._maintenance is None:
-            from apsara_core.db.expiry import run_sweeper
+        serve`, the app, `apsara worker`) until `close()`: services/upkeep.py (replies whose
+        accounting was left pending; on the embedded server, the expiry of db/expiry.py)."""
+        if self._maintenance is None:
+            from apsara_core.services import upkeep
 
-            self._maintenance = asyncio.get_running_loop().create_task(run_sweeper(self.db))
+            self._maintenance = asyncio.get_running_loop().create_task(
+                upkeep.run(self.db, self.limits, expire=self.sweep_ttl)
+            )
 
     async def warm_up(self) -> None:
         """Load the AI providers and open their connections in the background, right after
@@ -266,6 +269,7 @@ class Core:
             catalog=self.provider_catalog,
             files=files,
             clock=self.clock,
+            defer=self.defer,
         )
 
     @cached_property

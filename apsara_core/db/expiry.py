@@ -14,7 +14,6 @@ sweeping one database is harmless: a delete of what is already gone deletes noth
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,17 +74,3 @@ async def sweep(db: AsyncDatabase, *, now: datetime | None = None) -> int:
             if len(ids) < BATCH:
                 break
     return deleted
-
-
-async def run_sweeper(db: AsyncDatabase, *, interval: float = SWEEP_INTERVAL_S) -> None:
-    """Sweep every `interval` seconds until cancelled; a failed sweep is logged and retried
-    at the next interval."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            count = await sweep(db)
-        except Exception as exc:  # a database that is briefly away: try again next time
-            log.warning("expiry sweep failed: %s", exc)
-        else:
-            if count:
-                log.debug("expiry sweep deleted %d documents", count)

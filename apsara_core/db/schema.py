@@ -97,6 +97,13 @@ COLLECTIONS: list[Collection] = [
             Index([("closedAt", A)], ttl_seconds=7 * 86400),
         ],
     ),
+    # Only _id (the reservation's): it holds the replies whose accounting is still being
+    # applied, a handful at a time, so the sweep's scan stays small.
+    Collection(
+        "reply_accounting",
+        "stored replies whose usage accounting is not applied yet (services/reply_accounting.py)",
+        [],
+    ),
     Collection(
         "plans",
         "subscription plans and their model limits",

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from pymongo import InsertOne, UpdateOne
+from pymongo import DeleteOne, InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ClientBulkWriteException, DuplicateKeyError, PyMongoError
@@ -41,7 +41,15 @@ class Update:
     upsert: bool = False
 
 
-Write = Insert | Update
+@dataclass(frozen=True)
+class Delete:
+    """Delete the first document of `collection` matching `filter`."""
+
+    collection: str
+    filter: dict[str, Any]
+
+
+Write = Insert | Update | Delete
 
 
 def bulk_capable(db: AsyncDatabase) -> bool:
@@ -62,7 +70,7 @@ async def apply(
     `bulk` None picks the client bulkWrite when the server has it (see `bulk_capable`).
 
     Returns:
-        For each write, the documents it matched or created (an insert counts 1).
+        For each write, the documents it matched, created or deleted (an insert counts 1).
 
     Raises:
         DuplicateKeyError: a write hit a unique index (inside a transaction, the caller's
@@ -90,10 +98,16 @@ async def apply(
                 first.get("errmsg", "duplicate key"), DUPLICATE_KEY, first
             ) from exc
         raise
-    return [
-        1 if isinstance(write, Insert) else _touched(result.update_results[index])
-        for index, write in enumerate(writes)
-    ]
+    return [_counted(write, result, index) for index, write in enumerate(writes)]
+
+
+def _counted(write: Write, result: Any, index: int) -> int:
+    """What write `index` of a client bulk write did (see `apply`)."""
+    if isinstance(write, Insert):
+        return 1
+    if isinstance(write, Delete):
+        return int(result.delete_results[index].deleted_count)
+    return _touched(result.update_results[index])
 
 
 def _touched(result: Any) -> int:
@@ -105,6 +119,8 @@ def _model(db_name: str, write: Write) -> Any:
     namespace = f"{db_name}.{write.collection}"
     if isinstance(write, Insert):
         return InsertOne(dict(write.document), namespace=namespace)
+    if isinstance(write, Delete):
+        return DeleteOne(write.filter, namespace=namespace)
     return UpdateOne(write.filter, write.update, upsert=write.upsert, namespace=namespace)
 
 
@@ -113,6 +129,8 @@ async def _one(db: AsyncDatabase, write: Write, session: AsyncClientSession | No
     if isinstance(write, Insert):
         await coll.insert_one(dict(write.document), session=session)
         return 1
+    if isinstance(write, Delete):
+        return int((await coll.delete_one(write.filter, session=session)).deleted_count)
     return _touched(
         await coll.update_one(write.filter, write.update, upsert=write.upsert, session=session)
     )

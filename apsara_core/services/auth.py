@@ -100,7 +100,7 @@ class AuthService:
         mail: MailService,
         limits: LimitsService,
         clock: Clock,
-        defer: Callable[[Coroutine[Any, Any, Any], str], None],
+        defer: Callable[[Coroutine[Any, Any, Any], str], object],
     ) -> None:
         """`defer(job, what)` runs a job after the current answer (the lock mail)."""
         self._db = db

@@ -48,7 +48,7 @@ class LoginGuard:
         passwords: PasswordStore,
         mail: MailService,
         clock: Clock,
-        defer: Callable[[Coroutine[Any, Any, Any], str], None],
+        defer: Callable[[Coroutine[Any, Any, Any], str], object],
     ) -> None:
         self._db = db
         self._passwords = passwords

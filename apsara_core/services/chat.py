@@ -30,7 +30,13 @@ from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import parse_files
 from apsara_core.services.chat_prefetch import WindowPrefetch
 from apsara_core.services.chat_stateless import parse_messages, stream_stateless
-from apsara_core.services.chat_stream import ChatEvent, ReplyJob, ReplyRunner, error_event
+from apsara_core.services.chat_stream import (
+    ChatEvent,
+    Defer,
+    ReplyJob,
+    ReplyRunner,
+    error_event,
+)
 from apsara_core.services.conversations import load_owned
 from apsara_core.services.input_checks import check_unicode
 from apsara_core.services.limits import LimitsService
@@ -100,6 +106,7 @@ class ChatService:
         catalog: ProviderCatalog,
         files: ChatFiles,
         clock: Clock,
+        defer: Defer | None = None,
     ) -> None:
         self._db = db
         self._catalog = catalog
@@ -109,7 +116,7 @@ class ChatService:
         self._files = files
         self._clock = clock
         self._replies = ReplyRunner(
-            db=db, settings=settings, limits=limits, files=files, clock=clock
+            db=db, settings=settings, limits=limits, files=files, clock=clock, defer=defer
         )
         self._prefetch = WindowPrefetch(db, settings.history_max_messages)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,7 +38,7 @@ from apsara_core.providers.base import (
     ProviderResult,
 )
 from apsara_core.repos import messages as msg_repo
-from apsara_core.services import chat_store
+from apsara_core.services import chat_store, reply_accounting
 from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import History, build_history
 from apsara_core.services.chat_upstream import Upstream
@@ -46,6 +46,7 @@ from apsara_core.services.limits import LimitsService
 from apsara_core.services.user_locks import UserLocks
 
 EventKind = Literal["started", "thought", "text", "usage", "done", "error"]
+Defer = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]  # Core.defer
 log = logging.getLogger(__name__)
 
 
@@ -85,6 +86,7 @@ class ReplyJob:
     first_chunk_ms: float | None = None
     file_stats: dict[str, int] = field(default_factory=dict)  # autoUploads (chat_files)
     upstream: Upstream | None = None  # the model call, when started ahead (ReplyRunner.open)
+    accounting: asyncio.Task[Any] | None = None  # the stored reply's follow-up (reply_accounting)
 
 
 def error_event(exc: BaseException) -> ChatEvent:
@@ -116,12 +118,14 @@ class ReplyRunner:
         limits: LimitsService,
         files: ChatFiles,
         clock: Clock,
+        defer: Defer | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._limits = limits
         self._files = files
         self._clock = clock
+        self._defer = defer or _own_task
         self._user_locks = UserLocks()
 
     async def read_window(self, conversation_id: str, upper: int) -> list[dict[str, Any]]:
@@ -211,6 +215,7 @@ class ReplyRunner:
             raise
         yield ChatEvent("usage", data=response["usageMetadata"])
         yield ChatEvent("done", data=response)
+        await _accounted(job)  # a reader that stops at "done" leaves it to run on its own
 
     async def _finish(self, job: ReplyJob, result: ProviderResult) -> dict[str, Any]:
         """Store the complete reply and commit its quota unit with its tokens, in one transaction."""
@@ -220,18 +225,28 @@ class ReplyRunner:
     async def _store_reply(
         self, job: ReplyJob, result: ProviderResult, doc: dict[str, Any]
     ) -> dict[str, Any]:
-        """Append the reply and commit the reservation with its tokens, in one transaction."""
-        commit = self._limits.commit_writes(
-            job.reservation,
+        """Append the reply with the pending record of its accounting, in one transaction;
+        the accounting itself (the reservation's commit with the tokens) follows in
+        `job.accounting` (reply_accounting)."""
+        tokens = self._limits.tokens(
             prompt_tokens=result.usage.prompt,
             output_tokens=result.usage.output,
             thoughts_tokens=result.usage.thoughts,
         )
+        record = reply_accounting.pending(job.reservation, tokens, doc["createdAt"])
         expected = job.prompt["messageSequence"] if job.prompt is not None else None
-        async with self._user_locks.of(job.conv["userId"]):  # the user's usage docs: in turn
-            return await chat_store.append(
-                self._db, doc, tokens=result.usage.total, expected=expected, also=commit
-            )
+        stored = await chat_store.append(
+            self._db, doc, tokens=result.usage.total, expected=expected, also=[record]
+        )
+        job.accounting = self._defer(self._account(record.document), "a reply's accounting")
+        return stored
+
+    async def _account(self, record: dict[str, Any]) -> None:
+        """Apply a stored reply's accounting; the user's usage documents take turns (one
+        user's concurrent replies would conflict on them). A failure leaves the record for
+        the sweep."""
+        async with self._user_locks.of(record["userId"]):
+            await reply_accounting.apply(self._db, self._limits, record)
 
     async def _settle_failure(
         self, job: ReplyJob, result: ProviderResult, exc: BaseException
@@ -251,10 +266,31 @@ class ReplyRunner:
             job, result, status="interrupted", error=error_event(exc).data, now=self._clock.now()
         )
         try:
-            return await self._store_reply(job, result, doc)
+            stored = await self._store_reply(job, result, doc)
         except Exception:
             await self._limits.refund(job.reservation)
             raise
+        await _accounted(job)
+        return stored
+
+
+async def _accounted(job: ReplyJob) -> None:
+    """Wait for the stored reply's accounting (its failure is logged by whoever deferred it,
+    and its record stays for the sweep)."""
+    if job.accounting is not None:
+        await asyncio.wait([job.accounting])
+
+
+def _own_task(job: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+    """A deferred job without a core to track it (a failure is logged, naming `what`)."""
+
+    def logged(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s failed: %s", what, task.exception())
+
+    task = asyncio.get_running_loop().create_task(job)
+    task.add_done_callback(logged)
+    return task
 
 
 async def _stored_prompt(job: ReplyJob) -> None:

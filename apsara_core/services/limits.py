@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -196,18 +196,33 @@ class LimitsService:
         prompt_tokens: int,
         output_tokens: int,
         thoughts_tokens: int = 0,
+        now: datetime | None = None,
     ) -> list[Write]:
-        """The writes of `commit`, for the caller's own transaction (e.g. the one storing the
-        reply). A second close of the reservation then fails there with DuplicateKeyError.
+        """The writes of `commit`, for the caller's own transaction (e.g. the one applying a
+        reply's accounting), at `now` (the clock's by default). A second close of the
+        reservation then fails there with DuplicateKeyError.
 
         Raises:
             ValidationError: a token count is negative or not an integer.
         """
         return self._close_writes(
-            reservation, _tokens(prompt_tokens, output_tokens, thoughts_tokens)
+            reservation, _tokens(prompt_tokens, output_tokens, thoughts_tokens), now
         )
 
-    def _close_writes(self, r: Reservation, tokens: dict[str, int] | None) -> list[Write]:
+    @staticmethod
+    def tokens(
+        *, prompt_tokens: int, output_tokens: int, thoughts_tokens: int = 0
+    ) -> dict[str, int]:
+        """The validated token counts of a commit (see `commit_writes`).
+
+        Raises:
+            ValidationError: a token count is negative or not an integer.
+        """
+        return _tokens(prompt_tokens, output_tokens, thoughts_tokens)
+
+    def _close_writes(
+        self, r: Reservation, tokens: dict[str, int] | None, now: datetime | None = None
+    ) -> list[Write]:
         return usage.close_writes(
             user_id=r.user_id,
             counter_date=r.counter_date,
@@ -216,7 +231,7 @@ class LimitsService:
             counter_model=r.counter_model,
             reservation_id=r.id,
             tokens=tokens,
-            now=self._clock.now(),
+            now=now or self._clock.now(),
         )
 
     async def _transaction(self, work: Callable[[Any], Awaitable[None]]) -> None:

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from apsara_core.config import Settings
 from apsara_core.core import Core, open_core
-from apsara_core.db.expiry import EXPIRIES, run_sweeper, sweep
+from apsara_core.db.expiry import EXPIRIES, sweep
 from apsara_core.db.schema import COLLECTIONS, ensure_schema
+from apsara_core.services import upkeep
 from apsara_core.services.sessions import OPERATOR
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -80,18 +80,20 @@ async def test_indexes_change_kind_when_the_database_changes_server(core: Core) 
 async def test_maintenance_sweeps_until_close_and_only_on_the_embedded_server(
     core: Core, settings: Settings
 ) -> None:
-    await core.db.otps.insert_one({"_id": "o", "expiresAt": datetime.now(UTC) - timedelta(1)})
-    task = asyncio.create_task(run_sweeper(core.db, interval=0.05))
+    expired = {"_id": "o", "expiresAt": datetime.now(UTC) - timedelta(1)}
+    await core.db.otps.insert_one(expired)
+    mongodb = asyncio.create_task(upkeep.run(core.db, core.limits, expire=False, interval=0.02))
+    await asyncio.sleep(0.3)  # several rounds: MongoDB's own TTL monitor expires there
+    mongodb.cancel()
+    assert await core.db.otps.find_one({"_id": "o"}) is not None
+
+    task = asyncio.create_task(upkeep.run(core.db, core.limits, expire=True, interval=0.05))
     for _ in range(100):
         if await core.db.otps.find_one({"_id": "o"}) is None:
             break
         await asyncio.sleep(0.05)
     task.cancel()
     assert await core.db.otps.find_one({"_id": "o"}) is None
-
-    mongodb = dataclasses.replace(core, sweep_ttl=False)
-    mongodb.start_maintenance()
-    assert mongodb._maintenance is None  # MongoDB's own TTL monitor expires
 
     other = await open_core(settings)  # a second process's Core on the same database
     other.start_maintenance()
