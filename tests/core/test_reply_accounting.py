@@ -74,9 +74,7 @@ async def test_a_reply_left_unaccounted_by_a_stopped_process_is_applied_once_by_
     assert again is False and (await _totals(chat_core, actor.user_id))["totalMessages"] == 1
 
 
-async def test_the_upkeep_of_a_long_running_front_end_applies_what_was_left(
-    chat_core, fake_gemini
-):
+async def test_the_upkeep_of_a_long_running_front_end_applies_what_was_left(chat_core, fake_gemini):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
     await _stopping(chat_core).chat.generate(actor=actor, conversation_id=cid, text="hi")
