@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -66,13 +66,14 @@ def check_text(value: Any, limit: int, field: str = "text") -> str:
     return value
 
 
-async def collect(events: AsyncIterator[ChatEvent]) -> dict[str, Any]:
-    """The "done" response of a stream (errors raise)."""
-    response: dict[str, Any] = {}
-    async for event in events:
-        if event.kind == "done":
-            response = event.data
-    return response
+async def collect(events: AsyncGenerator[ChatEvent, None]) -> dict[str, Any]:
+    """The "done" response of a stream (errors raise). It returns at "done": the reply's
+    usage accounting then goes on by itself (services/reply_accounting.py)."""
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if event.kind == "done":
+                return event.data
+    return {}
 
 
 async def _guarded(

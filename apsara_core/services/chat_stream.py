@@ -239,6 +239,7 @@ class ReplyRunner:
             self._db, doc, tokens=result.usage.total, expected=expected, also=[record]
         )
         job.accounting = self._defer(self._account(record.document), "a reply's accounting")
+        self._limits.track(job.conv["userId"], job.accounting)
         return stored
 
     async def _account(self, record: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ any number of processes share the same exact totals.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -81,6 +82,32 @@ class LimitsService:
         self._plans = plans
         self._clock = clock
         self._refused: dict[tuple[str, str], tuple[date, float]] = {}
+        self._settling: dict[str, set[asyncio.Future[Any]]] = {}
+
+    def track(self, user_id: str, accounting: asyncio.Future[Any]) -> None:
+        """Note a reply's accounting still being applied in this process (reply_accounting):
+        this process's usage reads wait for it (`settled`), so what a reply just counted is
+        seen by the next read here. Other processes see it once it commits (milliseconds)."""
+        pending = self._settling.setdefault(user_id, set())
+        pending.add(accounting)
+
+        def done(_: asyncio.Future[Any]) -> None:
+            pending.discard(accounting)
+            if not pending and self._settling.get(user_id) is pending:
+                del self._settling[user_id]
+
+        accounting.add_done_callback(done)
+
+    async def settled(self, user_id: str | None = None) -> None:
+        """Wait for this process's pending reply accounting of `user_id` (None: everyone's);
+        a failed one is left to the sweep and not raised here."""
+        pending = (
+            set(self._settling.get(user_id, ()))
+            if user_id is not None
+            else {f for fs in self._settling.values() for f in fs}
+        )
+        if pending:
+            await asyncio.wait(pending)
 
     def recently_refused(self, *, user_id: str, model: str) -> bool:
         """Whether this process refused the user `model` today within `refusal_memory_s`.
@@ -263,6 +290,7 @@ class LimitsService:
         """
         if model is not None:
             await self._plans.limit_for(plan=actor.plan, model=model)
+        await self.settled(actor.user_id)
         return await self._usage_info(actor, self._today(), model)
 
     async def _usage_info(self, actor: Principal, day: date, model: str | None) -> dict[str, Any]:

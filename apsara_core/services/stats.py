@@ -108,6 +108,7 @@ class StatsService:
         """
         if not actor.is_admin:
             raise PermissionDeniedError("Database statistics are for admins")
+        await self._limits.settled()  # replies this process just stored are counted
         days = _days(days)
         start, today, _ = self._period(days)
         db, dates = self._db, {"date": repo.date_range(start.isoformat(), today.isoformat())}

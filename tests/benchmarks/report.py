@@ -25,5 +25,7 @@ class Result:
     def line(self) -> str:
         """A printable row."""
         verdict = {None: "", True: "PASS", False: "MISS"}[self.ok]
-        ratio = f"{self.ratio:.2f}x (goal <= {self.goal}x)" if self.ratio is not None else ""
+        ratio = "" if self.ratio is None else f"{self.ratio:.2f}x"
+        if self.ratio is not None and self.goal is not None:
+            ratio += f" (goal <= {self.goal}x)"
         return f"{self.name:<62} {self.value:>10.2f} {self.unit:<4} {ratio:<24} {verdict}"

@@ -83,6 +83,7 @@ async def test_concurrent_generates_of_many_users_are_all_counted_exactly(chat_c
             await chat_core.chat.generate(actor=actors[i], conversation_id=cid, text="hi")
 
     await asyncio.gather(*(user(i) for i in range(len(actors))))
+    await chat_core.limits.settled()  # the accounting follows each reply (reply_accounting)
 
     assert await _counted_messages(chat_core) == 32  # 16 exchanges, over the counter's shards
     counted = await chat_core.db.messages.count_documents({})
@@ -104,6 +105,7 @@ async def test_one_users_concurrent_replies_take_turns_and_are_all_counted(chat_
     )
     assert all(r["success"] for r in replies)
     assert await used(chat_core, actor) == 12
+    await chat_core.limits.settled()  # the accounting follows each reply (reply_accounting)
     assert await chat_core.db.messages.count_documents({"userId": actor.user_id}) == 24
     today = chat_core.clock.now().date().isoformat()
     daily = await chat_core.db.usage_daily.find_one(

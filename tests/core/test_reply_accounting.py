@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from apsara_core.core import Core, open_core
+from apsara_core.models import Principal
 from apsara_core.repos import usage
 from apsara_core.services import reply_accounting
 from tests.core.chat_helpers import MODEL, new_conv, premium, stored, used
@@ -106,10 +107,18 @@ async def test_a_stream_read_only_up_to_done_is_still_accounted(chat_core, fake_
     assert await used(chat_core, actor, MODEL) == 1
 
 
-async def test_send_returns_with_the_accounting_applied(chat_core, fake_gemini):
+async def test_send_returns_at_done_and_this_processs_usage_reads_wait_for_its_accounting(
+    chat_core, fake_gemini
+):
     actor = await premium(chat_core)
     cid = await new_conv(chat_core, actor)
-    for text in ("one", "two", "three"):
+    replies = [
         await chat_core.chat.generate(actor=actor, conversation_id=cid, text=text)
-        assert await _pending(chat_core) == []
-    assert (await _totals(chat_core, actor.user_id))["totalMessages"] == 3
+        for text in ("one", "two", "three")
+    ]
+    info = await chat_core.limits.quota(actor=actor)  # waits for what this process counts
+    assert info["totalUsage"]["totalMessages"] == 3
+    assert await _pending(chat_core) == []
+    stats = await chat_core.stats.user(actor=Principal.operator(), user=actor.user_id)
+    tokens = sum(r["usageMetadata"]["totalTokenCount"] for r in replies)
+    assert stats["totalUsage"]["totalTokens"] == tokens

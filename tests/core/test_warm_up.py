@@ -58,6 +58,7 @@ async def main():
     for cid in convs:
         commands.clear()
         await core.chat.generate(actor=actor, conversation_id=cid, text="hello")
+        await core.limits.settled()  # its accounting follows the reply (reply_accounting)
         rounds.append(list(commands))
     out = {"newly_built": sorted(built() - before), "rounds": rounds,
            "connections_opened": Connections.opened - opened}
