@@ -98,8 +98,8 @@ async def bench_kind(
     sdk, full, append = [], [], []
     for _ in range(RUNS):
         append += await _timed(lambda: bare.insert_one({"text": "x" * 200}), 1)
-        sdk += await _timed(direct, 1)
-        full += await _timed(core_call, 1)
+        sdk += await _timed(direct, 1, core)
+        full += await _timed(core_call, 1, core)
     p50 = statistics.median(full) - statistics.median(sdk)
     a = statistics.median(append)
     return [
@@ -138,8 +138,8 @@ async def _main(mongo_uri: str, urls: tuple[str, str, str], data_dir: Path) -> l
         for kind, call in (("openai", openai_call), ("anthropic", anthropic_call)):
             ours, gem = [], []
             for _ in range(RUNS // 2):
-                gem += await _timed(gemini_call, 1)
-                ours += await _timed(call, 1)
+                gem += await _timed(gemini_call, 1, core)
+                ours += await _timed(call, 1, core)
             ratio = statistics.median(ours) / statistics.median(gem)
             results.append(
                 Result(

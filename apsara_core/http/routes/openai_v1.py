@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -96,7 +96,7 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _events(request: Request, body: dict[str, Any], actor: Any) -> AsyncIterator[ChatEvent]:
+def _events(request: Request, body: dict[str, Any], actor: Any) -> AsyncGenerator[ChatEvent, None]:
     chat = core_of(request).chat
     config = openai_config(body)
     conversation = body.get("conversation") or request.headers.get(CONVERSATION_HEADER)
