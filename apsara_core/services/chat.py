@@ -165,21 +165,15 @@ class ChatService:
         started, request_at = time.perf_counter(), self._clock.now()
         text = check_text(text, self._settings.max_message_chars)
         ahead = self._prefetch.start(conversation_id)  # the window, alongside the conversation
-        reserving: asyncio.Future[Any] | None = None
         try:
             provider, options = await self._model(model, config, files)
             file_parts = parse_files(files)
-            await self._limits.check_model(actor=actor, model=model)  # a refusal calls nothing
-            # the unit travels alongside the conversation's read (chat_admit)
-            reserving = asyncio.ensure_future(self._reserve(actor, model))
             conv = await load_owned(self._db, actor, conversation_id)
             window = await self._prefetch.window(ahead, conv) if ahead is not None else None
-            file_parts = await self._files.attach(conv["userId"], file_parts)
         except BaseException:
             await asyncio.shield(self._prefetch.drop(ahead))
-            await asyncio.shield(chat_admit.give_back(self._limits, reserving))
             raise
-        assert reserving is not None
+        file_parts = await self._files.attach(conv["userId"], file_parts)
         user_doc = self._user_doc(conv, text, file_parts, model, options, request_at)
         job = ReplyJob(
             actor,
@@ -192,9 +186,7 @@ class ChatService:
             request_at=request_at,
             started=started,
         )
-        await chat_admit.admit(
-            self._limits, self._replies, self._db, job, user_doc, reserving, window
-        )
+        await chat_admit.admit(self._limits, self._replies, self._db, job, user_doc, window)
         async with aclosing(self._replies.run(job)) as events:
             async for event in events:
                 if event.kind == "done":

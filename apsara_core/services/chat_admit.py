@@ -1,9 +1,8 @@
 """Admitting a sent message: the quota unit, the user's message and the model call, overlapped.
 
-The caller starts the reservation (one conditional update, `LimitsService.reserve`) alongside
-its read of the conversation (and of its history window, chat_prefetch), once the plan is
-known to include the model; a failed read gives the unit back (`give_back`) and raises the
-read's error, whatever the reservation said. Then, while the reservation may still travel:
+Only the conversation (read by the caller) and its history window are read one after the
+other. Then three things run at once:
+- the reservation (one conditional update, `LimitsService.reserve`);
 - the store of the user's message (`chat_store.append`): its writes travel now, its commit
   waits for the gate, opened once the unit is reserved;
 - the model call (`ReplyRunner.open`), its chunks held in a buffer.
@@ -35,37 +34,28 @@ class _Abandoned(Exception):
     """The admission failed: the user's message must not be committed."""
 
 
-async def give_back(limits: LimitsService, reserving: asyncio.Future[Reservation] | None) -> None:
-    """Wait for a reservation the send no longer needs, and refund the unit if it was taken
-    (a refusal or a failure of the reservation itself is not raised: the caller's error is)."""
-    if reserving is None:
-        return
-    await asyncio.wait([reserving])
-    if not reserving.cancelled() and reserving.exception() is None:
-        await limits.refund(reserving.result())
-
-
 async def admit(
     limits: LimitsService,
     replies: ReplyRunner,
     db: AsyncDatabase,
     job: ReplyJob,
     user_doc: dict[str, Any],
-    reserving: asyncio.Future[Reservation],
     window: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Store `user_doc` and start the model call while `reserving` (the caller's reservation
-    of the unit, already travelling) ends; on return `job` holds the reservation, the running
-    store and the started call. `window` is the history already read (see chat_prefetch);
-    without it, it is read here.
+    """Reserve the unit, store `user_doc` and start the model call, all at once; on return
+    `job` holds the reservation, the running store and the started call. `window` is the
+    history already read (see chat_prefetch); without it, it is read here.
 
     Raises:
         RateLimitError / PermissionDeniedError: the plan refuses (nothing written, call closed).
         PyMongoError and the rest: reading the window or reserving failed (the same).
     """
+    await limits.check_model(actor=job.actor, model=job.model)  # a plan refusal calls nothing
     conv = job.conv
     last = conv["stats"]["messageSequence"]
     gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    # the reservation goes to the server first: the first chunk waits for it, not for the store
+    reserving = asyncio.ensure_future(limits.reserve(actor=job.actor, model=job.model))
     storing = asyncio.ensure_future(chat_store.append(db, user_doc, expected=last, gate=gate))
     try:
         if window is None:

@@ -190,27 +190,3 @@ async def test_the_reply_streams_while_the_message_commits_and_is_dropped_if_it_
     assert await stored(chat_core, cid) == []
     assert await used(chat_core, actor) == 0
     assert await _counted_messages(chat_core) == 0
-
-
-async def test_the_unit_taken_alongside_the_conversation_read_is_given_back_when_it_fails(
-    chat_core, fake_gemini
-):
-    """The reservation travels beside the conversation's read: a conversation the caller
-    cannot see (missing, someone else's) answers as before, and the unit comes back."""
-    actor = await premium(chat_core)
-    other = await premium(chat_core, "other@example.com")
-    theirs = await new_conv(chat_core, other)
-    await chat_core.plans.set_limit(
-        actor=Principal.operator(), plan="premium", model=MODEL, daily=1
-    )
-    for cid in ("conv_missing", theirs):
-        with pytest.raises(NotFoundError):
-            await chat_core.chat.generate(actor=actor, conversation_id=cid, text="hi")
-    assert await used(chat_core, actor) == 0 and _model_calls(fake_gemini) == []
-
-    mine = await new_conv(chat_core, actor)
-    await chat_core.chat.generate(actor=actor, conversation_id=mine, text="the one allowed")
-    with pytest.raises(NotFoundError):  # over the quota too: the conversation's error wins
-        await chat_core.chat.generate(actor=actor, conversation_id="conv_missing", text="hi")
-    assert await used(chat_core, actor) == 1
-    assert await stored(chat_core, theirs) == []
