@@ -33,6 +33,7 @@ EXECUTABLE = "secantusd-py"
 START_TIMEOUT_S = 15.0
 PR_SET_PDEATHSIG = 1
 DEFAULT_SYNC_ON_COMMIT: bool = Settings.model_fields["embedded_sync_on_commit"].default
+DEFAULT_CACHE_SIZE: str = Settings.model_fields["embedded_cache_size"].default
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ServerState:
     pid: int
     storage_path: str
     sync_on_commit: bool = False  # absent from the records of older versions: they never set it
+    cache_size: str = DEFAULT_CACHE_SIZE  # absent from older records: they used the default
 
     @property
     def uri(self) -> str:
@@ -95,7 +97,13 @@ def _die_with_parent() -> None:
 
 
 def spawn(
-    storage_path: str, port: int, log_path: Path, *, detach: bool, sync_on_commit: bool = False
+    storage_path: str,
+    port: int,
+    log_path: Path,
+    *,
+    detach: bool,
+    sync_on_commit: bool = False,
+    cache_size: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `secantusd-py` on 127.0.0.1:port; the caller waits for it with `wait_ready`.
 
@@ -103,6 +111,8 @@ def spawn(
     it is killed with its parent (tests and benchmarks), so a killed run leaves no server.
     `sync_on_commit` passes `--sync-on-commit`: every commit, transactions included, is
     fsynced before it is acknowledged (APSARA_EMBEDDED_SYNC_ON_COMMIT; see the README).
+    `cache_size` passes `--cache-size` (APSARA_EMBEDDED_CACHE_SIZE; the server's own default
+    when None).
     """
     args = [
         find_executable(),
@@ -117,6 +127,8 @@ def spawn(
     ]
     if sync_on_commit:
         args.append("--sync-on-commit")
+    if cache_size is not None:
+        args += ["--cache-size", cache_size]
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         return subprocess.Popen(
@@ -185,9 +197,16 @@ class EmbeddedServer:
     running server is reused as it is, and keeps its own until it is stopped.
     """
 
-    def __init__(self, data_dir: Path, *, sync_on_commit: bool = DEFAULT_SYNC_ON_COMMIT) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        sync_on_commit: bool = DEFAULT_SYNC_ON_COMMIT,
+        cache_size: str = DEFAULT_CACHE_SIZE,
+    ) -> None:
         self.data_dir = data_dir
         self.sync_on_commit = sync_on_commit
+        self.cache_size = cache_size
         self.storage = data_dir / "db"
         self.state_path = data_dir / "embedded-db.json"
         self.log_path = data_dir / "embedded-db.log"
@@ -228,6 +247,13 @@ class EmbeddedServer:
                 "(apsara db stop)",
                 "with" if state.sync_on_commit else "without",
             )
+        if state.cache_size != self.cache_size:
+            log.warning(
+                "The embedded server runs with --cache-size %s; APSARA_EMBEDDED_CACHE_SIZE "
+                "(%s) applies when it next starts (apsara db stop)",
+                state.cache_size,
+                self.cache_size,
+            )
         return state
 
     def _start(self) -> ServerState:
@@ -241,6 +267,7 @@ class EmbeddedServer:
                 self.log_path,
                 detach=True,
                 sync_on_commit=self.sync_on_commit,
+                cache_size=self.cache_size,
             )
             try:
                 wait_ready(proc, port, self.log_path)
@@ -249,7 +276,14 @@ class EmbeddedServer:
                 if "in use" in exc.message.lower():
                     continue
                 raise
-            state = ServerState("127.0.0.1", port, proc.pid, str(self.storage), self.sync_on_commit)
+            state = ServerState(
+                "127.0.0.1",
+                port,
+                proc.pid,
+                str(self.storage),
+                self.sync_on_commit,
+                self.cache_size,
+            )
             tmp = self.state_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(asdict(state)))
             tmp.replace(self.state_path)

@@ -229,3 +229,28 @@ def test_retry_writes_stay_on_for_a_real_mongodb_unless_the_uri_says_no() -> Non
     assert not is_embedded_server({"version": "8.0.4"})
     assert _uri_allows_retries("mongodb://db1:27017/apsara?replicaSet=rs0")
     assert not _uri_allows_retries("mongodb://db1:27017/apsara?retryWrites=false")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the command line from /proc")
+def test_the_cache_size_setting_bounds_the_started_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apsara_core.db.client import resolve_target
+    from apsara_core.errors import ConfigError
+
+    assert Settings(_env_file=None).embedded_cache_size == "1G"  # the server's own default
+    for bad in ("", "lots", "0M", "12", "1T", "-1G"):
+        monkeypatch.setenv("APSARA_EMBEDDED_CACHE_SIZE", bad)
+        with pytest.raises(ConfigError, match="APSARA_EMBEDDED_CACHE_SIZE"):
+            Settings.load(_env_file=None)
+    monkeypatch.setenv("APSARA_EMBEDDED_CACHE_SIZE", "256M")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", jwt_secret="k" * 40)
+    resolve_target(settings)
+    server = EmbeddedServer(tmp_path / "data")
+    try:
+        state = server.status()
+        assert state is not None and state.cache_size == "256M"
+        args = Path(f"/proc/{state.pid}/cmdline").read_bytes().split(b"\0")
+        assert args[args.index(b"--cache-size") + 1] == b"256M"
+    finally:
+        server.stop()
