@@ -134,10 +134,11 @@ class Settings(BaseSettings):
     embedded_cache_size: str = Field(
         "1G", validation_alias="APSARA_EMBEDDED_CACHE_SIZE", pattern=r"^[1-9][0-9]*[MG]$"
     )
-    """The embedded server's storage cache (`--cache-size`, e.g. 256M, 1G, 4G): its memory
-    grows with the data until the cache is full, then stays (measured: 128M held it at 197
-    MiB through 400,000 documents, 1G reached 629 MiB; same insert rate and indexed reads).
-    Size it to the hot data: at 100,000 users 256M made the user list 4x slower than 1G."""
+    """The embedded server's storage cache (`--cache-size`, e.g. 256M, 1G, 4G). It bounds the
+    memory that stored data takes (bulk inserts: 128M held the server at 197 MiB through
+    400,000 documents, 1G reached 629 MiB, same insert rate), not what transactions leave in
+    the server's own heap (a 10-minute soak grew it alike with 128M and 1G). Size it to the hot
+    data: at 100,000 users 256M made the user list 4x slower than 1G."""
     upload_dir: Path = Field(Path("uploads"), validation_alias="APSARA_UPLOAD_DIR")
     """Root of local file storage."""
     bcrypt_rounds: int = Field(12, validation_alias="APSARA_BCRYPT_ROUNDS", ge=4, le=16)
