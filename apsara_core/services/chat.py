@@ -107,7 +107,7 @@ class ChatService:
         catalog: ProviderCatalog,
         files: ChatFiles,
         clock: Clock,
-        defer: Defer | None = None,
+        defer: Defer,
     ) -> None:
         self._db = db
         self._catalog = catalog

@@ -118,14 +118,14 @@ class ReplyRunner:
         limits: LimitsService,
         files: ChatFiles,
         clock: Clock,
-        defer: Defer | None = None,
+        defer: Defer,
     ) -> None:
         self._db = db
         self._settings = settings
         self._limits = limits
         self._files = files
         self._clock = clock
-        self._defer = defer or _own_task
+        self._defer = defer
         self._user_locks = UserLocks()
 
     async def read_window(self, conversation_id: str, upper: int) -> list[dict[str, Any]]:
@@ -218,7 +218,8 @@ class ReplyRunner:
         await _accounted(job)  # a reader that stops at "done" leaves it to run on its own
 
     async def _finish(self, job: ReplyJob, result: ProviderResult) -> dict[str, Any]:
-        """Store the complete reply and commit its quota unit with its tokens, in one transaction."""
+        """Store the complete reply; its quota unit is committed with its tokens right after
+        (`_store_reply`)."""
         doc = _model_doc(job, result, status="complete", now=self._clock.now())
         return _response(job, result, await self._store_reply(job, result, doc))
 
@@ -227,7 +228,7 @@ class ReplyRunner:
     ) -> dict[str, Any]:
         """Append the reply with the pending record of its accounting, in one transaction;
         the accounting itself (the reservation's commit with the tokens) follows in
-        `job.accounting` (reply_accounting)."""
+        `job.accounting`, deferred with the core's other jobs (reply_accounting)."""
         tokens = self._limits.tokens(
             prompt_tokens=result.usage.prompt,
             output_tokens=result.usage.output,
@@ -280,18 +281,6 @@ async def _accounted(job: ReplyJob) -> None:
     and its record stays for the sweep)."""
     if job.accounting is not None:
         await asyncio.wait([job.accounting])
-
-
-def _own_task(job: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
-    """A deferred job without a core to track it (a failure is logged, naming `what`)."""
-
-    def logged(task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("%s failed: %s", what, task.exception())
-
-    task = asyncio.get_running_loop().create_task(job)
-    task.add_done_callback(logged)
-    return task
 
 
 async def _stored_prompt(job: ReplyJob) -> None:

@@ -9,13 +9,15 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from apsara_core.config import Settings
 from apsara_core.core import open_core
-from apsara_core.db.embedded import EmbeddedServer, spawn, wait_ready
+from apsara_core.db.embedded import EmbeddedServer, ServerState, spawn, wait_ready
 from apsara_core.errors import DatabaseUnavailableError
 
 
@@ -90,23 +92,31 @@ def test_sync_on_commit_starts_the_server_with_the_flag_and_a_reuse_keeps_it(
         synced.stop()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads the command line from /proc")
-def test_settings_choose_how_the_embedded_server_starts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextmanager
+def _started_from_settings(tmp_path: Path) -> Iterator[ServerState]:
+    """The embedded server that this environment's settings start on `tmp_path`, stopped after."""
     from apsara_core.db.client import resolve_target
 
-    assert Settings(_env_file=None).embedded_sync_on_commit is True  # the default
-    monkeypatch.setenv("APSARA_EMBEDDED_SYNC_ON_COMMIT", "false")
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", jwt_secret="k" * 40)
     resolve_target(settings)
     server = EmbeddedServer(tmp_path / "data")
     try:
         state = server.status()
-        assert state is not None and state.sync_on_commit is False
-        assert b"--sync-on-commit" not in Path(f"/proc/{state.pid}/cmdline").read_bytes()
+        assert state is not None
+        yield state
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the command line from /proc")
+def test_settings_choose_how_the_embedded_server_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Settings(_env_file=None).embedded_sync_on_commit is True  # the default
+    monkeypatch.setenv("APSARA_EMBEDDED_SYNC_ON_COMMIT", "false")
+    with _started_from_settings(tmp_path) as state:
+        assert state.sync_on_commit is False
+        assert b"--sync-on-commit" not in Path(f"/proc/{state.pid}/cmdline").read_bytes()
 
 
 def test_a_crashing_server_gives_its_reason(server: EmbeddedServer, tmp_path: Path) -> None:
@@ -235,7 +245,6 @@ def test_retry_writes_stay_on_for_a_real_mongodb_unless_the_uri_says_no() -> Non
 def test_the_cache_size_setting_bounds_the_started_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from apsara_core.db.client import resolve_target
     from apsara_core.errors import ConfigError
 
     assert Settings(_env_file=None).embedded_cache_size == "1G"  # the server's own default
@@ -244,13 +253,7 @@ def test_the_cache_size_setting_bounds_the_started_server(
         with pytest.raises(ConfigError, match="APSARA_EMBEDDED_CACHE_SIZE"):
             Settings.load(_env_file=None)
     monkeypatch.setenv("APSARA_EMBEDDED_CACHE_SIZE", "256M")
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", jwt_secret="k" * 40)
-    resolve_target(settings)
-    server = EmbeddedServer(tmp_path / "data")
-    try:
-        state = server.status()
-        assert state is not None and state.cache_size == "256M"
+    with _started_from_settings(tmp_path) as state:
+        assert state.cache_size == "256M"
         args = Path(f"/proc/{state.pid}/cmdline").read_bytes().split(b"\0")
         assert args[args.index(b"--cache-size") + 1] == b"256M"
-    finally:
-        server.stop()
