@@ -139,6 +139,18 @@ class Settings(BaseSettings):
     400,000 documents, 1G reached 629 MiB, same insert rate), not what transactions leave in
     the server's own heap (a 10-minute soak grew it alike with 128M and 1G). Size it to the hot
     data: at 100,000 users 256M made the user list 4x slower than 1G."""
+    embedded_recycle_rss: str = Field(
+        "2G", validation_alias="APSARA_EMBEDDED_RECYCLE_RSS", pattern=r"^([1-9][0-9]*[MG]|off)$"
+    )
+    """Restart the embedded server Apsara started once its memory is over this (e.g. 1G, 2G,
+    or off) and it has been idle for APSARA_EMBEDDED_RECYCLE_IDLE_S: it never frees what its
+    transactions leave, about 1.1 GiB per 100,000 messages (db/recycle.py)."""
+    embedded_recycle_idle_s: float = Field(
+        300.0, validation_alias="APSARA_EMBEDDED_RECYCLE_IDLE_S", gt=0, le=86_400
+    )
+    """Seconds without a write, from any process, before the embedded server may be
+    restarted to free its memory (checked once a minute by `apsara serve`, the app and
+    `apsara worker`)."""
     upload_dir: Path = Field(Path("uploads"), validation_alias="APSARA_UPLOAD_DIR")
     """Root of local file storage."""
     bcrypt_rounds: int = Field(12, validation_alias="APSARA_BCRYPT_ROUNDS", ge=4, le=16)

@@ -92,12 +92,15 @@ class Core:
     def start_maintenance(self) -> None:
         """Start this process's periodic database upkeep (long-running front ends: `apsara
         serve`, the app, `apsara worker`) until `close()`: services/upkeep.py (replies whose
-        accounting was left pending; on the embedded server, the expiry of db/expiry.py)."""
+        accounting was left pending; on the embedded server, the expiry of db/expiry.py, and
+        when Apsara started it, its restart while idle: db/recycle.py)."""
         if self._maintenance is None:
+            from apsara_core.db.recycle import Recycler
             from apsara_core.services import upkeep
 
+            recycler = Recycler.from_settings(self.settings) if self.target.embedded else None
             self._maintenance = asyncio.get_running_loop().create_task(
-                upkeep.run(self.db, self.limits, expire=self.sweep_ttl)
+                upkeep.run(self.db, self.limits, expire=self.sweep_ttl, recycler=recycler)
             )
 
     async def warm_up(self) -> None:

@@ -256,29 +256,32 @@ class EmbeddedServer:
             )
         return state
 
-    def _start(self) -> ServerState:
+    def _start(self, port: int | None = None) -> ServerState:
+        """Start a server (the caller holds the lock) on `port`, or on a free port when None."""
         self.storage.mkdir(parents=True, exist_ok=True)
         last_error: DatabaseUnavailableError | None = None
-        for _ in range(3):  # a port taken between free_port() and bind: try another
-            port = free_port()
+        for _ in range(3 if port is None else 25):
+            chosen = port or free_port()
             proc = spawn(
                 str(self.storage),
-                port,
+                chosen,
                 self.log_path,
                 detach=True,
                 sync_on_commit=self.sync_on_commit,
                 cache_size=self.cache_size,
             )
             try:
-                wait_ready(proc, port, self.log_path)
+                wait_ready(proc, chosen, self.log_path)
             except DatabaseUnavailableError as exc:
                 last_error = exc
                 if "in use" in exc.message.lower():
+                    # another free port; or, for a fixed port, the old server's socket a moment
+                    time.sleep(0 if port is None else 0.2)
                     continue
                 raise
             state = ServerState(
                 "127.0.0.1",
-                port,
+                chosen,
                 proc.pid,
                 str(self.storage),
                 self.sync_on_commit,
@@ -303,15 +306,26 @@ class EmbeddedServer:
             self.state_path.unlink(missing_ok=True)
             if not state:
                 return False
-            os.kill(state.pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _pid_is_server(state.pid) and time.monotonic() < deadline:
-                _reap(state.pid)
-                time.sleep(0.05)
-            if _pid_is_server(state.pid):
-                os.kill(state.pid, signal.SIGKILL)
-            _reap(state.pid)
+            _terminate(state.pid, timeout)
             return True
+
+    def restart(self, pid: int, timeout: float = 5.0) -> ServerState | None:
+        """Stop the server whose pid is `pid` and start it again on the same port, with the
+        settings it ran with, so every client reconnects to it (db/recycle.py).
+
+        Returns:
+            The new server's state; None when `pid` no longer runs it (another process
+            restarted or stopped it first).
+        """
+        with self._locked():
+            state = self.status()
+            if state is None or state.pid != pid:
+                return None
+            _terminate(state.pid, timeout)
+            again = EmbeddedServer(
+                self.data_dir, sync_on_commit=state.sync_on_commit, cache_size=state.cache_size
+            )
+            return again._start(port=state.port)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -322,6 +336,18 @@ class EmbeddedServer:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    """SIGTERM the server, then SIGKILL it after `timeout` seconds; return once it is gone."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_is_server(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+    if _pid_is_server(pid):
+        os.kill(pid, signal.SIGKILL)
+    _reap(pid)
 
 
 def _reap(pid: int) -> None:

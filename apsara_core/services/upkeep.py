@@ -4,7 +4,9 @@ Every SWEEP_INTERVAL_S seconds until cancelled:
 - the replies whose accounting a stopped process left pending are applied
   (services/reply_accounting.py), first right at start;
 - on the embedded server only, expired TTL-declared records are deleted (db/expiry.py;
-  MongoDB's own TTL monitor does it there).
+  MongoDB's own TTL monitor does it there);
+- on an embedded server Apsara started, the server is restarted when it is over its memory
+  bound and idle (db/recycle.py).
 
 A failed round is logged and tried again at the next interval. Several processes running it
 on one database is harmless: each step is idempotent.
@@ -18,6 +20,7 @@ import logging
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apsara_core.db import expiry
+from apsara_core.db.recycle import Recycler
 from apsara_core.services import reply_accounting
 from apsara_core.services.limits import LimitsService
 
@@ -29,9 +32,11 @@ async def run(
     limits: LimitsService,
     *,
     expire: bool,
+    recycler: Recycler | None = None,
     interval: float = expiry.SWEEP_INTERVAL_S,
 ) -> None:
-    """Run the upkeep rounds until cancelled; `expire` adds the embedded server's expiry."""
+    """Run the upkeep rounds until cancelled; `expire` adds the embedded server's expiry,
+    `recycler` its restart while idle."""
     while True:
         try:
             applied = await reply_accounting.sweep(db, limits)
@@ -48,3 +53,8 @@ async def run(
             else:
                 if count:
                     log.debug("expiry sweep deleted %d documents", count)
+        if recycler is not None:
+            try:
+                await recycler.check(db)
+            except Exception as exc:
+                log.warning("embedded server recycling check failed: %s", exc)

@@ -12,7 +12,10 @@ fifths); per window it prints throughput, p50, p99, answered sends per CPU-secon
 servers (`apsara serve` + the embedded server: steadier than wall time on a shared machine)
 and both RSS. Reported: the last window's throughput vs the first (goal >= 0.9x, printed as
 first/last <= 1.11x), the same per CPU-second, p99 of both, the RSS and the embedded server's
-RSS growth per 100,000 stored messages.
+RSS growth per 100,000 stored messages. Then the clients stop and the run waits for the
+upkeep to restart the idle embedded server (db/recycle.py: RECYCLE_RSS and RECYCLE_IDLE_S
+here, never during the load: it is never write-idle), and reports its RSS after the restart,
+how long after the load it came, and that a send is answered after it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ SECONDS = float(os.environ.get("APSARA_BENCH_SOAK_S", "60"))
 PASSWORD = "Soak-pass-12345"
 ROOT = Path(__file__).resolve().parents[2]  # the code under test, whatever the venv points at
 TICK = os.sysconf("SC_CLK_TCK")
+RECYCLE_RSS, RECYCLE_IDLE_S = "80M", 20  # a new server is under it, a minute of load over it
+RECYCLE_WAIT_S = 180.0  # two upkeep rounds (a minute each) and the idle time, with margin
 
 
 def _rss(pid: int) -> int:
@@ -100,6 +105,18 @@ def _client(url: str, token: str, stop: float, out: list[tuple[float, float]]) -
             resp = http.post("/api/ai/generate", json={"conversationId": cid, "contents": "hi"})
             if resp.status_code == 200:
                 out.append((t0, time.monotonic() - t0))
+
+
+def _send_once(url: str, token: str) -> str:
+    """One send in a new conversation: "answered", or the HTTP status and error it got."""
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, headers=auth, timeout=60) as http:
+        made = http.post("/api/conversations", json={"title": "after restart"})
+        if made.status_code not in (200, 201):
+            return f"conversation {made.status_code} {made.text[:120]}"
+        cid = made.json()["conversationId"]
+        resp = http.post("/api/ai/generate", json={"conversationId": cid, "contents": "hi"})
+        return "answered" if resp.status_code == 200 else f"{resp.status_code} {resp.text[:120]}"
 
 
 def _setup(url: str) -> str:
@@ -209,6 +226,8 @@ def soak(seconds: float) -> tuple[list[Window], list[Result]]:
             "GOOGLE_GEMINI_BASE_URL": base_url,
             "RATE_LIMIT_MAX_REQUESTS": "100000000",
             "APSARA_BCRYPT_ROUNDS": "4",
+            "APSARA_EMBEDDED_RECYCLE_RSS": RECYCLE_RSS,
+            "APSARA_EMBEDDED_RECYCLE_IDLE_S": str(RECYCLE_IDLE_S),
         }
         env.pop("MONGODB_URI", None)
         _prepare(env, tmp)
@@ -238,6 +257,7 @@ def soak(seconds: float) -> tuple[list[Window], list[Result]]:
                     t.join()
                 done.set()
                 sampler.join()
+                recycled = _await_recycle(root / "data", pids[1], served.url, token)
         finally:  # the app's embedded server outlives `apsara serve`: stop it with the run
             EmbeddedServer(root / "data").stop()
     rel = [(t - start, d) for t, d in sends]
@@ -284,7 +304,43 @@ def soak(seconds: float) -> tuple[list[Window], list[Result]]:
             "MiB",
         ),
     ]
+    if recycled is None:
+        results.append(
+            Result(
+                f"soak: idle restart of the embedded server (none in {RECYCLE_WAIT_S:.0f} s)",
+                0,
+                "n",
+            )
+        )
+    else:
+        after_s, rss, answered = recycled
+        results.append(
+            Result(
+                f"soak: embedded server RSS after its idle restart ({after_s:.0f} s after the "
+                f"load; a send then: {answered})",
+                rss / 2**20,
+                "MiB",
+            )
+        )
     return windows, results
+
+
+def _await_recycle(data: Path, pid: int, url: str, token: str) -> tuple[float, int, str] | None:
+    """Wait for the idle embedded server's restart: (seconds after the load, the new server's
+    RSS, how a send fares then), or None when it did not come in RECYCLE_WAIT_S."""
+    began = time.monotonic()
+    while time.monotonic() - began < RECYCLE_WAIT_S:
+        try:
+            now = int(json.loads((data / "embedded-db.json").read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            now = pid
+        if now != pid:
+            after = time.monotonic() - began
+            time.sleep(1)
+            rss = _rss(now)
+            return after, rss, _send_once(url, token)
+        time.sleep(1)
+    return None
 
 
 def run() -> list[Result]:
