@@ -66,6 +66,13 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+SIZE = r"[1-9][0-9]*[MG]"
+EXPECTED = {  # what a setting with a pattern takes, in words (its error says this, not the regex)
+    "APSARA_EMBEDDED_CACHE_SIZE": "a size: a whole number and M or G, such as 512M or 2G",
+    "APSARA_EMBEDDED_RECYCLE_RSS": "a size (a whole number and M or G, such as 2G) or off",
+}
+
+
 class Settings(BaseSettings):
     """Apsara's configuration; each field is one environment variable."""
 
@@ -132,7 +139,7 @@ class Settings(BaseSettings):
     crash-safe: a SIGKILL lost 1-8 of 200 acknowledged ones; with it none, at a cost within
     noise on a reservation and a send (measured: tests/stress/durability.py)."""
     embedded_cache_size: str = Field(
-        "1G", validation_alias="APSARA_EMBEDDED_CACHE_SIZE", pattern=r"^[1-9][0-9]*[MG]$"
+        "1G", validation_alias="APSARA_EMBEDDED_CACHE_SIZE", pattern=f"^{SIZE}$"
     )
     """The embedded server's storage cache (`--cache-size`, e.g. 256M, 1G, 4G). It bounds the
     memory that stored data takes (bulk inserts: 128M held the server at 197 MiB through
@@ -140,7 +147,7 @@ class Settings(BaseSettings):
     the server's own heap (a 10-minute soak grew it alike with 128M and 1G). Size it to the hot
     data: at 100,000 users 256M made the user list 4x slower than 1G."""
     embedded_recycle_rss: str = Field(
-        "2G", validation_alias="APSARA_EMBEDDED_RECYCLE_RSS", pattern=r"^([1-9][0-9]*[MG]|off)$"
+        "2G", validation_alias="APSARA_EMBEDDED_RECYCLE_RSS", pattern=f"^({SIZE}|off)$"
     )
     """Restart the embedded server Apsara started once its memory is over this (e.g. 1G, 2G,
     or off) and it has been idle for APSARA_EMBEDDED_RECYCLE_IDLE_S: it never frees what its
@@ -287,7 +294,10 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             err = exc.errors()[0]
             name = err["loc"][0] if err["loc"] else "settings"
-            raise ConfigError(f"Invalid setting {name}: {err['msg']}", field=str(name)) from None
+            message = err["msg"]
+            if err["type"] == "string_pattern_mismatch" and name in EXPECTED:
+                message = f"expected {EXPECTED[str(name)]}; got {err['input']!r}"
+            raise ConfigError(f"Invalid setting {name}: {message}", field=str(name)) from None
 
     def jwt_key(self) -> bytes:
         """The current HS256 key: the configured one, or one generated once into the data dir.
