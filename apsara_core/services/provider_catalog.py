@@ -66,7 +66,13 @@ def parse_model(value: Any, i: int) -> ModelSpec:
     window, flags = DEFAULT_CONTEXT_WINDOW, set()
     for opt in opts:
         key, _, num = opt.partition("=")
-        if key == "window" and num.isdigit() and 1024 <= int(num) <= 100_000_000:
+        if key == "window":
+            if not (num.isdigit() and 1024 <= int(num) <= 100_000_000):
+                raise ValidationError(
+                    f"{field}: window must be a whole number of tokens from 1024 to "
+                    f"100000000; got {num!r}",
+                    field=field,
+                )
             window = int(num)
         elif opt in FLAGS:
             flags.add(opt)
@@ -79,13 +85,40 @@ def parse_model(value: Any, i: int) -> ModelSpec:
     return ModelSpec(name, window, "thinks" in flags, "embedding" in flags)
 
 
+MAX_URL = 2048
+
+
 def _check_url(base_url: Any) -> str | None:
+    """An http(s) base URL with a host, a valid port, no spaces or control characters, and
+    no credentials in it (a key goes in --api-key-env or --api-key-file, never stored)."""
     if base_url is None or base_url == "":
         return None
-    parsed = urlparse(base_url) if isinstance(base_url, str) else None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+    expected = "an http:// or https:// URL with a host"
+    if not isinstance(base_url, str):
+        raise ValidationError(f"baseUrl must be {expected}", field="baseUrl")
+    if len(base_url) > MAX_URL:
         raise ValidationError(
-            f"baseUrl must be an http:// or https:// URL; got {base_url!r}", field="baseUrl"
+            f"baseUrl must be at most {MAX_URL} characters; got {len(base_url)}", field="baseUrl"
+        )
+    parsed = urlparse(base_url)
+    if (
+        parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+        or any(c.isspace() or not c.isprintable() for c in base_url)
+    ):
+        raise ValidationError(f"baseUrl must be {expected}; got {base_url!r}", field="baseUrl")
+    try:
+        if parsed.port == 0:  # .port raises on one out of range or not a number
+            raise ValueError
+    except ValueError:
+        raise ValidationError(
+            f"baseUrl has no valid port (1-65535); got {base_url!r}", field="baseUrl"
+        ) from None
+    if parsed.username is not None or parsed.password is not None:
+        raise ValidationError(
+            "baseUrl must not hold credentials (user:password@): they would be stored and listed",
+            field="baseUrl",
+            suggestions=["Give the key with --api-key-env VAR or --api-key-file PATH"],
         )
     return base_url.rstrip("/")
 
