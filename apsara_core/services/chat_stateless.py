@@ -14,7 +14,7 @@ from typing import Any
 
 from apsara_core.errors import ValidationError
 from apsara_core.models import Principal
-from apsara_core.providers.base import ProviderRequest, ProviderResult, Turn
+from apsara_core.providers.base import GenerationOptions, ProviderRequest, ProviderResult, Turn
 from apsara_core.services.chat_stream import ChatEvent
 from apsara_core.services.input_checks import check_unicode
 from apsara_core.services.limits import LimitsService
@@ -132,25 +132,39 @@ UNSUPPORTED = ("tools", "functions", "tool_choice", "n", "response_format", "aud
 
 
 def openai_config(body: dict[str, Any]) -> dict[str, Any]:
-    """Our camelCase config from an OpenAI chat request's sampling fields (checked later by
-    GenerationOptions); reasoning is always asked for, so thinking models stream it.
+    """Our camelCase config from an OpenAI chat request's sampling fields, checked by
+    GenerationOptions' rules; reasoning is always asked for, so thinking models stream it.
 
     Raises:
-        ValidationError: a field Apsara does not support yet (tools, n > 1, ...).
+        ValidationError: a field Apsara does not support yet (tools, n > 1, ...), or a bad
+            sampling value, named as the caller sent it (temperature, top_p, max_tokens or
+            max_completion_tokens, stop).
     """
     for key in UNSUPPORTED:
         if body.get(key) not in (None, 1, [], {"type": "text"}):
             raise ValidationError(
                 f"{key} is not supported by Apsara's OpenAI-compatible endpoint yet", field=key
             )
-    config: dict[str, Any] = {"thinkingConfig": {"includeThoughts": True}}
-    for ours, theirs in (("temperature", "temperature"), ("topP", "top_p")):
+    sampling: dict[str, Any] = {}
+    given: dict[str, str] = {}  # our field -> the OpenAI field it came from
+    limit_key = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+    for ours, theirs in (
+        ("temperature", "temperature"),
+        ("topP", "top_p"),
+        ("maxOutputTokens", limit_key),
+        ("stopSequences", "stop"),
+    ):
         if body.get(theirs) is not None:
-            config[ours] = body[theirs]
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    if limit is not None:
-        config["maxOutputTokens"] = limit
-    stop = body.get("stop")
-    if stop is not None:
-        config["stopSequences"] = [stop] if isinstance(stop, str) else stop
-    return config
+            value = body[theirs]
+            sampling[ours] = (
+                [value] if ours == "stopSequences" and isinstance(value, str) else value
+            )
+            given[f"config.{ours}"] = theirs
+    try:  # checked here too, so that an error names the field the caller sent
+        GenerationOptions.from_config(sampling, thinking=False)
+    except ValidationError as exc:
+        sent = given.get(exc.field or "")
+        if sent is None or exc.field is None:
+            raise
+        raise ValidationError(exc.message.replace(exc.field, sent, 1), field=sent) from None
+    return {"thinkingConfig": {"includeThoughts": True}, **sampling}

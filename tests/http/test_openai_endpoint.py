@@ -187,3 +187,27 @@ async def test_a_model_group_is_listed_and_metered_as_one_allowance(
             model=oai.model, messages=[{"role": "user", "content": "x"}]
         )
     assert "group oai" in str(refused.value.body)
+
+
+async def test_a_bad_sampling_field_is_named_as_the_caller_sent_it(chat_core, app_client):
+    token = await sign_in(chat_core, "s@example.com")
+    auth = {"Authorization": f"Bearer {token}"}
+    turn = [{"role": "user", "content": "hi"}]
+    cases = [
+        ({"temperature": "hot"}, "temperature", "temperature must be a number from 0 to 2"),
+        ({"top_p": 3}, "top_p", "top_p must be a number from 0 to 1"),
+        ({"max_tokens": -1}, "max_tokens", "max_tokens must be a whole number"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens", "max_completion_tokens must"),
+        ({"stop": 5}, "stop", "stop"),
+        ({"stream": "yes"}, "stream", "stream must be true or false"),
+    ]
+    for extra, param, message in cases:
+        r = await app_client.post(
+            "/v1/chat/completions",
+            json={"model": "gemini-2.5-flash", "messages": turn, **extra},
+            headers=auth,
+        )
+        error = r.json()["error"]
+        assert r.status_code == 400 and error["param"] == param, (extra, r.text)
+        assert error["message"].startswith(message) and "config." not in error["message"]
+    assert await chat_core.db.usage_daily.count_documents({}) == 0  # nothing metered

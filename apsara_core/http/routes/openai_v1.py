@@ -86,6 +86,8 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("Body must be a JSON object", field="body")
     check_tree(data)
+    if data.get("stream") is not None and not isinstance(data["stream"], bool):
+        raise ValidationError("stream must be true or false", field="stream")
     if not isinstance(data.get("stream_options") or {}, dict):
         raise ValidationError("stream_options must be an object", field="stream_options")
     conversation = data.get("conversation")
