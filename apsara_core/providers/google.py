@@ -185,6 +185,14 @@ class GoogleProvider:
             self._sdk = genai.Client(api_key=key.get_secret_value(), http_options=options)
         return self._sdk
 
+    async def aclose(self) -> None:
+        """Close the SDK client's connection pools (its async client's too), so none is
+        left for the garbage collector to close after the event loop has ended."""
+        sdk, self._sdk = self._sdk, None
+        if sdk is not None:
+            await sdk.aio.aclose()
+            sdk.close()
+
     async def warm(self) -> None:
         """Build the SDK client, open its connection with one metadata call (models.get,
         which generates nothing) and build the SDK's request and response models (in a

@@ -67,7 +67,7 @@ class ProviderManager:
                 self.register(build_instance(config, self._settings))
 
     async def aclose(self) -> None:
-        """Close the SDK clients of providers that hold one (declared instances)."""
+        """Close the SDK clients of the providers (the built-in Gemini one and declared instances)."""
         for provider in self._providers.values():
             closer = getattr(provider, "aclose", None)
             if closer is not None:
