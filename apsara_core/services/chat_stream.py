@@ -43,7 +43,7 @@ from apsara_core.services.chat_files import ChatFiles
 from apsara_core.services.chat_history import History, build_history
 from apsara_core.services.chat_upstream import Upstream
 from apsara_core.services.limits import LimitsService
-from apsara_core.services.user_locks import UserLocks
+from apsara_core.services.reply_batches import AccountingBatches
 
 EventKind = Literal["started", "thought", "text", "usage", "done", "error"]
 Defer = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]  # Core.defer
@@ -126,7 +126,7 @@ class ReplyRunner:
         self._files = files
         self._clock = clock
         self._defer = defer
-        self._user_locks = UserLocks()
+        self._batches = AccountingBatches(db, limits)
 
     async def read_window(self, conversation_id: str, upper: int) -> list[dict[str, Any]]:
         """The newest history_max_messages messages below sequence `upper` (a sequence range)."""
@@ -244,11 +244,10 @@ class ReplyRunner:
         return stored
 
     async def _account(self, record: dict[str, Any]) -> None:
-        """Apply a stored reply's accounting; the user's usage documents take turns (one
-        user's concurrent replies would conflict on them). A failure leaves the record for
-        the sweep."""
-        async with self._user_locks.of(record["userId"]):
-            await reply_accounting.apply(self._db, self._limits, record)
+        """Apply a stored reply's accounting: one user's take turns (they would conflict on
+        the user's usage documents), applied together when several wait (reply_batches). A
+        failure leaves the record for the sweep."""
+        await self._batches.apply(record)
 
     async def _settle_failure(
         self, job: ReplyJob, result: ProviderResult, exc: BaseException

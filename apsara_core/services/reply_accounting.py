@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 from apsara_core.clock import wall_clock
 from apsara_core.db.transactions import run_in_transaction
 from apsara_core.repos import usage, writes
-from apsara_core.repos.writes import Delete, Insert
+from apsara_core.repos.writes import Delete, Insert, Write
 from apsara_core.services.limits import LimitsService, Reservation
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,18 @@ def _reservation(record: dict[str, Any]) -> Reservation:
     )
 
 
+def _close_writes(limits: LimitsService, record: dict[str, Any]) -> list[Write]:
+    """The writes that commit a record's reservation with its tokens, at the reply's time."""
+    tokens = record["tokens"]
+    return limits.commit_writes(
+        _reservation(record),
+        prompt_tokens=tokens.get("promptTokens", 0),
+        output_tokens=tokens.get("outputTokens", 0),
+        thoughts_tokens=tokens.get("thoughtsTokens", 0),
+        now=record["at"],
+    )
+
+
 async def apply(db: AsyncDatabase, limits: LimitsService, record: dict[str, Any]) -> bool:
     """Apply one pending record's accounting and delete the record, in one transaction.
 
@@ -73,14 +85,7 @@ async def apply(db: AsyncDatabase, limits: LimitsService, record: dict[str, Any]
         True when this call applied it; False when it was applied already (by another
         process's sweep, or earlier): the record is then only deleted.
     """
-    tokens = record["tokens"]
-    close = limits.commit_writes(
-        _reservation(record),
-        prompt_tokens=tokens.get("promptTokens", 0),
-        output_tokens=tokens.get("outputTokens", 0),
-        thoughts_tokens=tokens.get("thoughtsTokens", 0),
-        now=record["at"],
-    )
+    close = _close_writes(limits, record)
     done = Delete(COLLECTION, {"_id": record["_id"]})
 
     async def work(session: Any) -> bool:
@@ -96,6 +101,32 @@ async def apply(db: AsyncDatabase, limits: LimitsService, record: dict[str, Any]
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+async def apply_many(
+    db: AsyncDatabase, limits: LimitsService, records: list[dict[str, Any]]
+) -> int:
+    """Apply several pending records (of one user) and delete them, in one transaction; when
+    one of them was applied already (its closure exists) or a first-of-day upsert raced,
+    each is applied on its own instead (`apply`).
+
+    Returns:
+        How many records this call applied.
+    """
+    if len(records) == 1:
+        return int(await apply(db, limits, records[0]))
+    batch: list[Write] = []
+    for record in records:
+        batch += [Delete(COLLECTION, {"_id": record["_id"]}), *_close_writes(limits, record)]
+
+    async def work(session: Any) -> int:
+        await writes.apply(db, batch, session=session)
+        return len(records)
+
+    try:
+        return await run_in_transaction(db, work)
+    except DuplicateKeyError:
+        return sum([await apply(db, limits, record) for record in records])
 
 
 async def sweep(
