@@ -55,6 +55,8 @@ class AccountingBatches:
             queue = self._waiting.get(user, [])
             if entry in queue:
                 queue.remove(entry)
+                if not queue:
+                    del self._waiting[user]
             _fail([e for e in taken if e is not entry], exc)
             raise
         await done
