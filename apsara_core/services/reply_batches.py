@@ -52,11 +52,11 @@ class AccountingBatches:
                 for start in range(0, len(taken), BATCH):
                     await self._apply(taken[start : start + BATCH])
         except BaseException as exc:  # cancelled: waiting for the lock, or in a batch
-            queue = self._waiting.get(user, [])
-            if entry in queue:
-                queue.remove(entry)
-                if not queue:
-                    del self._waiting[user]
+            queue = [e for e in self._waiting.get(user, []) if e is not entry]
+            if queue:
+                self._waiting[user] = queue
+            else:
+                self._waiting.pop(user, None)
             _fail([e for e in taken if e is not entry], exc)
             raise
         await done

@@ -65,3 +65,30 @@ async def test_a_batch_meeting_a_record_applied_elsewhere_counts_each_reply_once
     for record in records:
         assert await usage.is_closed(chat_core.db, record["_id"])
     assert await reply_accounting.apply_many(chat_core.db, chat_core.limits, records) == 0
+
+
+async def test_a_waiter_cancelled_before_its_turn_leaves_its_record_for_the_sweep(
+    chat_core, fake_gemini
+):
+    from apsara_core.services.reply_batches import AccountingBatches
+
+    actor = await premium(chat_core)
+    stopping = _stopping(chat_core)
+    for _ in range(2):
+        cid = await new_conv(chat_core, actor)
+        await stopping.chat.generate(actor=actor, conversation_id=cid, text="hi")
+    first, second = await _pending(chat_core)
+    batches = AccountingBatches(chat_core.db, chat_core.limits)
+    async with batches._locks.of(actor.user_id):  # another reply of this user has its turn
+        kept = asyncio.ensure_future(batches.apply(first))
+        gone = asyncio.ensure_future(batches.apply(second))
+        await asyncio.sleep(0.05)  # both queued, waiting for the turn
+        gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)
+    await kept
+
+    assert [r["_id"] for r in await _pending(chat_core)] == [second["_id"]]  # for the sweep
+    assert (await _totals(chat_core, actor.user_id))["totalMessages"] == 1
+    assert batches._waiting == {}
+    assert await reply_accounting.apply(chat_core.db, chat_core.limits, second)  # once, later
+    assert (await _totals(chat_core, actor.user_id))["totalMessages"] == 2
