@@ -19,6 +19,12 @@ PYTEST_WORKERS ?= 2
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PY)
+# Installed packages get their bytecode at install time, and Apsara's own modules too: where
+# PYTHONDONTWRITEBYTECODE is set (as on the development machines) nothing is cached otherwise,
+# and every command compiled pymongo, pydantic and the rest from source each time (measured:
+# `apsara user list` 0.78 -> 0.34 s, `apsara --help` 0.34 -> 0.15 s, `ai send` 1.9 -> 0.9 s).
+export UV_COMPILE_BYTECODE := 1
+COMPILE_OWN = $(BIN)/python -m compileall -q apsara_core apsara_tui tests >/dev/null
 
 .PHONY: run test lint lock bench install upgrade clean
 
@@ -30,11 +36,13 @@ $(UV):
 # The app alone; --inexact keeps the test extras when they are already there.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --inexact --quiet
+	@$(COMPILE_OWN)
 	@touch $@
 
 # Tests and linters share one environment (the test and lint extras).
 $(VENV)/.installed-test: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --extra test --extra lint --quiet
+	@$(COMPILE_OWN)
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
