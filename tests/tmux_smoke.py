@@ -114,6 +114,9 @@ def main() -> int:
             return 1
         finally:
             subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+            # the app left its shared embedded server running, as it does for its user
+            stop = [str(ROOT / ".venv/bin/apsara"), "db", "stop"]
+            subprocess.run(stop, env={**os.environ, **env}, capture_output=True, timeout=60)
     print("tmux smoke: Home → create user → choose → conversation → chat → stats: OK")
     return 0
 
