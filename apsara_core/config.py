@@ -67,10 +67,8 @@ def parse_duration(text: str) -> timedelta:
 
 
 SIZE = r"[1-9][0-9]*[MG]"
-EXPECTED = {  # what a setting with a pattern takes, in words (its error says this, not the regex)
-    "APSARA_EMBEDDED_CACHE_SIZE": "a size: a whole number and M or G, such as 512M or 2G",
-    "APSARA_EMBEDDED_RECYCLE_RSS": "a size (a whole number and M or G, such as 2G) or off",
-}
+"""A memory size setting: a whole number and M or G. A field with a pattern says in words what
+it takes (`json_schema_extra={"expected": ...}`): its error says that, not the regex."""
 
 
 class Settings(BaseSettings):
@@ -139,7 +137,10 @@ class Settings(BaseSettings):
     crash-safe: a SIGKILL lost 1-8 of 200 acknowledged ones; with it none, at a cost within
     noise on a reservation and a send (measured: tests/stress/durability.py)."""
     embedded_cache_size: str = Field(
-        "1G", validation_alias="APSARA_EMBEDDED_CACHE_SIZE", pattern=f"^{SIZE}$"
+        "1G",
+        validation_alias="APSARA_EMBEDDED_CACHE_SIZE",
+        pattern=f"^{SIZE}$",
+        json_schema_extra={"expected": "a size: a whole number and M or G, such as 512M or 2G"},
     )
     """The embedded server's storage cache (`--cache-size`, e.g. 256M, 1G, 4G). It bounds the
     memory that stored data takes (bulk inserts: 128M held the server at 197 MiB through
@@ -147,7 +148,10 @@ class Settings(BaseSettings):
     the server's own heap (a 10-minute soak grew it alike with 128M and 1G). Size it to the hot
     data: at 100,000 users 256M made the user list 4x slower than 1G."""
     embedded_recycle_rss: str = Field(
-        "2G", validation_alias="APSARA_EMBEDDED_RECYCLE_RSS", pattern=f"^({SIZE}|off)$"
+        "2G",
+        validation_alias="APSARA_EMBEDDED_RECYCLE_RSS",
+        pattern=f"^({SIZE}|off)$",
+        json_schema_extra={"expected": "a size (a whole number and M or G, such as 2G) or off"},
     )
     """Restart the embedded server Apsara started once its memory is over this (e.g. 1G, 2G,
     or off) and it has been idle for APSARA_EMBEDDED_RECYCLE_IDLE_S: it never frees what its
@@ -295,9 +299,18 @@ class Settings(BaseSettings):
             err = exc.errors()[0]
             name = err["loc"][0] if err["loc"] else "settings"
             message = err["msg"]
-            if err["type"] == "string_pattern_mismatch" and name in EXPECTED:
-                message = f"expected {EXPECTED[str(name)]}; got {err['input']!r}"
+            expected = cls._expected(str(name))
+            if err["type"] == "string_pattern_mismatch" and expected:
+                message = f"expected {expected}; got {err['input']!r}"
             raise ConfigError(f"Invalid setting {name}: {message}", field=str(name)) from None
+
+    @classmethod
+    def _expected(cls, alias: str) -> str | None:
+        """What the setting named `alias` takes, in words, when its field says so."""
+        for spec in cls.model_fields.values():
+            if spec.validation_alias == alias and isinstance(spec.json_schema_extra, dict):
+                return str(spec.json_schema_extra.get("expected") or "") or None
+        return None
 
     def jwt_key(self) -> bytes:
         """The current HS256 key: the configured one, or one generated once into the data dir.

@@ -36,11 +36,7 @@ def resolve_target(settings: Settings) -> Target:
         DatabaseUnavailableError: the embedded server cannot be started.
     """
     if settings.mongodb_uri is None:
-        server = EmbeddedServer(
-            settings.data_dir,
-            sync_on_commit=settings.embedded_sync_on_commit,
-            cache_size=settings.embedded_cache_size,
-        )
+        server = EmbeddedServer.from_settings(settings)
         state = server.ensure_running()
         return Target(state.uri, f"embedded 127.0.0.1:{state.port}", True, DEFAULT_DB)
     uri = settings.mongodb_uri.get_secret_value()

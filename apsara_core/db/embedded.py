@@ -212,6 +212,15 @@ class EmbeddedServer:
         self.log_path = data_dir / "embedded-db.log"
         self._lock_path = data_dir / "embedded-db.lock"
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmbeddedServer:
+        """The server of the settings' data dir, started (when it is) as they say."""
+        return cls(
+            settings.data_dir,
+            sync_on_commit=settings.embedded_sync_on_commit,
+            cache_size=settings.embedded_cache_size,
+        )
+
     def status(self) -> ServerState | None:
         """The running server's state, or None when none is running."""
         try:

@@ -78,13 +78,10 @@ class Recycler:
         """The recycler the settings ask for; None when APSARA_EMBEDDED_RECYCLE_RSS is off."""
         if settings.embedded_recycle_rss == "off":
             return None
-        server = EmbeddedServer(
-            settings.data_dir,
-            sync_on_commit=settings.embedded_sync_on_commit,
-            cache_size=settings.embedded_cache_size,
-        )
         return cls(
-            server, size_bytes(settings.embedded_recycle_rss), settings.embedded_recycle_idle_s
+            EmbeddedServer.from_settings(settings),
+            size_bytes(settings.embedded_recycle_rss),
+            settings.embedded_recycle_idle_s,
         )
 
     async def check(self, db: AsyncDatabase) -> bool:

@@ -145,26 +145,21 @@ def openai_config(body: dict[str, Any]) -> dict[str, Any]:
             raise ValidationError(
                 f"{key} is not supported by Apsara's OpenAI-compatible endpoint yet", field=key
             )
-    sampling: dict[str, Any] = {}
-    given: dict[str, str] = {}  # our field -> the OpenAI field it came from
-    limit_key = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
-    for ours, theirs in (
-        ("temperature", "temperature"),
-        ("topP", "top_p"),
-        ("maxOutputTokens", limit_key),
-        ("stopSequences", "stop"),
-    ):
-        if body.get(theirs) is not None:
-            value = body[theirs]
-            sampling[ours] = (
-                [value] if ours == "stopSequences" and isinstance(value, str) else value
-            )
-            given[f"config.{ours}"] = theirs
+    limit = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+    sent = {
+        "temperature": "temperature",
+        "topP": "top_p",
+        "maxOutputTokens": limit,
+        "stopSequences": "stop",
+    }
+    sampling = {ours: body[theirs] for ours, theirs in sent.items() if body.get(theirs) is not None}
+    if isinstance(sampling.get("stopSequences"), str):
+        sampling["stopSequences"] = [sampling["stopSequences"]]
     try:  # checked here too, so that an error names the field the caller sent
         GenerationOptions.from_config(sampling, thinking=False)
     except ValidationError as exc:
-        sent = given.get(exc.field or "")
-        if sent is None or exc.field is None:
+        theirs = sent.get((exc.field or "").removeprefix("config."))
+        if theirs is None or exc.field is None:
             raise
-        raise ValidationError(exc.message.replace(exc.field, sent, 1), field=sent) from None
+        raise ValidationError(exc.message.replace(exc.field, theirs, 1), field=theirs) from None
     return {"thinkingConfig": {"includeThoughts": True}, **sampling}

@@ -108,12 +108,13 @@ def _check_url(base_url: Any) -> str | None:
     ):
         raise ValidationError(f"baseUrl must be {expected}; got {base_url!r}", field="baseUrl")
     try:
-        if parsed.port == 0:  # .port raises on one out of range or not a number
-            raise ValueError
+        port = parsed.port  # None when absent; raises when out of range or not a number
     except ValueError:
+        port = 0
+    if port == 0:
         raise ValidationError(
             f"baseUrl has no valid port (1-65535); got {base_url!r}", field="baseUrl"
-        ) from None
+        )
     if parsed.username is not None or parsed.password is not None:
         raise ValidationError(
             "baseUrl must not hold credentials (user:password@): they would be stored and listed",

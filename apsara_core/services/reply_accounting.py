@@ -66,10 +66,11 @@ def _reservation(record: dict[str, Any]) -> Reservation:
     )
 
 
-def _close_writes(limits: LimitsService, record: dict[str, Any]) -> list[Write]:
-    """The writes that commit a record's reservation with its tokens, at the reply's time."""
+def _writes(limits: LimitsService, record: dict[str, Any]) -> list[Write]:
+    """The record's deletion (first: it tells whether the record was still there), then the
+    writes that commit its reservation with its tokens, at the reply's time."""
     tokens = record["tokens"]
-    return limits.commit_writes(
+    return [Delete(COLLECTION, {"_id": record["_id"]})] + limits.commit_writes(
         _reservation(record),
         prompt_tokens=tokens.get("promptTokens", 0),
         output_tokens=tokens.get("outputTokens", 0),
@@ -85,11 +86,10 @@ async def apply(db: AsyncDatabase, limits: LimitsService, record: dict[str, Any]
         True when this call applied it; False when it was applied already (by another
         process's sweep, or earlier): the record is then only deleted.
     """
-    close = _close_writes(limits, record)
-    done = Delete(COLLECTION, {"_id": record["_id"]})
+    batch = _writes(limits, record)
 
     async def work(session: Any) -> bool:
-        return (await writes.apply(db, [done, *close], session=session))[0] == 1
+        return (await writes.apply(db, batch, session=session))[0] == 1
 
     for attempt in range(3):
         try:
@@ -115,9 +115,7 @@ async def apply_many(
     """
     if len(records) == 1:
         return int(await apply(db, limits, records[0]))
-    batch: list[Write] = []
-    for record in records:
-        batch += [Delete(COLLECTION, {"_id": record["_id"]}), *_close_writes(limits, record)]
+    batch = [write for record in records for write in _writes(limits, record)]
 
     async def work(session: Any) -> int:
         await writes.apply(db, batch, session=session)

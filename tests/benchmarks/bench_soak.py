@@ -21,7 +21,6 @@ how long after the load it came, and that a send is answered after it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -234,8 +233,9 @@ def soak(seconds: float) -> tuple[list[Window], list[Result]]:
         try:
             with serve(env, root) as served:
                 token = _setup(served.url)
-                state = json.loads((root / "data" / "embedded-db.json").read_text())
-                pids = (served.proc.pid, int(state["pid"]))
+                state = EmbeddedServer(root / "data").status()
+                assert state is not None, "apsara serve started no embedded server"
+                pids = (served.proc.pid, state.pid)
                 db_rss_start = _rss(pids[1])
                 sends: list[tuple[float, float]] = []
                 samples: list[Sample] = []
@@ -328,17 +328,15 @@ def soak(seconds: float) -> tuple[list[Window], list[Result]]:
 def _await_recycle(data: Path, pid: int, url: str, token: str) -> tuple[float, int, str] | None:
     """Wait for the idle embedded server's restart: (seconds after the load, the new server's
     RSS, how a send fares then), or None when it did not come in RECYCLE_WAIT_S."""
-    began = time.monotonic()
+    from apsara_core.db.embedded import EmbeddedServer
+
+    began, server = time.monotonic(), EmbeddedServer(data)
     while time.monotonic() - began < RECYCLE_WAIT_S:
-        try:
-            now = int(json.loads((data / "embedded-db.json").read_text())["pid"])
-        except (OSError, ValueError, KeyError):
-            now = pid
-        if now != pid:
+        state = server.status()
+        if state is not None and state.pid != pid:
             after = time.monotonic() - began
             time.sleep(1)
-            rss = _rss(now)
-            return after, rss, _send_once(url, token)
+            return after, _rss(state.pid), _send_once(url, token)
         time.sleep(1)
     return None
 
