@@ -61,7 +61,7 @@ def _server() -> EmbeddedServer:
     settings = load_settings()
     if settings.mongodb_uri is not None:
         console.print("[yellow]MONGODB_URI is set: the embedded server is not used.[/]")
-    return EmbeddedServer(settings.data_dir, sync_on_commit=settings.embedded_sync_on_commit)
+    return EmbeddedServer.from_settings(settings)
 
 
 @app.command()

@@ -88,3 +88,19 @@ def test_unwritable_data_dir_and_short_secret(tmp_path: Path) -> None:
 def test_bad_setting_is_one_line(tmp_path: Path) -> None:
     env = cli_env(APSARA_DATA_DIR=str(tmp_path), PORT="http")
     _assert_clean_failure(run_cli("db", "info", env=env, cwd=tmp_path), "PORT")
+
+
+def test_db_start_starts_the_server_with_the_configured_cache_size(tmp_path: Path) -> None:
+    env = cli_env(
+        APSARA_DATA_DIR=str(tmp_path / "data"),
+        JWT_SECRET=TEST_SECRET,
+        APSARA_EMBEDDED_CACHE_SIZE="256M",
+    )
+    try:
+        started = run_cli("db", "start", "--json", env=env, cwd=tmp_path)
+        assert started.returncode == 0, started.stderr
+        pid = json.loads(started.stdout)["pid"]
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert args[args.index(b"--cache-size") + 1] == b"256M"
+    finally:
+        run_cli("db", "stop", env=env, cwd=tmp_path)
